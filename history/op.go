@@ -1,0 +1,137 @@
+// Package history holds the operations of a run: their types, the append-only
+// JSONL file they are written to as they happen, and the reader that loads them
+// back, tolerating a last line torn by a crash.
+//
+// An operation is plain data in the manner of Jepsen: {type, f, value, process,
+// time}. Each client operation is written twice, an invoke when it is issued
+// and a completion (ok, fail or info) when it ends.
+package history
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+)
+
+// Type says whether a record is an invocation or how an operation completed.
+type Type string
+
+const (
+	// Invoke is written when an operation is issued.
+	Invoke Type = "invoke"
+	// OK means the operation certainly happened, with the recorded result.
+	OK Type = "ok"
+	// Fail means the operation certainly did not happen.
+	Fail Type = "fail"
+	// Info means the outcome is unknown: the operation may or may not have
+	// happened, now or at any later time.
+	Info Type = "info"
+)
+
+// Operation names of the register workload.
+const (
+	Read  = "read"
+	Write = "write"
+	CAS   = "cas"
+)
+
+// Process identifies a logical thread of execution with its own ZooKeeper
+// session. After an info completion a worker takes a fresh Process, because its
+// earlier operation may still be in flight.
+type Process int
+
+// NemesisProcess is the process of fault injection records.
+const NemesisProcess Process = -1
+
+// MarshalJSON writes the nemesis process as "nemesis" and others as numbers.
+func (p Process) MarshalJSON() ([]byte, error) {
+	if p == NemesisProcess {
+		return []byte(`"nemesis"`), nil
+	}
+	return strconv.AppendInt(nil, int64(p), 10), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (p *Process) UnmarshalJSON(b []byte) error {
+	if string(b) == `"nemesis"` {
+		*p = NemesisProcess
+		return nil
+	}
+	n, err := strconv.ParseInt(string(b), 10, 32)
+	if err != nil {
+		return fmt.Errorf("process must be a number or \"nemesis\", got %s", b)
+	}
+	*p = Process(n)
+	return nil
+}
+
+// String returns "nemesis" or the process number.
+func (p Process) String() string {
+	if p == NemesisProcess {
+		return "nemesis"
+	}
+	return strconv.Itoa(int(p))
+}
+
+// Op is one record of the history.
+type Op struct {
+	// Index is the record's position in the history, assigned by the Writer.
+	Index int64 `json:"index"`
+	// Type is invoke, ok, fail or info.
+	Type Type `json:"type"`
+	// F names the operation: read, write, cas, or a nemesis action.
+	F string `json:"f"`
+	// Process is the logical thread that issued the operation.
+	Process Process `json:"process"`
+	// Time is monotonic nanoseconds since the run started, assigned by the Writer.
+	Time int64 `json:"time"`
+
+	// Key is the register (znode) the operation addresses.
+	Key string `json:"key,omitempty"`
+	// Value is the value written (write, cas) or read (read completions).
+	Value *int64 `json:"value,omitempty"`
+	// Expect is the znode version a cas requires.
+	Expect *int32 `json:"expect,omitempty"`
+	// Version is the znode's data version from the returned Stat.
+	Version *int32 `json:"version,omitempty"`
+	// Zxid is the zxid of the znode's last modification from the returned Stat.
+	Zxid int64 `json:"zxid,omitempty"`
+
+	// Node is the server the session was connected to.
+	Node string `json:"node,omitempty"`
+	// Session is the ZooKeeper session id, when one was established.
+	Session int64 `json:"session,omitempty"`
+	// Error is the error behind a fail or info completion.
+	Error string `json:"error,omitempty"`
+
+	// Fault describes a nemesis action.
+	Fault *Fault `json:"fault,omitempty"`
+}
+
+// Fault is the payload of a nemesis record.
+type Fault struct {
+	// Name is the fault's name as the scenario spells it, e.g. kill-leader.
+	Name string `json:"name"`
+	// Targets are the nodes the action applied to.
+	Targets []string `json:"targets,omitempty"`
+	// Detail is free text, e.g. why an action could not be applied.
+	Detail string `json:"detail,omitempty"`
+}
+
+// IsNemesis reports whether the record belongs to the nemesis.
+func (o Op) IsNemesis() bool { return o.Process == NemesisProcess }
+
+// Int64 returns a pointer to v, for the optional fields of Op.
+func Int64(v int64) *int64 { return &v }
+
+// Int32 returns a pointer to v, for the optional fields of Op.
+func Int32(v int32) *int32 { return &v }
+
+// String renders an operation compactly for messages and reports.
+func (o Op) String() string {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return fmt.Sprintf("%s %s %s process %s", o.Type, o.F, o.Key, o.Process)
+	}
+	return string(b)
+}
