@@ -1,0 +1,126 @@
+// Package reports writes what a run leaves for people and machines:
+// results.json (the verdict and the facts a reader needs), report.html (one
+// self-contained page that opens with no network) and the run directory
+// layout with its latest link.
+//
+// Like checker, it works from a run directory alone, so that old runs can be
+// reported on again without a cluster.
+package reports
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/history"
+)
+
+// ResultsFile is the name of the results inside a run directory.
+const ResultsFile = "results.json"
+
+// Results is results.json: the verdict of one run and the facts a reader needs.
+type Results struct {
+	Scenario     string          `json:"scenario"`
+	Seed         int64           `json:"seed"`
+	Verdict      checker.Verdict `json:"verdict"`
+	Check        checker.Result  `json:"check"`            // the composed checker result
+	Counts       Counts          `json:"counts"`           // f -> type(ok/fail/info) -> n, client ops only
+	Started      time.Time       `json:"started"`          // wall-clock start of the run
+	Duration     time.Duration   `json:"duration_ns"`      // workload phase
+	HealthyAfter time.Duration   `json:"healthy_after_ns"` // ensemble start until healthy
+	OpsPerSecond float64         `json:"ops_per_second"`   // completed client ops / duration
+	Interrupted  bool            `json:"interrupted"`
+	Error        string          `json:"error,omitempty"` // harness error, if the run failed
+	Nodes        []string        `json:"nodes"`
+	Logs         []string        `json:"logs"` // node log paths relative to the run dir
+}
+
+// Counts maps an operation name to how many of its completions ended ok, fail or info.
+type Counts map[string]map[history.Type]int
+
+// Total returns how many completions Counts holds, over every f and outcome.
+func (c Counts) Total() int {
+	n := 0
+	for _, byType := range c {
+		for _, k := range byType {
+			n += k
+		}
+	}
+	return n
+}
+
+// CountOps counts the completions of client ops (not nemesis records, not invokes).
+func CountOps(ops []history.Op) Counts {
+	c := Counts{}
+	for _, op := range ops {
+		if op.IsNemesis() || op.Type == history.Invoke {
+			continue
+		}
+		byType := c[op.F]
+		if byType == nil {
+			byType = map[history.Type]int{}
+			c[op.F] = byType
+		}
+		byType[op.Type]++
+	}
+	return c
+}
+
+// WriteResults writes dir/results.json atomically (temp file + rename), so a
+// reader never sees half a verdict.
+func WriteResults(dir string, r Results) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode results of %s: %w", dir, err)
+	}
+	return writeFileAtomic(filepath.Join(dir, ResultsFile), append(b, '\n'))
+}
+
+// ReadResults reads dir/results.json. Checker details come back as generic
+// JSON values, and visualizations (not part of the JSON) are absent.
+func ReadResults(dir string) (Results, error) {
+	path := filepath.Join(dir, ResultsFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Results{}, fmt.Errorf("read results: %w", err)
+	}
+	var r Results
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Results{}, fmt.Errorf("decode %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames it
+// into place: a crash leaves either the old file or the new one, never a torn one.
+func writeFileAtomic(path string, data []byte) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", tmp.Name(), err)
+	}
+	if err = tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("write %s: %w", tmp.Name(), err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", tmp.Name(), err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp.Name(), err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,70 @@
+package reports
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// LatestLink is the name of the symlink beside a scenario's runs that points at the newest one.
+const LatestLink = "latest"
+
+// runDirLayout names run directories by their UTC start, so they sort by time.
+const runDirLayout = "20060102T150405Z"
+
+// NewRunDir creates root/<scenario>/<UTC timestamp>/ (with a -N suffix when
+// that second is taken) and points root/<scenario>/latest at it.
+func NewRunDir(root, scenario string, now time.Time) (string, error) {
+	if scenario == "" || scenario == "." || scenario == ".." || strings.ContainsAny(scenario, `/\`) {
+		return "", fmt.Errorf("new run directory: scenario name %q cannot be a directory name; use letters, digits and dashes", scenario)
+	}
+	parent := filepath.Join(root, scenario)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", fmt.Errorf("new run directory: %w", err)
+	}
+	stamp := now.UTC().Format(runDirLayout)
+	var dir string
+	for n := 0; ; n++ {
+		name := stamp
+		if n > 0 {
+			name += "-" + strconv.Itoa(n)
+		}
+		dir = filepath.Join(parent, name)
+		// Mkdir, not MkdirAll: it fails on an existing directory, which is
+		// what makes two runs in one second (even concurrent ones) distinct.
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("new run directory: %w", err)
+		}
+	}
+	if err := pointLatest(parent, filepath.Base(dir)); err != nil {
+		return dir, err
+	}
+	return dir, nil
+}
+
+// pointLatest replaces parent/latest with a relative symlink to target by
+// renaming a fresh link over it, so readers never find it missing.
+func pointLatest(parent, target string) error {
+	link := filepath.Join(parent, LatestLink)
+	if fi, err := os.Lstat(link); err == nil && fi.Mode()&fs.ModeSymlink == 0 {
+		return fmt.Errorf("point %s at %s: it exists and is not a symlink; move it away", link, target)
+	}
+	tmp := filepath.Join(parent, fmt.Sprintf(".%s.tmp-%d-%d", LatestLink, os.Getpid(), time.Now().UnixNano()))
+	if err := os.Symlink(target, tmp); err != nil {
+		return fmt.Errorf("point %s at %s: %w", link, target, err)
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("point %s at %s: %w", link, target, err)
+	}
+	return nil
+}

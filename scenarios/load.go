@@ -1,0 +1,266 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// FieldError is a problem with one field of a scenario file.
+type FieldError struct {
+	// File is the scenario file's path.
+	File string
+	// Line is the 1-based line of the field, or 0 when the field is absent.
+	Line int
+	// Field is the dotted path of the field, e.g. "workload.keys".
+	Field string
+	// Msg says what is wrong.
+	Msg string
+}
+
+// Error renders "file:line: field a.b: message".
+func (e *FieldError) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
+	}
+	if e.Field == "" {
+		return fmt.Sprintf("%s: %s", loc, e.Msg)
+	}
+	return fmt.Sprintf("%s: field %s: %s", loc, e.Field, e.Msg)
+}
+
+// Load reads, decodes, completes and validates a scenario file. Every
+// problem found is returned, joined; each is a *FieldError.
+func Load(path string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read scenario: %w", err)
+	}
+	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	return Parse(path, name, data)
+}
+
+// Parse decodes a scenario from data; file is used in error messages and
+// defaultName when the scenario has no name.
+func Parse(file, defaultName string, data []byte) (*Scenario, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, yamlSyntaxError(file, err)
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return nil, &FieldError{File: file, Msg: "the file is empty: a scenario needs at least a name and a workload"}
+	}
+	d := &decoder{file: file, fields: map[string]*yaml.Node{}}
+	var s Scenario
+	d.decode(doc.Content[0], reflect.ValueOf(&s).Elem(), "")
+	if len(d.errs) > 0 {
+		return nil, errors.Join(d.errs...)
+	}
+	s.applyDefaults(defaultName, func(path string) bool { return d.fields[path] != nil })
+	if errs := s.validate(d.at); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &s, nil
+}
+
+// yamlSyntaxError turns a parser error "yaml: line N: msg" into a FieldError.
+func yamlSyntaxError(file string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	var line int
+	if n, _ := fmt.Sscanf(msg, "line %d:", &line); n == 1 {
+		msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
+	}
+	return &FieldError{File: file, Line: line, Msg: "not valid YAML: " + msg}
+}
+
+// decoder walks the YAML tree alongside the Go type, so that every unknown
+// field and every wrong type is reported with its line and dotted path.
+type decoder struct {
+	file   string
+	fields map[string]*yaml.Node // dotted path -> value node, for fields present
+	errs   []error
+}
+
+func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	d.errs = append(d.errs, &FieldError{File: d.file, Line: line, Field: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// at builds a FieldError for validation, at the field's line when present.
+func (d *decoder) at(path, format string, args ...any) error {
+	line := 0
+	if n := d.fields[path]; n != nil {
+		line = n.Line
+	}
+	return &FieldError{File: d.file, Line: line, Field: path, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if v.Kind() == reflect.Struct && v.Type().PkgPath() != "time" {
+		d.decodeStruct(n, v, path)
+		return
+	}
+	if v.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode {
+		out := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, item := range n.Content {
+			itemPath := fmt.Sprintf("%s[%d]", path, i)
+			d.fields[itemPath] = item
+			d.decode(item, out.Index(i), itemPath)
+		}
+		v.Set(out)
+		return
+	}
+	if err := n.Decode(v.Addr().Interface()); err != nil {
+		d.fail(n, path, "%s", typeMessage(n, v.Type(), err))
+	}
+}
+
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		where := path
+		if where == "" {
+			where = "the scenario"
+		}
+		d.fail(n, path, "%s must be a mapping of fields, got %s", where, describe(n))
+		return
+	}
+	fields := map[string]int{}
+	var names []string
+	for i := 0; i < v.NumField(); i++ {
+		tag := strings.Split(v.Type().Field(i).Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		fields[tag] = i
+		names = append(names, tag)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, val := n.Content[i], n.Content[i+1]
+		child := key.Value
+		if path != "" {
+			child = path + "." + key.Value
+		}
+		idx, ok := fields[key.Value]
+		if !ok {
+			d.fail(key, child, "unknown field (known fields here: %s)", strings.Join(names, ", "))
+			continue
+		}
+		if d.fields[child] != nil {
+			d.fail(key, child, "given twice (first on line %d)", d.fields[child].Line)
+			continue
+		}
+		d.fields[child] = val
+		if val.Kind == yaml.ScalarNode && val.Tag == "!!null" {
+			d.fail(val, child, "has no value")
+			continue
+		}
+		d.decode(val, v.Field(idx), child)
+	}
+}
+
+// typeMessage explains a decode failure without yaml's Go type jargon.
+func typeMessage(n *yaml.Node, t reflect.Type, err error) string {
+	want := t.Kind().String()
+	switch {
+	case t == reflect.TypeOf(Scenario{}.TimeLimit):
+		want = `a duration such as "30s" or "1m30s"`
+	case t.Kind() == reflect.Int || t.Kind() == reflect.Int64:
+		want = "a whole number"
+	case t.Kind() == reflect.Float64:
+		want = "a number"
+	case t.Kind() == reflect.Bool:
+		want = "true or false"
+	case t.Kind() == reflect.String:
+		want = "a string"
+	case t.Kind() == reflect.Slice:
+		want = "a list"
+	}
+	if n.Kind == yaml.ScalarNode {
+		return fmt.Sprintf("must be %s, got %q", want, n.Value)
+	}
+	if want == t.Kind().String() {
+		return err.Error()
+	}
+	return fmt.Sprintf("must be %s, got %s", want, describe(n))
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	default:
+		return fmt.Sprintf("%q", n.Value)
+	}
+}
+
+// validate checks values that decode but make no sense.
+func (s *Scenario) validate(at func(path, format string, args ...any) error) []error {
+	var errs []error
+	check := func(ok bool, path, format string, args ...any) {
+		if !ok {
+			errs = append(errs, at(path, format, args...))
+		}
+	}
+	oneOf := func(v, path string, allowed []string) {
+		check(slices.Contains(allowed, v), path, "%q is not one of: %s", v, strings.Join(allowed, ", "))
+	}
+	check(s.Name != "" && !strings.ContainsAny(s.Name, `/\`) && s.Name != "." && s.Name != "..",
+		"name", "must be a non-empty name without slashes (it names the run directory)")
+	check(s.TimeLimit > 0, "time-limit", "must be positive, got %s", s.TimeLimit)
+	check(s.Recovery >= 0, "recovery", "must not be negative, got %s", s.Recovery)
+
+	c := s.Cluster
+	oneOf(c.Backend, "cluster.backend", knownBackends)
+	check(c.Nodes >= 1 && c.Nodes <= 9, "cluster.nodes", "must be between 1 and 9, got %d", c.Nodes)
+	check(c.Distribution != "", "cluster.distribution", `must be "debian" or the path of an unpacked ZooKeeper release`)
+	check(c.TickTime >= 10*time.Millisecond, "cluster.tick-time", "must be at least 10ms, got %s", c.TickTime)
+	check(c.StartTimeout > 0, "cluster.start-timeout", "must be positive, got %s", c.StartTimeout)
+
+	w := s.Workload
+	oneOf(w.Name, "workload.name", knownWorkloads)
+	check(w.Keys >= 1, "workload.keys", "must be at least 1, got %d", w.Keys)
+	check(w.Workers >= 1, "workload.workers", "must be at least 1, got %d", w.Workers)
+	check(w.Rate >= 0, "workload.rate", "must not be negative (0 means unlimited), got %g", w.Rate)
+	oneOf(w.ReadMode, "workload.read-mode", knownReadModes)
+	check(w.OpTimeout > 0, "workload.op-timeout", "must be positive, got %s", w.OpTimeout)
+	check(w.SessionTimeout >= 2*c.TickTime, "workload.session-timeout",
+		"must be at least two tick times (%s), got %s", 2*c.TickTime, w.SessionTimeout)
+	m := w.Mix
+	check(m.Read >= 0 && m.Write >= 0 && m.CAS >= 0, "workload.mix", "weights must not be negative")
+	check(m.Read+m.Write+m.CAS > 0, "workload.mix", "at least one weight must be positive")
+
+	n := s.Nemesis
+	for i, f := range n.Faults {
+		oneOf(f, fmt.Sprintf("nemesis.faults[%d]", i), knownFaults)
+	}
+	check(n.Interval > 0, "nemesis.interval", "must be positive, got %s", n.Interval)
+	check(n.Duration > 0, "nemesis.duration", "must be positive, got %s", n.Duration)
+
+	check(s.Checker.TimeBudget > 0, "checker.time-budget", "must be positive, got %s", s.Checker.TimeBudget)
+	return errs
+}
+
+// Marshal renders the resolved scenario as YAML, every default spelled out.
+func (s *Scenario) Marshal() ([]byte, error) {
+	b, err := yaml.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("encode scenario: %w", err)
+	}
+	return b, nil
+}

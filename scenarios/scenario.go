@@ -1,0 +1,167 @@
+// Package scenarios defines the scenario file: which ensemble to start, which
+// workload to run on it, which faults to inject and how long to run. Files are
+// YAML, decoded strictly: an unknown field, a wrong type or an impossible value
+// is an error that names the file, the line and the field.
+package scenarios
+
+import (
+	"time"
+)
+
+// Scenario is one scenario file after defaults are applied. Field comments give
+// the default used when the field is left out.
+type Scenario struct {
+	// Name names the scenario in run directories and reports (default: the
+	// file name without extension).
+	Name string `yaml:"name"`
+	// Description says what the scenario tests.
+	Description string `yaml:"description,omitempty"`
+	// Seed drives every random choice of the run: same seed, same schedule
+	// (default 1).
+	Seed int64 `yaml:"seed"`
+	// TimeLimit is how long the workload runs under faults (default 60s).
+	TimeLimit time.Duration `yaml:"time-limit"`
+	// Recovery is how long the workload keeps running after every fault is
+	// healed, before the final reads (default 5s).
+	Recovery time.Duration `yaml:"recovery"`
+	// Cluster says which ensemble to test.
+	Cluster Cluster `yaml:"cluster"`
+	// Workload says which operations the clients issue.
+	Workload Workload `yaml:"workload"`
+	// Nemesis says which faults are injected and when.
+	Nemesis Nemesis `yaml:"nemesis"`
+	// Checker tunes how the history is judged.
+	Checker Checker `yaml:"checker"`
+}
+
+// Cluster is the ensemble under test.
+type Cluster struct {
+	// Backend is where the ensemble runs: "local" (default).
+	Backend string `yaml:"backend"`
+	// Nodes is the number of servers (default 3).
+	Nodes int `yaml:"nodes"`
+	// Distribution is "debian" (default: Debian's zookeeper package) or the
+	// path of an unpacked Apache ZooKeeper binary release.
+	Distribution string `yaml:"distribution"`
+	// TickTime is ZooKeeper's tickTime (default 500ms).
+	TickTime time.Duration `yaml:"tick-time"`
+	// ForceSync makes servers fsync their transaction log (default true).
+	ForceSync bool `yaml:"force-sync"`
+	// StartTimeout bounds how long the ensemble may take to become healthy,
+	// at start and after the final heal (default 60s).
+	StartTimeout time.Duration `yaml:"start-timeout"`
+}
+
+// Workload is the client side of a run.
+type Workload struct {
+	// Name is the workload: "register" (default).
+	Name string `yaml:"name"`
+	// Keys is the number of registers (znodes) (default 5).
+	Keys int `yaml:"keys"`
+	// Workers is the number of concurrent clients, each with its own session
+	// pinned to one node, round-robin (default 10).
+	Workers int `yaml:"workers"`
+	// Rate is the total operations per second over all workers; 0 means as
+	// fast as the ensemble answers (default 100).
+	Rate float64 `yaml:"rate"`
+	// ReadMode is how reads are made: "plain", "sync" or "quorum" (default
+	// "quorum": the read is confirmed by a check-only multi through the leader).
+	ReadMode string `yaml:"read-mode"`
+	// OpTimeout bounds every operation; a timed-out operation is indeterminate
+	// (default 5s).
+	OpTimeout time.Duration `yaml:"op-timeout"`
+	// SessionTimeout is the ZooKeeper session timeout of every client
+	// (default 10s).
+	SessionTimeout time.Duration `yaml:"session-timeout"`
+	// Mix weighs the operation kinds (default read 2, write 1, cas 1).
+	Mix Mix `yaml:"mix"`
+}
+
+// Mix gives relative weights of the register operations.
+type Mix struct {
+	// Read weighs reads.
+	Read float64 `yaml:"read"`
+	// Write weighs blind writes.
+	Write float64 `yaml:"write"`
+	// CAS weighs compare-and-set writes.
+	CAS float64 `yaml:"cas"`
+}
+
+// Nemesis is the fault schedule.
+type Nemesis struct {
+	// Faults are fault names picked from at random with the seed; empty means
+	// no faults. Known names: kill-random, kill-leader.
+	Faults []string `yaml:"faults"`
+	// Interval is the quiet time before each fault (default 10s).
+	Interval time.Duration `yaml:"interval"`
+	// Duration is how long each fault lasts before it is healed (default 5s).
+	Duration time.Duration `yaml:"duration"`
+}
+
+// Checker tunes the judging of the history.
+type Checker struct {
+	// TimeBudget bounds the linearizability search; when it runs out the
+	// verdict is unknown, never valid (default 60s).
+	TimeBudget time.Duration `yaml:"time-budget"`
+}
+
+// Read modes of the register workload.
+const (
+	ReadPlain  = "plain"
+	ReadSync   = "sync"
+	ReadQuorum = "quorum"
+)
+
+// Fault names the local backend supports.
+var knownFaults = []string{"kill-random", "kill-leader"}
+
+// Workload and backend names this version supports.
+var (
+	knownWorkloads = []string{"register"}
+	knownBackends  = []string{"local"}
+	knownReadModes = []string{ReadPlain, ReadSync, ReadQuorum}
+)
+
+// applyDefaults fills every field the file left out; present reports whether
+// the file spelled a field (by its dotted path), so that an explicit zero is
+// validated rather than silently replaced.
+func (s *Scenario) applyDefaults(defaultName string, present func(path string) bool) {
+	d := defaulter{present}
+	setDefault(d, &s.Name, "name", defaultName)
+	setDefault(d, &s.Seed, "seed", 1)
+	setDefault(d, &s.TimeLimit, "time-limit", 60*time.Second)
+	setDefault(d, &s.Recovery, "recovery", 5*time.Second)
+
+	c := &s.Cluster
+	setDefault(d, &c.Backend, "cluster.backend", "local")
+	setDefault(d, &c.Nodes, "cluster.nodes", 3)
+	setDefault(d, &c.Distribution, "cluster.distribution", "debian")
+	setDefault(d, &c.TickTime, "cluster.tick-time", 500*time.Millisecond)
+	setDefault(d, &c.ForceSync, "cluster.force-sync", true)
+	setDefault(d, &c.StartTimeout, "cluster.start-timeout", 60*time.Second)
+
+	w := &s.Workload
+	setDefault(d, &w.Name, "workload.name", "register")
+	setDefault(d, &w.Keys, "workload.keys", 5)
+	setDefault(d, &w.Workers, "workload.workers", 10)
+	setDefault(d, &w.Rate, "workload.rate", 100)
+	setDefault(d, &w.ReadMode, "workload.read-mode", ReadQuorum)
+	setDefault(d, &w.OpTimeout, "workload.op-timeout", 5*time.Second)
+	setDefault(d, &w.SessionTimeout, "workload.session-timeout", 10*time.Second)
+	setDefault(d, &w.Mix, "workload.mix", Mix{Read: 2, Write: 1, CAS: 1})
+
+	n := &s.Nemesis
+	setDefault(d, &n.Interval, "nemesis.interval", 10*time.Second)
+	setDefault(d, &n.Duration, "nemesis.duration", 5*time.Second)
+
+	setDefault(d, &s.Checker.TimeBudget, "checker.time-budget", 60*time.Second)
+}
+
+type defaulter struct{ present func(path string) bool }
+
+// setDefault sets *p to v when the file did not spell the field at path.
+func setDefault[T any](d defaulter, p *T, path string, v T) {
+	if !d.present(path) {
+		*p = v
+	}
+}

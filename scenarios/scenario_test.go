@@ -1,0 +1,101 @@
+package scenarios
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMalformedFilesNameFileLineAndField(t *testing.T) {
+	cases := []struct {
+		file string
+		want string
+	}{
+		{"unknown-field.yaml", "testdata/unknown-field.yaml:4: field workload.workerz: unknown field"},
+		{"wrong-type.yaml", `testdata/wrong-type.yaml:3: field cluster.nodes: must be a whole number, got "three"`},
+		{"zero-keys.yaml", "testdata/zero-keys.yaml:4: field workload.keys: must be at least 1, got 0"},
+		{"negative-rate.yaml", "testdata/negative-rate.yaml:3: field workload.rate: must not be negative"},
+		{"bad-duration.yaml", `testdata/bad-duration.yaml:2: field time-limit: must be a duration such as "30s"`},
+		{"unknown-fault.yaml", `testdata/unknown-fault.yaml:5: field nemesis.faults[1]: "unplug-cable" is not one of`},
+		{"bad-read-mode.yaml", `testdata/bad-read-mode.yaml:3: field workload.read-mode: "linearizable" is not one of: plain, sync, quorum`},
+		{"not-yaml.yaml", "testdata/not-yaml.yaml:1: not valid YAML"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			_, err := Load(filepath.Join("testdata", tc.file))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			var fe *FieldError
+			assert.True(t, errors.As(err, &fe), "error should be a *FieldError: %v", err)
+		})
+	}
+}
+
+func TestEveryProblemIsReported(t *testing.T) {
+	_, err := Parse("s.yaml", "s", []byte("workload:\n  keys: 0\n  workers: 0\n  rate: -1\n"))
+	require.Error(t, err)
+	for _, field := range []string{"workload.keys", "workload.workers", "workload.rate"} {
+		assert.Contains(t, err.Error(), "field "+field+":")
+	}
+}
+
+func TestDuplicateFieldIsAnError(t *testing.T) {
+	_, err := Parse("s.yaml", "s", []byte("seed: 1\nseed: 2\n"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "s.yaml:2: field seed: given twice (first on line 1)")
+}
+
+func TestDefaultsFillWhatIsLeftOut(t *testing.T) {
+	s, err := Parse("min.yaml", "min", []byte("workload:\n  keys: 2\n"))
+	require.NoError(t, err)
+	assert.Equal(t, "min", s.Name)
+	assert.Equal(t, int64(1), s.Seed)
+	assert.Equal(t, 60*time.Second, s.TimeLimit)
+	assert.Equal(t, 3, s.Cluster.Nodes)
+	assert.Equal(t, "debian", s.Cluster.Distribution)
+	assert.True(t, s.Cluster.ForceSync)
+	assert.Equal(t, 2, s.Workload.Keys)
+	assert.Equal(t, 10, s.Workload.Workers)
+	assert.Equal(t, 100.0, s.Workload.Rate)
+	assert.Equal(t, ReadQuorum, s.Workload.ReadMode)
+	assert.Equal(t, Mix{Read: 2, Write: 1, CAS: 1}, s.Workload.Mix)
+	assert.Empty(t, s.Nemesis.Faults)
+}
+
+func TestExplicitZeroIsKeptNotDefaulted(t *testing.T) {
+	s, err := Parse("z.yaml", "z", []byte("workload:\n  rate: 0\ncluster:\n  force-sync: false\n"))
+	require.NoError(t, err)
+	assert.Equal(t, 0.0, s.Workload.Rate, "rate 0 means unlimited and must not become the default")
+	assert.False(t, s.Cluster.ForceSync)
+}
+
+func TestResolvedScenarioRoundTrips(t *testing.T) {
+	s, err := Load("register-kill.yaml")
+	require.NoError(t, err)
+	b, err := s.Marshal()
+	require.NoError(t, err)
+	again, err := Parse("resolved.yaml", "other", b)
+	require.NoError(t, err)
+	assert.Equal(t, s, again)
+}
+
+func TestShippedScenariosAreValid(t *testing.T) {
+	files, err := filepath.Glob("*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		_, err := Load(f)
+		assert.NoError(t, err, f)
+	}
+}
+
+func TestMissingFileIsAnError(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, os.ErrNotExist))
+}
