@@ -87,9 +87,9 @@ func recordKey(op history.Op) string {
 func faultWindows(ops []history.Op) []faultWindow {
 	var last int64
 	var ws []faultWindow
-	var open []int                     // indices into ws, in opening order
-	awaitInject := map[string]int{}    // injection invoked, completion not yet seen
-	awaitHeal := map[string][]int{}    // healing invoked, completion not yet seen
+	var open []int                  // indices into ws, in opening order
+	awaitInject := map[string]int{} // injection invoked, completion not yet seen
+	awaitHeal := map[string][]int{} // healing invoked, completion not yet seen
 	for _, op := range ops {
 		if op.Time > last {
 			last = op.Time

@@ -1,0 +1,93 @@
+package reports
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/zkchaos/zkchaos/history"
+)
+
+func sec(s float64) int64 { return int64(s * float64(time.Second)) }
+
+func nem(typ history.Type, f string, at float64, name string, targets ...string) history.Op {
+	return history.Op{Type: typ, F: f, Process: history.NemesisProcess, Time: sec(at),
+		Fault: &history.Fault{Name: name, Targets: targets}}
+}
+
+func client(typ history.Type, at float64) history.Op {
+	return history.Op{Type: typ, F: history.Write, Process: 1, Time: sec(at)}
+}
+
+func TestFaultWindowsPairKillWithTheNextStartOfTheSameNode(t *testing.T) {
+	ops := []history.Op{
+		nem(history.Invoke, "kill", 2, "kill-one", "n1"),
+		nem(history.Info, "kill", 2.1, "kill-one", "n1"),
+		nem(history.Invoke, "kill", 3, "kill-one", "n2"),
+		nem(history.Info, "kill", 3.1, "kill-one", "n2"),
+		nem(history.Invoke, "start", 5, "kill-one", "n2"),
+		nem(history.Info, "start", 5.5, "kill-one", "n2"),
+		nem(history.Invoke, "start", 7, "kill-one", "n1"),
+		nem(history.Info, "start", 7.25, "kill-one", "n1"),
+		client(history.OK, 9),
+	}
+	ws := faultWindows(ops)
+	require.Len(t, ws, 2)
+	assert.Equal(t, faultWindow{F: "kill", Name: "kill-one", Targets: []string{"n1"},
+		Start: sec(2), End: sec(7.25), Healed: true, HealF: "start", Outcome: history.Info}, ws[0],
+		"the window runs from the kill's invoke until the start completed")
+	assert.Equal(t, []string{"n2"}, ws[1].Targets)
+	assert.Equal(t, sec(3), ws[1].Start)
+	assert.Equal(t, sec(5.5), ws[1].End)
+}
+
+func TestFaultWindowsFromCompletionRecordsOnly(t *testing.T) {
+	ops := []history.Op{
+		nem(history.OK, "pause", 1, "pause-leader", "n3"),
+		nem(history.OK, "partition", 2, "isolate-leader", "n1", "n2", "n3"),
+		nem(history.OK, "resume", 4, "pause-leader", "n3"),
+		nem(history.OK, "heal", 6, "isolate-leader"),
+	}
+	ws := faultWindows(ops)
+	require.Len(t, ws, 2)
+	assert.Equal(t, "pause", ws[0].F)
+	assert.Equal(t, [2]int64{sec(1), sec(4)}, [2]int64{ws[0].Start, ws[0].End})
+	assert.Equal(t, "resume", ws[0].HealF)
+	assert.Equal(t, "partition", ws[1].F)
+	assert.Equal(t, [2]int64{sec(2), sec(6)}, [2]int64{ws[1].Start, ws[1].End}, "a heal without targets ends every partition")
+}
+
+func TestFaultWindowsNeverHealedExtendToTheEndOfTheRun(t *testing.T) {
+	ops := []history.Op{
+		nem(history.Invoke, "kill", 1, "kill-leader", "n2"),
+		nem(history.Info, "kill", 1.2, "kill-leader", "n2"),
+		nem(history.Invoke, "start", 3, "kill-leader", "n1"), // another node: does not heal n2
+		client(history.OK, 12.5),
+	}
+	ws := faultWindows(ops)
+	require.Len(t, ws, 1)
+	assert.False(t, ws[0].Healed)
+	assert.Equal(t, sec(12.5), ws[0].End)
+}
+
+func TestFaultWindowsAFailedInjectionWasNotApplied(t *testing.T) {
+	ops := []history.Op{
+		nem(history.Invoke, "pause", 1, "pause-one", "n1"),
+		nem(history.Fail, "pause", 1.5, "pause-one", "n1"),
+		client(history.OK, 10),
+	}
+	ws := faultWindows(ops)
+	require.Len(t, ws, 1)
+	assert.False(t, ws[0].Applied())
+	assert.Equal(t, sec(1.5), ws[0].End, "nothing to heal, so the window closes at once")
+}
+
+func TestBucketSecondsKeepsTheTimelineWithin600Buckets(t *testing.T) {
+	for _, d := range []time.Duration{0, time.Second, 10 * time.Minute, time.Hour, 24 * time.Hour, 30 * 24 * time.Hour} {
+		bw := bucketSeconds(d)
+		assert.GreaterOrEqual(t, bw, int64(1))
+		assert.LessOrEqual(t, int(d.Seconds()/float64(bw))+1, maxBuckets+1, "duration %v, bucket %d s", d, bw)
+	}
+	assert.Equal(t, int64(1), bucketSeconds(5*time.Minute), "short runs are drawn per second")
+}
