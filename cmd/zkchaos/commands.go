@@ -1,0 +1,187 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/zkchaos/zkchaos/harness"
+	"github.com/zkchaos/zkchaos/reports"
+	"github.com/zkchaos/zkchaos/scenarios"
+)
+
+// args wraps a cobra argument check so that a wrong argument count is bad input.
+func args(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if err := check(cmd, a); err != nil {
+			return badInput(fmt.Errorf("%s: %w", cmd.CommandPath(), err))
+		}
+		return nil
+	}
+}
+
+func newRunCmd() *cobra.Command {
+	var (
+		timeLimit time.Duration
+		seed      int64
+		outDir    string
+	)
+	cmd := &cobra.Command{
+		Use:   "run SCENARIO.yaml",
+		Short: "Run a scenario against a fresh ensemble and judge its history",
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			s, err := scenarios.Load(a[0])
+			if err != nil {
+				return badInput(err)
+			}
+			if cmd.Flags().Changed("time-limit") {
+				if timeLimit <= 0 {
+					return badInput(fmt.Errorf("--time-limit must be positive, got %s", timeLimit))
+				}
+				s.TimeLimit = timeLimit
+			}
+			if cmd.Flags().Changed("seed") {
+				s.Seed = seed
+			}
+			errOut := cmd.ErrOrStderr()
+			live := isTerminal(errOut)
+			opts := harness.Options{Scenario: s, OutDir: outDir, Logger: slog.Default()}
+			if live {
+				// One live line on a terminal; only warnings as log lines.
+				opts.Logger = slog.New(slog.NewTextHandler(&lineBreaker{w: errOut}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+				opts.Progress = func(p harness.Progress) { fmt.Fprintf(errOut, "\r\033[K%s", progressLine(p)) }
+			} else {
+				opts.Progress = func(p harness.Progress) {
+					if int(p.Elapsed.Seconds())%10 == 0 {
+						opts.Logger.Info("progress", "elapsed", p.Elapsed.Round(time.Second), "limit", p.Limit,
+							"ok", p.OK, "fail", p.Fail, "info", p.Info, "fault", p.Fault)
+					}
+				}
+			}
+			fmt.Fprintf(errOut, "zkchaos: running %s (seed %d, %s)\n", s.Name, s.Seed, s.TimeLimit)
+			out, err := harness.Run(cmd.Context(), opts)
+			if live {
+				fmt.Fprint(errOut, "\r\033[K")
+			}
+			return finish(cmd.OutOrStdout(), out, err)
+		},
+	}
+	cmd.Flags().DurationVar(&timeLimit, "time-limit", 0, "override the scenario's time limit")
+	cmd.Flags().Int64Var(&seed, "seed", 0, "override the scenario's seed")
+	cmd.Flags().StringVar(&outDir, "out", "runs", "directory that holds run directories")
+	return cmd
+}
+
+// finish prints the verdict and the report's path and turns them into an exit code.
+func finish(w io.Writer, out harness.Outcome, err error) error {
+	if out.Dir != "" {
+		printSummary(w, out.Results, out.Dir)
+	}
+	switch {
+	case errors.Is(err, harness.ErrInterrupted):
+		return &exitError{code: exitInterrupted, err: fmt.Errorf("%w; history kept in %s (judge it with: zkchaos check %s)", err, out.Dir, out.Dir)}
+	case err != nil:
+		return &exitError{code: exitHarness, err: err}
+	}
+	return &exitError{code: verdictCode(out.Results.Verdict)}
+}
+
+func printSummary(w io.Writer, r reports.Results, dir string) {
+	fmt.Fprintf(w, "verdict: %s\n", strings.ToUpper(string(r.Verdict)))
+	if r.Check.Message != "" {
+		fmt.Fprintf(w, "  %s\n", r.Check.Message)
+	}
+	for _, c := range r.Check.Children {
+		fmt.Fprintf(w, "  %-14s %-8s %s\n", c.Checker, c.Verdict, c.Message)
+	}
+	if r.Duration > 0 {
+		fmt.Fprintf(w, "ops: %s in %s (%.0f ops/s); ensemble healthy after %s\n",
+			countsLine(r.Counts), r.Duration.Round(time.Second), r.OpsPerSecond, r.HealthyAfter.Round(time.Millisecond))
+	}
+	fmt.Fprintf(w, "report: %s\n", filepath.Join(dir, "report.html"))
+}
+
+func countsLine(c reports.Counts) string {
+	var ok, fail, info int
+	for _, byType := range c {
+		ok += byType["ok"]
+		fail += byType["fail"]
+		info += byType["info"]
+	}
+	return fmt.Sprintf("%d ok, %d fail, %d info", ok, fail, info)
+}
+
+func progressLine(p harness.Progress) string {
+	fault := p.Fault
+	if fault == "" {
+		fault = "none"
+	}
+	return fmt.Sprintf("%s / %s  ok %d  fail %d  info %d  fault: %s",
+		p.Elapsed.Round(time.Second), p.Limit, p.OK, p.Fail, p.Info, fault)
+}
+
+func newCheckCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "check RUN_DIR",
+		Short: "Judge the history stored in a run directory again, offline",
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			dir := a[0]
+			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+				return badInput(fmt.Errorf("%s is not a run directory", dir))
+			}
+			res, err := harness.Check(cmd.Context(), dir)
+			if err != nil {
+				return &exitError{code: exitHarness, err: err}
+			}
+			printSummary(cmd.OutOrStdout(), res, dir)
+			return &exitError{code: verdictCode(res.Verdict)}
+		},
+	}
+}
+
+func newValidateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate SCENARIO.yaml...",
+		Short: "Check scenario files without running them",
+		Args:  args(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			var errs []error
+			for _, f := range a {
+				if _, err := scenarios.Load(f); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", f)
+			}
+			if len(errs) > 0 {
+				return badInput(errors.Join(errs...))
+			}
+			return nil
+		},
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd())) && os.Getenv("CI") == ""
+}
+
+// lineBreaker starts each log line on a fresh line, below the live status line.
+type lineBreaker struct{ w io.Writer }
+
+func (l *lineBreaker) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(l.w, "\r\033[K"); err != nil {
+		return 0, err
+	}
+	return l.w.Write(p)
+}

@@ -1,0 +1,332 @@
+// Package harness orchestrates one run: start the ensemble, run the workload
+// and the nemesis against it while recording the history, heal, read the
+// final state from every node, judge the history and write the reports. The
+// CLI and the integration tests both call it; cmd/ holds flags and output only.
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zkchaos/zkchaos/cluster"
+	"github.com/zkchaos/zkchaos/cluster/local"
+	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/nemesis"
+	"github.com/zkchaos/zkchaos/reports"
+	"github.com/zkchaos/zkchaos/scenarios"
+	"github.com/zkchaos/zkchaos/workloads/register"
+)
+
+// ScenarioFile is the name of the resolved scenario inside a run directory.
+const ScenarioFile = "scenario.yaml"
+
+// ErrInterrupted is returned when the run's context was cancelled (SIGINT,
+// SIGTERM) before it finished. The history is on disk and every fault healed.
+var ErrInterrupted = errors.New("run interrupted")
+
+// Options configure one run.
+type Options struct {
+	// Scenario is the loaded scenario, CLI overrides applied.
+	Scenario *scenarios.Scenario
+	// OutDir is the root of run directories (default "runs").
+	OutDir string
+	// Logger receives the harness's structured log.
+	Logger *slog.Logger
+	// Progress, when set, is called about once a second during the workload.
+	Progress func(Progress)
+}
+
+// Progress is a snapshot of a running workload, for a live status line.
+type Progress struct {
+	// Elapsed is the time since the workload started.
+	Elapsed time.Duration
+	// Limit is the scenario's time limit.
+	Limit time.Duration
+	// OK, Fail and Info count completed client operations.
+	OK, Fail, Info int64
+	// Fault describes the fault in force, or "" when none is.
+	Fault string
+}
+
+// Outcome is what a run produced.
+type Outcome struct {
+	// Dir is the run directory.
+	Dir string
+	// Results is what was written to results.json.
+	Results reports.Results
+}
+
+// Run executes the scenario. The returned Outcome has Dir set as soon as the
+// run directory exists, also on error. A cancelled ctx stops the run early:
+// faults are healed, the ensemble is torn down, the history stays on disk, and
+// the error is ErrInterrupted.
+func Run(ctx context.Context, opts Options) (Outcome, error) {
+	s := opts.Scenario
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	outDir := opts.OutDir
+	if outDir == "" {
+		outDir = "runs"
+	}
+	// Cleanup must run even after ctx is cancelled.
+	cleanupCtx := context.WithoutCancel(ctx)
+
+	dist, err := local.FindDistribution(s.Cluster.Distribution)
+	if err != nil {
+		return Outcome{}, err
+	}
+	started := time.Now()
+	dir, err := reports.NewRunDir(outDir, s.Name, started)
+	if err != nil {
+		return Outcome{}, err
+	}
+	out := Outcome{Dir: dir}
+	res := reports.Results{Scenario: s.Name, Seed: s.Seed, Started: started, Verdict: "unknown"}
+	resolved, err := s.Marshal()
+	if err != nil {
+		return out, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, ScenarioFile), resolved, 0o644); err != nil {
+		return out, fmt.Errorf("write resolved scenario: %w", err)
+	}
+	log.Info("run directory", "dir", dir, "distribution", dist.Dir, "layout", dist.Layout, "version", dist.Version)
+
+	r := &run{s: s, dir: dir, log: log, res: &res}
+	runErr := r.execute(ctx, opts)
+	interrupted := ctx.Err() != nil
+	res.Interrupted = interrupted
+
+	if runErr == nil && !interrupted {
+		checked, err := judge(cleanupCtx, dir, s, res)
+		if err != nil {
+			runErr = err
+		} else {
+			res = checked
+		}
+	}
+	if runErr != nil || interrupted {
+		if runErr != nil {
+			res.Error = runErr.Error()
+		}
+		// Keep what was learnt; the history can be judged later with
+		// zkchaos check.
+		if err := writeReports(dir, res); err != nil {
+			runErr = errors.Join(runErr, err)
+		}
+	}
+	out.Results = res
+	if interrupted && runErr == nil {
+		return out, ErrInterrupted
+	}
+	if interrupted {
+		return out, fmt.Errorf("%w: %w", ErrInterrupted, runErr)
+	}
+	return out, runErr
+}
+
+// run holds the state of one execution.
+type run struct {
+	s   *scenarios.Scenario
+	dir string
+	log *slog.Logger
+	res *reports.Results
+}
+
+// execute starts the ensemble, runs workload and nemesis, heals, reads the
+// final state and tears down. It writes facts into r.res as it learns them.
+func (r *run) execute(ctx context.Context, opts Options) (err error) {
+	s, log := r.s, r.log
+	cleanupCtx := context.WithoutCancel(ctx)
+
+	startCtx, cancelStart := context.WithTimeout(ctx, s.Cluster.StartTimeout)
+	ens, err := local.Start(startCtx, local.Config{
+		Dir:          r.dir,
+		Nodes:        s.Cluster.Nodes,
+		Distribution: s.Cluster.Distribution,
+		TickTime:     s.Cluster.TickTime,
+		ForceSync:    s.Cluster.ForceSync,
+		Logger:       log,
+	})
+	cancelStart()
+	if err != nil {
+		return fmt.Errorf("start ensemble: %w", err)
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(cleanupCtx, time.Minute)
+		defer cancel()
+		if cerr := ens.Close(closeCtx); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("tear down ensemble: %w", cerr))
+		}
+	}()
+	r.res.HealthyAfter = time.Since(r.res.Started)
+	for _, n := range ens.Nodes() {
+		r.res.Nodes = append(r.res.Nodes, n.Name)
+		if rel, err := filepath.Rel(r.dir, ens.LogPath(n)); err == nil {
+			r.res.Logs = append(r.res.Logs, rel)
+		}
+	}
+	log.Info("ensemble healthy", "nodes", len(ens.Nodes()), "after", r.res.HealthyAfter.Round(time.Millisecond))
+
+	faults, err := nemesis.ByNames(s.Nemesis.Faults, ens)
+	if err != nil {
+		return fmt.Errorf("scenario %s: %w", s.Name, err)
+	}
+	wcfg := workloadConfig(s, ens.Nodes(), log)
+	setupCtx, cancelSetup := context.WithTimeout(ctx, 30*time.Second)
+	err = register.Setup(setupCtx, wcfg)
+	cancelSetup()
+	if err != nil {
+		return err
+	}
+
+	w, err := history.Create(filepath.Join(r.dir, history.FileName), time.Now())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := w.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}()
+	rec := &counting{w: w}
+
+	workStart := time.Now()
+	workCtx, stopWork := context.WithCancel(ctx)
+	defer stopWork()
+	faultCtx, stopFaults := context.WithTimeout(ctx, s.TimeLimit)
+	defer stopFaults()
+
+	var wg sync.WaitGroup
+	var workErr, nemesisErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		workErr = register.Run(workCtx, wcfg, rec)
+	}()
+	schedule := nemesis.Interval{Faults: faults, Quiet: s.Nemesis.Interval, Duration: s.Nemesis.Duration, Seed: s.Seed, Logger: log}
+	nemesisDone := make(chan struct{})
+	go func() {
+		defer close(nemesisDone)
+		nemesisErr = schedule.Run(faultCtx, ens, rec)
+	}()
+	if opts.Progress != nil {
+		go reportProgress(nemesisDone, opts.Progress, rec, workStart, s.TimeLimit)
+	}
+
+	<-nemesisDone
+	healCtx, cancelHeal := context.WithTimeout(cleanupCtx, 2*time.Minute)
+	healErr := nemesis.HealAll(healCtx, ens, rec, log)
+	cancelHeal()
+	if ctx.Err() == nil {
+		recovered, herr := ens.WaitHealthy(ctx, s.Cluster.StartTimeout)
+		if herr != nil {
+			log.Warn("ensemble did not recover after healing", "err", herr)
+		} else {
+			log.Info("ensemble recovered after final heal", "after", recovered.Round(time.Millisecond))
+		}
+		sleepCtx(ctx, s.Recovery)
+	}
+	stopWork()
+	wg.Wait()
+	r.res.Duration = time.Since(workStart)
+
+	if ctx.Err() == nil {
+		readCtx, cancelReads := context.WithTimeout(ctx, time.Minute)
+		ferr := register.FinalReads(readCtx, wcfg, rec, int(rec.maxProcess())+1000)
+		cancelReads()
+		if ferr != nil {
+			log.Warn("final reads incomplete", "err", ferr)
+		}
+	}
+	return errors.Join(workErr, nemesisErr, healErr)
+}
+
+func workloadConfig(s *scenarios.Scenario, nodes []cluster.Node, log *slog.Logger) register.Config {
+	w := s.Workload
+	return register.Config{
+		Nodes: nodes, Keys: w.Keys, Workers: w.Workers, Rate: w.Rate,
+		ReadMode: w.ReadMode, OpTimeout: w.OpTimeout, SessionTimeout: w.SessionTimeout,
+		ReadWeight: w.Mix.Read, WriteWeight: w.Mix.Write, CASWeight: w.Mix.CAS,
+		Seed: s.Seed, Logger: log,
+	}
+}
+
+// counting records to the history and keeps the counts and the fault in
+// force for the progress line.
+type counting struct {
+	w              *history.Writer
+	ok, fail, info atomic.Int64
+	maxProc        atomic.Int64
+	mu             sync.Mutex
+	fault          string
+}
+
+func (c *counting) Append(op history.Op) (history.Op, error) {
+	op, err := c.w.Append(op)
+	if err != nil {
+		return op, err
+	}
+	if op.IsNemesis() {
+		c.mu.Lock()
+		if op.Type == history.Info && op.Error == "" && op.Fault != nil {
+			if nemesis.IsHealAction(op.F) {
+				c.fault = ""
+			} else {
+				c.fault = fmt.Sprintf("%s %v", op.Fault.Name, op.Fault.Targets)
+			}
+		}
+		c.mu.Unlock()
+		return op, nil
+	}
+	for p := int64(op.Process); ; {
+		m := c.maxProc.Load()
+		if p <= m || c.maxProc.CompareAndSwap(m, p) {
+			break
+		}
+	}
+	switch op.Type {
+	case history.OK:
+		c.ok.Add(1)
+	case history.Fail:
+		c.fail.Add(1)
+	case history.Info:
+		c.info.Add(1)
+	}
+	return op, nil
+}
+
+func (c *counting) maxProcess() int64 { return c.maxProc.Load() }
+
+func reportProgress(done <-chan struct{}, f func(Progress), c *counting, start time.Time, limit time.Duration) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			c.mu.Lock()
+			fault := c.fault
+			c.mu.Unlock()
+			f(Progress{Elapsed: time.Since(start), Limit: limit, OK: c.ok.Load(), Fail: c.fail.Load(), Info: c.info.Load(), Fault: fault})
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
