@@ -1,0 +1,122 @@
+package checker
+
+import (
+	"sort"
+	"time"
+
+	"github.com/zkchaos/zkchaos/history"
+)
+
+// Builders of hand-written histories. Times are given in milliseconds; each
+// helper returns the invoke record and, when there is one, the completion.
+// hist merges them into one history in time order, as the Writer would.
+
+const msec = int64(time.Millisecond)
+
+const key = "k"
+
+func invoke(p int, f, k string, call int64) history.Op {
+	return history.Op{Type: history.Invoke, F: f, Process: history.Process(p), Key: k, Time: call * msec}
+}
+
+func complete(inv history.Op, typ history.Type, ret int64) history.Op {
+	return history.Op{Type: typ, F: inv.F, Process: inv.Process, Key: inv.Key, Time: ret * msec}
+}
+
+// writeOK is setData(k, v, -1) that returned version `version`.
+func writeOK(p int, k string, v int64, call, ret int64, version int32) []history.Op {
+	inv := invoke(p, history.Write, k, call)
+	inv.Value = history.Int64(v)
+	c := complete(inv, history.OK, ret)
+	c.Value, c.Version = history.Int64(v), history.Int32(version)
+	return []history.Op{inv, c}
+}
+
+// writeInfo is a write whose outcome is unknown (connection lost at ret).
+func writeInfo(p int, k string, v int64, call, ret int64) []history.Op {
+	inv := invoke(p, history.Write, k, call)
+	inv.Value = history.Int64(v)
+	c := complete(inv, history.Info, ret)
+	c.Error = "zk: connection closed"
+	return []history.Op{inv, c}
+}
+
+// writeFail is a write that certainly did not happen.
+func writeFail(p int, k string, v int64, call, ret int64) []history.Op {
+	inv := invoke(p, history.Write, k, call)
+	inv.Value = history.Int64(v)
+	c := complete(inv, history.Fail, ret)
+	c.Error = "zk: node does not exist"
+	return []history.Op{inv, c}
+}
+
+// readOK is a read that returned v at version.
+func readOK(p int, k string, call, ret int64, v int64, version int32) []history.Op {
+	inv := invoke(p, history.Read, k, call)
+	c := complete(inv, history.OK, ret)
+	c.Value, c.Version = history.Int64(v), history.Int32(version)
+	return []history.Op{inv, c}
+}
+
+// readInfo is a read that timed out.
+func readInfo(p int, k string, call, ret int64) []history.Op {
+	inv := invoke(p, history.Read, k, call)
+	c := complete(inv, history.Info, ret)
+	c.Error = "zk: could not connect to a server"
+	return []history.Op{inv, c}
+}
+
+func casInvoke(p int, k string, v int64, expect int32, call int64) history.Op {
+	inv := invoke(p, history.CAS, k, call)
+	inv.Value, inv.Expect = history.Int64(v), history.Int32(expect)
+	return inv
+}
+
+// casOK is setData(k, v, expect) that succeeded with version expect+1.
+func casOK(p int, k string, v int64, expect int32, call, ret int64) []history.Op {
+	inv := casInvoke(p, k, v, expect, call)
+	c := complete(inv, history.OK, ret)
+	c.Version = history.Int32(expect + 1)
+	return []history.Op{inv, c}
+}
+
+// casConflict is setData(k, v, expect) that failed with ErrBadVersion.
+func casConflict(p int, k string, v int64, expect int32, call, ret int64) []history.Op {
+	inv := casInvoke(p, k, v, expect, call)
+	c := complete(inv, history.Fail, ret)
+	c.Error = "zk: version conflict"
+	return []history.Op{inv, c}
+}
+
+// casInfo is a cas whose outcome is unknown.
+func casInfo(p int, k string, v int64, expect int32, call, ret int64) []history.Op {
+	inv := casInvoke(p, k, v, expect, call)
+	c := complete(inv, history.Info, ret)
+	c.Error = "zk: session has been expired by the server"
+	return []history.Op{inv, c}
+}
+
+// nemesis is a fault record pair: invoke at from, info completion at to.
+func nemesis(f, name string, from, to int64, targets ...string) []history.Op {
+	fault := &history.Fault{Name: name, Targets: targets}
+	return []history.Op{
+		{Type: history.Invoke, F: f, Process: history.NemesisProcess, Time: from * msec, Fault: fault},
+		{Type: history.Info, F: f, Process: history.NemesisProcess, Time: to * msec, Fault: fault},
+	}
+}
+
+// hist merges record groups into a history sorted by time, and numbers it.
+func hist(groups ...[]history.Op) []history.Op {
+	var ops []history.Op
+	for _, g := range groups {
+		ops = append(ops, g...)
+	}
+	sort.SliceStable(ops, func(i, j int) bool { return ops[i].Time < ops[j].Time })
+	for i := range ops {
+		ops[i].Index = int64(i)
+	}
+	return ops
+}
+
+// one wraps a single record as a group for hist.
+func one(op history.Op) []history.Op { return []history.Op{op} }

@@ -1,0 +1,530 @@
+package checker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/zkchaos/zkchaos/history"
+)
+
+func details(t *testing.T, r Result) LinearizableDetails {
+	t.Helper()
+	d, ok := r.Details.(LinearizableDetails)
+	require.True(t, ok, "details are %T", r.Details)
+	return d
+}
+
+func TestLinearizableRegisterHistories(t *testing.T) {
+	tests := []struct {
+		name     string
+		ops      []history.Op
+		want     Verdict
+		mentions []string // substrings of the message
+	}{
+		{
+			name: "concurrent writes, cas and reads that linearize",
+			ops: hist(
+				writeOK(1, key, 1, 0, 100, 1),
+				readOK(2, key, 10, 20, 0, 0),  // before the write took effect
+				readOK(3, key, 30, 120, 1, 1), // after it
+				writeOK(4, key, 2, 40, 60, 2), // concurrent with write 1: it went second
+				readOK(2, key, 70, 80, 2, 2),
+				casOK(5, key, 3, 2, 110, 130),
+				readOK(2, key, 140, 150, 3, 3),
+			),
+			want:     Valid,
+			mentions: []string{"All 7 operations on 1 key are linearizable (0 indeterminate)."},
+		},
+		{
+			name: "a stale read after two writes completed",
+			ops: hist(
+				writeOK(1, key, 1, 0, 10, 1),
+				writeOK(1, key, 2, 20, 30, 2),
+				readOK(3, key, 40, 50, 1, 1),
+			),
+			want:     Invalid,
+			mentions: []string{"Key k is not linearizable", "2 of 3 operations", "at 2@v2", "process 3: read -> 1@v1 (40-50 ms)"},
+		},
+		{
+			name: "linearizable only if an info write took effect",
+			ops: hist(
+				writeOK(1, key, 1, 0, 10, 1),
+				writeInfo(2, key, 2, 20, 30),
+				readOK(3, key, 40, 50, 1, 1), // not yet
+				readOK(3, key, 60, 70, 2, 2), // now it has
+			),
+			want: Valid,
+		},
+		{
+			name: "an info write cannot explain a value nobody wrote",
+			ops: hist(
+				writeOK(1, key, 1, 0, 10, 1),
+				writeInfo(2, key, 2, 20, 30),
+				readOK(3, key, 40, 50, 3, 2),
+			),
+			want:     Invalid,
+			mentions: []string{"read -> 3@v2"},
+		},
+		{
+			name: "an info write cannot be undone",
+			ops: hist(
+				writeOK(1, key, 1, 0, 10, 1),
+				writeInfo(2, key, 2, 20, 30),
+				readOK(3, key, 40, 50, 2, 2),
+				readOK(3, key, 60, 70, 1, 1),
+			),
+			want:     Invalid,
+			mentions: []string{"read -> 1@v1 (60-70 ms)"},
+		},
+		{
+			name: "an info cas that matched took effect",
+			ops: hist(
+				writeOK(1, key, 1, 0, 10, 1),
+				casInfo(2, key, 5, 1, 20, 30),
+				readOK(3, key, 40, 50, 5, 2),
+			),
+			want: Valid,
+		},
+		{
+			name: "an info cas whose version never matched did not happen",
+			ops: hist(
+				writeOK(1, key, 1, 0, 10, 1),
+				casInfo(2, key, 5, 0, 20, 30),
+				readOK(3, key, 40, 50, 5, 2),
+			),
+			want:     Invalid,
+			mentions: []string{"read -> 5@v2"},
+		},
+		{
+			name: "a failed cas consistent with the version",
+			ops: hist(
+				writeOK(1, key, 1, 0, 10, 1),
+				casConflict(2, key, 5, 0, 20, 30),
+				readOK(3, key, 40, 50, 1, 1),
+			),
+			want: Valid,
+		},
+		{
+			name: "a failed cas contradicted by reads on both sides",
+			ops: hist(
+				readOK(1, key, 0, 10, 0, 0),
+				casConflict(2, key, 5, 0, 20, 30),
+				readOK(1, key, 40, 50, 0, 0),
+				writeOK(3, key, 1, 60, 70, 1),
+			),
+			want:     Invalid,
+			mentions: []string{"cas(5 if v0) -> fail (version conflict)"},
+		},
+		{
+			name: "two writes that both claim the same new version",
+			ops: hist(
+				writeOK(1, key, 1, 0, 10, 1),
+				writeOK(2, key, 2, 20, 30, 1),
+				readOK(3, key, 40, 50, 2, 2),
+			),
+			want:     Invalid,
+			mentions: []string{"write(2) -> ok v1"},
+		},
+		{
+			name: "failed writes and failed or info reads are dropped",
+			ops: hist(
+				writeOK(1, key, 1, 0, 10, 1),
+				writeFail(2, key, 9, 20, 30),
+				readInfo(3, key, 20, 30),
+				readOK(3, key, 40, 50, 1, 1),
+			),
+			want:     Valid,
+			mentions: []string{"All 2 operations"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Linearizable{ReadMode: ReadQuorum}.Check(context.Background(), tt.ops)
+			assert.Equal(t, tt.want, r.Verdict, r.Message)
+			assert.Equal(t, "linearizable", r.Checker)
+			for _, m := range tt.mentions {
+				assert.Contains(t, r.Message, m)
+			}
+			d := details(t, r)
+			require.Len(t, d.Keys, 1)
+			assert.Equal(t, tt.want, d.Keys[0].Verdict)
+			if tt.want == Invalid {
+				assert.NotEmpty(t, d.Keys[0].Explanation)
+				assert.Len(t, r.Visualizations, 1, "a failing key is visualized")
+			} else {
+				assert.Empty(t, r.Visualizations, "valid keys are not visualized in a big-enough history")
+			}
+		})
+	}
+}
+
+func TestStaleReadIsExplained(t *testing.T) {
+	ops := hist(
+		writeOK(1, key, 1, 0, 10, 1),
+		writeOK(1, key, 2, 20, 30, 2),
+		readOK(3, key, 40, 50, 1, 1),
+	)
+	r := Linearizable{ReadMode: ReadQuorum}.Check(context.Background(), ops)
+	require.Equal(t, Invalid, r.Verdict)
+	k := details(t, r).Keys[0]
+	assert.Equal(t, 3, k.Ops)
+	assert.Equal(t, 2, k.LongestPrefix)
+	assert.Equal(t, "2@v2", k.StateAfterPrefix)
+	assert.Equal(t, []string{"process 3: read -> 1@v1 (40-50 ms)"}, k.NotPlaceable)
+	assert.Equal(t, "process 3: read -> 1@v1 (40-50 ms)", k.NeverLinearized)
+	assert.True(t, strings.HasPrefix(k.Explanation, "no linearization; the longest linearizable prefix has 2 of 3 operations"), k.Explanation)
+}
+
+func TestPlainReadsAreLeftOut(t *testing.T) {
+	stale := hist(
+		writeOK(1, key, 1, 0, 10, 1),
+		writeOK(1, key, 2, 20, 30, 2),
+		readOK(3, key, 40, 50, 1, 1),
+	)
+	for _, tt := range []struct {
+		mode string
+		why  string
+	}{
+		{ReadPlain, "1 plain read was left out: plain reads are sequentially consistent, not linearizable; judged by another checker."},
+		{"", "1 plain read was left out: plain reads are sequentially consistent"}, // plain is the default
+		{ReadSync, "1 sync read was left out: sync+read narrows the window but is not linearizable (ZOOKEEPER-1675)"},
+	} {
+		t.Run("mode "+tt.mode, func(t *testing.T) {
+			r := Linearizable{ReadMode: tt.mode}.Check(context.Background(), stale)
+			assert.Equal(t, Valid, r.Verdict, "a stale %s read is not a ZooKeeper bug", tt.mode)
+			assert.Contains(t, r.Message, tt.why)
+			d := details(t, r)
+			assert.Equal(t, 1, d.ReadsLeftOut)
+			assert.Equal(t, 0, d.ReadsChecked)
+			assert.Equal(t, 2, d.Keys[0].Ops)
+			assert.Equal(t, 1, d.Keys[0].ReadsLeftOut)
+		})
+	}
+}
+
+func TestPlainModeStillChecksWrites(t *testing.T) {
+	// Nothing changed the version before the ok cas was called, so the
+	// earlier cas at version 0 cannot have failed: the writes alone are
+	// invalid, with the plain read left out.
+	ops := hist(
+		readOK(1, key, 0, 10, 0, 0),
+		casConflict(2, key, 5, 0, 20, 30),
+		casOK(3, key, 1, 0, 40, 50),
+	)
+	r := Linearizable{ReadMode: ReadPlain}.Check(context.Background(), ops)
+	assert.Equal(t, Invalid, r.Verdict, r.Message)
+	assert.Contains(t, r.Message, "cas(5 if v0) -> fail (version conflict)")
+	assert.Contains(t, r.Message, "1 plain read was left out")
+	assert.Equal(t, 2, details(t, r).Keys[0].Ops)
+}
+
+func TestUnknownReadMode(t *testing.T) {
+	r := Linearizable{ReadMode: "linearizable-please"}.Check(context.Background(), hist(writeOK(1, key, 1, 0, 10, 1)))
+	assert.Equal(t, Unknown, r.Verdict)
+	assert.Contains(t, r.Message, `unknown read mode "linearizable-please"`)
+}
+
+func TestNoEvidenceIsUnknown(t *testing.T) {
+	tests := []struct {
+		name string
+		mode string
+		ops  []history.Op
+		want string
+	}{
+		{"no reads in quorum mode", ReadQuorum, hist(writeOK(1, key, 1, 0, 10, 1), casOK(1, key, 2, 1, 20, 30)),
+			"no evidence: no quorum read completed ok"},
+		{"no writes", ReadQuorum, hist(readOK(1, key, 0, 10, 0, 0)),
+			"no evidence: no write or cas completed ok"},
+		{"only info writes", ReadQuorum, hist(writeInfo(1, key, 1, 0, 10), readOK(2, key, 20, 30, 0, 0)),
+			"no evidence: no write or cas completed ok"},
+		{"plain reads only", ReadPlain, hist(readOK(1, key, 0, 10, 0, 0)),
+			"no evidence: no write or cas completed ok"},
+		{"empty history", ReadQuorum, nil, "no evidence"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Linearizable{ReadMode: tt.mode}.Check(context.Background(), tt.ops)
+			assert.Equal(t, Unknown, r.Verdict)
+			assert.True(t, strings.HasPrefix(r.Message, tt.want), r.Message)
+		})
+	}
+}
+
+func TestViolationWithoutReadsIsStillInvalid(t *testing.T) {
+	// Two writes cannot both produce version 1, reads or not.
+	ops := hist(writeOK(1, key, 1, 0, 10, 1), writeOK(2, key, 2, 20, 30, 1))
+	r := Linearizable{ReadMode: ReadQuorum}.Check(context.Background(), ops)
+	assert.Equal(t, Invalid, r.Verdict, r.Message)
+}
+
+// hardHistory is many concurrent indeterminate writes followed by a read of a
+// value nobody wrote: Porcupine must try every subset of the writes before it
+// can say no, far more than a millisecond of work.
+func hardHistory(keys, infoWrites int) []history.Op {
+	var groups [][]history.Op
+	p := 0
+	for k := range keys {
+		name := fmt.Sprintf("k%d", k)
+		p++
+		groups = append(groups, writeOK(p, name, 1, 0, 1, 1))
+		for i := range infoWrites {
+			p++
+			groups = append(groups, writeInfo(p, name, int64(100+i), 2, 3+int64(i)))
+			p++
+			groups = append(groups, readOK(p, name, 2, 3+int64(i), 1, 1))
+		}
+		p++
+		groups = append(groups, readOK(p, name, 1000, 1001, 99, 99))
+	}
+	return hist(groups...)
+}
+
+func TestBudgetRunsOut(t *testing.T) {
+	ops := hardHistory(3, 40)
+	start := time.Now()
+	r := Linearizable{ReadMode: ReadQuorum, Budget: time.Millisecond}.Check(context.Background(), ops)
+	assert.Less(t, time.Since(start), 30*time.Second, "the budget bounds the check")
+	assert.Equal(t, Unknown, r.Verdict, r.Message)
+	assert.Contains(t, r.Message, "the 1ms budget ran out before")
+	d := details(t, r)
+	assert.NotEmpty(t, d.Unfinished)
+	for _, k := range d.Unfinished {
+		assert.Contains(t, r.Message, k)
+	}
+	for _, k := range d.Keys {
+		assert.NotEqual(t, Valid, k.Verdict, "an unfinished key is never valid")
+	}
+}
+
+func TestCancelledCheckIsUnknown(t *testing.T) {
+	ops := hardHistory(2, 40)
+	t.Run("before it starts", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		r := Linearizable{ReadMode: ReadQuorum}.Check(ctx, ops)
+		assert.Equal(t, Unknown, r.Verdict)
+		assert.Contains(t, r.Message, "the check was cancelled (context canceled)")
+	})
+	t.Run("while it runs", func(t *testing.T) {
+		// No budget: only the cancellation can stop Porcupine, and a model
+		// stopped midway must not be mistaken for a violation.
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(20*time.Millisecond, cancel)
+		r := Linearizable{ReadMode: ReadQuorum}.Check(ctx, ops)
+		assert.Equal(t, Unknown, r.Verdict, r.Message)
+		assert.Len(t, details(t, r).Unfinished, 2)
+	})
+}
+
+func TestInterruptedHistory(t *testing.T) {
+	// The run ended while a write and a read were in flight: the write may
+	// have happened (a later read saw it), the read is dropped.
+	w := invoke(2, history.Write, key, 20)
+	w.Value = history.Int64(2)
+	ops := hist(
+		writeOK(1, key, 1, 0, 10, 1),
+		one(w),
+		readOK(3, key, 30, 40, 2, 2),
+		one(invoke(4, history.Read, key, 50)),
+		one(nemesis("kill", "kill-leader", 45, 46)[0]), // a fault that never completed
+	)
+	r := Linearizable{ReadMode: ReadQuorum}.Check(context.Background(), ops)
+	assert.Equal(t, Valid, r.Verdict, r.Message)
+	k := details(t, r).Keys[0]
+	assert.Equal(t, 3, k.Ops)
+	assert.Equal(t, 1, k.InfoOps)
+
+	// And if nothing saw it, it need not have happened.
+	ops = hist(writeOK(1, key, 1, 0, 10, 1), one(w), readOK(3, key, 30, 40, 1, 1))
+	r = Linearizable{ReadMode: ReadQuorum}.Check(context.Background(), ops)
+	assert.Equal(t, Valid, r.Verdict, r.Message)
+}
+
+func TestKeysAreCheckedIndependently(t *testing.T) {
+	ops := hist(
+		writeOK(1, "a", 1, 0, 10, 1),
+		writeOK(2, "b", 1, 0, 10, 1),
+		readOK(3, "a", 20, 30, 1, 1),
+		readOK(4, "b", 20, 30, 0, 0), // stale on b only
+		readOK(5, "c", 20, 30, 0, 0),
+	)
+	r := Linearizable{ReadMode: ReadQuorum}.Check(context.Background(), ops)
+	require.Equal(t, Invalid, r.Verdict)
+	assert.True(t, strings.HasPrefix(r.Message, "Key b is not linearizable"), r.Message)
+	d := details(t, r)
+	got := map[string]Verdict{}
+	for _, k := range d.Keys {
+		got[k.Key] = k.Verdict
+	}
+	assert.Equal(t, map[string]Verdict{"a": Valid, "b": Invalid, "c": Valid}, got)
+	require.Len(t, r.Visualizations, 1)
+	assert.Contains(t, r.Visualizations[0].Title, "key b")
+}
+
+func TestVisualizations(t *testing.T) {
+	ops := hist(
+		nemesis("partition", "isolate-leader", 5, 15, "n1"),
+		writeOK(1, key, 1, 0, 10, 1),
+		writeOK(1, key, 2, 20, 30, 2),
+		readOK(3, key, 40, 50, 1, 1),
+		one(history.Op{Type: history.Info, F: "heal", Process: history.NemesisProcess, Time: 55 * msec,
+			Fault: &history.Fault{Name: "heal-all"}}),
+		writeOK(2, "other", 7, 0, 10, 1),
+		readOK(2, "other", 20, 30, 7, 1),
+	)
+
+	r := Linearizable{ReadMode: ReadQuorum}.Check(context.Background(), ops)
+	require.Equal(t, Invalid, r.Verdict)
+	require.Len(t, r.Visualizations, 1, "only the failing key")
+	v := r.Visualizations[0]
+	assert.Equal(t, "linearizability of key k (invalid)", v.Title)
+	html := string(v.HTML)
+	assert.Contains(t, html, "<html")
+	assert.Contains(t, html, `"Tag":"nemesis"`)
+	assert.Contains(t, html, "isolate-leader n1")
+	assert.Contains(t, html, "heal-all")
+	assert.Contains(t, html, `read -\u003e 1@v1`) // JSON escapes '>'
+	assert.Contains(t, html, `"2@v2"`)
+	assert.Contains(t, html, "process 3")
+
+	r = Linearizable{ReadMode: ReadQuorum, VisualizeAllBelow: 100}.Check(context.Background(), ops)
+	assert.Len(t, r.Visualizations, 2, "every key in a small history")
+}
+
+func TestNemesisAnnotations(t *testing.T) {
+	ops := hist(
+		nemesis("kill", "kill-leader", 10, 20, "n2"),
+		one(history.Op{Type: history.Info, F: "clock", Process: history.NemesisProcess, Time: 30 * msec,
+			Fault: &history.Fault{Name: "clock-skew", Detail: "+5s"}}),
+		one(history.Op{Type: history.Invoke, F: "pause", Process: history.NemesisProcess, Time: 40 * msec}),
+	)
+	a := nemesisAnnotations(ops)
+	require.Len(t, a, 3)
+	assert.Equal(t, "kill-leader n2", a[0].Description)
+	assert.Equal(t, [2]int64{10 * msec, 20 * msec}, [2]int64{a[0].Start, a[0].End})
+	assert.Equal(t, "clock-skew", a[1].Description)
+	assert.Equal(t, a[1].Start, a[1].End)
+	assert.Contains(t, a[1].Details, "+5s")
+	assert.Equal(t, "pause", a[2].Description)
+	for _, x := range a {
+		assert.Equal(t, "nemesis", x.Tag)
+	}
+}
+
+func TestDescribeOperations(t *testing.T) {
+	tests := []struct {
+		in   regInput
+		out  regOutput
+		want string
+	}{
+		{regInput{f: history.CAS, value: 7, expect: 3}, regOutput{typ: history.OK, version: 4, hasVersion: true}, "cas(7 if v3) -> ok v4"},
+		{regInput{f: history.CAS, value: 7, expect: 3}, regOutput{typ: history.Fail}, "cas(7 if v3) -> fail (version conflict)"},
+		{regInput{f: history.Write, value: 7}, regOutput{typ: history.Info}, "write(7) -> info (may or may not have happened)"},
+		{regInput{f: history.Write, value: 7}, regOutput{typ: history.OK}, "write(7) -> ok"},
+		{regInput{f: history.Read}, regOutput{typ: history.OK, value: 12, version: 5, hasVersion: true}, "read -> 12@v5"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, describeOp(tt.in, tt.out))
+	}
+	assert.Equal(t, "12@v5", regState{value: 12, version: 5}.String())
+}
+
+func TestResultIsJSON(t *testing.T) {
+	ops := hist(writeOK(1, key, 1, 0, 10, 1), readOK(2, key, 20, 30, 0, 0))
+	r := Linearizable{ReadMode: ReadQuorum}.Check(context.Background(), ops)
+	b, err := json.Marshal(r)
+	require.NoError(t, err)
+	var back map[string]any
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, "invalid", back["verdict"])
+	assert.Equal(t, "linearizable", back["checker"])
+	assert.NotContains(t, string(b), "Visualizations", "HTML stays out of results.json")
+	keys := back["details"].(map[string]any)["keys"].([]any)
+	assert.Equal(t, "k", keys[0].(map[string]any)["key"])
+}
+
+// randomHistory simulates a correct register under concurrency: every
+// operation takes effect at its own instant inside its interval. Some writes
+// are indeterminate, some cas fail on a version conflict, some reads time out.
+func randomHistory(rng *rand.Rand, keys, opsPerKey int) []history.Op {
+	var groups [][]history.Op
+	p := 0
+	for k := range keys {
+		name := fmt.Sprintf("k%d", k)
+		s := regState{}
+		next := int64(1)
+		for i := range opsPerKey {
+			at := int64(10 * (i + 1)) // the linearization point, ms
+			call, ret := at-rng.Int64N(25), at+rng.Int64N(25)
+			p++
+			switch x := rng.IntN(10); {
+			case x < 3:
+				s = regState{value: next, version: s.version + 1}
+				if rng.IntN(10) == 0 {
+					groups = append(groups, writeInfo(p, name, next, call, ret))
+				} else {
+					groups = append(groups, writeOK(p, name, next, call, ret, s.version))
+				}
+				next++
+			case x < 5:
+				if rng.IntN(2) == 0 {
+					groups = append(groups, casConflict(p, name, next, s.version+1, call, ret))
+				} else {
+					groups = append(groups, casOK(p, name, next, s.version, call, ret))
+					s = regState{value: next, version: s.version + 1}
+				}
+				next++
+			case x < 6:
+				groups = append(groups, readInfo(p, name, call, ret))
+			default:
+				groups = append(groups, readOK(p, name, call, ret, s.value, s.version))
+			}
+		}
+	}
+	return hist(groups...)
+}
+
+func TestLargeHistory(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	ops := randomHistory(rng, 8, 1500)
+	c := Linearizable{ReadMode: ReadQuorum, Budget: time.Minute}
+	r := c.Check(context.Background(), ops)
+	require.Equal(t, Valid, r.Verdict, r.Message)
+	assert.Len(t, details(t, r).Keys, 8)
+
+	// One read made stale in the middle of key k3 is found.
+	for i := len(ops) / 2; i < len(ops); i++ {
+		op := &ops[i]
+		if op.Key == "k3" && op.F == history.Read && op.Type == history.OK && *op.Version > 2 {
+			op.Version = history.Int32(*op.Version - 2)
+			break
+		}
+	}
+	r = c.Check(context.Background(), ops)
+	require.Equal(t, Invalid, r.Verdict, r.Message)
+	assert.True(t, strings.HasPrefix(r.Message, "Key k3 is not linearizable"), r.Message)
+}
+
+func TestMalformedRecordsMakeAKeyUnknown(t *testing.T) {
+	noValue := writeOK(2, "b", 1, 0, 10, 1)
+	noValue[0].Value = nil // a write whose value the harness failed to record
+	noValue[1].Value = nil
+	ops := hist(
+		writeOK(1, "a", 1, 0, 10, 1),
+		readOK(1, "a", 20, 30, 1, 1),
+		noValue,
+		readOK(3, "b", 20, 30, 1, 1),
+	)
+	r := Linearizable{ReadMode: ReadQuorum}.Check(context.Background(), ops)
+	assert.Equal(t, Unknown, r.Verdict, "an unreadable write must not be guessed at")
+	assert.Contains(t, r.Message, "1 key could not be checked (b)")
+	assert.Contains(t, r.Message, "write without value")
+	assert.Empty(t, details(t, r).Unfinished, "a malformed key is not an unfinished one")
+}
