@@ -57,16 +57,15 @@ func judge(ctx context.Context, dir string, s *scenarios.Scenario, res reports.R
 	return res, nil
 }
 
-// writeReports writes results.json and report.html from the history on disk.
-func writeReports(dir string, res reports.Results) error {
+// writeReports writes results.json and report.html from the history on disk,
+// for a run that was not judged; it returns the results as written.
+func writeReports(dir string, res reports.Results) (reports.Results, error) {
 	read, err := history.ReadFile(filepath.Join(dir, history.FileName))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+		return res, err
 	}
-	if res.Counts == nil {
-		res.Counts = reports.CountOps(read.Ops)
-	}
-	return writeReportsWithOps(dir, res, read.Ops)
+	res.Counts = reports.CountOps(read.Ops)
+	return res, writeReportsWithOps(dir, res, read.Ops)
 }
 
 func writeReportsWithOps(dir string, res reports.Results, ops []history.Op) error {

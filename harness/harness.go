@@ -119,9 +119,11 @@ func Run(ctx context.Context, opts Options) (Outcome, error) {
 		}
 		// Keep what was learnt; the history can be judged later with
 		// zkchaos check.
-		if err := writeReports(dir, res); err != nil {
+		written, err := writeReports(dir, res)
+		if err != nil {
 			runErr = errors.Join(runErr, err)
 		}
+		res = written
 	}
 	out.Results = res
 	if interrupted && runErr == nil {

@@ -1,0 +1,143 @@
+package harness
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/cluster/local"
+	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/reports"
+	"github.com/zkchaos/zkchaos/scenarios"
+)
+
+// requireZooKeeper skips real-ensemble tests in -short mode, and when
+// ZooKeeper is missing fails in CI (the suite installs it) but skips elsewhere.
+func requireZooKeeper(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a real ZooKeeper ensemble")
+	}
+	if _, err := local.FindDistribution("debian"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+}
+
+func TestRegisterUnderLeaderKillsIsLinearizableAndRecheckable(t *testing.T) {
+	requireZooKeeper(t)
+	s, err := scenarios.Load("../scenarios/smoke.yaml")
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := Run(ctx, Options{Scenario: s, OutDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	require.NoError(t, err)
+	res := out.Results
+	assert.Equal(t, checker.Valid, res.Verdict, "message: %s", res.Check.Message)
+	assert.GreaterOrEqual(t, res.Counts[history.Read][history.OK], 100, "quorum reads must succeed")
+	assert.GreaterOrEqual(t, res.Counts.Total(), 300)
+
+	// The leader was really killed and restarted, and that is in the history.
+	read, err := history.ReadFile(filepath.Join(out.Dir, history.FileName))
+	require.NoError(t, err)
+	kills, starts := 0, 0
+	for _, op := range read.Ops {
+		if op.IsNemesis() && op.Type == history.Info && op.Error == "" {
+			switch op.F {
+			case "kill":
+				kills++
+			case "start":
+				starts++
+			}
+		}
+	}
+	assert.GreaterOrEqual(t, kills, 2)
+	assert.Equal(t, kills, starts, "every kill is healed")
+
+	for _, f := range []string{history.FileName, reports.ResultsFile, reports.ReportFile, ScenarioFile} {
+		assert.FileExists(t, filepath.Join(out.Dir, f))
+	}
+	for _, l := range res.Logs {
+		assert.FileExists(t, filepath.Join(out.Dir, l))
+	}
+
+	again, err := Check(ctx, out.Dir)
+	require.NoError(t, err)
+	assert.Equal(t, res.Verdict, again.Verdict)
+	assert.Equal(t, res.Counts, again.Counts)
+	assert.Equal(t, res.HealthyAfter, again.HealthyAfter, "facts of the run survive a re-check")
+}
+
+func TestInterruptedRunHealsKeepsHistoryAndSaysSo(t *testing.T) {
+	requireZooKeeper(t)
+	s, err := scenarios.Load("../scenarios/smoke.yaml")
+	require.NoError(t, err)
+	s.TimeLimit = 2 * time.Minute
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	outDir := t.TempDir()
+	go func() {
+		// Interrupt once operations are being recorded.
+		deadline := time.Now().Add(2 * time.Minute)
+		for time.Now().Before(deadline) {
+			path := filepath.Join(outDir, s.Name, reports.LatestLink, history.FileName)
+			if st, err := os.Stat(path); err == nil && st.Size() > 20_000 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		cancel()
+	}()
+	out, err := Run(ctx, Options{Scenario: s, OutDir: outDir})
+	require.ErrorIs(t, err, ErrInterrupted)
+	require.NotEmpty(t, out.Dir)
+	assert.True(t, out.Results.Interrupted)
+	assert.Equal(t, checker.Unknown, out.Results.Verdict)
+
+	read, err := history.ReadFile(filepath.Join(out.Dir, history.FileName))
+	require.NoError(t, err)
+	assert.NotEmpty(t, history.Calls(read.Ops))
+	stored, err := reports.ReadResults(out.Dir)
+	require.NoError(t, err)
+	assert.True(t, stored.Interrupted)
+	assert.Empty(t, javaProcessesUnder(t, out.Dir), "no ZooKeeper process may outlive the run")
+
+	// The partial history can be judged later.
+	res, err := Check(context.Background(), out.Dir)
+	require.NoError(t, err)
+	assert.NotEqual(t, checker.Invalid, res.Verdict, res.Check.Message)
+}
+
+// javaProcessesUnder lists pids of processes whose command line mentions dir.
+func javaProcessesUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	require.NoError(t, err)
+	var pids []string
+	for _, e := range entries {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		if containsBytes(cmdline, dir) {
+			pids = append(pids, e.Name())
+		}
+	}
+	return pids
+}
+
+func containsBytes(b []byte, s string) bool {
+	return strings.Contains(string(b), s)
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: static checks, unit tests with the race
+# detector, then the tests that start real ZooKeeper ensembles, one package at
+# a time (two JVM ensembles at once would fight for the two cores).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+bash scripts/install-deps.sh
+
+echo "== gofmt and go vet"
+unformatted=$(gofmt -l .)
+if [[ -n $unformatted ]]; then
+	echo "gofmt needed on:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+go vet ./...
+
+echo "== unit tests (-short, -race)"
+go test -race -short -count=1 ./...
+
+echo "== real-ensemble tests (-race, one package at a time)"
+go test -race -p 1 -count=1 -timeout 30m ./cluster/... ./workloads/... ./harness/... ./cmd/...
