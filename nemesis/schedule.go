@@ -64,11 +64,14 @@ func (s Interval) Run(ctx context.Context, c cluster.Cluster, rec Recorder) erro
 	}
 }
 
-func (s Interval) logger() *slog.Logger {
-	if s.Logger == nil {
+func (s Interval) logger() *slog.Logger { return orDiscard(s.Logger) }
+
+// orDiscard returns log, or a logger that drops everything when log is nil.
+func orDiscard(log *slog.Logger) *slog.Logger {
+	if log == nil {
 		return slog.New(slog.DiscardHandler)
 	}
-	return s.Logger
+	return log
 }
 
 func (s Interval) inject(ctx context.Context, f Fault, c cluster.Cluster, rng *rand.Rand, rec Recorder) Injection {
@@ -96,6 +99,7 @@ func (s Interval) inject(ctx context.Context, f Fault, c cluster.Cluster, rng *r
 
 // Heal undoes one injection and records the heal.
 func Heal(ctx context.Context, f Fault, inj Injection, rec Recorder, log *slog.Logger) error {
+	log = orDiscard(log)
 	fault := &history.Fault{Name: f.Name(), Targets: inj.Targets()}
 	op := history.Op{Type: history.Invoke, F: f.HealAction(), Process: history.NemesisProcess, Fault: fault}
 	_, recErr := rec.Append(op)

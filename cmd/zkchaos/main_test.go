@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zkchaos/zkchaos/cluster/local"
+	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/reports"
+)
+
+// binary is the zkchaos executable built once for these tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "zkchaos-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "zkchaos")
+	if out, err := exec.Command("go", "build", "-race", "-o", binary, ".").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// zkchaos runs the binary and returns its exit code, stdout and stderr.
+func zkchaos(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), stdout.String(), stderr.String()
+	}
+	require.NoError(t, err)
+	return 0, stdout.String(), stderr.String()
+}
+
+func TestValidateAcceptsShippedScenarios(t *testing.T) {
+	files, err := filepath.Glob("../../scenarios/*.yaml")
+	require.NoError(t, err)
+	code, out, stderr := zkchaos(t, append([]string{"validate"}, files...)...)
+	assert.Equal(t, exitValid, code, stderr)
+	assert.Contains(t, out, "register-kill.yaml: ok")
+}
+
+func TestValidateNamesFileLineAndField(t *testing.T) {
+	code, _, stderr := zkchaos(t, "validate", "../../scenarios/testdata/zero-keys.yaml", "../../scenarios/testdata/unknown-field.yaml")
+	assert.Equal(t, exitBadInput, code)
+	assert.Contains(t, stderr, "zero-keys.yaml:4: field workload.keys: must be at least 1, got 0")
+	assert.Contains(t, stderr, "unknown-field.yaml:4: field workload.workerz: unknown field")
+}
+
+func TestRunWithBadScenarioIsBadInputAndStartsNothing(t *testing.T) {
+	out := t.TempDir()
+	code, _, stderr := zkchaos(t, "run", "../../scenarios/testdata/negative-rate.yaml", "--out", out)
+	assert.Equal(t, exitBadInput, code)
+	assert.Contains(t, stderr, "field workload.rate")
+	entries, err := os.ReadDir(out)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "no run directory for a scenario that does not validate")
+
+	code, _, _ = zkchaos(t, "run")
+	assert.Equal(t, exitBadInput, code, "a missing argument is bad input")
+	code, _, _ = zkchaos(t, "run", "../../scenarios/smoke.yaml", "--time-limit", "soon")
+	assert.Equal(t, exitBadInput, code, "a malformed flag is bad input")
+}
+
+func TestCheckJudgesAStoredHistoryOffline(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"scenario.yaml", "history.jsonl"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "invalid-run", f))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f), b, 0o644))
+	}
+	code, out, stderr := zkchaos(t, "check", dir)
+	assert.Equal(t, exitInvalid, code, stderr)
+	assert.Contains(t, out, "verdict: INVALID")
+	res, err := reports.ReadResults(dir)
+	require.NoError(t, err)
+	assert.Equal(t, "invalid", string(res.Verdict))
+	assert.FileExists(t, filepath.Join(dir, reports.ReportFile))
+
+	code, _, _ = zkchaos(t, "check", filepath.Join(dir, "nope"))
+	assert.Equal(t, exitBadInput, code)
+}
+
+func TestSIGINTHealsTearsDownAndKeepsTheHistory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real ZooKeeper ensemble")
+	}
+	if _, err := local.FindDistribution("debian"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "run", "../../scenarios/smoke.yaml", "--time-limit", "3m", "--out", out)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+
+	historyPath := filepath.Join(out, "smoke", reports.LatestLink, history.FileName)
+	require.Eventually(t, func() bool {
+		st, err := os.Stat(historyPath)
+		return err == nil && st.Size() > 20_000
+	}, 2*time.Minute, 100*time.Millisecond, "the run should record operations: %s", &stderr)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, stderr.String())
+	assert.Equal(t, exitInterrupted, exit.ExitCode(), stderr.String())
+	assert.Contains(t, stderr.String(), "run interrupted")
+
+	runDir, err := filepath.EvalSymlinks(filepath.Join(out, "smoke", reports.LatestLink))
+	require.NoError(t, err)
+	assert.Empty(t, processesMentioning(t, runDir), "no ZooKeeper process may outlive the harness")
+	read, err := history.ReadFile(historyPath)
+	require.NoError(t, err)
+	assert.NotEmpty(t, history.Calls(read.Ops))
+	res, err := reports.ReadResults(runDir)
+	require.NoError(t, err)
+	assert.True(t, res.Interrupted)
+}
+
+// processesMentioning lists pids of processes whose command line holds s.
+func processesMentioning(t *testing.T, s string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	require.NoError(t, err)
+	var pids []string
+	for _, e := range entries {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(cmdline), s) {
+			pids = append(pids, e.Name())
+		}
+	}
+	return pids
+}

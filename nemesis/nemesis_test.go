@@ -1,0 +1,205 @@
+package nemesis
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zkchaos/zkchaos/cluster"
+	"github.com/zkchaos/zkchaos/history"
+)
+
+// fakeCluster is an in-memory Killer for testing schedule logic only; the
+// real-process behaviour is tested in cluster/local and harness.
+type fakeCluster struct {
+	mu      sync.Mutex
+	nodes   []cluster.Node
+	leader  string
+	down    map[string]bool
+	failing bool
+}
+
+func newFake(n int, leader string) *fakeCluster {
+	f := &fakeCluster{leader: leader, down: map[string]bool{}}
+	for i := 1; i <= n; i++ {
+		f.nodes = append(f.nodes, cluster.Node{ID: i, Name: "n" + string(rune('0'+i))})
+	}
+	return f
+}
+
+func (f *fakeCluster) Nodes() []cluster.Node { return f.nodes }
+func (f *fakeCluster) Roles(context.Context) map[string]cluster.Role {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	roles := map[string]cluster.Role{}
+	for _, n := range f.nodes {
+		switch {
+		case f.down[n.Name]:
+			roles[n.Name] = cluster.Down
+		case n.Name == f.leader:
+			roles[n.Name] = cluster.Leader
+		default:
+			roles[n.Name] = cluster.Follower
+		}
+	}
+	return roles
+}
+func (f *fakeCluster) WaitHealthy(context.Context, time.Duration) (time.Duration, error) {
+	return 0, nil
+}
+func (f *fakeCluster) Close(context.Context) error { return nil }
+func (f *fakeCluster) Kill(_ context.Context, n cluster.Node) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failing {
+		return errors.New("kill refused")
+	}
+	f.down[n.Name] = true
+	return nil
+}
+func (f *fakeCluster) Start(_ context.Context, n cluster.Node) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.down, n.Name)
+	return nil
+}
+func (f *fakeCluster) Running(n cluster.Node) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.down[n.Name]
+}
+
+// memory records history ops in memory.
+type memory struct {
+	mu  sync.Mutex
+	ops []history.Op
+}
+
+func (m *memory) Append(op history.Op) (history.Op, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	op.Index = int64(len(m.ops))
+	m.ops = append(m.ops, op)
+	return op, nil
+}
+
+// actions returns "f:targets" of completed nemesis actions.
+func (m *memory) actions() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, op := range m.ops {
+		if op.Type == history.Info {
+			out = append(out, op.F+":"+op.Fault.Name+":"+joinTargets(op.Fault.Targets))
+		}
+	}
+	return out
+}
+
+func joinTargets(ts []string) string {
+	s := ""
+	for _, t := range ts {
+		s += t
+	}
+	return s
+}
+
+func runSchedule(t *testing.T, c *fakeCluster, faults []string, seed int64) *memory {
+	t.Helper()
+	fs, err := ByNames(faults, c)
+	require.NoError(t, err)
+	rec := &memory{}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	s := Interval{Faults: fs, Quiet: 5 * time.Millisecond, Duration: 3 * time.Millisecond, Seed: seed}
+	require.NoError(t, s.Run(ctx, c, rec))
+	return rec
+}
+
+func TestSameSeedSameSchedule(t *testing.T) {
+	a := runSchedule(t, newFake(5, "n3"), []string{"kill-random", "kill-leader"}, 42).actions()
+	b := runSchedule(t, newFake(5, "n3"), []string{"kill-random", "kill-leader"}, 42).actions()
+	c := runSchedule(t, newFake(5, "n3"), []string{"kill-random", "kill-leader"}, 43).actions()
+	require.GreaterOrEqual(t, len(a), 6)
+	n := min(len(a), len(b), len(c)) // wall-clock decides how many steps fit
+	assert.Equal(t, a[:n], b[:n])
+	assert.NotEqual(t, a[:n], c[:n])
+}
+
+func TestKillLeaderKillsTheLeaderAndEveryKillIsHealed(t *testing.T) {
+	c := newFake(3, "n2")
+	rec := runSchedule(t, c, []string{"kill-leader"}, 1)
+	acts := rec.actions()
+	require.NotEmpty(t, acts)
+	for i, a := range acts {
+		if i%2 == 0 {
+			assert.Equal(t, "kill:kill-leader:n2", a)
+		} else {
+			assert.Equal(t, "start:kill-leader:n2", a)
+		}
+	}
+	assert.Equal(t, 0, len(acts)%2, "the schedule ends with the fault healed")
+	for _, n := range c.Nodes() {
+		assert.True(t, c.Running(n), n.Name)
+	}
+}
+
+func TestKillLeaderWithoutLeaderSaysSo(t *testing.T) {
+	c := newFake(3, "")
+	rec := runSchedule(t, c, []string{"kill-leader"}, 1)
+	require.NotEmpty(t, rec.ops)
+	assert.Contains(t, rec.ops[1].Fault.Detail, "no single leader")
+}
+
+func TestFailedInjectIsRecordedAndScheduleGoesOn(t *testing.T) {
+	c := newFake(3, "n1")
+	c.failing = true
+	rec := runSchedule(t, c, []string{"kill-random"}, 1)
+	var errs int
+	for _, op := range rec.ops {
+		assert.NotEqual(t, "start", op.F, "nothing to heal when nothing was injected")
+		if op.Type == history.Info && op.Error != "" {
+			errs++
+		}
+	}
+	assert.GreaterOrEqual(t, errs, 2)
+}
+
+func TestHealAllStartsEveryStoppedNode(t *testing.T) {
+	c := newFake(3, "n1")
+	c.down["n1"], c.down["n3"] = true, true
+	rec := &memory{}
+	require.NoError(t, HealAll(context.Background(), c, rec, nil))
+	for _, n := range c.Nodes() {
+		assert.True(t, c.Running(n))
+	}
+	assert.Equal(t, []string{"start:heal-all:n1", "start:heal-all:n3"}, rec.actions())
+}
+
+func TestUnknownFaultIsAnError(t *testing.T) {
+	_, err := ByNames([]string{"kill-leader", "flood"}, newFake(3, "n1"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `unknown fault "flood"`)
+	assert.Contains(t, err.Error(), "kill-random")
+}
+
+func TestFaultNeedingAnAbsentCapabilityIsAnError(t *testing.T) {
+	_, err := ByNames([]string{"kill-random"}, observeOnly{newFake(3, "n1")})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not available")
+}
+
+// observeOnly hides the Killer methods of a cluster.
+type observeOnly struct{ c *fakeCluster }
+
+func (o observeOnly) Nodes() []cluster.Node                             { return o.c.Nodes() }
+func (o observeOnly) Roles(ctx context.Context) map[string]cluster.Role { return o.c.Roles(ctx) }
+func (o observeOnly) WaitHealthy(ctx context.Context, d time.Duration) (time.Duration, error) {
+	return o.c.WaitHealthy(ctx, d)
+}
+func (o observeOnly) Close(ctx context.Context) error { return o.c.Close(ctx) }
