@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -112,7 +111,7 @@ func TestInterruptedRunHealsKeepsHistoryAndSaysSo(t *testing.T) {
 	stored, err := reports.ReadResults(out.Dir)
 	require.NoError(t, err)
 	assert.True(t, stored.Interrupted)
-	assert.Empty(t, javaProcessesUnder(t, out.Dir), "no ZooKeeper process may outlive the run")
+	assert.Empty(t, servers(t, out.Dir), "no ZooKeeper process may outlive the run")
 
 	// The partial history can be judged later.
 	res, err := Check(context.Background(), out.Dir)
@@ -120,24 +119,10 @@ func TestInterruptedRunHealsKeepsHistoryAndSaysSo(t *testing.T) {
 	assert.NotEqual(t, checker.Invalid, res.Verdict, res.Check.Message)
 }
 
-// javaProcessesUnder lists pids of processes whose command line mentions dir.
-func javaProcessesUnder(t *testing.T, dir string) []string {
+// servers lists ZooKeeper servers of the run directory that still run.
+func servers(t *testing.T, dir string) []int {
 	t.Helper()
-	entries, err := os.ReadDir("/proc")
+	pids, err := local.Servers(dir)
 	require.NoError(t, err)
-	var pids []string
-	for _, e := range entries {
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		if containsBytes(cmdline, dir) {
-			pids = append(pids, e.Name())
-		}
-	}
 	return pids
-}
-
-func containsBytes(b []byte, s string) bool {
-	return strings.Contains(string(b), s)
 }

@@ -133,7 +133,7 @@ func TestSIGINTHealsTearsDownAndKeepsTheHistory(t *testing.T) {
 
 	runDir, err := filepath.EvalSymlinks(filepath.Join(out, "smoke", reports.LatestLink))
 	require.NoError(t, err)
-	assert.Empty(t, processesMentioning(t, runDir), "no ZooKeeper process may outlive the harness")
+	assert.Empty(t, servers(t, runDir), "no ZooKeeper process may outlive the harness")
 	read, err := history.ReadFile(historyPath)
 	require.NoError(t, err)
 	assert.NotEmpty(t, history.Calls(read.Ops))
@@ -142,17 +142,10 @@ func TestSIGINTHealsTearsDownAndKeepsTheHistory(t *testing.T) {
 	assert.True(t, res.Interrupted)
 }
 
-// processesMentioning lists pids of processes whose command line holds s.
-func processesMentioning(t *testing.T, s string) []string {
+// servers lists ZooKeeper servers of the run directory that still run.
+func servers(t *testing.T, dir string) []int {
 	t.Helper()
-	entries, err := os.ReadDir("/proc")
+	pids, err := local.Servers(dir)
 	require.NoError(t, err)
-	var pids []string
-	for _, e := range entries {
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && strings.Contains(string(cmdline), s) {
-			pids = append(pids, e.Name())
-		}
-	}
 	return pids
 }

@@ -1,0 +1,401 @@
+package local
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zkchaos/zkchaos/cluster"
+)
+
+// Real-ensemble tests run one at a time (no t.Parallel): on two cores,
+// concurrent JVM ensembles starve each other. Deadlines are generous and the
+// assertions are about outcomes, not speed.
+
+// waitTimeout bounds every wait for the ensemble to settle.
+const waitTimeout = 60 * time.Second
+
+// connect opens a ZooKeeper session to one node only.
+func connect(t *testing.T, n cluster.Node) *zk.Conn {
+	t.Helper()
+	conn, events, err := zk.Connect([]string{n.ClientAddr}, 30*time.Second, zk.WithLogInfo(false),
+		zk.WithLogger(quietLogger{}))
+	require.NoError(t, err, "connect to %s", n.Name)
+	t.Cleanup(conn.Close)
+	deadline := time.After(waitTimeout)
+	for {
+		select {
+		case ev := <-events:
+			if ev.State == zk.StateHasSession {
+				return conn
+			}
+		case <-deadline:
+			t.Fatalf("no session with %s (%s) after %v", n.Name, n.ClientAddr, waitTimeout)
+		}
+	}
+}
+
+// quietLogger silences the zk client's logging.
+type quietLogger struct{}
+
+// Printf discards the message.
+func (quietLogger) Printf(string, ...any) {}
+
+// rolesCount counts leaders and followers.
+func rolesCount(roles map[string]cluster.Role) (leaders, followers int) {
+	for _, r := range roles {
+		switch r {
+		case cluster.Leader:
+			leaders++
+		case cluster.Follower:
+			followers++
+		}
+	}
+	return leaders, followers
+}
+
+// listenAddrs returns the local addresses of the TCP sockets in LISTEN state
+// that process pid holds.
+func listenAddrs(t *testing.T, pid int) []string {
+	t.Helper()
+	inodes := map[string]bool{}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	require.NoError(t, err)
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err == nil && strings.HasPrefix(link, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
+		}
+	}
+	var addrs []string
+	for _, table := range []string{"tcp", "tcp6"} {
+		f, err := os.Open(fmt.Sprintf("/proc/%d/net/%s", pid, table))
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		sc.Scan() // header
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+			if len(fields) < 10 || fields[3] != "0A" || !inodes[fields[9]] {
+				continue
+			}
+			addrs = append(addrs, table+" "+decodeProcAddr(fields[1]))
+		}
+		f.Close()
+	}
+	return addrs
+}
+
+// decodeProcAddr turns /proc/net/tcp's "0100007F:1F90" into "127.0.0.1:8080"
+// (IPv6 addresses are left in hex).
+func decodeProcAddr(s string) string {
+	host, port, ok := strings.Cut(s, ":")
+	p, _ := strconv.ParseUint(port, 16, 16)
+	if !ok || len(host) != 8 {
+		return fmt.Sprintf("[%s]:%d", host, p)
+	}
+	v, _ := strconv.ParseUint(host, 16, 32)
+	return fmt.Sprintf("%d.%d.%d.%d:%d", v&0xff, v>>8&0xff, v>>16&0xff, v>>24, p)
+}
+
+func TestEnsembleStartsHealthyWithOneLeader(t *testing.T) {
+	e := startTestEnsemble(t, testConfig(t, 3))
+	ctx := context.Background()
+
+	nodes := e.Nodes()
+	require.Len(t, nodes, 3)
+	roles := e.Roles(ctx)
+	leaders, followers := rolesCount(roles)
+	assert.Equal(t, 1, leaders, "roles %v", roles)
+	assert.Equal(t, 2, followers, "roles %v", roles)
+	assert.NotEmpty(t, cluster.LeaderOf(roles))
+
+	pids := e.PIDs()
+	require.Len(t, pids, 3)
+	for i, n := range nodes {
+		assert.Equal(t, i+1, n.ID)
+		assert.Equal(t, "n"+strconv.Itoa(i+1), n.Name)
+		assert.True(t, strings.HasPrefix(n.ClientAddr, "127.0.0.1:"), n.ClientAddr)
+		assert.True(t, e.Running(n))
+		// Every listening socket of the server is on loopback.
+		addrs := listenAddrs(t, pids[n.Name])
+		assert.NotEmpty(t, addrs, "%s listens nowhere?", n.Name)
+		for _, a := range addrs {
+			assert.True(t, strings.HasPrefix(a, "tcp 127.0.0.1:"), "%s listens on %s", n.Name, a)
+		}
+		// The node's files, and a log that the logging backend writes.
+		dir := filepath.Join(e.cfg.Dir, "nodes", n.Name)
+		myid, err := os.ReadFile(filepath.Join(dir, "data", "myid"))
+		require.NoError(t, err)
+		assert.Equal(t, strconv.Itoa(n.ID), strings.TrimSpace(string(myid)))
+		log, err := os.ReadFile(e.LogPath(n))
+		require.NoError(t, err)
+		assert.Contains(t, string(log), "=== zkchaos: node started ")
+		assert.Contains(t, string(log), "Reading configuration from: "+filepath.Join(dir, "zoo.cfg"))
+		assert.NotContains(t, string(log), "Processing srvr command", "four-letter words should not flood the log")
+	}
+
+	// Write and read a znode through every node.
+	conns := make([]*zk.Conn, len(nodes))
+	for i, n := range nodes {
+		conns[i] = connect(t, n)
+		path := "/hello-" + n.Name
+		_, err := conns[i].Create(path, []byte(n.Name), 0, zk.WorldACL(zk.PermAll))
+		require.NoError(t, err, "create %s through %s", path, n.Name)
+		data, _, err := conns[i].Get(path)
+		require.NoError(t, err)
+		assert.Equal(t, n.Name, string(data))
+	}
+	// Every node ends up with every znode.
+	for i, n := range nodes {
+		_, err := conns[i].Sync("/")
+		require.NoError(t, err)
+		for _, m := range nodes {
+			data, _, err := conns[i].Get("/hello-" + m.Name)
+			require.NoError(t, err, "read /hello-%s through %s", m.Name, n.Name)
+			assert.Equal(t, m.Name, string(data))
+		}
+	}
+
+	// Four-letter words other than srvr work too.
+	out, err := FourLetter(ctx, nodes[0].ClientAddr, "ruok")
+	require.NoError(t, err)
+	assert.Equal(t, "imok", out)
+	out, err = FourLetter(ctx, nodes[0].ClientAddr, "mntr")
+	require.NoError(t, err)
+	assert.Contains(t, out, "zk_server_state")
+}
+
+func TestKilledLeaderIsReplacedAndRestartedNodeRejoins(t *testing.T) {
+	e := startTestEnsemble(t, testConfig(t, 3))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	leaderName := cluster.LeaderOf(e.Roles(ctx))
+	require.NotEmpty(t, leaderName)
+	var leader cluster.Node
+	var survivors []cluster.Node
+	for _, n := range e.Nodes() {
+		if n.Name == leaderName {
+			leader = n
+		} else {
+			survivors = append(survivors, n)
+		}
+	}
+	oldPID := e.PIDs()[leaderName]
+
+	require.NoError(t, e.Kill(ctx, leader))
+	assert.False(t, e.Running(leader))
+	assert.NotContains(t, e.PIDs(), leaderName)
+	assert.ErrorIs(t, syscall.Kill(oldPID, 0), syscall.ESRCH, "the killed JVM is gone")
+	require.NoError(t, e.Kill(ctx, leader), "killing a dead node does nothing")
+
+	// The two survivors elect a new leader among themselves.
+	killedAt := time.Now()
+	var roles map[string]cluster.Role
+	require.Eventually(t, func() bool {
+		roles = e.Roles(ctx)
+		l, f := rolesCount(roles)
+		return l == 1 && f == 1 && roles[leaderName] == cluster.Down
+	}, waitTimeout, 100*time.Millisecond, "no new leader among the survivors")
+	t.Logf("killed leader %s; survivors serve again with a new leader after %v", leaderName, time.Since(killedAt))
+	newLeader := cluster.LeaderOf(roles)
+	assert.NotEqual(t, leaderName, newLeader)
+
+	// The quorum takes writes while the old leader is down.
+	conn := connect(t, survivors[0])
+	_, err := conn.Create("/written-while-down", []byte("v"), 0, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+
+	// The old leader restarts on its data and catches up.
+	require.NoError(t, e.Start(ctx, leader))
+	assert.True(t, e.Running(leader))
+	require.NoError(t, e.Start(ctx, leader), "starting a running node does nothing")
+	took, err := e.WaitHealthy(ctx, waitTimeout)
+	require.NoError(t, err)
+	t.Logf("restarted %s; ensemble healthy again after %v", leaderName, took)
+	assert.NotEqual(t, oldPID, e.PIDs()[leaderName])
+
+	rejoined := connect(t, leader)
+	_, err = rejoined.Sync("/")
+	require.NoError(t, err)
+	data, _, err := rejoined.Get("/written-while-down")
+	require.NoError(t, err)
+	assert.Equal(t, "v", string(data))
+
+	log, err := os.ReadFile(e.LogPath(leader))
+	require.NoError(t, err)
+	assert.Equal(t, 2, strings.Count(string(log), "=== zkchaos: node started "), "the log is appended across restarts")
+}
+
+func TestFiveNodeEnsemble(t *testing.T) {
+	e := startTestEnsemble(t, testConfig(t, 5))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	nodes := e.Nodes()
+	require.Len(t, nodes, 5)
+	roles := e.Roles(ctx)
+	leaders, followers := rolesCount(roles)
+	assert.Equal(t, 1, leaders, "roles %v", roles)
+	assert.Equal(t, 4, followers, "roles %v", roles)
+
+	// Two followers down: the other three still form a quorum.
+	leaderName := cluster.LeaderOf(roles)
+	var killed, alive []cluster.Node
+	for _, n := range nodes {
+		if n.Name != leaderName && len(killed) < 2 {
+			killed = append(killed, n)
+		} else {
+			alive = append(alive, n)
+		}
+	}
+	for _, n := range killed {
+		require.NoError(t, e.Kill(ctx, n))
+	}
+	assert.Len(t, e.PIDs(), 3)
+	conn := connect(t, alive[len(alive)-1])
+	_, err := conn.Create("/five", []byte("ok"), 0, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err, "a write with 3 of 5 nodes up")
+
+	for _, n := range killed {
+		require.NoError(t, e.Start(ctx, n))
+	}
+	_, err = e.WaitHealthy(ctx, waitTimeout)
+	require.NoError(t, err)
+	c := connect(t, killed[0])
+	_, err = c.Sync("/")
+	require.NoError(t, err)
+	data, _, err := c.Get("/five")
+	require.NoError(t, err)
+	assert.Equal(t, "ok", string(data))
+}
+
+func TestCloseLeavesNoProcess(t *testing.T) {
+	e := startTestEnsemble(t, testConfig(t, 3))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pids := e.PIDs()
+	require.Len(t, pids, 3)
+	nodes := e.Nodes()
+
+	// Close races with kills and starts; none of them may leave a JVM.
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Go(func() { assert.NoError(t, e.Close(ctx)) })
+		wg.Go(func() { assert.NoError(t, e.Kill(ctx, nodes[i])) })
+		wg.Go(func() { _ = e.Start(ctx, nodes[i]) }) // fails once closed
+	}
+	wg.Wait()
+	require.NoError(t, e.Close(ctx), "a second Close is fine")
+
+	assert.Empty(t, e.PIDs())
+	for _, n := range nodes {
+		assert.False(t, e.Running(n))
+		assert.Error(t, e.Start(ctx, n), "Start after Close")
+	}
+	for name, pid := range pids {
+		assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "process of %s (pid %d) still exists", name, pid)
+		assert.ErrorIs(t, syscall.Kill(-pid, 0), syscall.ESRCH, "process group of %s (pid %d) still exists", name, pid)
+		_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+		assert.True(t, errors.Is(err, os.ErrNotExist), "/proc/%d exists", pid)
+	}
+	assert.Empty(t, processesMentioning(t, e.cfg.Dir), "processes started for this ensemble are still running")
+	_, err := e.WaitHealthy(ctx, time.Second)
+	assert.ErrorContains(t, err, "closed")
+}
+
+// processesMentioning lists the processes whose command line contains s.
+func processesMentioning(t *testing.T, s string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	require.NoError(t, err)
+	var found []string
+	for _, ent := range entries {
+		if _, err := strconv.Atoi(ent.Name()); err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(cmdline), s) {
+			found = append(found, ent.Name()+": "+truncate(strings.ReplaceAll(string(cmdline), "\x00", " "), 200))
+		}
+	}
+	return found
+}
+
+func TestStartFailureNamesTheNodeAndQuotesItsLog(t *testing.T) {
+	cfg := testConfig(t, 3)
+	cfg.JVMFlags = []string{"-XX:+ZkchaosNoSuchOption"}
+	cfg.StartTimeout = waitTimeout
+	start := time.Now()
+	e, err := Start(context.Background(), cfg)
+	require.Error(t, err)
+	assert.Nil(t, e)
+	assert.Less(t, time.Since(start), waitTimeout, "a crashed node fails the start at once, not at the deadline")
+	msg := err.Error()
+	assert.Contains(t, msg, "node n")
+	assert.Contains(t, msg, "exited on its own")
+	assert.Contains(t, msg, "Unrecognized VM option 'ZkchaosNoSuchOption'", "the log tail is quoted")
+	assert.Contains(t, msg, filepath.Join(cfg.Dir, "nodes"))
+}
+
+func TestStartRefusesUsedRunDirectory(t *testing.T) {
+	cfg := Config{Dir: t.TempDir()}
+	require.NoError(t, os.MkdirAll(filepath.Join(cfg.Dir, "nodes", "n1"), 0o755))
+	_, err := Start(context.Background(), cfg)
+	assert.ErrorContains(t, err, "fresh run directory")
+}
+
+func TestMissingDistributionSaysWhatToInstall(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-zookeeper")
+	_, err := FindDistribution(missing)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrNotFound)
+	assert.Contains(t, err.Error(), missing)
+	assert.Contains(t, err.Error(), `apt-get install -y zookeeper openjdk-17-jre-headless liblog4j1.2-java libslf4j-java`)
+	assert.Contains(t, err.Error(), "Apache ZooKeeper release directory")
+
+	// Start says the same before touching anything.
+	dir := t.TempDir()
+	_, err = Start(context.Background(), Config{Dir: dir, Distribution: missing})
+	assert.ErrorIs(t, err, ErrNotFound)
+	assert.Contains(t, err.Error(), "apt-get install")
+	entries, rerr := os.ReadDir(dir)
+	require.NoError(t, rerr)
+	assert.Empty(t, entries)
+}
+
+// BenchmarkStart measures how long ensembles take to become healthy:
+// go test -run '^$' -bench Start -benchtime 5x ./cluster/local/
+func BenchmarkStart(b *testing.B) {
+	for _, size := range []int{3, 5} {
+		b.Run(fmt.Sprintf("nodes=%d", size), func(b *testing.B) {
+			for b.Loop() {
+				cfg := testConfig(b, size)
+				cfg.Logger = nil
+				e, err := Start(context.Background(), cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := e.Close(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
