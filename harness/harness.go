@@ -77,6 +77,10 @@ func Run(ctx context.Context, opts Options) (Outcome, error) {
 	if outDir == "" {
 		outDir = "runs"
 	}
+	outDir, err := filepath.Abs(outDir)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("run directory root: %w", err)
+	}
 	// Cleanup must run even after ctx is cancelled.
 	cleanupCtx := context.WithoutCancel(ctx)
 

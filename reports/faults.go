@@ -74,9 +74,15 @@ func overlaps(a, b []string) bool {
 	return false
 }
 
-// recordKey identifies a nemesis action so its completion can find its invoke.
+// recordKey identifies a nemesis action so its completion can find its
+// invoke. Healing records name their targets in both; an injection's invoke
+// may not know them yet (kill-leader finds the leader when it acts), so
+// injections are matched by action and fault name.
 func recordKey(op history.Op) string {
-	return op.F + "\x00" + strings.Join(op.Fault.Targets, "\x00")
+	if healing[actionKind(op.F)] {
+		return op.F + "\x00" + strings.Join(op.Fault.Targets, "\x00")
+	}
+	return op.F + "\x00" + op.Fault.Name
 }
 
 // faultWindows pairs nemesis records into windows. An injection opens a window
@@ -128,6 +134,9 @@ func faultWindows(ops []history.Op) []faultWindow {
 			if i, ok := awaitInject[key]; ok {
 				delete(awaitInject, key)
 				ws[i].Outcome = op.Type
+				if len(op.Fault.Targets) > 0 {
+					ws[i].Targets = op.Fault.Targets
+				}
 				if op.Fault.Detail != "" {
 					ws[i].Detail = op.Fault.Detail
 				}

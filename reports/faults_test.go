@@ -91,3 +91,21 @@ func TestBucketSecondsKeepsTheTimelineWithin600Buckets(t *testing.T) {
 	}
 	assert.Equal(t, int64(1), bucketSeconds(5*time.Minute), "short runs are drawn per second")
 }
+
+func TestFaultWindowsLearnTargetsFromTheInjectionsCompletion(t *testing.T) {
+	// The nemesis does not know whom kill-leader hits until it acts: the
+	// invoke has no targets, the completion names them.
+	ops := []history.Op{
+		nem(history.Invoke, "kill", 10, "kill-leader"),
+		nem(history.Info, "kill", 10.01, "kill-leader", "n3"),
+		nem(history.Invoke, "start", 15, "kill-leader", "n3"),
+		nem(history.Info, "start", 15.01, "kill-leader", "n3"),
+		client(history.OK, 20),
+	}
+	ws := faultWindows(ops)
+	require.Len(t, ws, 1, "one fault is one window")
+	assert.Equal(t, []string{"n3"}, ws[0].Targets)
+	assert.Equal(t, sec(10), ws[0].Start)
+	assert.Equal(t, sec(15.01), ws[0].End)
+	assert.True(t, ws[0].Healed)
+}

@@ -65,6 +65,13 @@ func main() {
 func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// The first signal starts an orderly stop (heal, tear down, keep the
+		// history); a second one kills the harness at once, and its servers
+		// die with it.
+		<-ctx.Done()
+		stop()
+	}()
 	root := newRootCmd()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
