@@ -6,6 +6,7 @@ package cluster
 
 import (
 	"context"
+	"net"
 	"time"
 )
 
@@ -69,4 +70,83 @@ func LeaderOf(roles map[string]Role) string {
 		}
 	}
 	return leader
+}
+
+// Pauser is a cluster whose servers can be frozen and thawed (SIGSTOP and
+// SIGCONT for local processes).
+type Pauser interface {
+	Cluster
+	// Pause freezes the server: it keeps its sockets but answers nothing.
+	Pause(ctx context.Context, node Node) error
+	// Resume thaws a paused server.
+	Resume(ctx context.Context, node Node) error
+}
+
+// Grudge says who cannot hear whom: for every node name, the names of the
+// nodes whose traffic to it is dropped. A symmetric partition lists each
+// side in the other's entry; a one-way fault lists only one direction.
+type Grudge map[string][]string
+
+// LinkMode is how a link in a grudge fails.
+type LinkMode string
+
+const (
+	// LinkReset cuts existing connections and refuses new ones, like a
+	// firewall that answers with a reset. It is always symmetric.
+	LinkReset LinkMode = "reset"
+	// LinkHang holds connections open but forwards nothing in the cut
+	// direction, like a black hole: peers find out only by timing out.
+	LinkHang LinkMode = "hang"
+)
+
+// LinkShape degrades links that are otherwise allowed.
+type LinkShape struct {
+	// Delay is added to every chunk of data forwarded.
+	Delay time.Duration `json:"delay,omitempty"`
+	// Jitter is the bound of a uniformly random extra delay.
+	Jitter time.Duration `json:"jitter,omitempty"`
+	// Loss is the probability in [0, 1] that a chunk of data, or a new
+	// connection, is answered by resetting the connection: loss as TCP
+	// peers experience it when a proxy, not the kernel, drops traffic.
+	Loss float64 `json:"loss,omitempty"`
+}
+
+// Partitioner is a cluster whose server-to-server and client-to-server links
+// can be cut and degraded.
+type Partitioner interface {
+	Cluster
+	// Partition applies the grudge to server-to-server links, replacing any
+	// earlier one.
+	Partition(ctx context.Context, g Grudge, mode LinkMode) error
+	// Shape degrades the links between the given servers in both
+	// directions (all servers when nodes is empty).
+	Shape(ctx context.Context, nodes []string, s LinkShape) error
+	// IsolateClients cuts clients off from the named servers: existing
+	// client connections are reset and new ones refused.
+	IsolateClients(ctx context.Context, nodes []string) error
+	// HealLinks restores every link: no grudge, no shaping, no isolated
+	// clients.
+	HealLinks(ctx context.Context) error
+	// ClientDialer returns the dialer a client pinned to node must use so
+	// that client partitions apply to it; its signature is go-zookeeper's.
+	ClientDialer(node Node) func(network, address string, timeout time.Duration) (net.Conn, error)
+}
+
+// ClockShift is how a server's clock differs from the real one.
+type ClockShift struct {
+	// Offset is added to the clock.
+	Offset time.Duration `json:"offset,omitempty"`
+	// Rate is how fast the clock runs relative to real time; 0 means 1.
+	Rate float64 `json:"rate,omitempty"`
+}
+
+// Clock is a cluster whose servers' clocks can be moved while they run.
+// Locally this moves the JVM's monotonic clock too (libfaketime), so it
+// affects timeouts, not only timestamps.
+type Clock interface {
+	Cluster
+	// SetClock shifts the server's clock; the shift applies at once.
+	SetClock(ctx context.Context, node Node, shift ClockShift) error
+	// ResetClock puts the server's clock back to real time.
+	ResetClock(ctx context.Context, node Node) error
 }
