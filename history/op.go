@@ -106,7 +106,20 @@ type Op struct {
 
 	// Fault describes a nemesis action.
 	Fault *Fault `json:"fault,omitempty"`
+	// Roles maps each node to the role it reported (leader, follower,
+	// down), on the harness's role observations (f "roles" and "healthy").
+	Roles map[string]string `json:"roles,omitempty"`
 }
+
+// Names of the harness's own observation records, written by the nemesis
+// process.
+const (
+	// FRoles records the roles of all nodes whenever they change.
+	FRoles = "roles"
+	// FHealthy records the wait for a healthy ensemble after the final
+	// heal; Error says if it never came.
+	FHealthy = "healthy"
+)
 
 // Fault is the payload of a nemesis record.
 type Fault struct {
@@ -114,6 +127,9 @@ type Fault struct {
 	Name string `json:"name"`
 	// Targets are the nodes the action applied to.
 	Targets []string `json:"targets,omitempty"`
+	// Grudge is who cannot hear whom during a partition: for each node,
+	// the nodes whose traffic to it is dropped.
+	Grudge map[string][]string `json:"grudge,omitempty"`
 	// Detail is free text, e.g. why an action could not be applied.
 	Detail string `json:"detail,omitempty"`
 }

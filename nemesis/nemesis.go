@@ -1,31 +1,35 @@
 // Package nemesis injects faults into a cluster on a schedule driven by the
 // scenario's seed, records every action in the history, and heals every fault
 // it injected, also when the run is interrupted.
+//
+// A fault is a small type behind Fault; the kinds are kill, pause,
+// partition (grudges of every shape, reset or hang), clients (cut clients off
+// their node), link (delay, jitter, loss) and clock (bump, strobe, rate).
+// Targets are resolved by role at injection time.
 package nemesis
 
 import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"slices"
-	"strings"
 
 	"github.com/zkchaos/zkchaos/cluster"
 )
 
-// Fault is one kind of fault the nemesis can inject.
+// Fault is one kind of fault with its parameters.
 type Fault interface {
-	// Name is how scenarios spell the fault, e.g. "kill-leader".
+	// Name labels the fault in records and reports, e.g. "kill leader".
 	Name() string
-	// Action names what injecting does, e.g. "kill"; HealAction what undoes
-	// it, e.g. "start". They are the f of the fault's history records.
+	// Action names what injecting does, e.g. "kill"; it is the f of the
+	// fault's history records.
 	Action() string
-	// HealAction names the action that undoes the fault.
+	// HealAction names the action that undoes the fault, e.g. "start".
 	HealAction() string
-	// Available reports whether the cluster backend can do this fault.
-	Available(c cluster.Cluster) bool
+	// Available says why the cluster cannot do this fault, or nil.
+	Available(c cluster.Cluster) error
 	// Inject applies the fault now. rng supplies every random choice, so a
-	// seeded schedule repeats itself.
+	// seeded schedule repeats itself. An Injection returned with an error
+	// was partly applied and must still be healed.
 	Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Injection, error)
 }
 
@@ -33,6 +37,8 @@ type Fault interface {
 type Injection interface {
 	// Targets names the nodes the fault applies to.
 	Targets() []string
+	// Grudge is who cannot hear whom, for partitions; nil otherwise.
+	Grudge() map[string][]string
 	// Detail says anything a reader of the history should know, e.g. that
 	// no leader was found and a random node was taken instead.
 	Detail() string
@@ -40,38 +46,38 @@ type Injection interface {
 	Heal(ctx context.Context) error
 }
 
-// All lists every fault, in the order a reader would look for them.
-var All = []Fault{
-	kill{name: "kill-random", pick: pickRandom},
-	kill{name: "kill-leader", pick: pickLeader},
-}
-
-// ByNames resolves fault names and checks that the cluster can do each one.
-func ByNames(names []string, c cluster.Cluster) ([]Fault, error) {
+// FromSpecs builds the faults of a scenario and checks that the cluster can do
+// each one.
+func FromSpecs(specs []Spec, c cluster.Cluster) ([]Fault, error) {
 	var out []Fault
-	for _, n := range names {
-		i := slices.IndexFunc(All, func(f Fault) bool { return f.Name() == n })
-		if i < 0 {
-			return nil, fmt.Errorf("unknown fault %q (known: %s)", n, strings.Join(Names(), ", "))
+	for _, s := range specs {
+		f, err := New(s.Resolved())
+		if err != nil {
+			return nil, err
 		}
-		if !All[i].Available(c) {
-			return nil, fmt.Errorf("fault %q is not available on this cluster backend", n)
+		if err := f.Available(c); err != nil {
+			return nil, fmt.Errorf("fault %q: %w", f.Name(), err)
 		}
-		out = append(out, All[i])
+		out = append(out, f)
 	}
 	return out, nil
 }
 
-// Names lists the names of all faults.
-func Names() []string {
-	var names []string
-	for _, f := range All {
-		names = append(names, f.Name())
+// Needs reports which cluster capabilities a list of faults requires, so the
+// backend can be started with them.
+func Needs(specs []Spec) (partitions, clocks bool) {
+	for _, s := range specs {
+		switch s.Resolved().Name {
+		case KindPartition, KindClients, KindLink:
+			partitions = true
+		case KindClock:
+			clocks = true
+		}
 	}
-	return names
+	return partitions, clocks
 }
 
 // IsHealAction reports whether f is the action that heals some fault.
 func IsHealAction(f string) bool {
-	return slices.ContainsFunc(All, func(x Fault) bool { return x.HealAction() == f })
+	return f == "start" || f == "resume" || f == "heal"
 }

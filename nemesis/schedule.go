@@ -20,41 +20,56 @@ type Recorder interface {
 // healTimeout bounds healing after the schedule's context has ended.
 const healTimeout = 2 * time.Minute
 
-// Interval is the fixed-interval schedule: Quiet time, then a fault picked at
-// random for Duration, healed, and again, until the context ends. The seed
-// fixes the sequence of faults and of random targets.
-type Interval struct {
+// Schedule injects one fault at a time: a quiet period, a fault picked at
+// random for a while, healed, and again, until the context ends. Quiet periods
+// and fault durations are drawn uniformly from their bounds (equal bounds give
+// a fixed interval). The seed fixes the sequence of faults, targets and times.
+type Schedule struct {
 	// Faults are picked from uniformly; none means the schedule only waits.
 	Faults []Fault
-	// Quiet is the time before each fault.
-	Quiet time.Duration
-	// Duration is how long each fault stays in force.
-	Duration time.Duration
+	// Warmup is the quiet time before the first fault.
+	Warmup time.Duration
+	// MinQuiet and MaxQuiet bound the quiet time between faults.
+	MinQuiet, MaxQuiet time.Duration
+	// MinDuration and MaxDuration bound how long a fault stays in force.
+	MinDuration, MaxDuration time.Duration
 	// Seed seeds the schedule's generator.
 	Seed int64
 	// Logger receives a line per action.
 	Logger *slog.Logger
 }
 
+// Step is one planned fault: when it starts and how long it lasts, relative
+// to the previous heal.
+type Step struct {
+	// Quiet is the time before the fault.
+	Quiet time.Duration
+	// Fault is the index into Faults.
+	Fault int
+	// Duration is how long the fault stays in force.
+	Duration time.Duration
+}
+
 // Run drives the schedule until ctx ends, then heals the fault in force and
 // returns. Every inject and heal is recorded; an inject that fails is recorded
 // with its error and the schedule goes on. A heal that fails is returned.
-func (s Interval) Run(ctx context.Context, c cluster.Cluster, rec Recorder) error {
+func (s Schedule) Run(ctx context.Context, c cluster.Cluster, rec Recorder) error {
 	if len(s.Faults) == 0 {
 		<-ctx.Done()
 		return nil
 	}
 	rng := rand.New(rand.NewPCG(uint64(s.Seed), 0x6e656d65736973)) // "nemesis"
-	for {
-		if !sleep(ctx, s.Quiet) {
+	for i := 0; ; i++ {
+		step := s.next(rng, i)
+		if !sleep(ctx, step.Quiet) {
 			return nil
 		}
-		f := s.Faults[rng.IntN(len(s.Faults))]
+		f := s.Faults[step.Fault]
 		inj := s.inject(ctx, f, c, rng, rec)
 		if inj == nil {
 			continue
 		}
-		sleep(ctx, s.Duration)
+		sleep(ctx, step.Duration)
 		healCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), healTimeout)
 		err := Heal(healCtx, f, inj, rec, s.logger())
 		cancel()
@@ -64,7 +79,37 @@ func (s Interval) Run(ctx context.Context, c cluster.Cluster, rec Recorder) erro
 	}
 }
 
-func (s Interval) logger() *slog.Logger { return orDiscard(s.Logger) }
+// Plan returns the first n steps the schedule will take with its seed,
+// without running them.
+func (s Schedule) Plan(n, nodes int) []Step {
+	rng := rand.New(rand.NewPCG(uint64(s.Seed), 0x6e656d65736973))
+	steps := make([]Step, n)
+	for i := range steps {
+		steps[i] = s.next(rng, i)
+		draw(rng, nodes) // what an injection draws
+	}
+	return steps
+}
+
+// next draws the i-th step. It always draws the same amount from rng.
+func (s Schedule) next(rng *rand.Rand, i int) Step {
+	quiet := between(rng, s.MinQuiet, s.MaxQuiet)
+	if i == 0 && s.Warmup > 0 {
+		quiet = s.Warmup
+	}
+	fault := rng.IntN(max(1, len(s.Faults)))
+	return Step{Quiet: quiet, Fault: fault, Duration: between(rng, s.MinDuration, s.MaxDuration)}
+}
+
+func between(rng *rand.Rand, lo, hi time.Duration) time.Duration {
+	if hi <= lo {
+		_ = rng.Int64() // keep the draw count fixed
+		return lo
+	}
+	return lo + time.Duration(rng.Int64N(int64(hi-lo)+1))
+}
+
+func (s Schedule) logger() *slog.Logger { return orDiscard(s.Logger) }
 
 // orDiscard returns log, or a logger that drops everything when log is nil.
 func orDiscard(log *slog.Logger) *slog.Logger {
@@ -74,7 +119,7 @@ func orDiscard(log *slog.Logger) *slog.Logger {
 	return log
 }
 
-func (s Interval) inject(ctx context.Context, f Fault, c cluster.Cluster, rng *rand.Rand, rec Recorder) Injection {
+func (s Schedule) inject(ctx context.Context, f Fault, c cluster.Cluster, rng *rand.Rand, rec Recorder) Injection {
 	op := history.Op{Type: history.Invoke, F: f.Action(), Process: history.NemesisProcess, Fault: &history.Fault{Name: f.Name()}}
 	if _, err := rec.Append(op); err != nil {
 		s.logger().Error("record nemesis action", "err", err)
@@ -83,12 +128,15 @@ func (s Interval) inject(ctx context.Context, f Fault, c cluster.Cluster, rng *r
 	done := op
 	done.Type = history.Info
 	done.Fault = &history.Fault{Name: f.Name()}
+	if inj != nil {
+		done.Fault.Targets = inj.Targets()
+		done.Fault.Grudge = inj.Grudge()
+		done.Fault.Detail = inj.Detail()
+	}
 	if err != nil {
 		done.Error = err.Error()
-		s.logger().Warn("fault not injected", "fault", f.Name(), "err", err)
+		s.logger().Warn("fault not (fully) injected", "fault", f.Name(), "err", err)
 	} else {
-		done.Fault.Targets = inj.Targets()
-		done.Fault.Detail = inj.Detail()
 		s.logger().Info("fault injected", "fault", f.Name(), "action", f.Action(), "targets", inj.Targets())
 	}
 	if _, err := rec.Append(done); err != nil {
@@ -122,23 +170,52 @@ func Heal(ctx context.Context, f Fault, inj Injection, rec Recorder, log *slog.L
 	return nil
 }
 
-// HealAll is the safety net run after every schedule: it starts every node
-// of a Killer cluster that is not running, whatever stopped it, and records
-// each start.
+// HealAll is the safety net run after every schedule and on interrupt: it
+// undoes whatever any fault may have left, whatever did it, and records each
+// step: every link restored, every clock reset, every paused node resumed,
+// every stopped node started.
 func HealAll(ctx context.Context, c cluster.Cluster, rec Recorder, log *slog.Logger) error {
-	killer, ok := c.(cluster.Killer)
-	if !ok {
-		return nil
-	}
 	var errs []error
-	for _, n := range killer.Nodes() {
-		if killer.Running(n) {
-			continue
+	healAll := func(action string, targets []string, heal func(context.Context) error) {
+		inj := &injection{targets: targets, heal: heal}
+		errs = append(errs, Heal(ctx, named{"heal-all", action}, inj, rec, log))
+	}
+	if p, ok := c.(cluster.Partitioner); ok {
+		if pc, ok := c.(partitionCapable); !ok || pc.CanPartition() {
+			healAll("heal", names(c.Nodes()), p.HealLinks)
 		}
-		inj := &killed{c: killer, node: n}
-		errs = append(errs, Heal(ctx, kill{name: "heal-all"}, inj, rec, log))
+	}
+	for _, n := range c.Nodes() {
+		if k, ok := c.(cluster.Clock); ok {
+			if cc, ok := c.(clockCapable); !ok || cc.CanShiftClock() {
+				healAll("heal", []string{n.Name}, func(ctx context.Context) error { return k.ResetClock(ctx, n) })
+			}
+		}
+		if p, ok := c.(pauseAware); ok && p.Paused(n) {
+			healAll("resume", []string{n.Name}, func(ctx context.Context) error { return p.Resume(ctx, n) })
+		}
+		if k, ok := c.(cluster.Killer); ok && !k.Running(n) {
+			healAll("start", []string{n.Name}, func(ctx context.Context) error { return k.Start(ctx, n) })
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// pauseAware is a Pauser that knows which nodes it paused.
+type pauseAware interface {
+	cluster.Pauser
+	Paused(node cluster.Node) bool
+}
+
+// named is the Fault-shaped label Heal records for HealAll's steps.
+type named struct{ name, action string }
+
+func (n named) Name() string                    { return n.name }
+func (n named) Action() string                  { return n.action }
+func (n named) HealAction() string              { return n.action }
+func (n named) Available(cluster.Cluster) error { return nil }
+func (n named) Inject(context.Context, cluster.Cluster, *rand.Rand) (Injection, error) {
+	return nil, errors.New("heal-all injects nothing")
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -31,11 +31,14 @@ type Results struct {
 	Started      time.Time       `json:"started"`          // wall-clock start of the run
 	Duration     time.Duration   `json:"duration_ns"`      // workload phase
 	HealthyAfter time.Duration   `json:"healthy_after_ns"` // ensemble start until healthy
-	OpsPerSecond float64         `json:"ops_per_second"`   // completed client ops / duration
-	Interrupted  bool            `json:"interrupted"`
-	Error        string          `json:"error,omitempty"` // harness error, if the run failed
-	Nodes        []string        `json:"nodes"`
-	Logs         []string        `json:"logs"` // node log paths relative to the run dir
+	// RecoveredAfter is how long the ensemble took to be healthy again after
+	// the final heal (0 when there was nothing to recover from, or it never was).
+	RecoveredAfter time.Duration `json:"recovered_after_ns,omitempty"`
+	OpsPerSecond   float64       `json:"ops_per_second"` // completed client ops / duration
+	Interrupted    bool          `json:"interrupted"`
+	Error          string        `json:"error,omitempty"` // harness error, if the run failed
+	Nodes          []string      `json:"nodes"`
+	Logs           []string      `json:"logs"` // node log paths relative to the run dir
 }
 
 // Counts maps an operation name to how many of its completions ended ok, fail or info.

@@ -65,7 +65,7 @@ func Parse(file, defaultName string, data []byte) (*Scenario, error) {
 		return nil, errors.Join(d.errs...)
 	}
 	s.applyDefaults(defaultName, func(path string) bool { return d.fields[path] != nil })
-	if errs := s.validate(d.at); len(errs) > 0 {
+	if errs := s.validate(d.at, func(path string) bool { return d.fields[path] != nil }); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return &s, nil
@@ -111,6 +111,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		n = n.Alias
 	}
 	if v.Kind() == reflect.Struct && v.Type().PkgPath() != "time" {
+		if n.Kind == yaml.ScalarNode && d.setShorthand(n, v) {
+			return
+		}
 		d.decodeStruct(n, v, path)
 		return
 	}
@@ -127,6 +130,18 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if err := n.Decode(v.Addr().Interface()); err != nil {
 		d.fail(n, path, "%s", typeMessage(n, v.Type(), err))
 	}
+}
+
+// setShorthand lets a scalar stand for a struct with only its name set, as
+// in "faults: [kill-leader]".
+func (d *decoder) setShorthand(n *yaml.Node, v reflect.Value) bool {
+	for i := 0; i < v.NumField(); i++ {
+		if strings.Split(v.Type().Field(i).Tag.Get("yaml"), ",")[0] == "name" && v.Field(i).Kind() == reflect.String {
+			v.Field(i).SetString(n.Value)
+			return true
+		}
+	}
+	return false
 }
 
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
@@ -210,7 +225,7 @@ func describe(n *yaml.Node) string {
 }
 
 // validate checks values that decode but make no sense.
-func (s *Scenario) validate(at func(path, format string, args ...any) error) []error {
+func (s *Scenario) validate(at func(path, format string, args ...any) error, present func(path string) bool) []error {
 	var errs []error
 	check := func(ok bool, path, format string, args ...any) {
 		if !ok {
@@ -247,10 +262,23 @@ func (s *Scenario) validate(at func(path, format string, args ...any) error) []e
 
 	n := s.Nemesis
 	for i, f := range n.Faults {
-		oneOf(f, fmt.Sprintf("nemesis.faults[%d]", i), knownFaults)
+		item := fmt.Sprintf("nemesis.faults[%d]", i)
+		for _, p := range f.Validate() {
+			path := item + "." + p.Field
+			if !present(path) {
+				path = item // a shorthand, or a default: point at the entry
+			}
+			errs = append(errs, at(path, "%s", p.Msg))
+		}
 	}
+	oneOf(n.Schedule, "nemesis.schedule", knownSchedules)
+	check(n.Warmup >= 0, "nemesis.warmup", "must not be negative, got %s", n.Warmup)
 	check(n.Interval > 0, "nemesis.interval", "must be positive, got %s", n.Interval)
 	check(n.Duration > 0, "nemesis.duration", "must be positive, got %s", n.Duration)
+	if n.Schedule == ScheduleRandom {
+		check(n.MaxInterval >= n.Interval, "nemesis.max-interval", "must be at least interval (%s), got %s", n.Interval, n.MaxInterval)
+		check(n.MaxDuration >= n.Duration, "nemesis.max-duration", "must be at least duration (%s), got %s", n.Duration, n.MaxDuration)
+	}
 
 	check(s.Checker.TimeBudget > 0, "checker.time-budget", "must be positive, got %s", s.Checker.TimeBudget)
 	return errs

@@ -6,6 +6,8 @@ package scenarios
 
 import (
 	"time"
+
+	"github.com/zkchaos/zkchaos/nemesis"
 )
 
 // Scenario is one scenario file after defaults are applied. Field comments give
@@ -89,13 +91,28 @@ type Mix struct {
 
 // Nemesis is the fault schedule.
 type Nemesis struct {
-	// Faults are fault names picked from at random with the seed; empty means
-	// no faults. Known names: kill-random, kill-leader.
-	Faults []string `yaml:"faults"`
-	// Interval is the quiet time before each fault (default 10s).
+	// Faults are picked from at random with the seed, one at a time; empty
+	// means no faults. Each is a kind with parameters, e.g.
+	// {name: partition, grudge: halves, mode: hang}, or a shorthand name
+	// such as kill-leader.
+	Faults []nemesis.Spec `yaml:"faults"`
+	// Schedule is "interval" (fixed quiet time and duration, the default)
+	// or "random" (each drawn between its bounds).
+	Schedule string `yaml:"schedule"`
+	// Warmup is the quiet time before the first fault (default: Interval).
+	Warmup time.Duration `yaml:"warmup"`
+	// Interval is the quiet time before each fault, the lower bound for
+	// random schedules (default 10s).
 	Interval time.Duration `yaml:"interval"`
-	// Duration is how long each fault lasts before it is healed (default 5s).
+	// MaxInterval is the upper bound of the quiet time of random schedules
+	// (default: twice Interval).
+	MaxInterval time.Duration `yaml:"max-interval"`
+	// Duration is how long each fault lasts before it is healed, the lower
+	// bound for random schedules (default 5s).
 	Duration time.Duration `yaml:"duration"`
+	// MaxDuration is the upper bound of fault durations of random schedules
+	// (default: twice Duration).
+	MaxDuration time.Duration `yaml:"max-duration"`
 }
 
 // Checker tunes the judging of the history.
@@ -112,14 +129,18 @@ const (
 	ReadQuorum = "quorum"
 )
 
-// Fault names the local backend supports.
-var knownFaults = []string{"kill-random", "kill-leader"}
+// Schedules of the nemesis.
+const (
+	ScheduleInterval = "interval"
+	ScheduleRandom   = "random"
+)
 
 // Workload and backend names this version supports.
 var (
 	knownWorkloads = []string{"register"}
 	knownBackends  = []string{"local"}
 	knownReadModes = []string{ReadPlain, ReadSync, ReadQuorum}
+	knownSchedules = []string{ScheduleInterval, ScheduleRandom}
 )
 
 // applyDefaults fills every field the file left out; present reports whether
@@ -151,8 +172,15 @@ func (s *Scenario) applyDefaults(defaultName string, present func(path string) b
 	setDefault(d, &w.Mix, "workload.mix", Mix{Read: 2, Write: 1, CAS: 1})
 
 	n := &s.Nemesis
+	for i := range n.Faults {
+		n.Faults[i] = n.Faults[i].Resolved()
+	}
+	setDefault(d, &n.Schedule, "nemesis.schedule", ScheduleInterval)
 	setDefault(d, &n.Interval, "nemesis.interval", 10*time.Second)
+	setDefault(d, &n.Warmup, "nemesis.warmup", n.Interval)
+	setDefault(d, &n.MaxInterval, "nemesis.max-interval", 2*n.Interval)
 	setDefault(d, &n.Duration, "nemesis.duration", 5*time.Second)
+	setDefault(d, &n.MaxDuration, "nemesis.max-duration", 2*n.Duration)
 
 	setDefault(d, &s.Checker.TimeBudget, "checker.time-budget", 60*time.Second)
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/zkchaos/zkchaos/nemesis"
 )
 
 func TestMalformedFilesNameFileLineAndField(t *testing.T) {
@@ -21,7 +23,9 @@ func TestMalformedFilesNameFileLineAndField(t *testing.T) {
 		{"zero-keys.yaml", "testdata/zero-keys.yaml:4: field workload.keys: must be at least 1, got 0"},
 		{"negative-rate.yaml", "testdata/negative-rate.yaml:3: field workload.rate: must not be negative"},
 		{"bad-duration.yaml", `testdata/bad-duration.yaml:2: field time-limit: must be a duration such as "30s"`},
-		{"unknown-fault.yaml", `testdata/unknown-fault.yaml:5: field nemesis.faults[1]: "unplug-cable" is not one of`},
+		{"unknown-fault.yaml", `testdata/unknown-fault.yaml:5: field nemesis.faults[1]: unknown fault "unplug-cable"`},
+		{"fault-parameter.yaml", "testdata/fault-parameter.yaml:6: field nemesis.faults[0].grudge: does not apply to a kill fault"},
+		{"bad-grudge.yaml", `testdata/bad-grudge.yaml:5: field nemesis.faults[0].grudge: "triangle" is not one of`},
 		{"bad-read-mode.yaml", `testdata/bad-read-mode.yaml:3: field workload.read-mode: "linearizable" is not one of: plain, sync, quorum`},
 		{"not-yaml.yaml", "testdata/not-yaml.yaml:1: not valid YAML"},
 	}
@@ -98,4 +102,35 @@ func TestMissingFileIsAnError(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, os.ErrNotExist))
+}
+
+func TestFaultsTakeShorthandsAndParameters(t *testing.T) {
+	s, err := Parse("f.yaml", "f", []byte(`
+nemesis:
+  schedule: random
+  interval: 2s
+  max-interval: 4s
+  faults:
+    - kill-leader
+    - {name: partition, grudge: bridge, mode: hang}
+    - name: clock
+      clock: strobe
+      delta: -20s
+      period: 500ms
+`))
+	require.NoError(t, err)
+	f := s.Nemesis.Faults
+	require.Len(t, f, 3)
+	assert.Equal(t, nemesis.Spec{Name: "kill", Target: "leader"}, f[0])
+	assert.Equal(t, nemesis.Spec{Name: "partition", Grudge: "bridge", Mode: "hang"}, f[1])
+	assert.Equal(t, -20*time.Second, f[2].Delta)
+	assert.Equal(t, "one", f[2].Target, "defaults of the kind are filled in")
+	assert.Equal(t, 2*time.Second, s.Nemesis.Warmup, "warm-up defaults to the interval")
+	assert.Equal(t, 10*time.Second, s.Nemesis.MaxDuration)
+}
+
+func TestRandomScheduleBoundsMustBeOrdered(t *testing.T) {
+	_, err := Parse("r.yaml", "r", []byte("nemesis:\n  schedule: random\n  interval: 5s\n  max-interval: 1s\n"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "r.yaml:4: field nemesis.max-interval: must be at least interval")
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -50,8 +51,21 @@ type Config struct {
 	ReadWeight, WriteWeight, CASWeight float64
 	// Seed makes each worker's choices reproducible.
 	Seed int64
+	// Dialer, when set, gives the dialer for clients pinned to a node, so
+	// that client partitions apply to them.
+	Dialer func(node cluster.Node) zk.Dialer
 	// Logger receives the workload's own messages.
 	Logger *slog.Logger
+}
+
+// open starts a session pinned to node; it returns before the session is
+// established.
+func (c Config) open(node cluster.Node) (*zk.Conn, <-chan zk.Event, error) {
+	dialer := zk.Dialer(net.DialTimeout)
+	if c.Dialer != nil {
+		dialer = c.Dialer(node)
+	}
+	return zk.Connect([]string{node.ClientAddr}, c.SessionTimeout, zk.WithLogger(quiet{}), zk.WithDialer(dialer))
 }
 
 // KeyName returns the name of register i as it appears in the history.
@@ -72,7 +86,7 @@ func Checker(readMode string, budget time.Duration) checker.Checker {
 // Setup creates the root and every register with value 0 (version 0), through
 // the first node, retrying until ctx ends.
 func Setup(ctx context.Context, cfg Config) error {
-	conn, err := connect(ctx, cfg.Nodes[0], cfg.SessionTimeout)
+	conn, err := connect(ctx, cfg, cfg.Nodes[0])
 	if err != nil {
 		return fmt.Errorf("register setup: %w", err)
 	}
@@ -121,7 +135,7 @@ func Run(stop context.Context, cfg Config, rec Recorder) error {
 func FinalReads(ctx context.Context, cfg Config, rec Recorder, firstProcess int) error {
 	process := history.Process(firstProcess)
 	for _, node := range cfg.Nodes {
-		conn, err := connect(ctx, node, cfg.SessionTimeout)
+		conn, err := connect(ctx, cfg, node)
 		if err != nil {
 			return fmt.Errorf("final reads on %s: %w", node.Name, err)
 		}
@@ -183,7 +197,7 @@ func (w *workload) worker(stop context.Context, i int) error {
 			return nil
 		}
 		if s == nil {
-			conn, _, err := zk.Connect([]string{node.ClientAddr}, cfg.SessionTimeout, zk.WithLogger(quiet{}))
+			conn, _, err := cfg.open(node)
 			if err != nil {
 				return fmt.Errorf("worker %d: connect to %s: %w", i, node.Name, err)
 			}
@@ -282,8 +296,8 @@ func (quiet) Printf(string, ...any) {}
 
 // connect opens a session to node and waits, bounded by ctx, until it is
 // established.
-func connect(ctx context.Context, node cluster.Node, sessionTimeout time.Duration) (*zk.Conn, error) {
-	conn, events, err := zk.Connect([]string{node.ClientAddr}, sessionTimeout, zk.WithLogger(quiet{}))
+func connect(ctx context.Context, cfg Config, node cluster.Node) (*zk.Conn, error) {
+	conn, events, err := cfg.open(node)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", node.Name, err)
 	}

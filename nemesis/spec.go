@@ -1,0 +1,233 @@
+package nemesis
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Spec is one fault as a scenario names it, with its parameters. Each kind
+// reads only the parameters that apply to it; Validate rejects the others.
+type Spec struct {
+	// Name is the fault kind: kill, pause, partition, clients, link or
+	// clock; kill-random and kill-leader are kill with target one / leader.
+	Name string `yaml:"name"`
+	// Target chooses nodes at injection time: one, leader, followers,
+	// minority, majority or all (kill, pause, clients, link, clock; and
+	// partition's isolate and one-way grudges).
+	Target string `yaml:"target,omitempty"`
+	// Grudge is the partition's shape: isolate, halves, majorities-ring,
+	// bridge or one-way (partition).
+	Grudge string `yaml:"grudge,omitempty"`
+	// Mode is how cut links fail: reset or hang (partition).
+	Mode string `yaml:"mode,omitempty"`
+	// Delay is added to every chunk forwarded between nodes (link).
+	Delay time.Duration `yaml:"delay,omitempty"`
+	// Jitter is a uniformly random extra delay bound (link).
+	Jitter time.Duration `yaml:"jitter,omitempty"`
+	// Loss is the probability that a chunk or connection is reset (link).
+	Loss float64 `yaml:"loss,omitempty"`
+	// Clock is bump, strobe or rate (clock).
+	Clock string `yaml:"clock,omitempty"`
+	// Delta is the clock offset, either sign (clock bump and strobe).
+	Delta time.Duration `yaml:"delta,omitempty"`
+	// Period is how often a strobe flips the clock (clock strobe).
+	Period time.Duration `yaml:"period,omitempty"`
+	// Rate is how fast the shifted clock runs, e.g. 2 or 0.5 (clock rate).
+	Rate float64 `yaml:"rate,omitempty"`
+}
+
+// Fault kinds.
+const (
+	KindKill      = "kill"
+	KindPause     = "pause"
+	KindPartition = "partition"
+	KindClients   = "clients"
+	KindLink      = "link"
+	KindClock     = "clock"
+)
+
+// Kinds lists the fault kinds and the parameters each accepts.
+var Kinds = map[string][]string{
+	KindKill:      {"target"},
+	KindPause:     {"target"},
+	KindPartition: {"grudge", "mode", "target"},
+	KindClients:   {"target"},
+	KindLink:      {"target", "delay", "jitter", "loss"},
+	KindClock:     {"target", "clock", "delta", "period", "rate"},
+}
+
+// shorthands are names that stand for a kind with a parameter set.
+var shorthands = map[string]Spec{
+	"kill-random":      {Name: KindKill, Target: TargetOne},
+	"kill-leader":      {Name: KindKill, Target: TargetLeader},
+	"pause-leader":     {Name: KindPause, Target: TargetLeader},
+	"isolate-leader":   {Name: KindPartition, Grudge: GrudgeIsolate, Target: TargetLeader},
+	"partition-halves": {Name: KindPartition, Grudge: GrudgeHalves},
+}
+
+// Targets, resolved at injection time.
+const (
+	TargetOne       = "one"
+	TargetLeader    = "leader"
+	TargetFollowers = "followers"
+	TargetMinority  = "minority"
+	TargetMajority  = "majority"
+	TargetAll       = "all"
+)
+
+var targets = []string{TargetOne, TargetLeader, TargetFollowers, TargetMinority, TargetMajority, TargetAll}
+
+// Grudge shapes of the partition fault.
+const (
+	GrudgeIsolate        = "isolate"
+	GrudgeHalves         = "halves"
+	GrudgeMajoritiesRing = "majorities-ring"
+	GrudgeBridge         = "bridge"
+	GrudgeOneWay         = "one-way"
+)
+
+var grudges = []string{GrudgeIsolate, GrudgeHalves, GrudgeMajoritiesRing, GrudgeBridge, GrudgeOneWay}
+
+// Clock fault modes.
+const (
+	ClockBump   = "bump"
+	ClockStrobe = "strobe"
+	ClockRate   = "rate"
+)
+
+var clockModes = []string{ClockBump, ClockStrobe, ClockRate}
+
+// FieldProblem is a problem with one parameter of a Spec.
+type FieldProblem struct {
+	// Field is the parameter's name, e.g. "grudge".
+	Field string
+	// Msg says what is wrong.
+	Msg string
+}
+
+// Resolved expands a shorthand name and fills every parameter the kind
+// uses and the scenario left out.
+func (s Spec) Resolved() Spec {
+	if sh, ok := shorthands[s.Name]; ok {
+		base := sh
+		if s.Target != "" {
+			base.Target = s.Target
+		}
+		base.Grudge = firstNonEmpty(s.Grudge, base.Grudge)
+		base.Mode = s.Mode
+		s = base
+	}
+	switch s.Name {
+	case KindKill, KindPause, KindClients:
+		s.Target = firstNonEmpty(s.Target, TargetOne)
+	case KindPartition:
+		s.Grudge = firstNonEmpty(s.Grudge, GrudgeHalves)
+		s.Mode = firstNonEmpty(s.Mode, "reset")
+		if s.Grudge == GrudgeIsolate || s.Grudge == GrudgeOneWay {
+			s.Target = firstNonEmpty(s.Target, TargetOne)
+		}
+	case KindLink:
+		s.Target = firstNonEmpty(s.Target, TargetAll)
+		if s.Delay == 0 && s.Loss == 0 {
+			s.Delay = 50 * time.Millisecond
+		}
+	case KindClock:
+		s.Target = firstNonEmpty(s.Target, TargetOne)
+		s.Clock = firstNonEmpty(s.Clock, ClockBump)
+		if s.Delta == 0 && s.Clock != ClockRate {
+			s.Delta = 30 * time.Second
+		}
+		if s.Clock == ClockStrobe && s.Period == 0 {
+			s.Period = time.Second
+		}
+		if s.Clock == ClockRate && s.Rate == 0 {
+			s.Rate = 2
+		}
+	}
+	return s
+}
+
+// Validate checks a resolved Spec: a known kind, and for it only parameters
+// it reads, each with a possible value.
+func (s Spec) Validate() []FieldProblem {
+	var out []FieldProblem
+	bad := func(field, format string, args ...any) {
+		out = append(out, FieldProblem{Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
+	allowed, ok := Kinds[s.Name]
+	if !ok {
+		bad("name", "unknown fault %q (kinds: %s; shorthands: %s)", s.Name,
+			strings.Join(sortedKeys(Kinds), ", "), strings.Join(sortedKeys(shorthands), ", "))
+		return out
+	}
+	set := map[string]bool{
+		"target": s.Target != "", "grudge": s.Grudge != "", "mode": s.Mode != "",
+		"delay": s.Delay != 0, "jitter": s.Jitter != 0, "loss": s.Loss != 0,
+		"clock": s.Clock != "", "delta": s.Delta != 0, "period": s.Period != 0, "rate": s.Rate != 0,
+	}
+	for _, f := range sortedKeys(set) {
+		if set[f] && !slices.Contains(allowed, f) {
+			bad(f, "does not apply to a %s fault (it takes: %s)", s.Name, strings.Join(allowed, ", "))
+		}
+	}
+	oneOf := func(field, v string, values []string) {
+		if v != "" && !slices.Contains(values, v) {
+			bad(field, "%q is not one of: %s", v, strings.Join(values, ", "))
+		}
+	}
+	oneOf("target", s.Target, targets)
+	oneOf("grudge", s.Grudge, grudges)
+	oneOf("mode", s.Mode, []string{"reset", "hang"})
+	oneOf("clock", s.Clock, clockModes)
+	if s.Delay < 0 || s.Jitter < 0 || s.Period < 0 {
+		bad("delay", "durations must not be negative")
+	}
+	if s.Loss < 0 || s.Loss > 1 {
+		bad("loss", "must be between 0 and 1, got %g", s.Loss)
+	}
+	if s.Rate < 0 {
+		bad("rate", "must be positive, got %g", s.Rate)
+	}
+	if s.Name == KindPartition && s.Target != "" && s.Grudge != GrudgeIsolate && s.Grudge != GrudgeOneWay {
+		bad("target", "applies only to the isolate and one-way grudges")
+	}
+	if s.Name == KindClock && s.Clock == ClockStrobe && s.Period > 0 && s.Period < 10*time.Millisecond {
+		bad("period", "must be at least 10ms, got %s", s.Period)
+	}
+	return out
+}
+
+// Label names the fault for records and reports, e.g. "kill leader" or
+// "partition halves (hang)".
+func (s Spec) Label() string {
+	switch s.Name {
+	case KindPartition:
+		l := "partition " + s.Grudge
+		if s.Target != "" {
+			l += " " + s.Target
+		}
+		return l + " (" + s.Mode + ")"
+	case KindClock:
+		return fmt.Sprintf("clock %s %s", s.Clock, s.Target)
+	default:
+		return s.Name + " " + s.Target
+	}
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
