@@ -118,8 +118,9 @@ type Partitioner interface {
 	// Partition applies the grudge to server-to-server links, replacing any
 	// earlier one.
 	Partition(ctx context.Context, g Grudge, mode LinkMode) error
-	// Shape degrades the links between the given servers in both
-	// directions (all servers when nodes is empty).
+	// Shape degrades, in both directions, every server-to-server link with
+	// at least one end among the given servers (all links when nodes is
+	// empty), replacing earlier shaping.
 	Shape(ctx context.Context, nodes []string, s LinkShape) error
 	// IsolateClients cuts clients off from the named servers: existing
 	// client connections are reset and new ones refused.

@@ -13,6 +13,8 @@ need() {
 need zookeeper
 need liblog4j1.2-java
 need libslf4j-java
+need faketime
+need libfaketime
 # Any Java runtime will do; do not pull in another one when java works.
 command -v java >/dev/null 2>&1 || need default-jre-headless
 

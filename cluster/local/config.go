@@ -78,6 +78,16 @@ type Config struct {
 	// NodeEnv, when set, adds environment variables (KEY=VALUE) for one node;
 	// it is called at every start of that node, e.g. for libfaketime.
 	NodeEnv func(node cluster.Node) []string
+	// Clock runs every node under libfaketime (apt packages faketime and
+	// libfaketime) so that SetClock can shift its clock while it runs (see
+	// clock.go). The ensemble starts on real time; a restarted node keeps
+	// its skew. Start fails when libfaketime is missing. It costs about half
+	// the write throughput: libfaketime reads the shift at every clock call.
+	Clock bool
+	// Partitions starts a SOCKS5 proxy per node (package linkproxy) that
+	// carries every connection the node opens to its peers, so that
+	// Partition, Shape and IsolateClients can cut and degrade links.
+	Partitions bool
 	// StartTimeout bounds how long Start waits for the ensemble to be
 	// healthy (default 60s).
 	StartTimeout time.Duration

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -244,7 +245,8 @@ func (d Distribution) Command(jvmFlags []string, nodeDir, cfgPath string) []stri
 // baseJVMFlags are the flags every server gets.
 func baseJVMFlags(nodeDir string) []string {
 	return []string{
-		"-Dlog4j.configuration=file:" + filepath.Join(nodeDir, log4jFile),
+		// A URL, so a path with '#' or '%' is escaped, not cut short.
+		"-Dlog4j.configuration=" + (&url.URL{Scheme: "file", Path: filepath.Join(nodeDir, log4jFile)}).String(),
 		"-Dlogback.configurationFile=" + filepath.Join(nodeDir, logbackFile),
 		"-Dzookeeper.jmx.log4j.disable=true",
 		// Without these a node that lost its peers backs off to a minute

@@ -47,7 +47,7 @@ func TestDebianDistributionCommand(t *testing.T) {
 	argv := d.Command([]string{"-Xmx256m", "-DsocksProxyPort=9"}, "/run/nodes/n1", "/run/nodes/n1/zoo.cfg")
 	want := []string{
 		"/opt/jdk/bin/java",
-		"-Dlog4j.configuration=file:/run/nodes/n1/log4j.properties",
+		"-Dlog4j.configuration=file:///run/nodes/n1/log4j.properties",
 		"-Dlogback.configurationFile=/run/nodes/n1/logback.xml",
 		"-Dzookeeper.jmx.log4j.disable=true",
 		"-Dzookeeper.fastleader.maxNotificationInterval=1000",

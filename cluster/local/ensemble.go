@@ -41,6 +41,11 @@ type Ensemble struct {
 	// mu guards the process of every node and closed.
 	mu     sync.Mutex
 	closed bool
+	// clock controls the nodes' clocks (clock.go); nil without Config.Clock.
+	clock *clocks
+	// links holds the link proxies (partition.go); nil without
+	// Config.Partitions.
+	links *links
 }
 
 var _ cluster.Killer = (*Ensemble)(nil)
@@ -52,6 +57,8 @@ type node struct {
 	quorumPort, electPort          int
 	// proc is the latest run of the server, nil before the first start.
 	proc *process
+	// paused is the run that Pause stopped (pause.go), if any.
+	paused *process
 }
 
 // Start creates the nodes' directories and configuration under cfg.Dir,
@@ -74,10 +81,15 @@ func Start(ctx context.Context, cfg Config) (*Ensemble, error) {
 	if err != nil {
 		return nil, err
 	}
+	clock, err := newClocks(cfg)
+	if err != nil {
+		return nil, err
+	}
 	e, err := prepare(cfg, dist)
 	if err != nil {
 		return nil, err
 	}
+	e.clock = clock
 	e.log.Info("starting ZooKeeper ensemble", "nodes", len(e.nodes), "dir", cfg.Dir,
 		"layout", dist.Layout, "version", dist.Version)
 	fail := func(err error) (*Ensemble, error) {
@@ -87,6 +99,9 @@ func Start(ctx context.Context, cfg Config) (*Ensemble, error) {
 			err = errors.Join(err, cerr)
 		}
 		return nil, fmt.Errorf("start ZooKeeper ensemble in %s: %w", cfg.Dir, err)
+	}
+	if err := e.startLinks(); err != nil {
+		return fail(err)
 	}
 	e.mu.Lock()
 	for _, n := range e.nodes {
@@ -167,6 +182,10 @@ func (e *Ensemble) command(n *node) (argv, env []string) {
 // spawnLocked starts node n's server; e.mu must be held.
 func (e *Ensemble) spawnLocked(n *node) error {
 	argv, env := e.command(n)
+	env, err := e.clockEnvLocked(n, env)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", n.Name, err)
+	}
 	p, err := startProcess(argv, n.dir, env, n.logPath, func(p *process) { e.exited(n, p) })
 	if err != nil {
 		return fmt.Errorf("start %s: %w", n.Name, err)
@@ -178,6 +197,7 @@ func (e *Ensemble) spawnLocked(n *node) error {
 
 // exited logs the end of one of n's processes.
 func (e *Ensemble) exited(n *node, p *process) {
+	e.clockExited(p)
 	if p.killed.Load() {
 		e.log.Debug("ZooKeeper node exited", "node", n.Name, "pid", p.pid, "status", exitStatus(p.err))
 		return
@@ -339,12 +359,16 @@ func (e *Ensemble) Close(ctx context.Context) error {
 			}
 		}
 	}
+	errs = append(errs, e.thawLocked()...)
 	for _, n := range e.nodes {
 		if p := n.proc; p != nil {
 			if err := waitExit(ctx, p); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", n.Name, err))
 			}
 		}
+	}
+	if err := e.closeLinks(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("close ZooKeeper ensemble: %w", errors.Join(errs...))
@@ -472,6 +496,9 @@ func (e *Ensemble) tails(roles map[string]cluster.Role) string {
 		state := "not running"
 		if e.Running(n.Node) {
 			state = "running"
+		}
+		if e.Paused(n.Node) {
+			state = "paused"
 		}
 		fmt.Fprintf(&b, "node %s (%s) is %s; last lines of %s:\n%s\n", n.Name, state, roles[n.Name], n.logPath,
 			indent(tailLines(n.logPath, tailSize)))
