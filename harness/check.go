@@ -37,7 +37,7 @@ func judge(ctx context.Context, dir string, s *scenarios.Scenario, res reports.R
 	if err != nil {
 		return res, err
 	}
-	c := register.Checker(s.Workload.ReadMode, s.Checker.TimeBudget)
+	c := checker.Compose("zkchaos", register.Checker(s.Workload.ReadMode, s.Checker.TimeBudget), checker.Recovery{})
 	res.Check = c.Check(ctx, read.Ops)
 	res.Verdict = res.Check.Verdict
 	if read.TornTail {

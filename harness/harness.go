@@ -11,9 +11,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/go-zookeeper/zk"
 
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/cluster/local"
@@ -88,6 +91,11 @@ func Run(ctx context.Context, opts Options) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
+	if _, clocks := nemesis.Needs(s.Nemesis.Faults); clocks {
+		if _, err := local.FindFaketime(); err != nil {
+			return Outcome{}, fmt.Errorf("scenario %s has clock faults: %w", s.Name, err)
+		}
+	}
 	started := time.Now()
 	dir, err := reports.NewRunDir(outDir, s.Name, started)
 	if err != nil {
@@ -153,6 +161,7 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 	s, log := r.s, r.log
 	cleanupCtx := context.WithoutCancel(ctx)
 
+	partitions, clocks := nemesis.Needs(s.Nemesis.Faults)
 	startCtx, cancelStart := context.WithTimeout(ctx, s.Cluster.StartTimeout)
 	ens, err := local.Start(startCtx, local.Config{
 		Dir:          r.dir,
@@ -160,6 +169,8 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 		Distribution: s.Cluster.Distribution,
 		TickTime:     s.Cluster.TickTime,
 		ForceSync:    s.Cluster.ForceSync,
+		Partitions:   partitions,
+		Clock:        clocks,
 		Logger:       log,
 	})
 	cancelStart()
@@ -182,11 +193,14 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 	}
 	log.Info("ensemble healthy", "nodes", len(ens.Nodes()), "after", r.res.HealthyAfter.Round(time.Millisecond))
 
-	faults, err := nemesis.ByNames(s.Nemesis.Faults, ens)
+	faults, err := nemesis.FromSpecs(s.Nemesis.Faults, ens)
 	if err != nil {
 		return fmt.Errorf("scenario %s: %w", s.Name, err)
 	}
 	wcfg := workloadConfig(s, ens.Nodes(), log)
+	if partitions {
+		wcfg.Dialer = func(n cluster.Node) zk.Dialer { return ens.ClientDialer(n) }
+	}
 	setupCtx, cancelSetup := context.WithTimeout(ctx, 30*time.Second)
 	err = register.Setup(setupCtx, wcfg)
 	cancelSetup()
@@ -213,35 +227,38 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 
 	var wg sync.WaitGroup
 	var workErr, nemesisErr error
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		workErr = register.Run(workCtx, wcfg, rec)
+		workErr = safely("workload", func() error { return register.Run(workCtx, wcfg, rec) })
 	}()
-	schedule := nemesis.Interval{Faults: faults, Quiet: s.Nemesis.Interval, Duration: s.Nemesis.Duration, Seed: s.Seed, Logger: log}
+	monitorCtx, stopMonitor := context.WithCancel(cleanupCtx)
+	defer stopMonitor()
+	go func() {
+		defer wg.Done()
+		monitorRoles(monitorCtx, ens, rec, log)
+	}()
 	nemesisDone := make(chan struct{})
 	go func() {
 		defer close(nemesisDone)
-		nemesisErr = schedule.Run(faultCtx, ens, rec)
+		nemesisErr = safely("nemesis", func() error { return schedule(s, faults, log).Run(faultCtx, ens, rec) })
 	}()
 	if opts.Progress != nil {
 		go reportProgress(nemesisDone, opts.Progress, rec, workStart, s.TimeLimit)
 	}
 
 	<-nemesisDone
+	// Whatever ended the schedule (time limit, interrupt, error, panic),
+	// every fault is undone before anything else happens.
 	healCtx, cancelHeal := context.WithTimeout(cleanupCtx, 2*time.Minute)
 	healErr := nemesis.HealAll(healCtx, ens, rec, log)
 	cancelHeal()
 	if ctx.Err() == nil {
-		recovered, herr := ens.WaitHealthy(ctx, s.Cluster.StartTimeout)
-		if herr != nil {
-			log.Warn("ensemble did not recover after healing", "err", herr)
-		} else {
-			log.Info("ensemble recovered after final heal", "after", recovered.Round(time.Millisecond))
-		}
+		r.awaitRecovery(ctx, ens, rec)
 		sleepCtx(ctx, s.Recovery)
 	}
 	stopWork()
+	stopMonitor()
 	wg.Wait()
 	r.res.Duration = time.Since(workStart)
 
@@ -254,6 +271,86 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 		}
 	}
 	return errors.Join(workErr, nemesisErr, healErr)
+}
+
+// schedule builds the nemesis schedule a scenario describes.
+func schedule(s *scenarios.Scenario, faults []nemesis.Fault, log *slog.Logger) nemesis.Schedule {
+	n := s.Nemesis
+	sch := nemesis.Schedule{Faults: faults, Warmup: n.Warmup, Seed: s.Seed, Logger: log,
+		MinQuiet: n.Interval, MaxQuiet: n.Interval, MinDuration: n.Duration, MaxDuration: n.Duration}
+	if n.Schedule == scenarios.ScheduleRandom {
+		sch.MaxQuiet, sch.MaxDuration = n.MaxInterval, n.MaxDuration
+	}
+	return sch
+}
+
+// awaitRecovery waits, bounded, for the ensemble to be healthy after the
+// final heal and records the outcome: an ensemble that does not recover is a
+// finding for the recovery checker, not a harness failure.
+func (r *run) awaitRecovery(ctx context.Context, c cluster.Cluster, rec *counting) {
+	took, err := c.WaitHealthy(ctx, r.s.Cluster.StartTimeout)
+	op := history.Op{Type: history.Info, F: history.FHealthy, Process: history.NemesisProcess,
+		Fault: &history.Fault{Name: "final heal"}, Roles: rolesOf(c.Roles(ctx))}
+	if err != nil {
+		op.Error = err.Error()
+		r.log.Warn("ensemble did not recover after the final heal", "err", err)
+	} else {
+		op.Fault.Detail = took.String()
+		r.res.RecoveredAfter = took
+		r.log.Info("ensemble recovered after the final heal", "after", took.Round(time.Millisecond))
+	}
+	if _, err := rec.Append(op); err != nil {
+		r.log.Error("record recovery", "err", err)
+	}
+}
+
+// rolePoll is how often the role monitor asks every node for its role.
+const rolePoll = 250 * time.Millisecond
+
+// monitorRoles records every change of the nodes' roles until ctx ends, so
+// that elections and recoveries can be timed from the history alone.
+func monitorRoles(ctx context.Context, c cluster.Cluster, rec *counting, log *slog.Logger) {
+	var last string
+	t := time.NewTicker(rolePoll)
+	defer t.Stop()
+	for {
+		roles := rolesOf(c.Roles(ctx))
+		if ctx.Err() != nil {
+			return
+		}
+		if key := fmt.Sprint(roles); key != last {
+			last = key
+			op := history.Op{Type: history.Info, F: history.FRoles, Process: history.NemesisProcess, Roles: roles}
+			if _, err := rec.Append(op); err != nil {
+				log.Error("record roles", "err", err)
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func rolesOf(m map[string]cluster.Role) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = string(v)
+	}
+	return out
+}
+
+// safely runs f and turns a panic into an error, so that a bug in one
+// goroutine still lets the run heal, tear down and keep its history.
+func safely(what string, f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%s panicked: %v\n%s", what, p, debug.Stack())
+		}
+	}()
+	return f()
 }
 
 func workloadConfig(s *scenarios.Scenario, nodes []cluster.Node, log *slog.Logger) register.Config {

@@ -126,3 +126,85 @@ func servers(t *testing.T, dir string) []int {
 	require.NoError(t, err)
 	return pids
 }
+
+// TestShippedFaultScenariosAreValid runs every shipped scenario of the
+// nemesis suite, shortened, and expects quorum reads to come out valid and
+// the ensemble to recover from every fault kind.
+func TestShippedFaultScenariosAreValid(t *testing.T) {
+	requireZooKeeper(t)
+	for _, name := range []string{
+		"register-partition-halves", "register-isolate-leader", "register-pause-leader",
+		"register-clock-bump", "register-mixed",
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, err := scenarios.Load(filepath.Join("..", "scenarios", name+".yaml"))
+			require.NoError(t, err)
+			s.TimeLimit = 25 * time.Second
+			s.Recovery = 2 * time.Second
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			out, err := Run(ctx, Options{Scenario: s, OutDir: t.TempDir()})
+			require.NoError(t, err)
+			res := out.Results
+			assert.Equal(t, checker.Valid, res.Verdict, "%s", res.Check.Message)
+			injected := 0
+			read, err := history.ReadFile(filepath.Join(out.Dir, history.FileName))
+			require.NoError(t, err)
+			for _, op := range read.Ops {
+				if op.IsNemesis() && op.Type == history.Info && op.Fault != nil && op.Error == "" &&
+					op.F != "start" && op.F != "resume" && op.F != "heal" && op.F != history.FHealthy {
+					injected++
+				}
+			}
+			assert.GreaterOrEqual(t, injected, 1, "a fault was injected")
+			assert.Empty(t, servers(t, out.Dir))
+			for _, c := range res.Check.Children {
+				t.Logf("%s: %s", c.Checker, c.Message)
+			}
+		})
+	}
+}
+
+func TestInterruptDuringPartitionLeavesNoFaultAndNoProcess(t *testing.T) {
+	requireZooKeeper(t)
+	s, err := scenarios.Load("../scenarios/register-isolate-leader.yaml")
+	require.NoError(t, err)
+	s.Nemesis.Warmup = time.Second
+	s.Nemesis.Duration = time.Minute
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	outDir := t.TempDir()
+	go func() {
+		// Interrupt while the partition is in force.
+		path := filepath.Join(outDir, s.Name, reports.LatestLink, history.FileName)
+		deadline := time.Now().Add(2 * time.Minute)
+		for time.Now().Before(deadline) {
+			if read, err := history.ReadFile(path); err == nil {
+				for _, op := range read.Ops {
+					if op.F == "partition" && op.Type == history.Info {
+						time.Sleep(2 * time.Second)
+						cancel()
+						return
+					}
+				}
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		cancel()
+	}()
+	out, err := Run(ctx, Options{Scenario: s, OutDir: outDir})
+	require.ErrorIs(t, err, ErrInterrupted)
+	read, err := history.ReadFile(filepath.Join(out.Dir, history.FileName))
+	require.NoError(t, err)
+	var partitioned, healed bool
+	for _, op := range read.Ops {
+		if op.IsNemesis() && op.Type == history.Info && op.Error == "" {
+			partitioned = partitioned || op.F == "partition"
+			healed = healed || (partitioned && op.F == "heal")
+		}
+	}
+	assert.True(t, partitioned, "the run was interrupted during a partition")
+	assert.True(t, healed, "the partition was healed on interrupt")
+	assert.Empty(t, servers(t, out.Dir))
+}

@@ -185,3 +185,29 @@ func (l *lineBreaker) Write(p []byte) (int, error) {
 	}
 	return l.w.Write(p)
 }
+
+func newHealCmd() *cobra.Command {
+	var root string
+	cmd := &cobra.Command{
+		Use:   "heal [RUN_DIR...]",
+		Short: "Remove what a killed harness left behind (servers still running)",
+		Long: `heal stops every ZooKeeper server that a run directory's ensemble started and
+that still runs, e.g. after the harness was killed with SIGKILL or hung. With no
+argument it looks at every run directory under --out.`,
+		RunE: func(cmd *cobra.Command, a []string) error {
+			left, err := harness.HealLeftovers(cmd.Context(), root, a)
+			for _, l := range left {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: stopped %d server(s): %v\n", l.Dir, len(l.Killed), l.Killed)
+			}
+			if err != nil {
+				return &exitError{code: exitHarness, err: err}
+			}
+			if len(left) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "nothing left behind")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&root, "out", "runs", "directory that holds run directories")
+	return cmd
+}
