@@ -153,3 +153,11 @@ func TestPlanIsTheSameForTheSameSeed(t *testing.T) {
 	s.Seed = 12
 	assert.NotEqual(t, a, s.Plan(20, 5))
 }
+
+func TestLabelsTellFaultsApart(t *testing.T) {
+	assert.Equal(t, "kill leader", Spec{Name: "kill-leader"}.Resolved().Label())
+	assert.Equal(t, "partition isolate leader (hang)", Spec{Name: "isolate-leader", Mode: "hang"}.Resolved().Label())
+	assert.Equal(t, "clock bump +30s one", Spec{Name: "clock", Delta: 30 * time.Second}.Resolved().Label())
+	assert.Equal(t, "clock bump -30s leader", Spec{Name: "clock", Delta: -30 * time.Second, Target: "leader"}.Resolved().Label())
+	assert.Equal(t, "clock rate x2 one", Spec{Name: "clock", Clock: ClockRate}.Resolved().Label())
+}

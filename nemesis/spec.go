@@ -210,7 +210,14 @@ func (s Spec) Label() string {
 		}
 		return l + " (" + s.Mode + ")"
 	case KindClock:
-		return fmt.Sprintf("clock %s %s", s.Clock, s.Target)
+		if s.Clock == ClockRate {
+			return fmt.Sprintf("clock rate x%g %s", s.Rate, s.Target)
+		}
+		sign := ""
+		if s.Delta > 0 {
+			sign = "+"
+		}
+		return fmt.Sprintf("clock %s %s%s %s", s.Clock, sign, s.Delta, s.Target)
 	default:
 		return s.Name + " " + s.Target
 	}
