@@ -100,8 +100,8 @@ func faultWindows(ops []history.Op) []faultWindow {
 		if op.Time > last {
 			last = op.Time
 		}
-		if !op.IsNemesis() || op.Fault == nil {
-			continue
+		if !op.IsNemesis() || op.Fault == nil || op.F == history.FHealthy || op.F == history.FRoles {
+			continue // observations of the harness, not faults
 		}
 		key := recordKey(op)
 		if healing[actionKind(op.F)] {

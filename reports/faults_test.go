@@ -109,3 +109,11 @@ func TestFaultWindowsLearnTargetsFromTheInjectionsCompletion(t *testing.T) {
 	assert.Equal(t, sec(15.01), ws[0].End)
 	assert.True(t, ws[0].Healed)
 }
+
+func TestFaultWindowsLeaveOutTheHarnessObservations(t *testing.T) {
+	ops := []history.Op{
+		{Type: history.Info, F: history.FRoles, Process: history.NemesisProcess, Time: sec(1), Roles: map[string]string{"n1": "leader"}},
+		{Type: history.Info, F: history.FHealthy, Process: history.NemesisProcess, Time: sec(2), Fault: &history.Fault{Name: "final heal", Detail: "3ms"}},
+	}
+	assert.Empty(t, faultWindows(ops))
+}

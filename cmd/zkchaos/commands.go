@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/zkchaos/zkchaos/checker"
 	"github.com/zkchaos/zkchaos/harness"
 	"github.com/zkchaos/zkchaos/reports"
 	"github.com/zkchaos/zkchaos/scenarios"
@@ -100,14 +101,25 @@ func printSummary(w io.Writer, r reports.Results, dir string) {
 	if r.Check.Message != "" {
 		fmt.Fprintf(w, "  %s\n", r.Check.Message)
 	}
-	for _, c := range r.Check.Children {
-		fmt.Fprintf(w, "  %-14s %-8s %s\n", c.Checker, c.Verdict, c.Message)
-	}
+	printChecks(w, r.Check.Children, "  ")
 	if r.Duration > 0 {
 		fmt.Fprintf(w, "ops: %s in %s (%.0f ops/s); ensemble healthy after %s\n",
 			countsLine(r.Counts), r.Duration.Round(time.Second), r.OpsPerSecond, r.HealthyAfter.Round(time.Millisecond))
 	}
 	fmt.Fprintf(w, "report: %s\n", filepath.Join(dir, "report.html"))
+}
+
+// printChecks prints one line per checker, the leaves of composed ones
+// indented under them.
+func printChecks(w io.Writer, rs []checker.Result, indent string) {
+	for _, c := range rs {
+		if len(c.Children) > 0 {
+			fmt.Fprintf(w, "%s%s:\n", indent, c.Checker)
+			printChecks(w, c.Children, indent+"  ")
+			continue
+		}
+		fmt.Fprintf(w, "%s%-14s %-8s %s\n", indent, c.Checker, c.Verdict, c.Message)
+	}
 }
 
 func countsLine(c reports.Counts) string {
