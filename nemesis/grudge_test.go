@@ -160,4 +160,6 @@ func TestLabelsTellFaultsApart(t *testing.T) {
 	assert.Equal(t, "clock bump +30s one", Spec{Name: "clock", Delta: 30 * time.Second}.Resolved().Label())
 	assert.Equal(t, "clock bump -30s leader", Spec{Name: "clock", Delta: -30 * time.Second, Target: "leader"}.Resolved().Label())
 	assert.Equal(t, "clock rate x2 one", Spec{Name: "clock", Clock: ClockRate}.Resolved().Label())
+	assert.Equal(t, "link all delay 100ms±50ms", Spec{Name: "link", Delay: 100 * time.Millisecond, Jitter: 50 * time.Millisecond}.Resolved().Label())
+	assert.Equal(t, "link one loss 0.01", Spec{Name: "link", Target: "one", Loss: 0.01}.Resolved().Label())
 }

@@ -218,6 +218,15 @@ func (s Spec) Label() string {
 			sign = "+"
 		}
 		return fmt.Sprintf("clock %s %s%s %s", s.Clock, sign, s.Delta, s.Target)
+	case KindLink:
+		l := "link " + s.Target
+		if s.Delay > 0 || s.Jitter > 0 {
+			l += fmt.Sprintf(" delay %s±%s", s.Delay, s.Jitter)
+		}
+		if s.Loss > 0 {
+			l += fmt.Sprintf(" loss %g", s.Loss)
+		}
+		return l
 	default:
 		return s.Name + " " + s.Target
 	}
