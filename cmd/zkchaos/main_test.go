@@ -149,3 +149,45 @@ func servers(t *testing.T, dir string) []int {
 	require.NoError(t, err)
 	return pids
 }
+
+func TestHealStopsServersAHungHarnessLeftRunning(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real ZooKeeper ensemble")
+	}
+	if _, err := local.FindDistribution("debian"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	out := t.TempDir()
+	cmd := exec.Command(binary, "run", "../../scenarios/smoke.yaml", "--time-limit", "3m", "--out", out)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}()
+	latest := filepath.Join(out, "smoke", reports.LatestLink)
+	require.Eventually(t, func() bool {
+		st, err := os.Stat(filepath.Join(latest, history.FileName))
+		return err == nil && st.Size() > 5_000
+	}, 2*time.Minute, 100*time.Millisecond, "the run should record operations: %s", &stderr)
+	runDir, err := filepath.EvalSymlinks(latest)
+	require.NoError(t, err)
+
+	// A harness that hangs (here: stopped) keeps its servers alive; a
+	// harness that dies takes them with it.
+	require.NoError(t, cmd.Process.Signal(syscall.SIGSTOP))
+	require.Len(t, servers(t, runDir), 3)
+
+	code, stdout, stderrHeal := zkchaos(t, "heal", "--out", out)
+	assert.Equal(t, exitValid, code, stderrHeal)
+	assert.Contains(t, stdout, "stopped 3 server(s)")
+	assert.Empty(t, servers(t, runDir))
+
+	code, stdout, _ = zkchaos(t, "heal", runDir)
+	assert.Equal(t, exitValid, code)
+	assert.Contains(t, stdout, "nothing left behind")
+}
