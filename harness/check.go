@@ -12,7 +12,6 @@ import (
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/reports"
 	"github.com/zkchaos/zkchaos/scenarios"
-	"github.com/zkchaos/zkchaos/workloads/register"
 )
 
 // Check judges the history stored in a run directory, offline, with the
@@ -37,7 +36,11 @@ func judge(ctx context.Context, dir string, s *scenarios.Scenario, res reports.R
 	if err != nil {
 		return res, err
 	}
-	c := checker.Compose("zkchaos", register.Checker(s.Workload.ReadMode, s.Checker.TimeBudget), checker.Recovery{})
+	wl, err := workloadFor(s)
+	if err != nil {
+		return res, err
+	}
+	c := checker.Compose("zkchaos", wl.Checker(s.Checker.TimeBudget), checker.Recovery{})
 	res.Check = c.Check(ctx, read.Ops)
 	res.Verdict = res.Check.Verdict
 	if read.TornTail {

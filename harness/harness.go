@@ -24,6 +24,7 @@ import (
 	"github.com/zkchaos/zkchaos/nemesis"
 	"github.com/zkchaos/zkchaos/reports"
 	"github.com/zkchaos/zkchaos/scenarios"
+	"github.com/zkchaos/zkchaos/workloads"
 	"github.com/zkchaos/zkchaos/workloads/register"
 )
 
@@ -197,12 +198,16 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 	if err != nil {
 		return fmt.Errorf("scenario %s: %w", s.Name, err)
 	}
-	wcfg := workloadConfig(s, ens.Nodes(), log)
+	env := workloadEnv(s, ens.Nodes(), log)
 	if partitions {
-		wcfg.Dialer = func(n cluster.Node) zk.Dialer { return ens.ClientDialer(n) }
+		env.Dialer = func(n cluster.Node) zk.Dialer { return ens.ClientDialer(n) }
+	}
+	wl, err := workloadFor(s)
+	if err != nil {
+		return err
 	}
 	setupCtx, cancelSetup := context.WithTimeout(ctx, 30*time.Second)
-	err = register.Setup(setupCtx, wcfg)
+	err = wl.Setup(setupCtx, env)
 	cancelSetup()
 	if err != nil {
 		return err
@@ -230,7 +235,7 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		workErr = safely("workload", func() error { return register.Run(workCtx, wcfg, rec) })
+		workErr = safely("workload", func() error { return wl.Run(workCtx, env, rec) })
 	}()
 	monitorCtx, stopMonitor := context.WithCancel(cleanupCtx)
 	defer stopMonitor()
@@ -264,7 +269,7 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 
 	if ctx.Err() == nil {
 		readCtx, cancelReads := context.WithTimeout(ctx, time.Minute)
-		ferr := register.FinalReads(readCtx, wcfg, rec, int(rec.maxProcess())+1000)
+		ferr := wl.FinalReads(readCtx, env, rec, int(rec.maxProcess())+1000)
 		cancelReads()
 		if ferr != nil {
 			log.Warn("final reads incomplete", "err", ferr)
@@ -353,14 +358,26 @@ func safely(what string, f func() error) (err error) {
 	return f()
 }
 
-func workloadConfig(s *scenarios.Scenario, nodes []cluster.Node, log *slog.Logger) register.Config {
+func workloadEnv(s *scenarios.Scenario, nodes []cluster.Node, log *slog.Logger) workloads.Env {
 	w := s.Workload
-	return register.Config{
-		Nodes: nodes, Keys: w.Keys, Workers: w.Workers, Rate: w.Rate,
-		ReadMode: w.ReadMode, OpTimeout: w.OpTimeout, SessionTimeout: w.SessionTimeout,
-		ReadWeight: w.Mix.Read, WriteWeight: w.Mix.Write, CASWeight: w.Mix.CAS,
+	return workloads.Env{
+		Nodes: nodes, Workers: w.Workers, Rate: w.Rate,
+		OpTimeout: w.OpTimeout, SessionTimeout: w.SessionTimeout,
 		Seed: s.Seed, Logger: log,
 	}
+}
+
+// workloadFor builds the workload a scenario names.
+func workloadFor(s *scenarios.Scenario) (workloads.Workload, error) {
+	w := s.Workload
+	switch w.Name {
+	case "register":
+		return register.New(register.Config{
+			Keys: w.Keys, ReadMode: w.ReadMode,
+			ReadWeight: w.Mix.Read, WriteWeight: w.Mix.Write, CASWeight: w.Mix.CAS,
+		}), nil
+	}
+	return nil, fmt.Errorf("scenario %s: unknown workload %q", s.Name, w.Name)
 }
 
 // counting records to the history and keeps the counts and the fault in
