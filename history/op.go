@@ -96,6 +96,15 @@ type Op struct {
 	Version *int32 `json:"version,omitempty"`
 	// Zxid is the zxid of the znode's last modification from the returned Stat.
 	Zxid int64 `json:"zxid,omitempty"`
+	// Path is a znode path an operation created, deleted or saw, e.g. the
+	// name a sequential create returned.
+	Path string `json:"path,omitempty"`
+	// Values are several values at once: the elements a final read found,
+	// the values of a transaction, a queue's contents.
+	Values []int64 `json:"values,omitempty"`
+	// Event names a watch or session event, e.g. NodeDataChanged or
+	// StateExpired.
+	Event string `json:"event,omitempty"`
 
 	// Node is the server the session was connected to.
 	Node string `json:"node,omitempty"`
