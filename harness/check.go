@@ -12,6 +12,7 @@ import (
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/reports"
 	"github.com/zkchaos/zkchaos/scenarios"
+	"github.com/zkchaos/zkchaos/workloads"
 )
 
 // Check judges the history stored in a run directory, offline, with the
@@ -28,15 +29,15 @@ func Check(ctx context.Context, dir string) (reports.Results, error) {
 		return reports.Results{}, err
 	}
 	base.Scenario, base.Seed = s.Name, s.Seed
-	return judge(ctx, dir, s, base)
+	wl, err := workloadFor(s)
+	if err != nil {
+		return base, err
+	}
+	return judge(ctx, dir, s, wl, base)
 }
 
-func judge(ctx context.Context, dir string, s *scenarios.Scenario, res reports.Results) (reports.Results, error) {
+func judge(ctx context.Context, dir string, s *scenarios.Scenario, wl workloads.Workload, res reports.Results) (reports.Results, error) {
 	read, err := history.ReadFile(filepath.Join(dir, history.FileName))
-	if err != nil {
-		return res, err
-	}
-	wl, err := workloadFor(s)
 	if err != nil {
 		return res, err
 	}

@@ -45,6 +45,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Progress, when set, is called about once a second during the workload.
 	Progress func(Progress)
+	// Workload, when set, is run instead of the one the scenario names: for
+	// tests of workloads the scenario schema does not know yet.
+	Workload workloads.Workload
 }
 
 // Progress is a snapshot of a running workload, for a live status line.
@@ -113,13 +116,19 @@ func Run(ctx context.Context, opts Options) (Outcome, error) {
 	}
 	log.Info("run directory", "dir", dir, "distribution", dist.Dir, "layout", dist.Layout, "version", dist.Version)
 
-	r := &run{s: s, dir: dir, log: log, res: &res}
+	wl := opts.Workload
+	if wl == nil {
+		if wl, err = workloadFor(s); err != nil {
+			return out, err
+		}
+	}
+	r := &run{s: s, dir: dir, log: log, res: &res, wl: wl}
 	runErr := r.execute(ctx, opts)
 	interrupted := ctx.Err() != nil
 	res.Interrupted = interrupted
 
 	if runErr == nil && !interrupted {
-		checked, err := judge(cleanupCtx, dir, s, res)
+		checked, err := judge(cleanupCtx, dir, s, wl, res)
 		if err != nil {
 			runErr = err
 		} else {
@@ -154,6 +163,7 @@ type run struct {
 	dir string
 	log *slog.Logger
 	res *reports.Results
+	wl  workloads.Workload
 }
 
 // execute starts the ensemble, runs workload and nemesis, heals, reads the
@@ -202,10 +212,7 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 	if partitions {
 		env.Dialer = func(n cluster.Node) zk.Dialer { return ens.ClientDialer(n) }
 	}
-	wl, err := workloadFor(s)
-	if err != nil {
-		return err
-	}
+	wl := r.wl
 	setupCtx, cancelSetup := context.WithTimeout(ctx, 30*time.Second)
 	err = wl.Setup(setupCtx, env)
 	cancelSetup()
