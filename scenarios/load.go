@@ -249,6 +249,12 @@ func (s *Scenario) validate(at func(path, format string, args ...any) error, pre
 
 	w := s.Workload
 	oneOf(w.Name, "workload.name", knownWorkloads)
+	for _, f := range []string{"keys", "read-mode", "mix", "hold"} {
+		if present("workload."+f) && slices.Contains(knownWorkloads, w.Name) && !slices.Contains(workloadParams[w.Name], f) {
+			errs = append(errs, at("workload."+f, "does not apply to the %s workload", w.Name))
+		}
+	}
+	check(w.Hold >= 0, "workload.hold", "must not be negative, got %s", w.Hold)
 	check(w.Keys >= 1, "workload.keys", "must be at least 1, got %d", w.Keys)
 	check(w.Workers >= 1, "workload.workers", "must be at least 1, got %d", w.Workers)
 	check(w.Rate >= 0, "workload.rate", "must not be negative (0 means unlimited), got %g", w.Rate)

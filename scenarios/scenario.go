@@ -56,9 +56,11 @@ type Cluster struct {
 
 // Workload is the client side of a run.
 type Workload struct {
-	// Name is the workload: "register" (default).
+	// Name is the workload: register (default), set, queue, lock, session,
+	// watch or multi.
 	Name string `yaml:"name"`
-	// Keys is the number of registers (znodes) (default 5).
+	// Keys is the number of znodes the workload addresses (register, watch,
+	// multi; default 5).
 	Keys int `yaml:"keys"`
 	// Workers is the number of concurrent clients, each with its own session
 	// pinned to one node, round-robin (default 10).
@@ -75,8 +77,11 @@ type Workload struct {
 	// SessionTimeout is the ZooKeeper session timeout of every client
 	// (default 10s).
 	SessionTimeout time.Duration `yaml:"session-timeout"`
-	// Mix weighs the operation kinds (default read 2, write 1, cas 1).
+	// Mix weighs the operation kinds of the register (default read 2,
+	// write 1, cas 1).
 	Mix Mix `yaml:"mix"`
+	// Hold is how long a lock is held once acquired (lock; default 100ms).
+	Hold time.Duration `yaml:"hold"`
 }
 
 // Mix gives relative weights of the register operations.
@@ -137,7 +142,15 @@ const (
 
 // Workload and backend names this version supports.
 var (
-	knownWorkloads = []string{"register"}
+	knownWorkloads = []string{"register", "set", "queue", "lock", "session", "watch", "multi"}
+	// workloadParams lists, per workload, the fields beyond those every
+	// workload takes (name, workers, rate, op-timeout, session-timeout).
+	workloadParams = map[string][]string{
+		"register": {"keys", "read-mode", "mix"},
+		"watch":    {"keys"},
+		"multi":    {"keys"},
+		"lock":     {"hold"},
+	}
 	knownBackends  = []string{"local"}
 	knownReadModes = []string{ReadPlain, ReadSync, ReadQuorum}
 	knownSchedules = []string{ScheduleInterval, ScheduleRandom}
@@ -170,6 +183,7 @@ func (s *Scenario) applyDefaults(defaultName string, present func(path string) b
 	setDefault(d, &w.OpTimeout, "workload.op-timeout", 5*time.Second)
 	setDefault(d, &w.SessionTimeout, "workload.session-timeout", 10*time.Second)
 	setDefault(d, &w.Mix, "workload.mix", Mix{Read: 2, Write: 1, CAS: 1})
+	setDefault(d, &w.Hold, "workload.hold", 100*time.Millisecond)
 
 	n := &s.Nemesis
 	for i := range n.Faults {

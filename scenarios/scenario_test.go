@@ -134,3 +134,12 @@ func TestRandomScheduleBoundsMustBeOrdered(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "r.yaml:4: field nemesis.max-interval: must be at least interval")
 }
+
+func TestWorkloadParametersMustApply(t *testing.T) {
+	_, err := Parse("w.yaml", "w", []byte("workload:\n  name: lock\n  read-mode: plain\n"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "w.yaml:3: field workload.read-mode: does not apply to the lock workload")
+	s, err := Parse("w.yaml", "w", []byte("workload:\n  name: lock\n  hold: 50ms\n"))
+	require.NoError(t, err)
+	assert.Equal(t, 50*time.Millisecond, s.Workload.Hold)
+}
