@@ -255,16 +255,21 @@ func (s *Scenario) validate(at func(path, format string, args ...any) error, pre
 		}
 	}
 	check(w.Hold >= 0, "workload.hold", "must not be negative, got %s", w.Hold)
-	check(w.Keys >= 1, "workload.keys", "must be at least 1, got %d", w.Keys)
+	if slices.Contains(workloadParams[w.Name], "keys") {
+		check(w.Keys >= 1, "workload.keys", "must be at least 1, got %d", w.Keys)
+	}
 	check(w.Workers >= 1, "workload.workers", "must be at least 1, got %d", w.Workers)
 	check(w.Rate >= 0, "workload.rate", "must not be negative (0 means unlimited), got %g", w.Rate)
-	oneOf(w.ReadMode, "workload.read-mode", knownReadModes)
+	if slices.Contains(workloadParams[w.Name], "read-mode") {
+		oneOf(w.ReadMode, "workload.read-mode", knownReadModes)
+	}
 	check(w.OpTimeout > 0, "workload.op-timeout", "must be positive, got %s", w.OpTimeout)
 	check(w.SessionTimeout >= 2*c.TickTime, "workload.session-timeout",
 		"must be at least two tick times (%s), got %s", 2*c.TickTime, w.SessionTimeout)
-	m := w.Mix
-	check(m.Read >= 0 && m.Write >= 0 && m.CAS >= 0, "workload.mix", "weights must not be negative")
-	check(m.Read+m.Write+m.CAS > 0, "workload.mix", "at least one weight must be positive")
+	if m := w.Mix; slices.Contains(workloadParams[w.Name], "mix") {
+		check(m.Read >= 0 && m.Write >= 0 && m.CAS >= 0, "workload.mix", "weights must not be negative")
+		check(m.Read+m.Write+m.CAS > 0, "workload.mix", "at least one weight must be positive")
+	}
 
 	n := s.Nemesis
 	for i, f := range n.Faults {

@@ -5,6 +5,7 @@
 package scenarios
 
 import (
+	"slices"
 	"time"
 
 	"github.com/zkchaos/zkchaos/nemesis"
@@ -61,7 +62,7 @@ type Workload struct {
 	Name string `yaml:"name"`
 	// Keys is the number of znodes the workload addresses (register, watch,
 	// multi; default 5).
-	Keys int `yaml:"keys"`
+	Keys int `yaml:"keys,omitempty"`
 	// Workers is the number of concurrent clients, each with its own session
 	// pinned to one node, round-robin (default 10).
 	Workers int `yaml:"workers"`
@@ -70,7 +71,7 @@ type Workload struct {
 	Rate float64 `yaml:"rate"`
 	// ReadMode is how reads are made: "plain", "sync" or "quorum" (default
 	// "quorum": the read is confirmed by a check-only multi through the leader).
-	ReadMode string `yaml:"read-mode"`
+	ReadMode string `yaml:"read-mode,omitempty"`
 	// OpTimeout bounds every operation; a timed-out operation is indeterminate
 	// (default 5s).
 	OpTimeout time.Duration `yaml:"op-timeout"`
@@ -79,9 +80,9 @@ type Workload struct {
 	SessionTimeout time.Duration `yaml:"session-timeout"`
 	// Mix weighs the operation kinds of the register (default read 2,
 	// write 1, cas 1).
-	Mix Mix `yaml:"mix"`
+	Mix Mix `yaml:"mix,omitempty"`
 	// Hold is how long a lock is held once acquired (lock; default 100ms).
-	Hold time.Duration `yaml:"hold"`
+	Hold time.Duration `yaml:"hold,omitempty"`
 }
 
 // Mix gives relative weights of the register operations.
@@ -176,14 +177,23 @@ func (s *Scenario) applyDefaults(defaultName string, present func(path string) b
 
 	w := &s.Workload
 	setDefault(d, &w.Name, "workload.name", "register")
-	setDefault(d, &w.Keys, "workload.keys", 5)
+	takes := func(f string) bool { return slices.Contains(workloadParams[w.Name], f) }
+	if takes("keys") {
+		setDefault(d, &w.Keys, "workload.keys", 5)
+	}
 	setDefault(d, &w.Workers, "workload.workers", 10)
 	setDefault(d, &w.Rate, "workload.rate", 100)
-	setDefault(d, &w.ReadMode, "workload.read-mode", ReadQuorum)
+	if takes("read-mode") {
+		setDefault(d, &w.ReadMode, "workload.read-mode", ReadQuorum)
+	}
 	setDefault(d, &w.OpTimeout, "workload.op-timeout", 5*time.Second)
 	setDefault(d, &w.SessionTimeout, "workload.session-timeout", 10*time.Second)
-	setDefault(d, &w.Mix, "workload.mix", Mix{Read: 2, Write: 1, CAS: 1})
-	setDefault(d, &w.Hold, "workload.hold", 100*time.Millisecond)
+	if takes("mix") {
+		setDefault(d, &w.Mix, "workload.mix", Mix{Read: 2, Write: 1, CAS: 1})
+	}
+	if takes("hold") {
+		setDefault(d, &w.Hold, "workload.hold", 100*time.Millisecond)
+	}
 
 	n := &s.Nemesis
 	for i := range n.Faults {
