@@ -41,7 +41,7 @@ func judge(ctx context.Context, dir string, s *scenarios.Scenario, wl workloads.
 	if err != nil {
 		return res, err
 	}
-	c := checker.Compose("zkchaos", wl.Checker(s.Checker.TimeBudget), checker.Recovery{})
+	c := checker.Compose("zkchaos", wl.Checker(s.Checker.TimeBudget), checker.Recovery{}, checker.Convergence{})
 	res.Check = c.Check(ctx, read.Ops)
 	res.Verdict = res.Check.Verdict
 	if read.TornTail {

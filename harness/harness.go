@@ -281,6 +281,12 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 		if ferr != nil {
 			log.Warn("final reads incomplete", "err", ferr)
 		}
+		snapCtx, cancelSnap := context.WithTimeout(ctx, time.Minute)
+		serr := workloads.Snapshots(snapCtx, env, rec, local.FourLetter)
+		cancelSnap()
+		if serr != nil {
+			log.Warn("snapshots incomplete", "err", serr)
+		}
 	}
 	return errors.Join(workErr, nemesisErr, healErr)
 }

@@ -118,6 +118,11 @@ type Op struct {
 	// Roles maps each node to the role it reported (leader, follower,
 	// down), on the harness's role observations (f "roles" and "healthy").
 	Roles map[string]string `json:"roles,omitempty"`
+	// Snapshot maps every znode a node held at the end of the run to its
+	// version and a hash of its data (f "snapshot").
+	Snapshot map[string]string `json:"snapshot,omitempty"`
+	// Metrics are a node's own counters from mntr (f "snapshot").
+	Metrics map[string]int64 `json:"metrics,omitempty"`
 }
 
 // Names of the harness's own observation records, written by the nemesis
@@ -128,6 +133,8 @@ const (
 	// FHealthy records the wait for a healthy ensemble after the final
 	// heal; Error says if it never came.
 	FHealthy = "healthy"
+	// FSnapshot records what one node holds at the end of the run.
+	FSnapshot = "snapshot"
 )
 
 // Fault is the payload of a nemesis record.

@@ -1,0 +1,44 @@
+package checker
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/zkchaos/zkchaos/history"
+)
+
+func snap(node string, s map[string]string, metrics map[string]int64) history.Op {
+	return history.Op{Type: history.Info, F: history.FSnapshot, Process: history.NemesisProcess, Node: node, Snapshot: s, Metrics: metrics}
+}
+
+func TestConvergence(t *testing.T) {
+	same := map[string]string{"/a": "v1:aa", "/a/b": "v0:bb"}
+	ctx := context.Background()
+
+	r := Convergence{}.Check(ctx, []history.Op{snap("n1", same, map[string]int64{"zk_digest_mismatches_count": 0}), snap("n2", same, nil), snap("n3", same, nil)})
+	assert.Equal(t, Valid, r.Verdict, r.Message)
+
+	other := map[string]string{"/a": "v2:cc", "/a/b": "v0:bb"}
+	r = Convergence{}.Check(ctx, []history.Op{snap("n1", same, nil), snap("n2", other, nil)})
+	assert.Equal(t, Invalid, r.Verdict)
+	assert.Contains(t, r.Message, "/a: n1=v1:aa n2=v2:cc")
+
+	missing := map[string]string{"/a": "v1:aa"}
+	r = Convergence{}.Check(ctx, []history.Op{snap("n1", same, nil), snap("n2", missing, nil)})
+	assert.Equal(t, Invalid, r.Verdict)
+	assert.Contains(t, r.Message, "n2=(absent)")
+
+	r = Convergence{}.Check(ctx, []history.Op{snap("n1", same, map[string]int64{"zk_digest_mismatches_count": 2}), snap("n2", same, nil)})
+	assert.Equal(t, Invalid, r.Verdict, "the server's own digest check is an oracle")
+	assert.Contains(t, r.Message, "zk_digest_mismatches_count=2")
+
+	r = Convergence{}.Check(ctx, []history.Op{snap("n1", same, nil)})
+	assert.Equal(t, Unknown, r.Verdict)
+
+	down := history.Op{Type: history.Info, F: history.FSnapshot, Process: history.NemesisProcess, Node: "n3", Error: "connect: timeout"}
+	r = Convergence{}.Check(ctx, []history.Op{snap("n1", same, nil), snap("n2", same, nil), down})
+	assert.Equal(t, Unknown, r.Verdict)
+	assert.Contains(t, r.Message, "could not be read")
+}
