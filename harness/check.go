@@ -41,7 +41,8 @@ func judge(ctx context.Context, dir string, s *scenarios.Scenario, wl workloads.
 	if err != nil {
 		return res, err
 	}
-	c := checker.Compose("zkchaos", wl.Checker(s.Checker.TimeBudget), checker.Recovery{}, checker.Convergence{})
+	c := checker.Compose("zkchaos", wl.Checker(s.Checker.TimeBudget),
+		checker.Recovery{}, checker.Convergence{}, checker.ServerLogs{Logs: nodeLogs(dir)})
 	res.Check = c.Check(ctx, read.Ops)
 	res.Verdict = res.Check.Verdict
 	if read.TornTail {
@@ -84,4 +85,14 @@ func writeReportsWithOps(dir string, res reports.Results, ops []history.Op) erro
 		return fmt.Errorf("read resolved scenario: %w", err)
 	}
 	return reports.WriteHTML(dir, reports.Page{Results: res, Ops: ops, ScenarioYAML: string(yaml)})
+}
+
+// nodeLogs finds the servers' logs in a run directory: node name -> path.
+func nodeLogs(dir string) map[string]string {
+	found, _ := filepath.Glob(filepath.Join(dir, "nodes", "*", "zookeeper.log"))
+	logs := map[string]string{}
+	for _, f := range found {
+		logs[filepath.Base(filepath.Dir(f))] = f
+	}
+	return logs
 }

@@ -1,0 +1,127 @@
+package checker
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/zkchaos/zkchaos/history"
+)
+
+// ServerLogs lists what the servers themselves reported: ERROR and FATAL
+// lines, which faults make common and which are shown for information, and
+// known bad patterns (a failed digest check, a NullPointerException, a data
+// tree that would not load, an out-of-order commit), which are bugs whatever
+// the faults were.
+type ServerLogs struct {
+	// Logs maps each node to its log file.
+	Logs map[string]string
+}
+
+// Name returns "server-logs".
+func (ServerLogs) Name() string { return "server-logs" }
+
+// badPatterns are log lines that mean ZooKeeper itself went wrong.
+var badPatterns = []struct {
+	name string
+	re   *regexp.Regexp
+}{
+	{"digest mismatch", regexp.MustCompile(`(?i)digests? (are )?not matching|digest mismatch`)},
+	{"NullPointerException", regexp.MustCompile(`NullPointerException`)},
+	{"out of memory", regexp.MustCompile(`OutOfMemoryError`)},
+	{"database would not load", regexp.MustCompile(`(?i)unable to load database|failed to load database`)},
+	{"commit out of order", regexp.MustCompile(`not first!`)},
+	{"severe error", regexp.MustCompile(`Severe unrecoverable error`)},
+}
+
+var errorLine = regexp.MustCompile(`\b(ERROR|FATAL)\b`)
+
+// NodeLog is what one node's log held.
+type NodeLog struct {
+	// Errors counts ERROR and FATAL lines.
+	Errors int `json:"errors"`
+	// Examples are the first ERROR/FATAL lines (up to 5).
+	Examples []string `json:"examples,omitempty"`
+	// Bad lists lines matching a known bad pattern (up to 20), prefixed
+	// with the pattern's name.
+	Bad []string `json:"bad,omitempty"`
+	// Error is set when the log could not be read.
+	Error string `json:"error,omitempty"`
+}
+
+// Check reads every log; the history is not needed.
+func (s ServerLogs) Check(ctx context.Context, _ []history.Op) Result {
+	start := time.Now()
+	details := map[string]NodeLog{}
+	var bad, errs int
+	var firstBad string
+	nodes := make([]string, 0, len(s.Logs))
+	for n := range s.Logs {
+		nodes = append(nodes, n)
+	}
+	sort.Strings(nodes)
+	for _, n := range nodes {
+		nl := scanLog(ctx, s.Logs[n])
+		details[n] = nl
+		errs += nl.Errors
+		bad += len(nl.Bad)
+		if firstBad == "" && len(nl.Bad) > 0 {
+			firstBad = n + ": " + nl.Bad[0]
+		}
+	}
+	r := Result{Checker: "server-logs", Details: details}
+	switch {
+	case len(s.Logs) == 0:
+		r.Verdict, r.Message = Unknown, "no server logs to read"
+	case bad > 0:
+		r.Verdict = Invalid
+		r.Message = fmt.Sprintf("%d log lines show ZooKeeper itself going wrong, e.g. %s", bad, clipText(firstBad, 300))
+	default:
+		r.Verdict = Valid
+		r.Message = fmt.Sprintf("no known bad pattern in %d server logs; %d ERROR/FATAL lines (expected when faults cut connections; see details)", len(s.Logs), errs)
+	}
+	r.Duration = time.Since(start)
+	return r
+}
+
+func scanLog(ctx context.Context, path string) NodeLog {
+	var nl NodeLog
+	f, err := os.Open(path)
+	if err != nil {
+		nl.Error = err.Error()
+		return nl
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() && ctx.Err() == nil {
+		line := sc.Text()
+		if errorLine.MatchString(line) {
+			nl.Errors++
+			if len(nl.Examples) < 5 {
+				nl.Examples = append(nl.Examples, clipText(line, 300))
+			}
+		}
+		for _, p := range badPatterns {
+			if p.re.MatchString(line) && len(nl.Bad) < 20 {
+				nl.Bad = append(nl.Bad, p.name+": "+clipText(strings.TrimSpace(line), 300))
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		nl.Error = err.Error()
+	}
+	return nl
+}
+
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

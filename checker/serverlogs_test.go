@@ -1,0 +1,39 @@
+package checker
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func writeLog(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "zookeeper.log")
+	require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
+	return p
+}
+
+func TestServerLogs(t *testing.T) {
+	ctx := context.Background()
+	calm := writeLog(t, "2026-11-25 INFO [main] Starting quorum peer\n2026-11-25 ERROR [LearnerHandler] Unexpected exception causing shutdown while sock still open\n")
+	r := ServerLogs{Logs: map[string]string{"n1": calm}}.Check(ctx, nil)
+	assert.Equal(t, Valid, r.Verdict, "errors caused by faults are information")
+	assert.Contains(t, r.Message, "1 ERROR/FATAL lines")
+
+	npe := writeLog(t, "2026-11-25 ERROR [QuorumPeer] Unexpected exception\njava.lang.NullPointerException\n\tat org.apache.zookeeper.server.quorum.Learner.syncWithLeader(Learner.java:612)\n")
+	r = ServerLogs{Logs: map[string]string{"n1": calm, "n2": npe}}.Check(ctx, nil)
+	assert.Equal(t, Invalid, r.Verdict)
+	assert.Contains(t, r.Message, "n2: NullPointerException")
+
+	digest := writeLog(t, "WARN [CommitProcessor] Digests are not matching. Value is Zxid.\n")
+	assert.Equal(t, Invalid, ServerLogs{Logs: map[string]string{"n3": digest}}.Check(ctx, nil).Verdict)
+
+	assert.Equal(t, Unknown, ServerLogs{}.Check(ctx, nil).Verdict)
+	missing := ServerLogs{Logs: map[string]string{"n1": filepath.Join(t.TempDir(), "nope.log")}}.Check(ctx, nil)
+	assert.Equal(t, Valid, missing.Verdict)
+	assert.NotEmpty(t, missing.Details.(map[string]NodeLog)["n1"].Error)
+}
