@@ -33,7 +33,7 @@ var badPatterns = []struct {
 }{
 	{"digest mismatch", regexp.MustCompile(`(?i)digests? (are )?not matching|digest mismatch`)},
 	{"NullPointerException", regexp.MustCompile(`NullPointerException`)},
-	{"out of memory", regexp.MustCompile(`OutOfMemoryError`)},
+	{"out of memory", regexp.MustCompile(`java.lang.OutOfMemoryError`)},
 	{"database would not load", regexp.MustCompile(`(?i)unable to load database|failed to load database`)},
 	{"commit out of order", regexp.MustCompile(`not first!`)},
 	{"severe error", regexp.MustCompile(`Severe unrecoverable error`)},
@@ -101,6 +101,9 @@ func scanLog(ctx context.Context, path string) NodeLog {
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() && ctx.Err() == nil {
 		line := sc.Text()
+		if strings.HasPrefix(line, "=== zkchaos:") {
+			continue // the harness's own markers, e.g. the command line
+		}
 		if errorLine.MatchString(line) {
 			nl.Errors++
 			if len(nl.Examples) < 5 {

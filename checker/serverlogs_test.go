@@ -19,7 +19,7 @@ func writeLog(t *testing.T, text string) string {
 
 func TestServerLogs(t *testing.T) {
 	ctx := context.Background()
-	calm := writeLog(t, "2026-11-25 INFO [main] Starting quorum peer\n2026-11-25 ERROR [LearnerHandler] Unexpected exception causing shutdown while sock still open\n")
+	calm := writeLog(t, "=== zkchaos: command: java -XX:+ExitOnOutOfMemoryError ...\n2026-11-25 INFO [main] Starting quorum peer\n2026-11-25 ERROR [LearnerHandler] Unexpected exception causing shutdown while sock still open\n")
 	r := ServerLogs{Logs: map[string]string{"n1": calm}}.Check(ctx, nil)
 	assert.Equal(t, Valid, r.Verdict, "errors caused by faults are information")
 	assert.Contains(t, r.Message, "1 ERROR/FATAL lines")
