@@ -36,7 +36,6 @@ var badPatterns = []struct {
 	{"out of memory", regexp.MustCompile(`java.lang.OutOfMemoryError`)},
 	{"database would not load", regexp.MustCompile(`(?i)unable to load database|failed to load database`)},
 	{"commit out of order", regexp.MustCompile(`not first!`)},
-	{"severe error", regexp.MustCompile(`Severe unrecoverable error`)},
 }
 
 var errorLine = regexp.MustCompile(`\b(ERROR|FATAL)\b`)
