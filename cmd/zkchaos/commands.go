@@ -142,11 +142,29 @@ func progressLine(p harness.Progress) string {
 }
 
 func newCheckCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "check RUN_DIR",
-		Short: "Judge the history stored in a run directory again, offline",
-		Args:  args(cobra.ExactArgs(1)),
+	var (
+		ednFile string
+		model   string
+		budget  time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "check RUN_DIR | check --edn FILE --model MODEL",
+		Short: "Judge the history stored in a run directory again, offline (or a Jepsen history.edn)",
+		Args: func(cmd *cobra.Command, a []string) error {
+			if ednFile != "" {
+				return args(cobra.NoArgs)(cmd, a)
+			}
+			return args(cobra.ExactArgs(1))(cmd, a)
+		},
 		RunE: func(cmd *cobra.Command, a []string) error {
+			if ednFile != "" {
+				res, err := harness.CheckEDN(cmd.Context(), ednFile, model, budget)
+				if err != nil {
+					return badInput(err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "verdict: %s\n  %s %s\n", strings.ToUpper(string(res.Verdict)), res.Checker, res.Message)
+				return &exitError{code: verdictCode(res.Verdict)}
+			}
 			dir := a[0]
 			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 				return badInput(fmt.Errorf("%s is not a run directory", dir))
@@ -159,6 +177,33 @@ func newCheckCmd() *cobra.Command {
 			return &exitError{code: verdictCode(res.Verdict)}
 		},
 	}
+	cmd.Flags().StringVar(&ednFile, "edn", "", "judge this Jepsen history.edn instead of a run directory")
+	cmd.Flags().StringVar(&model, "model", "cas-register", "model for --edn: "+strings.Join(harness.EDNModels, ", "))
+	cmd.Flags().DurationVar(&budget, "budget", time.Minute, "time budget of the linearizability search for --edn")
+	return cmd
+}
+
+func newExportCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "export --edn RUN_DIR",
+		Short: "Write a run's history as Jepsen's history.edn (for Knossos or Elle)",
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			path := out
+			if path == "" {
+				path = filepath.Join(a[0], "history.edn")
+			}
+			if err := harness.ExportEDN(a[0], path); err != nil {
+				return badInput(err)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), path)
+			return nil
+		},
+	}
+	cmd.Flags().Bool("edn", true, "write EDN (the only format)")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "file to write (default RUN_DIR/history.edn)")
+	return cmd
 }
 
 func newValidateCmd() *cobra.Command {
