@@ -13,28 +13,14 @@ import (
 
 	"github.com/zkchaos/zkchaos/checker"
 	"github.com/zkchaos/zkchaos/cluster/local"
+	"github.com/zkchaos/zkchaos/cluster/local/localtest"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/reports"
 	"github.com/zkchaos/zkchaos/scenarios"
 )
 
-// requireZooKeeper skips real-ensemble tests in -short mode, and when
-// ZooKeeper is missing fails in CI (the suite installs it) but skips elsewhere.
-func requireZooKeeper(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts a real ZooKeeper ensemble")
-	}
-	if _, err := local.FindDistribution("debian"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-}
-
 func TestRegisterUnderLeaderKillsIsLinearizableAndRecheckable(t *testing.T) {
-	requireZooKeeper(t)
+	localtest.RequireZooKeeper(t)
 	s, err := scenarios.Load("../scenarios/smoke.yaml")
 	require.NoError(t, err)
 
@@ -79,7 +65,7 @@ func TestRegisterUnderLeaderKillsIsLinearizableAndRecheckable(t *testing.T) {
 }
 
 func TestInterruptedRunHealsKeepsHistoryAndSaysSo(t *testing.T) {
-	requireZooKeeper(t)
+	localtest.RequireZooKeeper(t)
 	s, err := scenarios.Load("../scenarios/smoke.yaml")
 	require.NoError(t, err)
 	s.TimeLimit = 2 * time.Minute
@@ -131,7 +117,7 @@ func servers(t *testing.T, dir string) []int {
 // nemesis suite, shortened, and expects quorum reads to come out valid and
 // the ensemble to recover from every fault kind.
 func TestShippedFaultScenariosAreValid(t *testing.T) {
-	requireZooKeeper(t)
+	localtest.RequireZooKeeper(t)
 	for _, name := range []string{
 		"register-partition-halves", "register-isolate-leader", "register-pause-leader",
 		"register-clock-bump", "register-mixed",
@@ -166,7 +152,7 @@ func TestShippedFaultScenariosAreValid(t *testing.T) {
 }
 
 func TestInterruptDuringPartitionLeavesNoFaultAndNoProcess(t *testing.T) {
-	requireZooKeeper(t)
+	localtest.RequireZooKeeper(t)
 	s, err := scenarios.Load("../scenarios/register-isolate-leader.yaml")
 	require.NoError(t, err)
 	s.Nemesis.Warmup = time.Second

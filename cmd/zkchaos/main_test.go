@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/cluster/local"
+	"github.com/zkchaos/zkchaos/cluster/local/localtest"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/reports"
 )
@@ -102,15 +103,7 @@ func TestCheckJudgesAStoredHistoryOffline(t *testing.T) {
 }
 
 func TestSIGINTHealsTearsDownAndKeepsTheHistory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a real ZooKeeper ensemble")
-	}
-	if _, err := local.FindDistribution("debian"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	localtest.RequireZooKeeper(t)
 	out := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -151,15 +144,7 @@ func servers(t *testing.T, dir string) []int {
 }
 
 func TestHealStopsServersAHungHarnessLeftRunning(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a real ZooKeeper ensemble")
-	}
-	if _, err := local.FindDistribution("debian"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	localtest.RequireZooKeeper(t)
 	out := t.TempDir()
 	cmd := exec.Command(binary, "run", "../../scenarios/smoke.yaml", "--time-limit", "3m", "--out", out)
 	var stderr strings.Builder

@@ -1,0 +1,26 @@
+// Package localtest holds what tests that start real ZooKeeper ensembles
+// share: the decision to skip or to fail when ZooKeeper cannot run here.
+package localtest
+
+import (
+	"os"
+	"testing"
+
+	"github.com/zkchaos/zkchaos/cluster/local"
+)
+
+// RequireZooKeeper skips a real-ensemble test in -short mode. When ZooKeeper
+// or Java is missing it fails in CI (where the suite installs them, so a
+// missing install step must not pass silently) and skips elsewhere.
+func RequireZooKeeper(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a real ZooKeeper ensemble")
+	}
+	if _, err := local.FindDistribution("debian"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+}
