@@ -14,10 +14,10 @@ import (
 )
 
 // ServerLogs lists what the servers themselves reported: ERROR and FATAL
-// lines, which faults make common and which are shown for information, and
-// known bad patterns (a failed digest check, a NullPointerException, a data
-// tree that would not load, an out-of-order commit), which are bugs whatever
-// the faults were.
+// lines, which faults make common and which are shown for information;
+// signatures of known ZooKeeper bugs, named with their issue ids; and other
+// bad patterns (a failed digest check, an unexplained NullPointerException, a
+// data tree that would not load, an out-of-order commit), which fail the run.
 type ServerLogs struct {
 	// Logs maps each node to its log file.
 	Logs map[string]string
@@ -38,6 +38,20 @@ var badPatterns = []struct {
 	{"commit out of order", regexp.MustCompile(`not first!`)},
 }
 
+// knownBugs are signatures of ZooKeeper bugs already reported and fixed
+// upstream, which the versions under test may still carry. They are counted
+// and named in the message, not judged again: the run's verdict is about
+// guarantees, and a reader comparing versions sees which bugs each one hit.
+var knownBugs = []struct {
+	id, fixedIn, what string
+	re                *regexp.Regexp
+}{
+	{"ZOOKEEPER-4394", "3.9.3", "NullPointerException in Learner.syncWithLeader (a COMMIT after NEWLEADER for a proposal before it); the follower drops out and syncs again",
+		regexp.MustCompile(`"pif" is null`)},
+	{"ZOOKEEPER-4541", "3.9.3", "NullPointerException in SendAckRequestProcessor after the learner closed its socket on leader loss; the follower's disk writer may not be stopped",
+		regexp.MustCompile(`"this\.learner\.sock" is null`)},
+}
+
 var errorLine = regexp.MustCompile(`\b(ERROR|FATAL)\b`)
 
 // NodeLog is what one node's log held.
@@ -49,6 +63,9 @@ type NodeLog struct {
 	// Bad lists lines matching a known bad pattern (up to 20), prefixed
 	// with the pattern's name.
 	Bad []string `json:"bad,omitempty"`
+	// KnownBugs counts lines that are signatures of known ZooKeeper bugs,
+	// by issue id.
+	KnownBugs map[string]int `json:"known_bugs,omitempty"`
 	// Error is set when the log could not be read.
 	Error string `json:"error,omitempty"`
 }
@@ -79,10 +96,10 @@ func (s ServerLogs) Check(ctx context.Context, _ []history.Op) Result {
 		r.Verdict, r.Message = Unknown, "no server logs to read"
 	case bad > 0:
 		r.Verdict = Invalid
-		r.Message = fmt.Sprintf("%d log lines show ZooKeeper itself going wrong, e.g. %s", bad, clipText(firstBad, 300))
+		r.Message = fmt.Sprintf("%d log lines show ZooKeeper itself going wrong, e.g. %s", bad, clipText(firstBad, 300)) + knownBugSummary(details)
 	default:
 		r.Verdict = Valid
-		r.Message = fmt.Sprintf("no known bad pattern in %d server logs; %d ERROR/FATAL lines (expected when faults cut connections; see details)", len(s.Logs), errs)
+		r.Message = fmt.Sprintf("no unexplained bad pattern in %d server logs; %d ERROR/FATAL lines (expected when faults cut connections; see details)", len(s.Logs), errs) + knownBugSummary(details)
 	}
 	r.Duration = time.Since(start)
 	return r
@@ -109,6 +126,13 @@ func scanLog(ctx context.Context, path string) NodeLog {
 				nl.Examples = append(nl.Examples, clipText(line, 300))
 			}
 		}
+		if id := knownBug(line); id != "" {
+			if nl.KnownBugs == nil {
+				nl.KnownBugs = map[string]int{}
+			}
+			nl.KnownBugs[id]++
+			continue
+		}
 		for _, p := range badPatterns {
 			if p.re.MatchString(line) && len(nl.Bad) < 20 {
 				nl.Bad = append(nl.Bad, p.name+": "+clipText(strings.TrimSpace(line), 300))
@@ -119,6 +143,35 @@ func scanLog(ctx context.Context, path string) NodeLog {
 		nl.Error = err.Error()
 	}
 	return nl
+}
+
+func knownBug(line string) string {
+	for _, b := range knownBugs {
+		if b.re.MatchString(line) {
+			return b.id
+		}
+	}
+	return ""
+}
+
+// knownBugSummary names the known bugs seen, with counts and fixes.
+func knownBugSummary(details map[string]NodeLog) string {
+	counts := map[string]int{}
+	for _, nl := range details {
+		for id, n := range nl.KnownBugs {
+			counts[id] += n
+		}
+	}
+	var parts []string
+	for _, b := range knownBugs {
+		if n := counts[b.id]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s ×%d (%s; fixed in %s)", b.id, n, b.what, b.fixedIn))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; known ZooKeeper bugs seen: " + strings.Join(parts, "; ")
 }
 
 func clipText(s string, n int) string {

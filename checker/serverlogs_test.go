@@ -29,6 +29,11 @@ func TestServerLogs(t *testing.T) {
 	assert.Equal(t, Invalid, r.Verdict)
 	assert.Contains(t, r.Message, "n2: NullPointerException")
 
+	known := writeLog(t, "2026-11-25 WARN [QuorumPeer] Exception when following the leader\njava.lang.NullPointerException: Cannot read field \"hdr\" because \"pif\" is null\n\tat org.apache.zookeeper.server.quorum.Learner.syncWithLeader(Learner.java:655)\n")
+	r = ServerLogs{Logs: map[string]string{"n1": known}}.Check(ctx, nil)
+	assert.Equal(t, Valid, r.Verdict, "a known, reported bug is named, not judged again")
+	assert.Contains(t, r.Message, "ZOOKEEPER-4394 ×1")
+
 	digest := writeLog(t, "WARN [CommitProcessor] Digests are not matching. Value is Zxid.\n")
 	assert.Equal(t, Invalid, ServerLogs{Logs: map[string]string{"n3": digest}}.Check(ctx, nil).Verdict)
 
