@@ -1,0 +1,659 @@
+package checker
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zkchaos/zkchaos/history"
+)
+
+// Operation names and outcomes of the queue workload.
+const (
+	// QueueEnqueue creates a sequential znode holding the element (Value);
+	// an ok completion carries the name ZooKeeper gave it (Path).
+	QueueEnqueue = "enqueue"
+	// QueueDequeue takes the lowest-numbered znode the session sees and
+	// deletes it; an ok completion carries the element (Value), the znode
+	// (Path) and its creation zxid. An info completion carries the element
+	// when the delete of a known znode was in flight, and none when the
+	// operation timed out before anyone knew which znode it would take.
+	QueueDequeue = "dequeue"
+	// QueueEmpty is the Error of a dequeue that failed because the session
+	// saw no element at all.
+	QueueEmpty = "empty"
+)
+
+// examplesLimit bounds the examples of order violations kept in details.
+const examplesLimit = 20
+
+// Queue checks the queue workload: a FIFO queue made of sequential znodes,
+// dequeued by listing the children, taking the lowest name, and deleting it
+// (the next lowest if another worker was faster). It tests what ZooKeeper
+// promises, and nothing more:
+//
+//   - dequeued twice: an element taken by two ok dequeues, present twice in
+//     a final read, or present in a final read begun after an ok dequeue of
+//     it had completed (deletes are linearizable: a znode goes once);
+//   - lost: an element acknowledged enqueued before a node's final read
+//     began, not dequeued, absent from that node's read; an indeterminate
+//     dequeue known to have tried that element, or one that may have taken
+//     any element (it timed out), explains one absence each;
+//   - phantom: an element dequeued or present that no enqueue had tried, or
+//     whose every enqueue certainly failed;
+//   - sequence: two acknowledged enqueues got the same name, or one that
+//     completed before another began got the higher number (names come from
+//     the parent's child version, in commit order);
+//   - skipped: an element with a lower number than one whose ok dequeue had
+//     completed was dequeued (ok) or present in a final read only after that.
+//     Why this holds: a session's view is a prefix of the commit order, so a
+//     view that holds B holds every element created before B, or its delete;
+//     the dequeuer tries lower names first and moves on only when a name is
+//     gone, so B is deleted only after every lower element was deleted.
+//     Dequeues that merely overlap may complete in either order: those are
+//     counted as "overtaken", as information, never as a violation.
+//
+// The verdict is unknown when no enqueue was acknowledged, no final read
+// exists, or a node known to the history has no final read.
+type Queue struct{}
+
+// Name returns "queue".
+func (Queue) Name() string { return "queue" }
+
+// SequencedElement is an element with the sequential znode that held it.
+type SequencedElement struct {
+	// Element is the value.
+	Element int64 `json:"element"`
+	// Path is the znode.
+	Path string `json:"path"`
+	// Seq is the sequence number of the znode's name.
+	Seq int64 `json:"seq"`
+	// Invoke and Complete are the times of the operation that created
+	// (sequence checks) or dequeued (order checks) it.
+	Invoke   int64 `json:"invoke_ns"`
+	Complete int64 `json:"complete_ns"`
+}
+
+// SequenceInversion is a pair of acknowledged sequential creates whose
+// numbers contradict real time: Earlier completed before Later began, yet
+// Later's number is not higher.
+type SequenceInversion struct {
+	// Earlier is the create that completed first.
+	Earlier SequencedElement `json:"earlier"`
+	// Later is the create that began after it.
+	Later SequencedElement `json:"later"`
+}
+
+// SequenceCheck is what the names of the acknowledged sequential creates
+// showed.
+type SequenceCheck struct {
+	// Creates is the number of acknowledged creates with a sequential name.
+	Creates int `json:"creates"`
+	// SameName lists names that two acknowledged creates both returned.
+	SameName []string `json:"same_name,omitempty"`
+	// Inversions is the number of creates whose number is not above that of
+	// a create that completed before they began.
+	Inversions int `json:"inversions"`
+	// Examples are up to 20 of those inversions.
+	Examples []SequenceInversion `json:"examples,omitempty"`
+}
+
+func (s SequenceCheck) problem() string {
+	var parts []string
+	if len(s.SameName) > 0 {
+		parts = append(parts, fmt.Sprintf("%s returned by two acknowledged creates (first %s)",
+			plural(len(s.SameName), "sequential name was", "sequential names were"), s.SameName[0]))
+	}
+	if s.Inversions > 0 {
+		e := s.Examples[0]
+		parts = append(parts, fmt.Sprintf("%s against real time (e.g. %s completed before %s began)",
+			plural(s.Inversions, "sequential create numbered", "sequential creates numbered"),
+			e.Earlier.Path, e.Later.Path))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// seqCreate is an acknowledged sequential create.
+type seqCreate struct {
+	element          int64
+	path             string
+	seq              int64
+	invoke, complete int64
+	index            int
+}
+
+func (c seqCreate) sequenced() SequencedElement {
+	return SequencedElement{Element: c.element, Path: c.path, Seq: c.seq, Invoke: c.invoke, Complete: c.complete}
+}
+
+// createdSequence returns the name and number a sequential create got: the
+// path it returned, when that is the path it asked for (if recorded) with
+// ten digits appended, as ZooKeeper names sequential znodes.
+func createdSequence(c history.Call) (string, int64, bool) {
+	p := c.Complete.Path
+	if p == "" {
+		return "", 0, false
+	}
+	if asked := c.Invoke.Path; asked != "" && (!strings.HasPrefix(p, asked) || len(p)-len(asked) != 10) {
+		return "", 0, false
+	}
+	n, ok := sequenceOf(p)
+	return p, n, ok
+}
+
+// sequenceOf returns the sequence number of a sequential znode's path: the
+// last ten characters of its name, as ZooKeeper formats them (%010d).
+func sequenceOf(path string) (int64, bool) {
+	name := path[strings.LastIndexByte(path, '/')+1:]
+	if len(name) < 10 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(name[len(name)-10:], 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return n, true
+}
+
+// checkSequence holds acknowledged sequential creates to unique names and to
+// numbers that grow with real time.
+func checkSequence(cs []seqCreate) SequenceCheck {
+	out := SequenceCheck{Creates: len(cs)}
+	byPath := map[string]int{}
+	for i := range cs {
+		cs[i].index = i
+		byPath[cs[i].path]++
+	}
+	for p, n := range byPath {
+		if n > 1 {
+			out.SameName = append(out.SameName, p)
+		}
+	}
+	sort.Strings(out.SameName)
+
+	byInvoke := append([]seqCreate(nil), cs...)
+	sort.SliceStable(byInvoke, func(i, j int) bool { return byInvoke[i].invoke < byInvoke[j].invoke })
+	byComplete := append([]seqCreate(nil), cs...)
+	sort.SliceStable(byComplete, func(i, j int) bool { return byComplete[i].complete < byComplete[j].complete })
+	best := -1 // index into byComplete of the highest number completed so far
+	next := 0
+	for _, b := range byInvoke {
+		for next < len(byComplete) && byComplete[next].complete < b.invoke {
+			if best < 0 || byComplete[next].seq > byComplete[best].seq {
+				best = next
+			}
+			next++
+		}
+		if best < 0 || byComplete[best].index == b.index || byComplete[best].seq < b.seq {
+			continue
+		}
+		out.Inversions++
+		if len(out.Examples) < examplesLimit {
+			out.Examples = append(out.Examples, SequenceInversion{Earlier: byComplete[best].sequenced(), Later: b.sequenced()})
+		}
+	}
+	return out
+}
+
+// QueueSkip is an order violation: Older had a lower number than Newer, yet
+// was dequeued or still present after Newer's ok dequeue had completed.
+type QueueSkip struct {
+	// Older is the element that was skipped.
+	Older SequencedElement `json:"older"`
+	// Newer is the element dequeued before it.
+	Newer SequencedElement `json:"newer"`
+	// How says where Older was found: "dequeued later" or "present on NODE".
+	How string `json:"how"`
+}
+
+// QueueNodeResult is what one node's final read showed.
+type QueueNodeResult struct {
+	// Node is the server that was read.
+	Node string `json:"node"`
+	// Present is how many elements the read returned.
+	Present int `json:"present"`
+	// Verdict is this node's verdict.
+	Verdict Verdict `json:"verdict"`
+	// Lost are acknowledged, undequeued elements absent from the read,
+	// beyond what indeterminate dequeues can explain; LostAtLeast is how
+	// many of them must really be lost.
+	Lost        ElementSample `json:"lost"`
+	LostAtLeast int           `json:"lost_at_least,omitempty"`
+	// MaybeTaken are absent elements that indeterminate dequeues may have
+	// taken: allowed.
+	MaybeTaken ElementSample `json:"maybe_taken"`
+	// Resurrected are elements present after an ok dequeue of them had
+	// completed.
+	Resurrected ElementSample `json:"resurrected"`
+	// Phantom are elements present that no enqueue had attempted.
+	Phantom ElementSample `json:"phantom"`
+	// FailedPresent are elements present whose every enqueue certainly
+	// failed.
+	FailedPresent ElementSample `json:"failed_present"`
+	// Duplicated are elements present more than once.
+	Duplicated ElementSample `json:"duplicated"`
+	// Recovered are present elements whose enqueue was indeterminate.
+	Recovered ElementSample `json:"recovered"`
+}
+
+// QueueDetails is the evidence of the Queue checker.
+type QueueDetails struct {
+	// Enqueues and Dequeues count how the operations ended.
+	Enqueues Counts `json:"enqueues"`
+	Dequeues Counts `json:"dequeues"`
+	// Empty is how many dequeues found the queue empty.
+	Empty int `json:"empty"`
+	// DequeuedTwice are elements taken by more than one ok dequeue.
+	DequeuedTwice ElementSample `json:"dequeued_twice"`
+	// PhantomDequeued are elements dequeued that no enqueue had attempted.
+	PhantomDequeued ElementSample `json:"phantom_dequeued"`
+	// FailedDequeued are elements dequeued whose every enqueue certainly
+	// failed.
+	FailedDequeued ElementSample `json:"failed_dequeued"`
+	// MovedPath are elements dequeued from another znode than their
+	// enqueue created.
+	MovedPath ElementSample `json:"moved_path"`
+	// Sequence is the check of the enqueues' sequential names.
+	Sequence SequenceCheck `json:"sequence"`
+	// Skipped counts order violations; SkipExamples are up to 20 of them.
+	Skipped      int         `json:"skipped"`
+	SkipExamples []QueueSkip `json:"skip_examples,omitempty"`
+	// Overtaken counts ok dequeues that completed after a dequeue of a
+	// newer element that overlapped them: allowed, for information.
+	Overtaken int `json:"overtaken"`
+	// Nodes are the per-node results of the final reads.
+	Nodes []QueueNodeResult `json:"nodes"`
+	// Unread lists nodes seen in the history that have no final read.
+	Unread []string `json:"unread,omitempty"`
+	// Malformed counts operations lacking what the checker needs.
+	Malformed int `json:"malformed,omitempty"`
+}
+
+// queueElement is what the history says about one element.
+type queueElement struct {
+	enqueues   []history.Call
+	okPath     string
+	okDequeues []history.Call
+	// infoTries are the invoke times of indeterminate dequeues that tried
+	// this element.
+	infoTries []int64
+}
+
+// okDequeue is an ok dequeue with the number of the znode it took.
+type okDequeue struct {
+	SequencedElement
+	index int
+}
+
+// Check judges the queue workload's history; Details is a QueueDetails.
+func (q Queue) Check(ctx context.Context, ops []history.Op) Result {
+	start := time.Now()
+	r := q.check(ctx, ops)
+	r.Checker = q.Name()
+	r.Duration = time.Since(start)
+	return r
+}
+
+func (Queue) check(ctx context.Context, ops []history.Op) Result {
+	if err := ctx.Err(); err != nil {
+		return Result{Verdict: Unknown, Message: "the check did not run: " + err.Error()}
+	}
+	calls := history.Calls(ops)
+	var d QueueDetails
+	elems := map[int64]*queueElement{}
+	get := func(e int64) *queueElement {
+		el := elems[e]
+		if el == nil {
+			el = &queueElement{}
+			elems[e] = el
+		}
+		return el
+	}
+	var wildcards []int64 // invoke times of indeterminate dequeues of unknown elements
+	var seqCreates []seqCreate
+	var dequeueCalls []history.Call
+	for _, c := range calls {
+		switch c.Invoke.F {
+		case QueueEnqueue:
+			if c.Invoke.Value == nil {
+				d.Malformed++
+				continue
+			}
+			e := *c.Invoke.Value
+			el := get(e)
+			el.enqueues = append(el.enqueues, c)
+			switch c.Type() {
+			case history.OK:
+				d.Enqueues.OK++
+				if p, n, ok := createdSequence(c); ok {
+					el.okPath = p
+					seqCreates = append(seqCreates, seqCreate{element: e, path: p, seq: n,
+						invoke: c.Invoke.Time, complete: c.Complete.Time})
+				}
+			case history.Fail:
+				d.Enqueues.Fail++
+			default:
+				d.Enqueues.Info++
+			}
+		case QueueDequeue:
+			dequeueCalls = append(dequeueCalls, c)
+		}
+	}
+	var deqs []okDequeue
+	for _, c := range dequeueCalls {
+		switch c.Type() {
+		case history.OK:
+			d.Dequeues.OK++
+			if c.Complete.Value == nil {
+				d.Malformed++
+				continue
+			}
+			e := *c.Complete.Value
+			el := get(e)
+			el.okDequeues = append(el.okDequeues, c)
+			path := c.Complete.Path
+			if path != "" && el.okPath != "" && path != el.okPath {
+				d.MovedPath.First = append(d.MovedPath.First, e)
+			}
+			path = firstPath(path, el.okPath)
+			if n, ok := sequenceOf(path); ok {
+				deqs = append(deqs, okDequeue{index: len(deqs), SequencedElement: SequencedElement{
+					Element: e, Path: path, Seq: n, Invoke: c.Invoke.Time, Complete: c.Complete.Time}})
+			}
+		case history.Fail:
+			d.Dequeues.Fail++
+			if c.Complete.Error == QueueEmpty {
+				d.Empty++
+			}
+		default:
+			d.Dequeues.Info++
+			if c.Complete.Value != nil {
+				el := get(*c.Complete.Value)
+				el.infoTries = append(el.infoTries, c.Invoke.Time)
+			} else {
+				wildcards = append(wildcards, c.Invoke.Time)
+			}
+		}
+	}
+	d.MovedPath = sampleOf(d.MovedPath.First)
+	d.Sequence = checkSequence(seqCreates)
+
+	var twice, phantom, failed []int64
+	for e, el := range elems {
+		if len(el.okDequeues) > 1 {
+			twice = append(twice, e)
+		}
+		if len(el.okDequeues) == 0 {
+			continue
+		}
+		attempted, allFailed := enqueuedBy(el, el.okDequeues[0].Complete.Time)
+		if !attempted {
+			phantom = append(phantom, e)
+		} else if allFailed {
+			failed = append(failed, e)
+		}
+	}
+	d.DequeuedTwice, d.PhantomDequeued, d.FailedDequeued = sampleOf(twice), sampleOf(phantom), sampleOf(failed)
+
+	order := newDequeueOrder(deqs)
+	d.Skipped, d.Overtaken, d.SkipExamples = order.skippedAndOvertaken()
+
+	reads, known := lastReadPerNode(calls, ops)
+	d.Unread = nodesWithoutRead(known, reads)
+	for _, r := range reads {
+		nr, skips := judgeQueueRead(r, elems, wildcards, order)
+		d.Skipped += len(skips)
+		for _, s := range skips {
+			if len(d.SkipExamples) < examplesLimit {
+				d.SkipExamples = append(d.SkipExamples, s)
+			}
+		}
+		d.Nodes = append(d.Nodes, nr)
+	}
+	sort.Slice(d.Nodes, func(i, j int) bool { return d.Nodes[i].Node < d.Nodes[j].Node })
+
+	var problems []string
+	for _, p := range []struct {
+		what string
+		s    ElementSample
+	}{
+		{"dequeued twice", d.DequeuedTwice},
+		{"dequeued but never enqueued", d.PhantomDequeued},
+		{"dequeued though their enqueue certainly failed", d.FailedDequeued},
+		{"dequeued from another znode than their enqueue created", d.MovedPath},
+	} {
+		if p.s.Count > 0 {
+			problems = append(problems, fmt.Sprintf("elements %s: %s", p.what, p.s))
+		}
+	}
+	for _, n := range d.Nodes {
+		if n.Verdict == Invalid {
+			problems = append(problems, describeQueueNode(n))
+		}
+	}
+	if p := d.Sequence.problem(); p != "" {
+		problems = append(problems, p)
+	}
+	if d.Skipped > 0 {
+		s := d.SkipExamples[0]
+		problems = append(problems, fmt.Sprintf("%s out of order (e.g. %d at %s was %s after %d at %s had been dequeued)",
+			plural(d.Skipped, "element", "elements"), s.Older.Element, s.Older.Path, s.How, s.Newer.Element, s.Newer.Path))
+	}
+
+	res := Result{Details: d}
+	switch {
+	case len(problems) > 0:
+		res.Verdict = Invalid
+		res.Message = strings.Join(problems, "; ") + "."
+	case len(reads) == 0:
+		res.Verdict = Unknown
+		res.Message = "no evidence: no final read of the queue completed; " + queueSummary(d) + "."
+	case d.Enqueues.OK == 0:
+		res.Verdict = Unknown
+		res.Message = "no evidence: no enqueue was acknowledged; " + queueSummary(d) + "."
+	case len(d.Unread) > 0:
+		res.Verdict = Unknown
+		res.Message = fmt.Sprintf("no final read of %s; the rest agree: %s.", strings.Join(d.Unread, ", "), queueSummary(d))
+	default:
+		res.Verdict = Valid
+		res.Message = "no element lost, dequeued twice, invented or taken out of order: " + queueSummary(d) + "."
+	}
+	return res
+}
+
+// enqueuedBy reports whether an enqueue of the element was invoked no later
+// than t, and whether every such enqueue certainly failed.
+func enqueuedBy(el *queueElement, t int64) (attempted, allFailed bool) {
+	allFailed = true
+	for _, c := range el.enqueues {
+		if c.Invoke.Time > t {
+			continue
+		}
+		attempted = true
+		if c.Type() != history.Fail {
+			allFailed = false
+		}
+	}
+	return attempted, attempted && allFailed
+}
+
+// dequeueOrder answers "what is the highest number among the ok dequeues
+// that completed before t" in O(log n).
+type dequeueOrder struct {
+	byComplete []okDequeue
+	best       []int // best[i] is the index in byComplete of the highest seq among byComplete[:i+1]
+}
+
+func newDequeueOrder(deqs []okDequeue) *dequeueOrder {
+	o := &dequeueOrder{byComplete: append([]okDequeue(nil), deqs...)}
+	sort.SliceStable(o.byComplete, func(i, j int) bool { return o.byComplete[i].Complete < o.byComplete[j].Complete })
+	o.best = make([]int, len(o.byComplete))
+	for i := range o.byComplete {
+		o.best[i] = i
+		if i > 0 && o.byComplete[o.best[i-1]].Seq >= o.byComplete[i].Seq {
+			o.best[i] = o.best[i-1]
+		}
+	}
+	return o
+}
+
+// highestBefore returns the ok dequeue with the highest number among those
+// that completed strictly before t.
+func (o *dequeueOrder) highestBefore(t int64) (okDequeue, bool) {
+	n := sort.Search(len(o.byComplete), func(i int) bool { return o.byComplete[i].Complete >= t })
+	if n == 0 {
+		return okDequeue{}, false
+	}
+	return o.byComplete[o.best[n-1]], true
+}
+
+// skippedAndOvertaken finds ok dequeues of an element older than one whose
+// dequeue had completed before they began (violations), and counts those
+// merely overtaken by an overlapping dequeue of a newer element.
+func (o *dequeueOrder) skippedAndOvertaken() (skipped, overtaken int, examples []QueueSkip) {
+	for _, a := range o.byComplete {
+		if b, ok := o.highestBefore(a.Invoke); ok && b.index != a.index && b.Seq > a.Seq {
+			skipped++
+			if len(examples) < examplesLimit {
+				examples = append(examples, QueueSkip{Older: a.SequencedElement, Newer: b.SequencedElement, How: "dequeued later"})
+			}
+			continue
+		}
+		if b, ok := o.highestBefore(a.Complete); ok && b.index != a.index && b.Seq > a.Seq {
+			overtaken++
+		}
+	}
+	return skipped, overtaken, examples
+}
+
+// judgeQueueRead judges one node's final read.
+func judgeQueueRead(r nodeRead, elems map[int64]*queueElement, wildcards []int64, order *dequeueOrder) (QueueNodeResult, []QueueSkip) {
+	c := r.call
+	count := map[int64]int{}
+	for _, e := range c.Complete.Values {
+		count[e]++
+	}
+	newest, hasNewest := order.highestBefore(c.Invoke.Time)
+	var skips []QueueSkip
+	var resurrected, phantom, failed, dup, recovered []int64
+	for e, n := range count {
+		if n > 1 {
+			dup = append(dup, e)
+		}
+		el := elems[e]
+		if el == nil {
+			phantom = append(phantom, e)
+			continue
+		}
+		for _, dq := range el.okDequeues {
+			if dq.Complete.Time < c.Invoke.Time {
+				resurrected = append(resurrected, e)
+				break
+			}
+		}
+		attempted, allFailed := enqueuedBy(el, c.Complete.Time)
+		switch {
+		case !attempted:
+			phantom = append(phantom, e)
+		case allFailed:
+			failed = append(failed, e)
+		case el.okPath == "":
+			recovered = append(recovered, e)
+		}
+		if seq, ok := sequenceOf(el.okPath); ok && hasNewest && newest.Seq > seq {
+			skips = append(skips, QueueSkip{
+				Older: SequencedElement{Element: e, Path: el.okPath, Seq: seq},
+				Newer: newest.SequencedElement, How: "present on " + r.node})
+		}
+	}
+
+	var missing, maybe []int64
+	for e, el := range elems {
+		if count[e] > 0 || !ackedEnqueueBefore(el, c.Invoke.Time) {
+			continue
+		}
+		explained := false
+		for _, dq := range el.okDequeues {
+			explained = explained || dq.Invoke.Time <= c.Complete.Time
+		}
+		for _, t := range el.infoTries {
+			explained = explained || t <= c.Complete.Time
+		}
+		switch {
+		case explained && len(el.okDequeues) == 0:
+			maybe = append(maybe, e)
+		case !explained:
+			missing = append(missing, e)
+		}
+	}
+	wild := 0
+	for _, t := range wildcards {
+		if t <= c.Complete.Time {
+			wild++
+		}
+	}
+	nr := QueueNodeResult{Node: r.node, Present: len(c.Complete.Values), Verdict: Valid}
+	if len(missing) > wild {
+		nr.Lost, nr.LostAtLeast = sampleOf(missing), len(missing)-wild
+	} else {
+		maybe = append(maybe, missing...)
+	}
+	nr.MaybeTaken, nr.Resurrected, nr.Phantom = sampleOf(maybe), sampleOf(resurrected), sampleOf(phantom)
+	nr.FailedPresent, nr.Duplicated, nr.Recovered = sampleOf(failed), sampleOf(dup), sampleOf(recovered)
+	if nr.LostAtLeast+nr.Resurrected.Count+nr.Phantom.Count+nr.FailedPresent.Count+nr.Duplicated.Count > 0 {
+		nr.Verdict = Invalid
+	}
+	return nr, skips
+}
+
+// ackedEnqueueBefore reports whether an enqueue of the element completed ok
+// before t.
+func ackedEnqueueBefore(el *queueElement, t int64) bool {
+	for _, c := range el.enqueues {
+		if c.Type() == history.OK && c.Complete.Time < t {
+			return true
+		}
+	}
+	return false
+}
+
+func describeQueueNode(n QueueNodeResult) string {
+	var parts []string
+	if n.LostAtLeast > 0 {
+		parts = append(parts, fmt.Sprintf("lost at least %d of the acknowledged elements %s", n.LostAtLeast, n.Lost))
+	}
+	for _, p := range []struct {
+		what string
+		s    ElementSample
+	}{
+		{"still holds elements already dequeued", n.Resurrected},
+		{"holds elements never enqueued", n.Phantom},
+		{"holds elements whose enqueue certainly failed", n.FailedPresent},
+		{"holds elements twice", n.Duplicated},
+	} {
+		if p.s.Count > 0 {
+			parts = append(parts, fmt.Sprintf("%s %s", p.what, p.s))
+		}
+	}
+	return fmt.Sprintf("node %s %s", n.Node, strings.Join(parts, ", "))
+}
+
+func queueSummary(d QueueDetails) string {
+	var present []string
+	for _, n := range d.Nodes {
+		present = append(present, fmt.Sprintf("%s %d", n.Node, n.Present))
+	}
+	s := fmt.Sprintf("enqueues %d ok / %d fail / %d info, dequeues %d ok / %d fail (%d empty) / %d info",
+		d.Enqueues.OK, d.Enqueues.Fail, d.Enqueues.Info, d.Dequeues.OK, d.Dequeues.Fail, d.Empty, d.Dequeues.Info)
+	if len(present) > 0 {
+		s += "; left at the end: " + strings.Join(present, ", ")
+	}
+	if d.Overtaken > 0 {
+		s += fmt.Sprintf("; %s overtaken by an overlapping dequeue of a newer element (allowed)",
+			plural(d.Overtaken, "dequeue", "dequeues"))
+	}
+	return s
+}

@@ -1,0 +1,438 @@
+package checker
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/zkchaos/zkchaos/history"
+)
+
+// SetAdd is the operation name of the set workload's create; its Value is
+// the element, unique across the run.
+const SetAdd = "add"
+
+// elementSampleLimit bounds the elements an ElementSample lists.
+const elementSampleLimit = 50
+
+// Set checks the set workload (unique creates) against what ZooKeeper
+// promises: a create is a linearizable write, so once acknowledged it is in
+// every replica for good (the set workload never deletes), and a node never
+// holds what nobody wrote. Each node's final read (sync, then the children
+// of the root) is judged on its own:
+//
+//   - lost: an add acknowledged before the read began is absent;
+//   - diverged: an element that an earlier final read (on any node) saw is
+//     absent; the set only grows and a synced read sees every commit;
+//   - phantom: an element present that no add had tried before the read
+//     ended; failed-present: present though every add of it certainly failed;
+//   - duplicated: an element present twice (a create applied twice);
+//   - recovered: an indeterminate add that is present (fine);
+//   - unknown outcome: an indeterminate add that is absent (fine).
+//
+// Sequential creates are also held to the order of their names: ZooKeeper
+// numbers them from the parent's child version in commit order, so two
+// acknowledged creates never get the same name, and a create that completed
+// before another began gets the lower number.
+//
+// The verdict is invalid on any lost, diverged, phantom, failed-present or
+// duplicated element or any sequence violation; unknown when no add was
+// acknowledged, no final read exists, or a node known to the history has no
+// final read.
+type Set struct{}
+
+// Name returns "set".
+func (Set) Name() string { return "set" }
+
+// ElementSample is a set of elements: how many, and the first of them in
+// ascending order.
+type ElementSample struct {
+	// Count is how many elements there are.
+	Count int `json:"count"`
+	// First are up to 50 of them, smallest first.
+	First []int64 `json:"first,omitempty"`
+}
+
+// sampleOf returns the sample of es, which it sorts.
+func sampleOf(es []int64) ElementSample {
+	slices.Sort(es)
+	s := ElementSample{Count: len(es)}
+	if len(es) > 0 {
+		s.First = slices.Clone(es[:min(len(es), elementSampleLimit)])
+	}
+	return s
+}
+
+// String renders the sample as "3 [4 9 12]" or "60 [1 2 …]".
+func (s ElementSample) String() string {
+	parts := make([]string, len(s.First))
+	for i, e := range s.First {
+		parts[i] = fmt.Sprint(e)
+	}
+	more := ""
+	if s.Count > len(s.First) {
+		more = " …"
+	}
+	return fmt.Sprintf("%d [%s%s]", s.Count, strings.Join(parts, " "), more)
+}
+
+// SetNodeResult is what one node's final read showed.
+type SetNodeResult struct {
+	// Node is the server that was read.
+	Node string `json:"node"`
+	// Present is how many elements the read returned.
+	Present int `json:"present"`
+	// Verdict is this node's verdict.
+	Verdict Verdict `json:"verdict"`
+	// Lost are acknowledged adds absent from the read.
+	Lost ElementSample `json:"lost"`
+	// Diverged are elements an earlier final read saw that are absent here.
+	Diverged ElementSample `json:"diverged"`
+	// Phantom are elements present that no add had attempted.
+	Phantom ElementSample `json:"phantom"`
+	// FailedPresent are elements present whose every add certainly failed.
+	FailedPresent ElementSample `json:"failed_present"`
+	// Duplicated are elements present more than once.
+	Duplicated ElementSample `json:"duplicated"`
+	// Recovered are indeterminate adds that are present.
+	Recovered ElementSample `json:"recovered"`
+	// UnknownOutcome are indeterminate adds that are absent: allowed.
+	UnknownOutcome ElementSample `json:"unknown_outcome"`
+}
+
+// SetDetails is the evidence of the Set checker.
+type SetDetails struct {
+	// Adds counts how the adds ended.
+	Adds Counts `json:"adds"`
+	// Nodes are the per-node results of the final reads, by node name.
+	Nodes []SetNodeResult `json:"nodes"`
+	// Unread lists nodes seen in the history that have no final read.
+	Unread []string `json:"unread,omitempty"`
+	// Sequence lists violations of the order of sequential names.
+	Sequence SequenceCheck `json:"sequence"`
+	// Malformed counts operations that lack what the checker needs (an add
+	// without a value); they are left out.
+	Malformed int `json:"malformed,omitempty"`
+}
+
+// setAddState is what the history says about one element's adds.
+type setAddState struct {
+	calls []history.Call
+}
+
+// attemptedBy classifies the adds of an element invoked no later than t:
+// none, all failed, some ok, or otherwise indeterminate.
+func (s *setAddState) attemptedBy(t int64) (attempted, allFailed, ok bool) {
+	allFailed = true
+	for _, c := range s.calls {
+		if c.Invoke.Time > t {
+			continue
+		}
+		attempted = true
+		switch c.Type() {
+		case history.OK:
+			ok = true
+			allFailed = false
+		case history.Fail:
+		default:
+			allFailed = false
+		}
+	}
+	return attempted, attempted && allFailed, ok
+}
+
+// ackedBefore reports whether an add of the element completed ok before t.
+func (s *setAddState) ackedBefore(t int64) bool {
+	for _, c := range s.calls {
+		if c.Type() == history.OK && c.Complete.Time < t {
+			return true
+		}
+	}
+	return false
+}
+
+// indeterminate reports whether no add of the element is ok and some is
+// neither ok nor failed.
+func (s *setAddState) indeterminate() bool {
+	info := false
+	for _, c := range s.calls {
+		switch c.Type() {
+		case history.OK:
+			return false
+		case history.Fail:
+		default:
+			info = true
+		}
+	}
+	return info
+}
+
+// nodeRead is one node's final read: its call and its elements.
+type nodeRead struct {
+	node string
+	call history.Call
+}
+
+// lastReadPerNode returns the last ok read per node (by completion), sorted by
+// invocation time, and every node that the history names (client operations
+// and the harness's role observations).
+func lastReadPerNode(calls []history.Call, ops []history.Op) (reads []nodeRead, known map[string]bool) {
+	known = map[string]bool{}
+	for _, op := range ops {
+		if op.IsNemesis() {
+			for n := range op.Roles {
+				known[n] = true
+			}
+			continue
+		}
+		if op.Node != "" {
+			known[op.Node] = true
+		}
+	}
+	last := map[string]history.Call{}
+	for _, c := range calls {
+		if c.Invoke.F != history.Read || c.Type() != history.OK {
+			continue
+		}
+		node := c.Complete.Node
+		if node == "" {
+			node = c.Invoke.Node
+		}
+		if prev, ok := last[node]; !ok || c.Complete.Time >= prev.Complete.Time {
+			last[node] = c
+		}
+	}
+	for n, c := range last {
+		reads = append(reads, nodeRead{node: n, call: c})
+	}
+	sort.Slice(reads, func(i, j int) bool {
+		a, b := reads[i].call, reads[j].call
+		if a.Invoke.Time != b.Invoke.Time {
+			return a.Invoke.Time < b.Invoke.Time
+		}
+		return reads[i].node < reads[j].node
+	})
+	return reads, known
+}
+
+// nodesWithoutRead returns the known nodes without a final read, sorted.
+func nodesWithoutRead(known map[string]bool, reads []nodeRead) []string {
+	read := map[string]bool{}
+	for _, r := range reads {
+		read[r.node] = true
+	}
+	var out []string
+	for n := range known {
+		if !read[n] {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Check judges the set workload's history; Details is a SetDetails.
+func (s Set) Check(ctx context.Context, ops []history.Op) Result {
+	start := time.Now()
+	r := s.check(ctx, ops)
+	r.Checker = s.Name()
+	r.Duration = time.Since(start)
+	return r
+}
+
+func (Set) check(ctx context.Context, ops []history.Op) Result {
+	if err := ctx.Err(); err != nil {
+		return Result{Verdict: Unknown, Message: "the check did not run: " + err.Error()}
+	}
+	calls := history.Calls(ops)
+	var d SetDetails
+	adds := map[int64]*setAddState{}
+	var seqCreates []seqCreate
+	for _, c := range calls {
+		if c.Invoke.F != SetAdd {
+			continue
+		}
+		if c.Invoke.Value == nil {
+			d.Malformed++
+			continue
+		}
+		e := *c.Invoke.Value
+		st := adds[e]
+		if st == nil {
+			st = &setAddState{}
+			adds[e] = st
+		}
+		st.calls = append(st.calls, c)
+		switch c.Type() {
+		case history.OK:
+			d.Adds.OK++
+			if p, n, ok := createdSequence(c); ok {
+				seqCreates = append(seqCreates, seqCreate{
+					element: e, path: p, seq: n, invoke: c.Invoke.Time, complete: c.Complete.Time})
+			}
+		case history.Fail:
+			d.Adds.Fail++
+		default:
+			d.Adds.Info++
+		}
+	}
+	d.Sequence = checkSequence(seqCreates)
+
+	reads, known := lastReadPerNode(calls, ops)
+	d.Unread = nodesWithoutRead(known, reads)
+
+	// seen[e] is the earliest completion of a final read that saw e.
+	seen := map[int64]int64{}
+	for _, r := range reads {
+		for _, e := range r.call.Complete.Values {
+			if t, ok := seen[e]; !ok || r.call.Complete.Time < t {
+				seen[e] = r.call.Complete.Time
+			}
+		}
+	}
+
+	for _, r := range reads {
+		d.Nodes = append(d.Nodes, judgeSetRead(r, adds, seen))
+	}
+	sort.Slice(d.Nodes, func(i, j int) bool { return d.Nodes[i].Node < d.Nodes[j].Node })
+
+	res := Result{Details: d}
+	var problems []string
+	for _, n := range d.Nodes {
+		if n.Verdict == Invalid {
+			problems = append(problems, describeSetNode(n))
+		}
+	}
+	if p := d.Sequence.problem(); p != "" {
+		problems = append(problems, p)
+	}
+	switch {
+	case len(problems) > 0:
+		res.Verdict = Invalid
+		res.Message = strings.Join(problems, "; ") + "."
+	case len(reads) == 0:
+		res.Verdict = Unknown
+		res.Message = fmt.Sprintf("no evidence: no final read of the set completed (adds %d ok / %d fail / %d info).",
+			d.Adds.OK, d.Adds.Fail, d.Adds.Info)
+	case d.Adds.OK == 0:
+		res.Verdict = Unknown
+		res.Message = fmt.Sprintf("no evidence: no add was acknowledged (%d fail / %d info), so nothing could be lost.",
+			d.Adds.Fail, d.Adds.Info)
+	case len(d.Unread) > 0:
+		res.Verdict = Unknown
+		res.Message = fmt.Sprintf("no final read of %s; the %s read agree: %s.",
+			strings.Join(d.Unread, ", "), plural(len(reads), "node", "nodes"), setSummary(d))
+	default:
+		res.Verdict = Valid
+		res.Message = setSummary(d) + "."
+	}
+	return res
+}
+
+// judgeSetRead judges one node's final read.
+func judgeSetRead(r nodeRead, adds map[int64]*setAddState, seen map[int64]int64) SetNodeResult {
+	c := r.call
+	count := map[int64]int{}
+	for _, e := range c.Complete.Values {
+		count[e]++
+	}
+	var lost, diverged, phantom, failed, dup, recovered, unknown []int64
+	for e, n := range count {
+		if n > 1 {
+			dup = append(dup, e)
+		}
+		st := adds[e]
+		if st == nil {
+			phantom = append(phantom, e)
+			continue
+		}
+		attempted, allFailed, ok := st.attemptedBy(c.Complete.Time)
+		switch {
+		case !attempted:
+			phantom = append(phantom, e)
+		case allFailed:
+			failed = append(failed, e)
+		case !ok && st.indeterminate():
+			recovered = append(recovered, e)
+		}
+	}
+	for e, st := range adds {
+		if count[e] > 0 {
+			continue
+		}
+		switch {
+		case st.ackedBefore(c.Invoke.Time):
+			lost = append(lost, e)
+		case setSeenBefore(seen, e, c.Invoke.Time):
+			diverged = append(diverged, e)
+		case st.indeterminate():
+			unknown = append(unknown, e)
+		}
+	}
+	// Elements only a read saw (phantoms) must not vanish either.
+	for e, t := range seen {
+		if count[e] == 0 && adds[e] == nil && t < c.Invoke.Time {
+			diverged = append(diverged, e)
+		}
+	}
+	nr := SetNodeResult{
+		Node: r.node, Present: len(c.Complete.Values),
+		Lost: sampleOf(lost), Diverged: sampleOf(diverged), Phantom: sampleOf(phantom),
+		FailedPresent: sampleOf(failed), Duplicated: sampleOf(dup),
+		Recovered: sampleOf(recovered), UnknownOutcome: sampleOf(unknown),
+		Verdict: Valid,
+	}
+	if len(lost)+len(diverged)+len(phantom)+len(failed)+len(dup) > 0 {
+		nr.Verdict = Invalid
+	}
+	return nr
+}
+
+func setSeenBefore(seen map[int64]int64, e, t int64) bool {
+	s, ok := seen[e]
+	return ok && s < t
+}
+
+func describeSetNode(n SetNodeResult) string {
+	var parts []string
+	for _, p := range []struct {
+		what string
+		s    ElementSample
+	}{
+		{"lost acknowledged adds", n.Lost},
+		{"lost elements an earlier final read saw", n.Diverged},
+		{"holds elements never added", n.Phantom},
+		{"holds elements whose add certainly failed", n.FailedPresent},
+		{"holds elements twice", n.Duplicated},
+	} {
+		if p.s.Count > 0 {
+			parts = append(parts, fmt.Sprintf("%s %s", p.what, p.s))
+		}
+	}
+	return fmt.Sprintf("node %s %s", n.Node, strings.Join(parts, ", "))
+}
+
+func setSummary(d SetDetails) string {
+	var present []string
+	recovered, unknown := 0, 0
+	for _, n := range d.Nodes {
+		present = append(present, fmt.Sprintf("%s %d", n.Node, n.Present))
+		recovered = max(recovered, n.Recovered.Count)
+		unknown = max(unknown, n.UnknownOutcome.Count)
+	}
+	return fmt.Sprintf("all %d acknowledged adds are present on every node read (elements per node: %s); "+
+		"of %d indeterminate adds, up to %d are present and up to %d absent (both allowed)",
+		d.Adds.OK, strings.Join(present, ", "), d.Adds.Info, recovered, unknown)
+}
+
+func firstPath(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}

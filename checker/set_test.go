@@ -1,0 +1,405 @@
+package checker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zkchaos/zkchaos/history"
+)
+
+// Builders of set and queue histories; times in milliseconds, as in
+// helpers_test.go.
+
+// sqOp is one client operation of element e (nil for none), ending as typ.
+func sqOp(p int, f string, e *int64, typ history.Type, call, ret int64) []history.Op {
+	inv := invoke(p, f, "", call)
+	inv.Value = e
+	inv.Node = "n1"
+	c := complete(inv, typ, ret)
+	c.Value, c.Node = e, "n1"
+	switch typ {
+	case history.Info:
+		c.Error = "zk: connection closed"
+	case history.Fail:
+		c.Error = "zk: node already exists"
+	}
+	return []history.Op{inv, c}
+}
+
+// sqAddOK is an acknowledged plain add of e.
+func sqAddOK(p int, e, call, ret int64) []history.Op {
+	return sqOp(p, SetAdd, history.Int64(e), history.OK, call, ret)
+}
+
+// sqAddSeqOK is an acknowledged sequential add of e that got name seq.
+func sqAddSeqOK(p int, e, seq, call, ret int64) []history.Op {
+	ops := sqAddOK(p, e, call, ret)
+	ops[1].Path = fmt.Sprintf("/zkchaos-set/s-%010d", seq)
+	return ops
+}
+
+func sqAddInfo(p int, e, call, ret int64) []history.Op {
+	return sqOp(p, SetAdd, history.Int64(e), history.Info, call, ret)
+}
+
+func sqAddFail(p int, e, call, ret int64) []history.Op {
+	return sqOp(p, SetAdd, history.Int64(e), history.Fail, call, ret)
+}
+
+// sqRead is a final read on node that returned elements.
+func sqRead(p int, node string, call, ret int64, elements ...int64) []history.Op {
+	inv := invoke(p, history.Read, "", call)
+	inv.Node = node
+	c := complete(inv, history.OK, ret)
+	c.Node = node
+	c.Values = append([]int64{}, elements...)
+	return []history.Op{inv, c}
+}
+
+// sqRoles is a harness role observation naming the nodes.
+func sqRoles(at int64, nodes ...string) []history.Op {
+	m := map[string]string{}
+	for _, n := range nodes {
+		m[n] = "follower"
+	}
+	return one(history.Op{Type: history.Info, F: history.FRoles, Process: history.NemesisProcess, Time: at * msec, Roles: m})
+}
+
+func sqCheckSet(t *testing.T, ops []history.Op) (Result, SetDetails) {
+	t.Helper()
+	r := Set{}.Check(context.Background(), ops)
+	assert.Equal(t, "set", r.Checker)
+	d, ok := r.Details.(SetDetails)
+	require.True(t, ok, "details are SetDetails")
+	_, err := json.Marshal(r)
+	require.NoError(t, err)
+	return r, d
+}
+
+func sqSetNode(t *testing.T, d SetDetails, node string) SetNodeResult {
+	t.Helper()
+	for _, n := range d.Nodes {
+		if n.Node == node {
+			return n
+		}
+	}
+	t.Fatalf("no result for node %s in %+v", node, d.Nodes)
+	return SetNodeResult{}
+}
+
+func TestSetEveryAcknowledgedAddSurvivesOnEveryNode(t *testing.T) {
+	r, d := sqCheckSet(t, hist(
+		sqRoles(0, "n1", "n2", "n3"),
+		sqAddOK(1, 1, 0, 10),
+		sqAddSeqOK(2, 2, 0, 5, 15),
+		sqAddSeqOK(3, 3, 1, 20, 30),
+		sqAddInfo(4, 4, 20, 40), // committed: present everywhere
+		sqAddInfo(5, 5, 20, 40), // not committed: absent everywhere
+		sqAddFail(6, 6, 20, 40), // certainly not applied: absent
+		sqRead(100, "n1", 100, 110, 1, 2, 3, 4),
+		sqRead(101, "n2", 120, 130, 4, 3, 2, 1),
+		sqRead(102, "n3", 140, 150, 1, 2, 3, 4),
+	))
+	assert.Equal(t, Valid, r.Verdict, r.Message)
+	assert.Equal(t, Counts{OK: 3, Fail: 1, Info: 2}, d.Adds)
+	require.Len(t, d.Nodes, 3)
+	for _, n := range d.Nodes {
+		assert.Equal(t, Valid, n.Verdict)
+		assert.Equal(t, []int64{4}, n.Recovered.First, n.Node)
+		assert.Equal(t, []int64{5}, n.UnknownOutcome.First, n.Node)
+	}
+	assert.Equal(t, 2, d.Sequence.Creates)
+	assert.Contains(t, r.Message, "all 3 acknowledged adds are present")
+}
+
+func TestSetLostAcknowledgedAddIsInvalid(t *testing.T) {
+	r, d := sqCheckSet(t, hist(
+		sqAddOK(1, 1, 0, 10),
+		sqAddOK(2, 2, 0, 10),
+		sqRead(100, "n1", 100, 110, 1, 2),
+		sqRead(101, "n2", 120, 130, 1), // 2 lost on n2
+	))
+	assert.Equal(t, Invalid, r.Verdict)
+	assert.Equal(t, []int64{2}, sqSetNode(t, d, "n2").Lost.First)
+	assert.Equal(t, Valid, sqSetNode(t, d, "n1").Verdict)
+	assert.Contains(t, r.Message, "node n2 lost acknowledged adds 1 [2]")
+}
+
+func TestSetAddStillRunningWhenTheReadBeganMayBeAbsent(t *testing.T) {
+	// The add completed after the read began: they are concurrent, the read
+	// may precede it.
+	r, _ := sqCheckSet(t, hist(
+		sqAddOK(1, 1, 0, 10),
+		sqAddOK(2, 2, 90, 105),
+		sqRead(100, "n1", 100, 110, 1),
+	))
+	assert.Equal(t, Valid, r.Verdict, r.Message)
+}
+
+func TestSetPhantomElementIsInvalid(t *testing.T) {
+	r, d := sqCheckSet(t, hist(
+		sqAddOK(1, 1, 0, 10),
+		sqRead(100, "n1", 100, 110, 1, 99),
+	))
+	assert.Equal(t, Invalid, r.Verdict)
+	assert.Equal(t, []int64{99}, sqSetNode(t, d, "n1").Phantom.First)
+}
+
+func TestSetElementAddedOnlyAfterTheReadIsAPhantom(t *testing.T) {
+	// The read returned before the add of 2 was even issued.
+	r, d := sqCheckSet(t, hist(
+		sqAddOK(1, 1, 0, 10),
+		sqRead(100, "n1", 100, 110, 1, 2),
+		sqAddOK(2, 2, 120, 130),
+	))
+	assert.Equal(t, Invalid, r.Verdict)
+	assert.Equal(t, []int64{2}, sqSetNode(t, d, "n1").Phantom.First)
+}
+
+func TestSetElementWhoseAddCertainlyFailedMustNotAppear(t *testing.T) {
+	r, d := sqCheckSet(t, hist(
+		sqAddOK(1, 1, 0, 10),
+		sqAddFail(2, 2, 0, 10),
+		sqRead(100, "n1", 100, 110, 1, 2),
+	))
+	assert.Equal(t, Invalid, r.Verdict)
+	assert.Equal(t, []int64{2}, sqSetNode(t, d, "n1").FailedPresent.First)
+}
+
+func TestSetDuplicatedElementIsInvalid(t *testing.T) {
+	// Two sequential znodes with the same element: a create applied twice.
+	r, d := sqCheckSet(t, hist(
+		sqAddSeqOK(1, 1, 0, 0, 10),
+		sqRead(100, "n1", 100, 110, 1, 1),
+	))
+	assert.Equal(t, Invalid, r.Verdict)
+	assert.Equal(t, []int64{1}, sqSetNode(t, d, "n1").Duplicated.First)
+	assert.Contains(t, r.Message, "holds elements twice")
+}
+
+func TestSetIndeterminateAddSeenThenGoneIsInvalid(t *testing.T) {
+	// An indeterminate add may be absent, but not once a synced final read
+	// saw it: the set never shrinks.
+	r, d := sqCheckSet(t, hist(
+		sqAddOK(1, 1, 0, 10),
+		sqAddInfo(2, 2, 0, 10),
+		sqRead(100, "n1", 100, 110, 1, 2),
+		sqRead(101, "n2", 120, 130, 1),
+	))
+	assert.Equal(t, Invalid, r.Verdict)
+	assert.Equal(t, []int64{2}, sqSetNode(t, d, "n2").Diverged.First)
+	assert.Empty(t, sqSetNode(t, d, "n2").Lost.First)
+}
+
+func TestSetIndeterminateAddMayAppearBetweenReads(t *testing.T) {
+	// Absent on the first node, present on the second: it committed in
+	// between, which an indeterminate add may do at any time.
+	r, d := sqCheckSet(t, hist(
+		sqAddOK(1, 1, 0, 10),
+		sqAddInfo(2, 2, 0, 10),
+		sqRead(100, "n1", 100, 110, 1),
+		sqRead(101, "n2", 120, 130, 1, 2),
+	))
+	assert.Equal(t, Valid, r.Verdict, r.Message)
+	assert.Equal(t, []int64{2}, sqSetNode(t, d, "n1").UnknownOutcome.First)
+	assert.Equal(t, []int64{2}, sqSetNode(t, d, "n2").Recovered.First)
+}
+
+func TestSetOverlappingReadsMayDisagreeOnIndeterminateAdds(t *testing.T) {
+	r, _ := sqCheckSet(t, hist(
+		sqAddOK(1, 1, 0, 10),
+		sqAddInfo(2, 2, 0, 10),
+		sqRead(100, "n1", 100, 130, 1, 2),
+		sqRead(101, "n2", 110, 140, 1),
+	))
+	assert.Equal(t, Valid, r.Verdict, r.Message)
+}
+
+func TestSetWithoutFinalReadIsUnknown(t *testing.T) {
+	r, _ := sqCheckSet(t, hist(sqAddOK(1, 1, 0, 10)))
+	assert.Equal(t, Unknown, r.Verdict)
+	assert.Contains(t, r.Message, "no final read")
+}
+
+func TestSetWithoutAcknowledgedAddIsUnknown(t *testing.T) {
+	r, _ := sqCheckSet(t, hist(
+		sqAddInfo(1, 1, 0, 10),
+		sqRead(100, "n1", 100, 110),
+	))
+	assert.Equal(t, Unknown, r.Verdict)
+	assert.Contains(t, r.Message, "no add was acknowledged")
+}
+
+func TestSetNodeWithoutFinalReadIsUnknown(t *testing.T) {
+	r, d := sqCheckSet(t, hist(
+		sqRoles(0, "n1", "n2", "n3"),
+		sqAddOK(1, 1, 0, 10),
+		sqRead(100, "n1", 100, 110, 1),
+		sqRead(101, "n2", 120, 130, 1),
+	))
+	assert.Equal(t, Unknown, r.Verdict)
+	assert.Equal(t, []string{"n3"}, d.Unread)
+	assert.Contains(t, r.Message, "no final read of n3")
+}
+
+func TestSetLossOutweighsMissingNodes(t *testing.T) {
+	r, _ := sqCheckSet(t, hist(
+		sqRoles(0, "n1", "n2", "n3"),
+		sqAddOK(1, 1, 0, 10),
+		sqRead(100, "n1", 100, 110),
+	))
+	assert.Equal(t, Invalid, r.Verdict)
+}
+
+func TestSetSequentialNamesFollowRealTime(t *testing.T) {
+	t.Run("same name twice", func(t *testing.T) {
+		r, d := sqCheckSet(t, hist(
+			sqAddSeqOK(1, 1, 7, 0, 10),
+			sqAddSeqOK(2, 2, 7, 0, 10),
+			sqRead(100, "n1", 100, 110, 1, 2),
+		))
+		assert.Equal(t, Invalid, r.Verdict)
+		assert.Equal(t, []string{"/zkchaos-set/s-0000000007"}, d.Sequence.SameName)
+	})
+	t.Run("later create got a lower number", func(t *testing.T) {
+		r, d := sqCheckSet(t, hist(
+			sqAddSeqOK(1, 1, 5, 0, 10),
+			sqAddSeqOK(2, 2, 3, 20, 30),
+			sqRead(100, "n1", 100, 110, 1, 2),
+		))
+		assert.Equal(t, Invalid, r.Verdict)
+		assert.Equal(t, 1, d.Sequence.Inversions)
+		assert.Equal(t, int64(5), d.Sequence.Examples[0].Earlier.Seq)
+		assert.Equal(t, int64(3), d.Sequence.Examples[0].Later.Seq)
+		assert.Contains(t, r.Message, "against real time")
+	})
+	t.Run("overlapping creates may be numbered either way", func(t *testing.T) {
+		r, d := sqCheckSet(t, hist(
+			sqAddSeqOK(1, 1, 5, 0, 10),
+			sqAddSeqOK(2, 2, 3, 5, 30),
+			sqRead(100, "n1", 100, 110, 1, 2),
+		))
+		assert.Equal(t, Valid, r.Verdict, r.Message)
+		assert.Zero(t, d.Sequence.Inversions)
+	})
+}
+
+func TestSetOnlyNamesZooKeeperNumberedAreSequential(t *testing.T) {
+	// A plain create whose name happens to end in ten digits returned the
+	// path it asked for: it has no sequence number.
+	plain := func(p int, e, call, ret int64) []history.Op {
+		ops := sqAddOK(p, e, call, ret)
+		ops[0].Path = fmt.Sprintf("/zkchaos-set/e%d", e)
+		ops[1].Path = ops[0].Path
+		return ops
+	}
+	seq := func(p int, e, n, call, ret int64) []history.Op {
+		ops := sqAddSeqOK(p, e, n, call, ret)
+		ops[0].Path = "/zkchaos-set/s-"
+		return ops
+	}
+	r, d := sqCheckSet(t, hist(
+		plain(1, 9000000001, 0, 10),
+		plain(2, 9000000002, 0, 10),
+		seq(3, 3, 5, 20, 30),
+		seq(4, 4, 6, 40, 50),
+		sqRead(100, "n1", 100, 110, 9000000001, 9000000002, 3, 4),
+	))
+	assert.Equal(t, Valid, r.Verdict, r.Message)
+	assert.Equal(t, 2, d.Sequence.Creates)
+}
+
+func TestSetMalformedAddIsLeftOut(t *testing.T) {
+	r, d := sqCheckSet(t, hist(
+		sqAddOK(1, 1, 0, 10),
+		sqOp(2, SetAdd, nil, history.OK, 0, 10),
+		sqRead(100, "n1", 100, 110, 1),
+	))
+	assert.Equal(t, Valid, r.Verdict, r.Message)
+	assert.Equal(t, 1, d.Malformed)
+}
+
+func TestSetInterruptedAddIsIndeterminate(t *testing.T) {
+	// An add without completion (the run ended) may have happened.
+	inv := invoke(1, SetAdd, "", 50)
+	inv.Value = history.Int64(2)
+	r, d := sqCheckSet(t, hist(
+		sqAddOK(2, 1, 0, 10),
+		one(inv),
+		sqRead(100, "n1", 100, 110, 1, 2),
+	))
+	assert.Equal(t, Valid, r.Verdict, r.Message)
+	assert.Equal(t, 1, d.Adds.Info)
+}
+
+func TestSetCancelledCheckIsUnknown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := Set{}.Check(ctx, hist(sqAddOK(1, 1, 0, 10), sqRead(100, "n1", 100, 110, 1)))
+	assert.Equal(t, Unknown, r.Verdict)
+}
+
+// sqFuzzHistory decodes arbitrary bytes into a history of the operation names
+// fs (plus reads), with all the oddities a damaged file may hold: completions
+// without invocations, times going backwards, missing values, odd paths.
+func sqFuzzHistory(data []byte, fs ...string) []history.Op {
+	names := append([]string{history.Read, "other"}, fs...)
+	types := []history.Type{history.Invoke, history.OK, history.Fail, history.Info, "bogus"}
+	paths := []string{"", "/q/q-0000000001", "/q/q-0000000002", "/q/q-0000000003", "/q/q-9999999999", "/q/q--000000001", "x", "/"}
+	var ops []history.Op
+	var t int64
+	for i := 0; i+5 <= len(data); i += 5 {
+		b := data[i : i+5]
+		op := history.Op{
+			Index:   int64(len(ops)),
+			Type:    types[int(b[0])%len(types)],
+			F:       names[int(b[1])%len(names)],
+			Process: history.Process(int(b[2]%8) - 1),
+			Node:    fmt.Sprintf("n%d", b[2]%4),
+			Path:    paths[int(b[4])%len(paths)],
+		}
+		t += int64(b[4]) - 40
+		op.Time = t
+		if b[3] < 200 {
+			op.Value = history.Int64(int64(b[3] % 12))
+		}
+		if b[0]&0x80 != 0 {
+			op.Error = QueueEmpty
+		}
+		if op.F == history.Read || b[3]&0x40 != 0 {
+			for _, v := range data[i:min(len(data), i+int(b[3]%7))] {
+				op.Values = append(op.Values, int64(v%12))
+			}
+		}
+		if b[1]&0x80 != 0 && op.IsNemesis() {
+			op.Roles = map[string]string{"n1": "leader", op.Node: "follower"}
+		}
+		ops = append(ops, op)
+	}
+	return ops
+}
+
+func FuzzSet(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte{0, 2, 1, 1, 50, 1, 2, 1, 1, 60, 0, 0, 2, 1, 70, 1, 0, 2, 3, 80})
+	f.Add([]byte{0, 2, 1, 1, 41, 3, 2, 1, 1, 42, 0, 0, 3, 201, 43, 1, 0, 3, 5, 44, 0, 2, 0, 2, 40})
+	f.Add([]byte("the quick brown fox jumps over the lazy dog, twice: the quick brown fox"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ops := sqFuzzHistory(data, SetAdd)
+		r := Set{}.Check(context.Background(), ops)
+		if r.Verdict != Valid && r.Verdict != Invalid && r.Verdict != Unknown {
+			t.Fatalf("verdict %q", r.Verdict)
+		}
+		if r.Message == "" {
+			t.Fatal("no message")
+		}
+		if _, err := json.Marshal(r); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -1,0 +1,117 @@
+package set_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/cluster/local"
+	"github.com/zkchaos/zkchaos/harness"
+	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/scenarios"
+	"github.com/zkchaos/zkchaos/workloads/set"
+)
+
+// requireZooKeeper skips real-ensemble tests in -short mode, and when
+// ZooKeeper is missing fails in CI (the suite installs it) but skips elsewhere.
+func requireZooKeeper(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a real ZooKeeper ensemble")
+	}
+	if _, err := local.FindDistribution("debian"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+}
+
+// child returns the direct child of r named name.
+func child(r checker.Result, name string) (checker.Result, bool) {
+	for _, c := range r.Children {
+		if c.Checker == name {
+			return c, true
+		}
+	}
+	return checker.Result{}, false
+}
+
+// setDetails returns the evidence of the set checker in the tree under r.
+func setDetails(r checker.Result) (checker.SetDetails, bool) {
+	if d, ok := r.Details.(checker.SetDetails); ok {
+		return d, true
+	}
+	for _, c := range r.Children {
+		if d, ok := setDetails(c); ok {
+			return d, true
+		}
+	}
+	return checker.SetDetails{}, false
+}
+
+func TestAcknowledgedAddsSurvivePartitionsOnEveryNode(t *testing.T) {
+	requireZooKeeper(t)
+	s, err := scenarios.Load(filepath.Join("..", "..", "scenarios", "set-partition.yaml"))
+	require.NoError(t, err)
+	s.TimeLimit = 20 * time.Second
+	s.Recovery = 2 * time.Second
+	s.Nemesis.Warmup = 3 * time.Second
+	s.Nemesis.Interval = 3 * time.Second
+	s.Nemesis.Duration = 5 * time.Second
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := harness.Run(ctx, harness.Options{Scenario: s, OutDir: t.TempDir(), Workload: set.New(set.Config{})})
+	require.NoError(t, err)
+	res := out.Results
+	for _, c := range res.Check.Children {
+		t.Logf("%s %s: %s", c.Checker, c.Verdict, c.Message)
+	}
+	// The verdict of this workload's checkers; the run's overall verdict
+	// also holds checkers of the whole ensemble (server logs, convergence)
+	// that judge ZooKeeper rather than the set.
+	wl, ok := child(res.Check, "set")
+	require.True(t, ok, "the set checkers ran")
+	for _, c := range wl.Children {
+		t.Logf("  %s %s: %s", c.Checker, c.Verdict, c.Message)
+	}
+	require.Equal(t, checker.Valid, wl.Verdict, "%s", wl.Message)
+	if rec, ok := child(res.Check, "recovery"); ok {
+		assert.Equal(t, checker.Valid, rec.Verdict, "%s", rec.Message)
+	}
+
+	okAdds := res.Counts[checker.SetAdd][history.OK]
+	t.Logf("adds: %v, reads: %v", res.Counts[checker.SetAdd], res.Counts[history.Read])
+	assert.GreaterOrEqual(t, okAdds, 300, "adds must succeed outside the partitions")
+	assert.GreaterOrEqual(t, res.Counts[history.Read][history.OK], 3, "every node is read")
+
+	d, ok := setDetails(wl)
+	require.True(t, ok, "the set checker ran")
+	require.Len(t, d.Nodes, 3)
+	for _, n := range d.Nodes {
+		assert.GreaterOrEqual(t, n.Present, okAdds, "node %s holds every acknowledged add", n.Node)
+	}
+	assert.GreaterOrEqual(t, d.Sequence.Creates, okAdds/4, "about half the adds are sequential")
+
+	read, err := history.ReadFile(filepath.Join(out.Dir, history.FileName))
+	require.NoError(t, err)
+	partitions := 0
+	errs := map[string]int{}
+	for _, op := range read.Ops {
+		if op.IsNemesis() && op.Type == history.Info && op.F == "partition" && op.Error == "" {
+			partitions++
+		}
+		if op.F == checker.SetAdd && (op.Type == history.Fail || op.Type == history.Info) {
+			errs[string(op.Type)+": "+op.Error]++
+		}
+	}
+	t.Logf("adds that did not complete ok, by error: %v", errs)
+	assert.GreaterOrEqual(t, partitions, 1, "the network was partitioned")
+}
