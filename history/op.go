@@ -102,6 +102,9 @@ type Op struct {
 	// Values are several values at once: the elements a final read found,
 	// the values of a transaction, a queue's contents.
 	Values []int64 `json:"values,omitempty"`
+	// Zxids are per-key zxids aligned with Values: the mzxid of each znode
+	// a multi-key read saw or a transaction set.
+	Zxids []int64 `json:"zxids,omitempty"`
 	// Event names a watch or session event, e.g. NodeDataChanged or
 	// StateExpired.
 	Event string `json:"event,omitempty"`

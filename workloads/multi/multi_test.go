@@ -1,0 +1,115 @@
+package multi_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/cluster"
+	"github.com/zkchaos/zkchaos/cluster/local/localtest"
+	"github.com/zkchaos/zkchaos/harness"
+	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/scenarios"
+	"github.com/zkchaos/zkchaos/workloads"
+	"github.com/zkchaos/zkchaos/workloads/multi"
+)
+
+func TestTooFewKeysIsAnError(t *testing.T) {
+	env := workloads.Env{Nodes: []cluster.Node{{Name: "n1", ClientAddr: "127.0.0.1:1"}}, Workers: 2}
+	ctx := context.Background()
+	wl := multi.New(multi.Config{Keys: 1})
+	assert.ErrorContains(t, wl.Setup(ctx, env), "keys must be at least 2")
+	assert.ErrorContains(t, wl.Run(ctx, env, nil), "keys must be at least 2")
+	assert.ErrorContains(t, wl.FinalReads(ctx, env, nil, 100), "keys must be at least 2")
+}
+
+func TestTransactionsAreAllOrNothingUnderPartitions(t *testing.T) {
+	localtest.RequireZooKeeper(t)
+	s, err := scenarios.Parse("multi-test.yaml", "multi-test", []byte(`
+seed: 5
+time-limit: 18s
+recovery: 2s
+workload:
+  name: multi
+  keys: 4
+  workers: 6
+  rate: 120
+  op-timeout: 4s
+  session-timeout: 6s
+nemesis:
+  faults:
+    - {name: partition, grudge: halves, mode: reset}
+  interval: 4s
+  duration: 4s
+`))
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	wl := multi.New(multi.Config{Keys: s.Workload.Keys})
+	out, err := harness.Run(ctx, harness.Options{Scenario: s, OutDir: t.TempDir(), Workload: wl,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	require.NoError(t, err)
+	res := out.Results
+	// The workload's own checkers must pass. The run's verdict also has
+	// the harness's checkers (server logs, convergence), which judge
+	// ZooKeeper itself and may find what this test is not about.
+	t.Logf("run verdict %s:\n%s", res.Verdict, messages(res.Check))
+	require.Equal(t, checker.Valid, find(res.Check, "multi").Verdict, "%s", messages(res.Check))
+
+	r := find(res.Check, "transactions")
+	d, ok := r.Details.(checker.MultiDetails)
+	require.True(t, ok)
+	t.Logf("ops: %v; transactions: %s", res.Counts, r.Message)
+	assert.GreaterOrEqual(t, d.TxnOK, 200, "transactions must commit")
+	assert.GreaterOrEqual(t, d.TxnFail, 10, "version checks must sometimes fail")
+	assert.GreaterOrEqual(t, d.Snapshots, 100, "snapshots must be confirmed")
+	assert.GreaterOrEqual(t, d.AtomicityChecks, 500)
+	assert.Zero(t, d.Malformed)
+
+	// The network was really split, and healed.
+	read, err := history.ReadFile(filepath.Join(out.Dir, history.FileName))
+	require.NoError(t, err)
+	parts, heals := 0, 0
+	for _, op := range read.Ops {
+		if op.IsNemesis() && op.Type == history.Info && op.Error == "" && op.Fault != nil {
+			switch op.F {
+			case "partition":
+				parts++
+			case "heal":
+				heals++
+			}
+		}
+	}
+	assert.GreaterOrEqual(t, parts, 2)
+	assert.GreaterOrEqual(t, heals, parts, "every partition is healed")
+}
+
+// find returns the result named name in r's tree.
+func find(r checker.Result, name string) checker.Result {
+	if r.Checker == name {
+		return r
+	}
+	for _, c := range r.Children {
+		if f := find(c, name); f.Checker == name {
+			return f
+		}
+	}
+	return checker.Result{}
+}
+
+// messages lists the messages of r's tree, for a failure to explain itself.
+func messages(r checker.Result) string {
+	out := r.Checker + " " + string(r.Verdict) + ": " + r.Message + "\n"
+	for _, c := range r.Children {
+		out += messages(c)
+	}
+	return out
+}
