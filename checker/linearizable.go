@@ -338,7 +338,9 @@ func splitByKey(ops []history.Op, checkReads bool) ([]*keyHistory, tally) {
 				}
 			}
 		}
-		ret := c.Complete.Time
+		// A completion stamped before its invocation (a hand-edited or imported
+		// history) is taken as instantaneous rather than reversed in time.
+		ret := max(c.Complete.Time, c.Invoke.Time)
 		if typ == history.Info {
 			ret = never
 			kh.infoOps++

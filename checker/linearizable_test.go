@@ -528,3 +528,15 @@ func TestMalformedRecordsMakeAKeyUnknown(t *testing.T) {
 	assert.Contains(t, r.Message, "write without value")
 	assert.Empty(t, details(t, r).Unfinished, "a malformed key is not an unfinished one")
 }
+
+func TestCompletionStampedBeforeItsInvocationDoesNotPanic(t *testing.T) {
+	ops := []history.Op{
+		{Index: 0, Type: history.Invoke, F: history.Write, Process: 0, Time: 50, Key: "k", Value: history.Int64(1)},
+		{Index: 1, Type: history.OK, F: history.Write, Process: 0, Time: 10, Key: "k", Value: history.Int64(1), Version: history.Int32(1)},
+		{Index: 2, Type: history.Invoke, F: history.Read, Process: 1, Time: 60, Key: "k"},
+		{Index: 3, Type: history.OK, F: history.Read, Process: 1, Time: 70, Key: "k", Value: history.Int64(0), Version: history.Int32(0)},
+	}
+	r := Linearizable{ReadMode: ReadQuorum, VisualizeAllBelow: 100}.Check(context.Background(), ops)
+	assert.Equal(t, Invalid, r.Verdict, "the write completed (instantly) before the read began: reading 0 is stale")
+	assert.NotEmpty(t, r.Visualizations)
+}

@@ -55,11 +55,19 @@ func KeyName(i int) string { return "k" + strconv.Itoa(i) }
 // Path returns the znode path of a register.
 func Path(key string) string { return Root + "/" + key }
 
-// Checker returns the checkers that judge a register history: linearizability
-// per key and the evidence that reads and writes succeeded at all.
+// Checker returns the checkers that judge a register history, each testing
+// what ZooKeeper promises for the read mode and no more:
+// linearizability per key (of every operation for quorum reads; of the
+// writes alone for plain and sync reads, which are not linearizable); the
+// sequential consistency every read has (per-session monotonic,
+// read-your-writes, no phantom values, writes in real-time order); the count
+// of stale reads, allowed for plain and sync reads and reported, never
+// judged; and the evidence that reads and writes succeeded at all.
 func (w *Workload) Checker(budget time.Duration) checker.Checker {
 	return checker.Compose("register",
 		checker.Linearizable{Budget: budget, ReadMode: w.cfg.ReadMode, VisualizeAllBelow: 2000},
+		checker.Sequential{},
+		checker.StaleReads{ReadMode: w.cfg.ReadMode},
 		checker.Stats{Need: []string{history.Read, history.Write}},
 	)
 }
