@@ -18,7 +18,7 @@ import (
 	"github.com/zkchaos/zkchaos/history"
 )
 
-// Read modes of the register workload (DESIGN.md §4).
+// Read modes of the register workload.
 const (
 	// ReadPlain is a plain getData, served by the connected server.
 	ReadPlain = "plain"
