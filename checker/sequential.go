@@ -12,7 +12,7 @@ import (
 )
 
 // Sequential checks what ZooKeeper promises for every read, including the
-// plain and sync reads that are not linearizable (DESIGN.md §4): each session
+// plain and sync reads that are not linearizable: each session
 // sees the data move forward only, sees its own writes, and reads only values
 // that were written; and the writes, which are linearizable, agree with the
 // real-time order. It judges the register workload's reads, writes and cas
