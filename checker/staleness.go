@@ -12,10 +12,11 @@ import (
 // StaleReads measures how stale the register workload's reads were: a read
 // is stale when it returned an older version than the latest write that had
 // been acknowledged before the read was invoked. ZooKeeper allows this for
-// plain and sync reads, which the connected server answers from its own copy
-// , so the verdict is valid whatever the count: it is a
-// measurement for people, not a judgement (only a cancelled count is unknown). For quorum reads a stale read would also be a
-// linearizability violation, which the Linearizable checker judges.
+// plain and sync reads, which the connected server answers from its own
+// copy, so the verdict is valid whatever the count: it is a measurement for
+// people, not a judgement (only a cancelled count is unknown). For quorum
+// reads a stale read would also be a linearizability violation, which the
+// Linearizable checker judges.
 type StaleReads struct {
 	// ReadMode is how the workload read: "plain", "sync" or "quorum"; empty
 	// means "plain". It only changes the message.
