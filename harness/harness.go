@@ -25,7 +25,13 @@ import (
 	"github.com/zkchaos/zkchaos/reports"
 	"github.com/zkchaos/zkchaos/scenarios"
 	"github.com/zkchaos/zkchaos/workloads"
+	"github.com/zkchaos/zkchaos/workloads/lock"
+	"github.com/zkchaos/zkchaos/workloads/multi"
+	"github.com/zkchaos/zkchaos/workloads/queue"
 	"github.com/zkchaos/zkchaos/workloads/register"
+	"github.com/zkchaos/zkchaos/workloads/session"
+	"github.com/zkchaos/zkchaos/workloads/set"
+	"github.com/zkchaos/zkchaos/workloads/watch"
 )
 
 // ScenarioFile is the name of the resolved scenario inside a run directory.
@@ -389,6 +395,18 @@ func workloadFor(s *scenarios.Scenario) (workloads.Workload, error) {
 			Keys: w.Keys, ReadMode: w.ReadMode,
 			ReadWeight: w.Mix.Read, WriteWeight: w.Mix.Write, CASWeight: w.Mix.CAS,
 		}), nil
+	case "set":
+		return set.New(set.Config{}), nil
+	case "queue":
+		return queue.New(queue.Config{}), nil
+	case "lock":
+		return lock.New(lock.Config{Hold: w.Hold}), nil
+	case "session":
+		return session.New(session.Config{SessionTimeout: w.SessionTimeout}), nil
+	case "watch":
+		return watch.New(watch.Config{Keys: w.Keys}), nil
+	case "multi":
+		return multi.New(multi.Config{Keys: w.Keys}), nil
 	}
 	return nil, fmt.Errorf("scenario %s: unknown workload %q", s.Name, w.Name)
 }

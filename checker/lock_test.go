@@ -1,0 +1,315 @@
+package checker
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zkchaos/zkchaos/history"
+)
+
+// lkCall is one lock operation on session s, invoked at call and completed
+// at ret (milliseconds). An ok acquire records its node and owner as the
+// workload does.
+func lkCall(f string, p int, s int64, path string, typ history.Type, call, ret int64) []history.Op {
+	inv := history.Op{Type: history.Invoke, F: f, Process: history.Process(p), Session: s, Time: call * msec}
+	if f == LockRelease {
+		inv.Path = path
+	}
+	c := inv
+	c.Type, c.Time = typ, ret*msec
+	switch {
+	case f == LockAcquire && typ == history.OK:
+		c.Path, c.Values = path, []int64{s}
+	case typ == history.Fail:
+		c.Error = "zk: node does not exist"
+	case typ == history.Info:
+		c.Error = "zk: connection closed"
+	}
+	return []history.Op{inv, c}
+}
+
+func lkAcquire(p int, s int64, path string, typ history.Type, call, ret int64) []history.Op {
+	return lkCall(LockAcquire, p, s, path, typ, call, ret)
+}
+
+func lkRelease(p int, s int64, path string, typ history.Type, call, ret int64) []history.Op {
+	return lkCall(LockRelease, p, s, path, typ, call, ret)
+}
+
+// lkEvent is a session event recorded by an observer process of its own.
+func lkEvent(s int64, event string, at int64) []history.Op {
+	return one(history.Op{Type: history.Info, F: SessionF, Process: history.Process(100 + s), Session: s, Event: event, Time: at * msec})
+}
+
+func lockCheck(t *testing.T, ops []history.Op) (Result, LockDetails) {
+	t.Helper()
+	r := Lock{}.Check(context.Background(), ops)
+	d, ok := r.Details.(LockDetails)
+	require.True(t, ok, "details are LockDetails")
+	_, err := json.Marshal(r)
+	require.NoError(t, err)
+	return r, d
+}
+
+func TestLockHoldsOneAfterAnotherAreValid(t *testing.T) {
+	r, d := lockCheck(t, hist(
+		lkAcquire(0, 1, "/l/a-01", history.OK, 0, 10),
+		lkAcquire(1, 2, "/l/a-02", history.OK, 5, 130), // waited for the release
+		lkRelease(0, 1, "/l/a-01", history.OK, 110, 120),
+		lkRelease(1, 2, "/l/a-02", history.OK, 230, 240),
+	))
+	assert.Equal(t, Valid, r.Verdict, r.Message)
+	assert.Equal(t, 2, d.Holds)
+	assert.Equal(t, 2, d.Proven)
+	assert.Zero(t, d.ExpiredHolders)
+}
+
+func TestLockTwoLiveHoldersAtOnceAreInvalid(t *testing.T) {
+	r, d := lockCheck(t, hist(
+		lkAcquire(0, 1, "/l/a-01", history.OK, 0, 10),
+		lkAcquire(1, 2, "/l/a-02", history.OK, 5, 100), // while 0 still holds
+		lkRelease(0, 1, "/l/a-01", history.OK, 200, 210),
+		lkRelease(1, 2, "/l/a-02", history.OK, 300, 310),
+	))
+	assert.Equal(t, Invalid, r.Verdict, r.Message)
+	require.Equal(t, 1, d.Violations)
+	v := d.ViolationExamples[0]
+	assert.Equal(t, history.Process(0), v.First.Process)
+	assert.Equal(t, history.Process(1), v.Second.Process)
+	assert.Equal(t, 100*msec, v.From)
+	assert.Equal(t, 200*msec, v.To)
+}
+
+// A holder whose session expired has lost its node: another process may take
+// the lock before the old holder hears of it. That is ZooKeeper's documented
+// behaviour, reported but not a violation.
+func TestLockExpiredHolderStillBelievingIsAllowed(t *testing.T) {
+	r, d := lockCheck(t, hist(
+		lkAcquire(0, 1, "/l/a-01", history.OK, 0, 10),
+		lkAcquire(1, 2, "/l/a-02", history.OK, 5, 300), // session 1 expired on the server
+		lkRelease(1, 2, "/l/a-02", history.OK, 400, 410),
+		lkEvent(1, SessionExpired, 450), // the old holder hears of it late
+		lkRelease(0, 1, "/l/a-01", history.Fail, 460, 470),
+	))
+	assert.Equal(t, Valid, r.Verdict, r.Message)
+	assert.Equal(t, 1, d.Proven)
+	require.Equal(t, 1, d.ExpiredHolders)
+	assert.Contains(t, d.ExpiredExamples[0].Explanation, "expired holder still believed")
+	assert.Equal(t, 450*msec, d.ExpiredExamples[0].First.Until, "the believed hold ends when the expiry is seen")
+	assert.Contains(t, r.Message, "expired holder")
+}
+
+// If the holder's session provably lived on (a later write on it succeeded),
+// its node vanishing is no expiry: ZooKeeper deleted an ephemeral node of a
+// live session, and the lock was held twice.
+func TestLockNodeVanishedWhileSessionLivedIsInvalid(t *testing.T) {
+	r, d := lockCheck(t, hist(
+		lkAcquire(0, 1, "/l/a-01", history.OK, 0, 10),
+		lkAcquire(1, 2, "/l/a-02", history.OK, 5, 100),
+		lkRelease(1, 2, "/l/a-02", history.OK, 150, 160),
+		lkRelease(0, 1, "/l/a-01", history.Fail, 200, 210), // its node was gone
+		lkAcquire(0, 1, "/l/a-03", history.OK, 300, 310),   // yet session 1 lived on
+		lkRelease(0, 1, "/l/a-03", history.OK, 400, 410),
+	))
+	assert.Equal(t, Invalid, r.Verdict, r.Message)
+	require.Equal(t, 1, d.Violations)
+	assert.Equal(t, 150*msec, d.ViolationExamples[0].To)
+}
+
+func TestLockIndeterminateAcquireHoldsNothing(t *testing.T) {
+	r, d := lockCheck(t, hist(
+		lkAcquire(0, 1, "", history.Info, 0, 50), // may have created a node, never believed it held
+		lkAcquire(1, 2, "/l/a-02", history.OK, 5, 20),
+		lkRelease(1, 2, "/l/a-02", history.OK, 120, 130),
+		lkAcquire(2, 3, "", history.Fail, 10, 200), // gave up waiting
+	))
+	assert.Equal(t, Valid, r.Verdict, r.Message)
+	assert.Equal(t, 1, d.Holds)
+}
+
+func TestLockWithoutSuccessfulAcquireIsUnknown(t *testing.T) {
+	r, _ := lockCheck(t, hist(
+		lkAcquire(0, 1, "", history.Info, 0, 50),
+		lkAcquire(1, 2, "", history.Fail, 5, 20),
+	))
+	assert.Equal(t, Unknown, r.Verdict, r.Message)
+	r, _ = lockCheck(t, nil)
+	assert.Equal(t, Unknown, r.Verdict, r.Message)
+}
+
+// Holds whose release never confirmed the node, on sessions with no later
+// write, prove nothing: even overlapping they may have been expired holders.
+func TestLockUnprovenHoldsAreUnknown(t *testing.T) {
+	r, d := lockCheck(t, hist(
+		lkAcquire(0, 1, "/l/a-01", history.OK, 0, 10),
+		lkAcquire(1, 2, "/l/a-02", history.OK, 5, 50),
+		lkRelease(0, 1, "/l/a-01", history.Info, 100, 110),
+		lkRelease(1, 2, "/l/a-02", history.Info, 100, 120),
+	))
+	assert.Equal(t, Unknown, r.Verdict, r.Message)
+	assert.Equal(t, 2, d.Holds)
+	assert.Zero(t, d.Proven)
+	assert.Equal(t, 1, d.ExpiredHolders)
+	assert.Contains(t, d.ExpiredExamples[0].Explanation, "not proven alive")
+}
+
+// A run that ended during a hold: the holder believed until the end, but
+// nothing proves its session lived, so a later holder is information only.
+func TestLockHoldUntilTheEndOfTheHistory(t *testing.T) {
+	r, d := lockCheck(t, hist(
+		lkAcquire(1, 2, "/l/a-00", history.OK, 0, 5),
+		lkRelease(1, 2, "/l/a-00", history.OK, 6, 7),
+		lkAcquire(0, 1, "/l/a-01", history.OK, 10, 20),
+		lkAcquire(1, 2, "/l/a-02", history.OK, 30, 400),
+		lkRelease(1, 2, "/l/a-02", history.OK, 500, 510),
+	))
+	assert.Equal(t, Valid, r.Verdict, r.Message)
+	assert.Equal(t, 1, d.ExpiredHolders)
+	assert.Equal(t, "end of history", d.ExpiredExamples[0].First.EndedBy)
+}
+
+func TestLockHoldsThatTouchDoNotOverlap(t *testing.T) {
+	r, _ := lockCheck(t, hist(
+		lkAcquire(0, 1, "/l/a-01", history.OK, 0, 10),
+		lkRelease(0, 1, "/l/a-01", history.OK, 100, 110),
+		lkAcquire(1, 2, "/l/a-02", history.OK, 5, 100),
+		lkRelease(1, 2, "/l/a-02", history.OK, 200, 210),
+	))
+	assert.Equal(t, Valid, r.Verdict, r.Message)
+}
+
+// Without a recorded owner the hold's session is the one the acquire ran on
+// throughout; a call whose session changed has no known session.
+func TestLockSessionOfTheCallWhenNoOwnerIsRecorded(t *testing.T) {
+	noOwner := func(g []history.Op) []history.Op { g[1].Values = nil; return g }
+	ops := hist(
+		noOwner(lkAcquire(0, 1, "/l/a-01", history.OK, 0, 10)),
+		noOwner(lkAcquire(1, 2, "/l/a-02", history.OK, 5, 100)),
+		lkRelease(0, 1, "/l/a-01", history.Fail, 200, 210),
+		lkRelease(1, 2, "/l/a-02", history.OK, 300, 310),
+		lkAcquire(0, 1, "/l/a-03", history.OK, 400, 410), // session 1 lived on
+	)
+	r, _ := lockCheck(t, ops)
+	assert.Equal(t, Invalid, r.Verdict, r.Message)
+
+	for i := range ops {
+		if ops[i].F == LockAcquire && ops[i].Type == history.OK && ops[i].Path == "/l/a-01" {
+			ops[i].Session = 7 // the session changed during the acquire
+		}
+	}
+	r, _ = lockCheck(t, ops)
+	assert.Equal(t, Valid, r.Verdict, r.Message)
+}
+
+// Session records of an observer process are never taken for completions,
+// and a closed session ends a hold like an expired one.
+func TestLockSessionRecordsAndClosedSessions(t *testing.T) {
+	r, d := lockCheck(t, hist(
+		lkEvent(1, SessionEstablished, 0),
+		lkAcquire(0, 1, "/l/a-01", history.OK, 1, 10),
+		lkEvent(1, SessionDisconnected, 20),
+		lkEvent(1, SessionClosed, 60),
+		lkAcquire(1, 2, "/l/a-02", history.OK, 5, 100),
+		lkRelease(1, 2, "/l/a-02", history.OK, 150, 160),
+		lkRelease(0, 1, "/l/a-01", history.Info, 200, 210),
+	))
+	assert.Equal(t, Valid, r.Verdict, r.Message)
+	assert.Equal(t, 2, d.Holds)
+	assert.Zero(t, d.ExpiredHolders, "the closed holder's belief ended before the other acquired")
+}
+
+func TestLockCancelledCheckIsUnknown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := Lock{}.Check(ctx, hist(
+		lkAcquire(0, 1, "/l/a-01", history.OK, 0, 10),
+		lkRelease(0, 1, "/l/a-01", history.OK, 100, 110),
+	))
+	assert.Equal(t, Unknown, r.Verdict, r.Message)
+}
+
+// lsFuzzOps turns arbitrary bytes into a history of lock and session records:
+// every 8 bytes are one record (type, f, process, path, value, owner, event
+// and session, time step), with role records mixed in. Nothing need be
+// consistent, and times may go back.
+func lsFuzzOps(data []byte) []history.Op {
+	types := []history.Type{history.Invoke, history.OK, history.Fail, history.Info}
+	fs := []string{LockAcquire, LockRelease, SessionF, SessionCreate, SessionExists, SessionExists, history.FRoles, "kill"}
+	events := []string{SessionEstablished, SessionDisconnected, SessionExpired, SessionClosed}
+	roles := []string{"leader", "follower", "down"}
+	var ops []history.Op
+	var now int64
+	for i := 0; i+8 <= len(data) && len(ops) < 400; i += 8 {
+		b := data[i : i+8]
+		op := history.Op{
+			Index:   int64(len(ops)),
+			Type:    types[b[0]%4],
+			F:       fs[int(b[1])%len(fs)],
+			Process: history.Process(int(b[2]%7) - 1), // -1 is the nemesis
+			Path:    []string{"", "/a", "/b", "/c"}[b[3]%4],
+			Event:   events[b[6]%4],
+			Session: int64(b[6] / 4 % 4),
+		}
+		if step := int64(int8(b[7])); step < -100 {
+			now -= 7 * msec
+		} else {
+			now += max(step, 0) * msec
+		}
+		op.Time = now
+		if b[4]&0x80 == 0 {
+			op.Value = history.Int64(int64(b[4]%3) - 1 + int64(b[4]&0x40)*1e15)
+		}
+		if b[5]&0x80 == 0 {
+			op.Values = []int64{int64(b[5] % 4)}
+		}
+		if op.F == history.FRoles {
+			op.Process = history.NemesisProcess
+			op.Roles = map[string]string{"n1": roles[b[5]%3], "n2": roles[b[5]/3%3]}
+		}
+		ops = append(ops, op)
+	}
+	return ops
+}
+
+// lsFuzzSeeds are seed inputs for the lock and session fuzz targets.
+func lsFuzzSeeds(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte{0, 0, 1, 1, 0, 1, 4, 1, 1, 0, 1, 1, 0, 1, 4, 10, 0, 1, 1, 1, 0, 1, 4, 10, 1, 1, 1, 1, 0, 1, 4, 10})
+	f.Add([]byte{0, 3, 2, 1, 0, 1, 4, 1, 1, 3, 2, 1, 0, 1, 4, 5, 0, 4, 3, 1, 0, 1, 8, 1, 1, 4, 3, 1, 1, 1, 8, 1,
+		3, 2, 0, 0, 0, 0, 6, 100, 0, 4, 3, 1, 0, 1, 8, 200, 1, 4, 3, 1, 1, 1, 8, 1, 0, 6, 0, 0, 0, 2, 0, 1})
+	f.Add([]byte("\x00\x00\x01\x01\x00\x01\x04\x01\x01\x00\x01\x01\x00\x01\x04\x0a\x00\x00\x02\x02\x00\x02\x08\x01\x01\x00\x02\x02\x00\x02\x08\x0a\x00\x01\x01\x01\x00\x01\x04\x80"))
+}
+
+// FuzzLock feeds arbitrary histories to the lock checker: it must never
+// panic, and its verdict must agree with its evidence.
+func FuzzLock(f *testing.F) {
+	lsFuzzSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ops := lsFuzzOps(data)
+		r := Lock{}.Check(context.Background(), ops)
+		d, ok := r.Details.(LockDetails)
+		if !ok {
+			t.Fatalf("details are %T", r.Details)
+		}
+		switch r.Verdict {
+		case Invalid:
+			if d.Violations == 0 {
+				t.Fatalf("invalid without a violation: %s", r.Message)
+			}
+		case Valid:
+			if d.Violations > 0 || d.Proven == 0 {
+				t.Fatalf("valid with %d violations and %d proven holds: %s", d.Violations, d.Proven, r.Message)
+			}
+		case Unknown:
+		default:
+			t.Fatalf("verdict %q", r.Verdict)
+		}
+		if _, err := json.Marshal(r); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -1,0 +1,97 @@
+package lock_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/cluster/local"
+	"github.com/zkchaos/zkchaos/harness"
+	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/nemesis"
+	"github.com/zkchaos/zkchaos/scenarios"
+	"github.com/zkchaos/zkchaos/workloads/lock"
+)
+
+// requireZooKeeper skips real-ensemble tests in -short mode, and when
+// ZooKeeper is missing fails in CI (the suite installs it) but skips elsewhere.
+func requireZooKeeper(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a real ZooKeeper ensemble")
+	}
+	if _, err := local.FindDistribution("debian"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+}
+
+func TestLockHoldersExcludeEachOtherUnderLeaderKills(t *testing.T) {
+	requireZooKeeper(t)
+	s, err := scenarios.Parse("lock.yaml", "lock", []byte("workload:\n  name: lock\n"))
+	require.NoError(t, err)
+	s.Seed = 3
+	s.TimeLimit = 16 * time.Second
+	s.Recovery = 2 * time.Second
+	s.Workload.Workers = 5
+	s.Workload.Rate = 100
+	s.Workload.Hold = 50 * time.Millisecond
+	s.Workload.OpTimeout = 4 * time.Second
+	s.Workload.SessionTimeout = 6 * time.Second
+	s.Nemesis.Faults = []nemesis.Spec{nemesis.Spec{Name: "kill-leader"}.Resolved()}
+	s.Nemesis.Warmup = 3 * time.Second
+	s.Nemesis.Interval = 4 * time.Second
+	s.Nemesis.Duration = 3 * time.Second
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := harness.Run(ctx, harness.Options{Scenario: s, OutDir: outDir(t), Workload: lock.New(lock.Config{Hold: s.Workload.Hold})})
+	require.NoError(t, err)
+	res := out.Results
+	for _, c := range res.Check.Children {
+		t.Logf("%s %s: %s", c.Checker, c.Verdict, c.Message)
+		for _, g := range c.Children {
+			t.Logf("  %s %s: %s", g.Checker, g.Verdict, g.Message)
+		}
+	}
+	t.Logf("counts: %v", res.Counts)
+	assert.Equal(t, checker.Valid, res.Verdict, "%s", res.Check.Message)
+	assert.GreaterOrEqual(t, res.Counts[checker.LockAcquire][history.OK], 20, "the lock was taken")
+	assert.GreaterOrEqual(t, res.Counts[checker.LockRelease][history.OK], 20, "and given back")
+
+	read, err := history.ReadFile(filepath.Join(out.Dir, history.FileName))
+	require.NoError(t, err)
+	kills, disconnects := 0, 0
+	for _, op := range read.Ops {
+		switch {
+		case op.IsNemesis() && op.F == "kill" && op.Type == history.Info && op.Error == "":
+			kills++
+		case op.F == checker.SessionF && op.Event == checker.SessionDisconnected:
+			disconnects++
+		}
+	}
+	assert.GreaterOrEqual(t, kills, 2, "the leader was killed")
+	assert.GreaterOrEqual(t, disconnects, 1, "clients saw their server go")
+
+	// The verdict can be had again from the run directory alone.
+	again, err := harness.Check(ctx, out.Dir)
+	require.NoError(t, err)
+	t.Logf("recheck: %s %s", again.Verdict, again.Check.Message)
+}
+
+// outDir is where the run directory goes: $ZKCHAOS_TEST_OUT to keep it for
+// a look afterwards, a temporary directory otherwise.
+func outDir(t *testing.T) string {
+	if d := os.Getenv("ZKCHAOS_TEST_OUT"); d != "" {
+		return d
+	}
+	return t.TempDir()
+}

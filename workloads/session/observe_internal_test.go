@@ -1,0 +1,91 @@
+package session
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/stretchr/testify/assert"
+
+	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/workloads"
+)
+
+type memory struct {
+	mu  sync.Mutex
+	ops []history.Op
+}
+
+func (m *memory) Append(op history.Op) (history.Op, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	op.Index = int64(len(m.ops))
+	m.ops = append(m.ops, op)
+	return op, nil
+}
+
+func (m *memory) events() []string {
+	var out []string
+	for _, op := range m.ops {
+		out = append(out, op.Event+" "+history.Process(op.Session).String())
+	}
+	return out
+}
+
+// The library forgets a session when it expires, before it says so: the
+// observer must name the session that expired, never the next one, and say
+// which session the client closed.
+func TestObserverNamesTheSessionThatEnded(t *testing.T) {
+	rec := &memory{}
+	o := NewObserver(rec, workloads.NewProcesses(10), 4*time.Second)
+	events := make(chan observed, 10)
+	done := make(chan struct{})
+	go func() {
+		o.record("n1", 10, events)
+		close(done)
+	}()
+	// Each event with the session id the connection had when it came.
+	send := func(s zk.State, id int64) { events <- observed{state: s, session: id} }
+	ended := o.Ended(1)
+
+	send(zk.StateHasSession, 1)
+	send(zk.StateDisconnected, 1)
+	send(zk.StateExpired, 0) // the library has forgotten session 1
+	select {
+	case <-ended: // a holder waiting on session 1 learns it ended
+	case <-time.After(5 * time.Second):
+		t.Fatal("session 1's end was not signalled")
+	}
+
+	send(zk.StateHasSession, 2)
+	// An expiry that arrives while the remembered session is still the
+	// live one cannot be placed: nothing is recorded.
+	send(zk.StateExpired, 2)
+	send(zk.StateHasSession, 3)
+	close(events) // the client closed the connection
+	<-done
+
+	assert.Equal(t, []string{
+		checker.SessionEstablished + " 1", checker.SessionDisconnected + " 1", checker.SessionExpired + " 1",
+		checker.SessionEstablished + " 2", checker.SessionEstablished + " 3", checker.SessionClosed + " 3",
+	}, rec.events())
+	for _, op := range rec.ops {
+		assert.Equal(t, history.Info, op.Type)
+		assert.Equal(t, checker.SessionF, op.F)
+		assert.Equal(t, history.Process(10), op.Process)
+		assert.Equal(t, "n1", op.Node)
+	}
+	assert.Equal(t, int64(4000), *rec.ops[0].Value, "the session timeout asked for, in ms")
+	select {
+	case <-o.Ended(3):
+	default:
+		t.Fatal("a closed session has ended")
+	}
+	assert.NoError(t, o.Wait(time.Second))
+}
+
+func TestNodePathNamesProcessAndCount(t *testing.T) {
+	assert.Equal(t, "/zkchaos-session/12-3", NodePath(12, 3))
+}

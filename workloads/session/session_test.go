@@ -1,0 +1,102 @@
+package session_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/cluster/local"
+	"github.com/zkchaos/zkchaos/harness"
+	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/nemesis"
+	"github.com/zkchaos/zkchaos/scenarios"
+	"github.com/zkchaos/zkchaos/workloads/session"
+)
+
+// requireZooKeeper skips real-ensemble tests in -short mode, and when
+// ZooKeeper is missing fails in CI (the suite installs it) but skips elsewhere.
+func requireZooKeeper(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a real ZooKeeper ensemble")
+	}
+	if _, err := local.FindDistribution("debian"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+}
+
+// Clients cut off from their server for longer than the session timeout
+// lose their sessions: their ephemeral nodes must vanish (seen by the other
+// clients before the cut-off ones hear of it), and no other node may.
+func TestEphemeralsLiveAndDieWithTheirSessions(t *testing.T) {
+	requireZooKeeper(t)
+	s, err := scenarios.Parse("session.yaml", "session", []byte("workload:\n  name: session\n"))
+	require.NoError(t, err)
+	s.Seed = 5
+	s.TimeLimit = 18 * time.Second
+	s.Recovery = 2 * time.Second
+	s.Workload.Workers = 6
+	s.Workload.Rate = 60
+	s.Workload.OpTimeout = 5 * time.Second
+	s.Workload.SessionTimeout = 4 * time.Second
+	s.Nemesis.Faults = []nemesis.Spec{nemesis.Spec{Name: nemesis.KindClients, Target: nemesis.TargetOne}.Resolved()}
+	s.Nemesis.Warmup = 2 * time.Second
+	s.Nemesis.Interval = 4 * time.Second
+	s.Nemesis.Duration = 7 * time.Second
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	wl := session.New(session.Config{SessionTimeout: s.Workload.SessionTimeout})
+	out, err := harness.Run(ctx, harness.Options{Scenario: s, OutDir: outDir(t), Workload: wl})
+	require.NoError(t, err)
+	res := out.Results
+	var details checker.SessionsDetails
+	for _, c := range res.Check.Children {
+		t.Logf("%s %s: %s", c.Checker, c.Verdict, c.Message)
+		for _, g := range c.Children {
+			t.Logf("  %s %s: %s", g.Checker, g.Verdict, g.Message)
+			if d, ok := g.Details.(checker.SessionsDetails); ok {
+				details = d
+			}
+		}
+	}
+	t.Logf("counts: %v", res.Counts)
+	assert.Equal(t, checker.Valid, res.Verdict, "%s", res.Check.Message)
+	assert.GreaterOrEqual(t, res.Counts[checker.SessionCreate][history.OK], 8, "every worker created a node, and again after expiry")
+	assert.GreaterOrEqual(t, res.Counts[checker.SessionExists][history.OK], 300)
+
+	read, err := history.ReadFile(filepath.Join(out.Dir, history.FileName))
+	require.NoError(t, err)
+	expired := map[int64]bool{}
+	for _, op := range read.Ops {
+		if op.F == checker.SessionF && op.Event == checker.SessionExpired {
+			expired[op.Session] = true
+		}
+	}
+	assert.GreaterOrEqual(t, len(expired), 2, "the cut-off clients' sessions expired")
+	assert.GreaterOrEqual(t, details.ProvenAlive, 100, "checks while sessions provably lived")
+	assert.GreaterOrEqual(t, details.AbsentAfterEnd, 1, "an expired session's node was seen gone")
+	assert.GreaterOrEqual(t, details.AfterBound, 1, "checks after sessions had certainly ended")
+
+	again, err := harness.Check(ctx, out.Dir)
+	require.NoError(t, err)
+	assert.Equal(t, res.Verdict, again.Verdict, "the verdict can be had again from the run directory")
+}
+
+// outDir is where the run directory goes: $ZKCHAOS_TEST_OUT to keep it for
+// a look afterwards, a temporary directory otherwise.
+func outDir(t *testing.T) string {
+	if d := os.Getenv("ZKCHAOS_TEST_OUT"); d != "" {
+		return d
+	}
+	return t.TempDir()
+}
