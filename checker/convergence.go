@@ -56,7 +56,6 @@ func (Convergence) Check(_ context.Context, ops []history.Op) Result {
 		}
 	}
 	r := Result{Checker: "convergence"}
-	defer func() { r.Duration = time.Since(start) }()
 
 	var mismatches []string
 	for node, m := range d.Digest {
@@ -125,5 +124,6 @@ func (Convergence) Check(_ context.Context, ops []history.Op) Result {
 			r.Message += "; no digest mismatch reported by the servers"
 		}
 	}
+	r.Duration = time.Since(start)
 	return r
 }
