@@ -1,8 +1,11 @@
 package checker
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,9 +18,8 @@ import (
 // with nemesis and role records mixed in. Nothing about it need be
 // consistent: invocations without completions, completions without
 // invocations, missing values and versions all occur; with timeTravel, so do
-// times that go back, which the history Writer never writes (the Linearizable
-// checker panics on a completion timed before its invocation; Compose turns
-// that into an unknown verdict).
+// times that go back, which the history Writer never writes but a
+// hand-edited or imported history may hold.
 func fuzzRegisterHistory(data []byte, timeTravel bool) []history.Op {
 	types := []history.Type{history.Invoke, history.OK, history.Fail, history.Info}
 	fs := []string{history.Read, history.Write, history.CAS, history.Read, history.Write, "kill", "start", history.FRoles, history.FHealthy, "enqueue"}
@@ -137,7 +139,7 @@ func checkResult(t *testing.T, name string, r Result) {
 func FuzzLinearizable(f *testing.F) {
 	fuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ops := fuzzRegisterHistory(data, false)
+		ops := fuzzRegisterHistory(data, true)
 		for _, mode := range []string{ReadQuorum, ReadPlain} {
 			r := Linearizable{Budget: 200 * time.Millisecond, ReadMode: mode, VisualizeAllBelow: 50}.Check(context.Background(), ops)
 			checkResult(t, "linearizable", r)
@@ -186,5 +188,66 @@ func FuzzRecovery(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := Recovery{}.Check(context.Background(), fuzzRegisterHistory(data, true))
 		checkResult(t, "recovery", r)
+	})
+}
+
+func FuzzConvergence(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 5, 6})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// Every 3 bytes: node, path, value; a high bit makes the snapshot
+		// an error, another a digest counter.
+		snaps := map[string]*history.Op{}
+		for i := 0; i+3 <= len(data) && i < 600; i += 3 {
+			node := "n" + string(rune('1'+data[i]%4))
+			op := snaps[node]
+			if op == nil {
+				op = &history.Op{Type: history.Info, F: history.FSnapshot, Process: history.NemesisProcess, Node: node, Snapshot: map[string]string{}}
+				snaps[node] = op
+			}
+			switch {
+			case data[i]&0x80 != 0:
+				op.Error = "unreachable"
+			case data[i]&0x40 != 0:
+				op.Metrics = map[string]int64{"zk_digest_mismatches_count": int64(data[i+2] % 2)}
+			default:
+				op.Snapshot["/p"+string(rune('a'+data[i+1]%5))] = "v" + string(rune('0'+data[i+2]%3))
+			}
+		}
+		var ops []history.Op
+		for _, op := range snaps {
+			ops = append(ops, *op)
+		}
+		checkResult(t, "convergence", Convergence{}.Check(context.Background(), ops))
+	})
+}
+
+func FuzzValueRegister(f *testing.F) {
+	f.Add([]byte(`{:type :invoke, :f :write, :value 1, :process 0, :time 1}
+{:type :ok, :f :write, :value 1, :process 0, :time 2}
+{:type :invoke, :f :read, :value nil, :process 1, :time 3}
+{:type :ok, :f :read, :value 1, :process 1, :time 4}`))
+	f.Add([]byte(`[{:type :invoke, :f :cas, :value [:k [1 2]], :process 0, :time 5}]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ops, err := history.ReadEDN(bytes.NewReader(data))
+		if err != nil || len(ops) > 300 {
+			return
+		}
+		for _, cas := range []bool{true, false} {
+			r := ValueRegister{CAS: cas, Budget: 100 * time.Millisecond}.Check(context.Background(), ops)
+			checkResult(t, "value-register", r)
+		}
+	})
+}
+
+func FuzzServerLogs(f *testing.F) {
+	f.Add([]byte("2026 ERROR [x] boom\njava.lang.NullPointerException: Cannot read field \"hdr\" because \"pif\" is null\n"))
+	f.Add([]byte("Digests are not matching\n=== zkchaos: command: java -XX:+ExitOnOutOfMemoryError\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "zookeeper.log")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		checkResult(t, "server-logs", ServerLogs{Logs: map[string]string{"n1": path}}.Check(context.Background(), nil))
 	})
 }

@@ -71,3 +71,18 @@ func FuzzDecode(f *testing.F) {
 		_ = Calls(res.Ops)
 	})
 }
+
+func FuzzReadEDN(f *testing.F) {
+	f.Add([]byte(`{:type :invoke, :f :cas, :value ["k0" [1 2]], :process 3, :time 10}`))
+	f.Add([]byte(`[{:type :ok, :f :read, :value #{1 2}, :process :nemesis}]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ops, err := ReadEDN(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		var buf bytes.Buffer
+		if err := WriteEDN(&buf, ops); err != nil {
+			t.Fatalf("a history read from EDN must write back: %v", err)
+		}
+	})
+}
