@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what zkchaos needs on a Debian machine, skipping what is present:
-# ZooKeeper 3.8 from Debian (no service is started), a Java runtime, and the
-# logging jars Debian's ZooKeeper needs to write its logs.
+# ZooKeeper 3.8 from Debian (no service is started), a Java runtime, the
+# logging jars Debian's ZooKeeper needs to write its logs, and libfaketime
+# for clock faults.
 set -euo pipefail
 
 missing=()
