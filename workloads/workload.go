@@ -144,13 +144,32 @@ func RunWorkers(stop context.Context, env Env, rec Recorder, step func(w *Worker
 	return errors.Join(errs...)
 }
 
-// pace calls step at interval Workers/Rate, never in bursts to catch up.
+// pace runs step on a live session at the worker's share of the rate.
 func pace(stop context.Context, env Env, w *Worker, step func(w *Worker) error) error {
+	return Pace(stop, env, w.Rand, func() error {
+		ready, err := w.Client.Ready(stop)
+		if err != nil {
+			return fmt.Errorf("worker %d: %w", w.Index, err)
+		}
+		if !ready {
+			return nil // skip a turn rather than queue an op that can only fail
+		}
+		if err := step(w); err != nil {
+			return fmt.Errorf("worker %d: %w", w.Index, err)
+		}
+		return nil
+	})
+}
+
+// Pace calls step every Workers/Rate (as fast as it returns when Rate is 0),
+// starting at a random offset drawn from rng, never in bursts to catch up,
+// until stop is done or step fails.
+func Pace(stop context.Context, env Env, rng *rand.Rand, step func() error) error {
 	var interval time.Duration
 	if env.Rate > 0 {
 		interval = time.Duration(float64(env.Workers) / env.Rate * float64(time.Second))
 	}
-	next := time.Now().Add(time.Duration(w.Rand.Int64N(int64(interval) + 1)))
+	next := time.Now().Add(time.Duration(rng.Int64N(int64(interval) + 1)))
 	for {
 		if interval > 0 {
 			if !sleepUntil(stop, next) {
@@ -163,15 +182,8 @@ func pace(stop context.Context, env Env, w *Worker, step func(w *Worker) error) 
 		} else if stop.Err() != nil {
 			return nil
 		}
-		ready, err := w.Client.Ready(stop)
-		if err != nil {
-			return fmt.Errorf("worker %d: %w", w.Index, err)
-		}
-		if !ready {
-			continue
-		}
-		if err := step(w); err != nil {
-			return fmt.Errorf("worker %d: %w", w.Index, err)
+		if err := step(); err != nil {
+			return err
 		}
 	}
 }

@@ -215,50 +215,21 @@ func RunWorkers(stop context.Context, env workloads.Env, rec workloads.Recorder,
 	return errors.Join(errs...)
 }
 
-// pace calls step at interval Workers/Rate, never in bursts to catch up.
+// pace runs step on a live session at the worker's share of the rate,
+// attaching the observer to every session the client opens.
 func pace(stop context.Context, env workloads.Env, w *Worker, step func(w *Worker) error) error {
-	var interval time.Duration
-	if env.Rate > 0 {
-		interval = time.Duration(float64(env.Workers) / env.Rate * float64(time.Second))
-	}
-	next := time.Now().Add(time.Duration(w.Rand.Int64N(int64(interval) + 1)))
-	for {
-		if interval > 0 {
-			if !sleepUntil(stop, next) {
-				return nil
-			}
-			next = next.Add(interval)
-			if now := time.Now(); next.Before(now) {
-				next = now
-			}
-		} else if stop.Err() != nil {
-			return nil
-		}
+	return workloads.Pace(stop, env, w.Rand, func() error {
 		ready, err := w.Client.Ready(stop)
 		w.Sessions.Attach(w.Client)
 		if err != nil {
 			return fmt.Errorf("worker %d: %w", w.Index, err)
 		}
 		if !ready {
-			continue
+			return nil
 		}
 		if err := step(w); err != nil {
 			return fmt.Errorf("worker %d: %w", w.Index, err)
 		}
-	}
-}
-
-func sleepUntil(ctx context.Context, t time.Time) bool {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-timer.C:
-		return true
-	}
+		return nil
+	})
 }

@@ -146,7 +146,7 @@ func (w *Workload) write(stop context.Context, env workloads.Env, rec workloads.
 	p history.Process, node cluster.Node, rng *rand.Rand) error {
 	c := workloads.NewClient(env, node, rec, p, procs)
 	defer c.Close()
-	return pace(stop, env, rng, func() error {
+	return workloads.Pace(stop, env, rng, func() error {
 		ready, err := c.Ready(stop)
 		if err != nil || !ready {
 			return err
@@ -163,43 +163,6 @@ func (w *Workload) write(stop context.Context, env workloads.Env, rec workloads.
 		})
 		return err
 	})
-}
-
-// pace calls step at interval Workers/Rate (never in bursts to catch up)
-// until stop is done.
-func pace(stop context.Context, env workloads.Env, rng *rand.Rand, step func() error) error {
-	var interval time.Duration
-	if env.Rate > 0 {
-		interval = time.Duration(float64(env.Workers) / env.Rate * float64(time.Second))
-	}
-	next := time.Now().Add(time.Duration(rng.Int64N(int64(interval) + 1)))
-	for {
-		if interval > 0 {
-			if !sleepUntil(stop, next) {
-				return nil
-			}
-			next = next.Add(interval)
-			if now := time.Now(); next.Before(now) {
-				next = now
-			}
-		} else if stop.Err() != nil {
-			return nil
-		}
-		if err := step(); err != nil {
-			return err
-		}
-	}
-}
-
-func sleepUntil(ctx context.Context, t time.Time) bool {
-	timer := time.NewTimer(time.Until(t))
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-timer.C:
-		return true
-	}
 }
 
 // watcher is one watcher worker's state.
@@ -241,7 +204,7 @@ func (w *Workload) watch(stop context.Context, env workloads.Env, rec workloads.
 	}
 	wt.c = workloads.NewClient(counted, node, rec, p, procs)
 	defer wt.c.Close()
-	err := pace(stop, env, rng, func() error { return wt.step(stop) })
+	err := workloads.Pace(stop, env, rng, func() error { return wt.step(stop) })
 	if err != nil {
 		return err
 	}
