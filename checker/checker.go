@@ -169,3 +169,13 @@ func run(ctx context.Context, c Checker, ops []history.Op) (r Result) {
 	}
 	return r
 }
+
+// Child returns the direct child of r that the named checker produced.
+func (r Result) Child(name string) (Result, bool) {
+	for _, c := range r.Children {
+		if c.Checker == name {
+			return c, true
+		}
+	}
+	return Result{}, false
+}

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/checker"
-	"github.com/zkchaos/zkchaos/cluster/local"
+	"github.com/zkchaos/zkchaos/cluster/local/localtest"
 	"github.com/zkchaos/zkchaos/harness"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/nemesis"
@@ -19,23 +19,8 @@ import (
 	"github.com/zkchaos/zkchaos/workloads/lock"
 )
 
-// requireZooKeeper skips real-ensemble tests in -short mode, and when
-// ZooKeeper is missing fails in CI (the suite installs it) but skips elsewhere.
-func requireZooKeeper(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts a real ZooKeeper ensemble")
-	}
-	if _, err := local.FindDistribution("debian"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-}
-
 func TestLockHoldersExcludeEachOtherUnderLeaderKills(t *testing.T) {
-	requireZooKeeper(t)
+	localtest.RequireZooKeeper(t)
 	s, err := scenarios.Parse("lock.yaml", "lock", []byte("workload:\n  name: lock\n"))
 	require.NoError(t, err)
 	s.Seed = 3

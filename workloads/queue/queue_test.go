@@ -2,7 +2,6 @@ package queue_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -11,37 +10,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/checker"
-	"github.com/zkchaos/zkchaos/cluster/local"
+	"github.com/zkchaos/zkchaos/cluster/local/localtest"
 	"github.com/zkchaos/zkchaos/harness"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/scenarios"
 	"github.com/zkchaos/zkchaos/workloads/queue"
 )
-
-// requireZooKeeper skips real-ensemble tests in -short mode, and when
-// ZooKeeper is missing fails in CI (the suite installs it) but skips elsewhere.
-func requireZooKeeper(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts a real ZooKeeper ensemble")
-	}
-	if _, err := local.FindDistribution("debian"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-}
-
-// child returns the direct child of r named name.
-func child(r checker.Result, name string) (checker.Result, bool) {
-	for _, c := range r.Children {
-		if c.Checker == name {
-			return c, true
-		}
-	}
-	return checker.Result{}, false
-}
 
 // queueDetails returns the evidence of the queue checker in the tree under r.
 func queueDetails(r checker.Result) (checker.QueueDetails, bool) {
@@ -57,7 +31,7 @@ func queueDetails(r checker.Result) (checker.QueueDetails, bool) {
 }
 
 func TestQueueUnderKillsLosesNothingAndKeepsOrder(t *testing.T) {
-	requireZooKeeper(t)
+	localtest.RequireZooKeeper(t)
 	s, err := scenarios.Load(filepath.Join("..", "..", "scenarios", "queue-kill.yaml"))
 	require.NoError(t, err)
 	s.TimeLimit = 20 * time.Second
@@ -77,13 +51,13 @@ func TestQueueUnderKillsLosesNothingAndKeepsOrder(t *testing.T) {
 	// The verdict of this workload's checkers; the run's overall verdict
 	// also holds checkers of the whole ensemble (server logs, convergence)
 	// that judge ZooKeeper rather than the queue.
-	wl, ok := child(res.Check, "queue")
+	wl, ok := res.Check.Child("queue")
 	require.True(t, ok, "the queue checkers ran")
 	for _, c := range wl.Children {
 		t.Logf("  %s %s: %s", c.Checker, c.Verdict, c.Message)
 	}
 	require.Equal(t, checker.Valid, wl.Verdict, "%s", wl.Message)
-	if rec, ok := child(res.Check, "recovery"); ok {
+	if rec, ok := res.Check.Child("recovery"); ok {
 		assert.Equal(t, checker.Valid, rec.Verdict, "%s", rec.Message)
 	}
 

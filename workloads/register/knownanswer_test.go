@@ -15,27 +15,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/checker"
-	"github.com/zkchaos/zkchaos/cluster/local"
+	"github.com/zkchaos/zkchaos/cluster/local/localtest"
 	"github.com/zkchaos/zkchaos/harness"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/scenarios"
 	"github.com/zkchaos/zkchaos/workloads/register"
 )
-
-// requireZooKeeper skips real-ensemble tests in -short mode, and when
-// ZooKeeper is missing fails in CI (the suite installs it) but skips elsewhere.
-func requireZooKeeper(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts a real ZooKeeper ensemble")
-	}
-	if _, err := local.FindDistribution("debian"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-}
 
 // isolatedFollowerScenario is the classic way to make ZooKeeper serve stale
 // reads: one server is cut off from the others by a black hole (links hang,
@@ -201,7 +186,7 @@ func isolations(ops []history.Op) []isolation {
 }
 
 func TestPlainReadsOfAnIsolatedFollowerAreStaleButNeverGoBack(t *testing.T) {
-	requireZooKeeper(t)
+	localtest.RequireZooKeeper(t)
 	res, ops := runKnownAnswer(t, register.ReadPlain)
 
 	assert.Equal(t, checker.Valid, res.Verdict, res.Message)
@@ -252,7 +237,7 @@ func TestPlainReadsOfAnIsolatedFollowerAreStaleButNeverGoBack(t *testing.T) {
 }
 
 func TestQuorumReadsOfAnIsolatedFollowerAreNeverStale(t *testing.T) {
-	requireZooKeeper(t)
+	localtest.RequireZooKeeper(t)
 	res, _ := runKnownAnswer(t, register.ReadQuorum)
 
 	assert.Equal(t, checker.Valid, res.Verdict, res.Message)

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/checker"
-	"github.com/zkchaos/zkchaos/cluster/local"
+	"github.com/zkchaos/zkchaos/cluster/local/localtest"
 	"github.com/zkchaos/zkchaos/harness"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/nemesis"
@@ -19,26 +19,11 @@ import (
 	"github.com/zkchaos/zkchaos/workloads/session"
 )
 
-// requireZooKeeper skips real-ensemble tests in -short mode, and when
-// ZooKeeper is missing fails in CI (the suite installs it) but skips elsewhere.
-func requireZooKeeper(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts a real ZooKeeper ensemble")
-	}
-	if _, err := local.FindDistribution("debian"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-}
-
 // Clients cut off from their server for longer than the session timeout
 // lose their sessions: their ephemeral nodes must vanish (seen by the other
 // clients before the cut-off ones hear of it), and no other node may.
 func TestEphemeralsLiveAndDieWithTheirSessions(t *testing.T) {
-	requireZooKeeper(t)
+	localtest.RequireZooKeeper(t)
 	s, err := scenarios.Parse("session.yaml", "session", []byte("workload:\n  name: session\n"))
 	require.NoError(t, err)
 	s.Seed = 5

@@ -2,7 +2,6 @@ package set_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -11,37 +10,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/checker"
-	"github.com/zkchaos/zkchaos/cluster/local"
+	"github.com/zkchaos/zkchaos/cluster/local/localtest"
 	"github.com/zkchaos/zkchaos/harness"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/scenarios"
 	"github.com/zkchaos/zkchaos/workloads/set"
 )
-
-// requireZooKeeper skips real-ensemble tests in -short mode, and when
-// ZooKeeper is missing fails in CI (the suite installs it) but skips elsewhere.
-func requireZooKeeper(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts a real ZooKeeper ensemble")
-	}
-	if _, err := local.FindDistribution("debian"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-}
-
-// child returns the direct child of r named name.
-func child(r checker.Result, name string) (checker.Result, bool) {
-	for _, c := range r.Children {
-		if c.Checker == name {
-			return c, true
-		}
-	}
-	return checker.Result{}, false
-}
 
 // setDetails returns the evidence of the set checker in the tree under r.
 func setDetails(r checker.Result) (checker.SetDetails, bool) {
@@ -57,7 +31,7 @@ func setDetails(r checker.Result) (checker.SetDetails, bool) {
 }
 
 func TestAcknowledgedAddsSurvivePartitionsOnEveryNode(t *testing.T) {
-	requireZooKeeper(t)
+	localtest.RequireZooKeeper(t)
 	s, err := scenarios.Load(filepath.Join("..", "..", "scenarios", "set-partition.yaml"))
 	require.NoError(t, err)
 	s.TimeLimit = 20 * time.Second
@@ -77,13 +51,13 @@ func TestAcknowledgedAddsSurvivePartitionsOnEveryNode(t *testing.T) {
 	// The verdict of this workload's checkers; the run's overall verdict
 	// also holds checkers of the whole ensemble (server logs, convergence)
 	// that judge ZooKeeper rather than the set.
-	wl, ok := child(res.Check, "set")
+	wl, ok := res.Check.Child("set")
 	require.True(t, ok, "the set checkers ran")
 	for _, c := range wl.Children {
 		t.Logf("  %s %s: %s", c.Checker, c.Verdict, c.Message)
 	}
 	require.Equal(t, checker.Valid, wl.Verdict, "%s", wl.Message)
-	if rec, ok := child(res.Check, "recovery"); ok {
+	if rec, ok := res.Check.Child("recovery"); ok {
 		assert.Equal(t, checker.Valid, rec.Verdict, "%s", rec.Message)
 	}
 
