@@ -34,6 +34,8 @@ func newRunCmd() *cobra.Command {
 		timeLimit time.Duration
 		seed      int64
 		outDir    string
+		runs      int
+		junit     string
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO.yaml",
@@ -53,6 +55,9 @@ func newRunCmd() *cobra.Command {
 			if cmd.Flags().Changed("seed") {
 				s.Seed = seed
 			}
+			if runs < 1 {
+				return badInput(fmt.Errorf("--runs must be at least 1, got %d", runs))
+			}
 			errOut := cmd.ErrOrStderr()
 			live := isTerminal(errOut)
 			opts := harness.Options{Scenario: s, OutDir: outDir, Logger: slog.Default()}
@@ -68,18 +73,69 @@ func newRunCmd() *cobra.Command {
 					}
 				}
 			}
-			fmt.Fprintf(errOut, "zkchaos: running %s (seed %d, %s)\n", s.Name, s.Seed, s.TimeLimit)
-			out, err := harness.Run(cmd.Context(), opts)
-			if live {
-				fmt.Fprint(errOut, "\r\033[K")
+			// Successive seeds; the exit code is the worst outcome.
+			var done []reports.JUnitRun
+			var worst error
+			base := s.Seed
+			for i := 0; i < runs; i++ {
+				s.Seed = base + int64(i)
+				fmt.Fprintf(errOut, "zkchaos: running %s (seed %d, %s)\n", s.Name, s.Seed, s.TimeLimit)
+				out, err := harness.Run(cmd.Context(), opts)
+				if live {
+					fmt.Fprint(errOut, "\r\033[K")
+				}
+				if out.Dir != "" {
+					done = append(done, reports.JUnitRun{Dir: out.Dir, Results: out.Results})
+				}
+				worst = worse(worst, finish(cmd.OutOrStdout(), out, err))
+				if errors.Is(err, harness.ErrInterrupted) {
+					break
+				}
 			}
-			return finish(cmd.OutOrStdout(), out, err)
+			if junit != "" {
+				if err := reports.WriteJUnit(junit, done); err != nil {
+					return &exitError{code: exitHarness, err: err}
+				}
+			}
+			return worst
 		},
 	}
+	cmd.Flags().IntVar(&runs, "runs", 1, "run the scenario N times with successive seeds")
+	cmd.Flags().StringVar(&junit, "junit", "", "also write JUnit XML to this file (one test case per checker per run)")
 	cmd.Flags().DurationVar(&timeLimit, "time-limit", 0, "override the scenario's time limit")
 	cmd.Flags().Int64Var(&seed, "seed", 0, "override the scenario's seed")
 	cmd.Flags().StringVar(&outDir, "out", "runs", "directory that holds run directories")
 	return cmd
+}
+
+// worse returns whichever of two command outcomes is worse: interrupted,
+// then a harness failure, then invalid, unknown, valid.
+func worse(a, b error) error {
+	rank := func(err error) int {
+		var ee *exitError
+		if !errors.As(err, &ee) {
+			if err == nil {
+				return 0
+			}
+			return 4
+		}
+		switch ee.code {
+		case exitValid:
+			return 0
+		case exitUnknown:
+			return 1
+		case exitInvalid:
+			return 2
+		case exitInterrupted:
+			return 5
+		default:
+			return 4
+		}
+	}
+	if rank(b) > rank(a) {
+		return b
+	}
+	return a
 }
 
 // finish prints the verdict and the report's path and turns them into an exit code.
@@ -146,6 +202,7 @@ func newCheckCmd() *cobra.Command {
 		ednFile string
 		model   string
 		budget  time.Duration
+		junit   string
 	)
 	cmd := &cobra.Command{
 		Use:   "check RUN_DIR | check --edn FILE --model MODEL",
@@ -174,9 +231,15 @@ func newCheckCmd() *cobra.Command {
 				return &exitError{code: exitHarness, err: err}
 			}
 			printSummary(cmd.OutOrStdout(), res, dir)
+			if junit != "" {
+				if err := reports.WriteJUnit(junit, []reports.JUnitRun{{Dir: dir, Results: res}}); err != nil {
+					return &exitError{code: exitHarness, err: err}
+				}
+			}
 			return &exitError{code: verdictCode(res.Verdict)}
 		},
 	}
+	cmd.Flags().StringVar(&junit, "junit", "", "also write JUnit XML to this file (one test case per checker)")
 	cmd.Flags().StringVar(&ednFile, "edn", "", "judge this Jepsen history.edn instead of a run directory")
 	cmd.Flags().StringVar(&model, "model", "cas-register", "model for --edn: "+strings.Join(harness.EDNModels, ", "))
 	cmd.Flags().DurationVar(&budget, "budget", time.Minute, "time budget of the linearizability search for --edn")

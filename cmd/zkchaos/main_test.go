@@ -90,9 +90,14 @@ func TestCheckJudgesAStoredHistoryOffline(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, f), b, 0o644))
 	}
-	code, out, stderr := zkchaos(t, "check", dir)
+	junit := filepath.Join(t.TempDir(), "junit.xml")
+	code, out, stderr := zkchaos(t, "check", dir, "--junit", junit)
 	assert.Equal(t, exitInvalid, code, stderr)
 	assert.Contains(t, out, "verdict: INVALID")
+	xmlText, err := os.ReadFile(junit)
+	require.NoError(t, err)
+	assert.Contains(t, string(xmlText), `name="register/linearizable"`)
+	assert.Contains(t, string(xmlText), `<failure message=`)
 	res, err := reports.ReadResults(dir)
 	require.NoError(t, err)
 	assert.Equal(t, "invalid", string(res.Verdict))
@@ -198,4 +203,21 @@ func TestExportedHistoryIsJudgedTheSameAsJepsenEDN(t *testing.T) {
 	code, _, stderr = zkchaos(t, "check", "--edn", ednPath, "--model", "queue")
 	assert.Equal(t, exitBadInput, code)
 	assert.Contains(t, stderr, `unknown model "queue"`)
+}
+
+func TestRunsRepeatWithSuccessiveSeedsAndWriteJUnit(t *testing.T) {
+	localtest.RequireZooKeeper(t)
+	out := t.TempDir()
+	junit := filepath.Join(out, "junit.xml")
+	code, stdout, stderr := zkchaos(t, "run", "../../scenarios/smoke.yaml", "--time-limit", "5s", "--runs", "2", "--seed", "40", "--junit", junit, "--out", out)
+	assert.Equal(t, exitValid, code, stderr)
+	assert.Equal(t, 2, strings.Count(stdout, "verdict: VALID"))
+	b, err := os.ReadFile(junit)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `name="smoke seed 40"`)
+	assert.Contains(t, string(b), `name="smoke seed 41"`)
+	assert.NotContains(t, string(b), "<failure")
+
+	code, _, _ = zkchaos(t, "run", "../../scenarios/smoke.yaml", "--runs", "0")
+	assert.Equal(t, exitBadInput, code)
 }
