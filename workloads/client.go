@@ -75,6 +75,23 @@ func (c *Client) Ready(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
+// AwaitSession waits, bounded by ctx, until the client has a live session:
+// what final reads need, where skipping a turn is not an option.
+func (c *Client) AwaitSession(ctx context.Context) error {
+	for {
+		ready, err := c.Ready(ctx)
+		if err != nil {
+			return err
+		}
+		if ready {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("session to %s not established: %w", c.node.Name, ctx.Err())
+		}
+	}
+}
+
 // Call records op's invocation, runs do on the session within OpTimeout and
 // records the completion do returns (or info on timeout). After an info
 // completion the client takes a fresh process; after a timeout it also

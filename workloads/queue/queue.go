@@ -295,7 +295,7 @@ func (w *Workload) FinalReads(ctx context.Context, env workloads.Env, rec worklo
 func readNode(ctx context.Context, c *workloads.Client) error {
 	var last string
 	for try := 0; try < finalReadTries; try++ {
-		if err := awaitSession(ctx, c); err != nil {
+		if err := c.AwaitSession(ctx); err != nil {
 			return err
 		}
 		op := history.Op{Type: history.Invoke, F: history.Read, Path: Root}
@@ -359,7 +359,7 @@ func (w *Workload) drain(ctx context.Context, c *workloads.Client) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("queue not drained: %w", ctx.Err())
 		}
-		if err := awaitSession(ctx, c); err != nil {
+		if err := c.AwaitSession(ctx); err != nil {
 			return err
 		}
 		op := history.Op{Type: history.Invoke, F: checker.QueueDequeue, Path: Root}
@@ -391,22 +391,6 @@ func (w *Workload) drain(ctx context.Context, c *workloads.Client) error {
 		}
 	}
 	return fmt.Errorf("gave up after %d failed dequeues in a row", drainFailures)
-}
-
-// awaitSession waits, bounded by ctx, until c has a live session.
-func awaitSession(ctx context.Context, c *workloads.Client) error {
-	for {
-		ready, err := c.Ready(ctx)
-		if err != nil {
-			return err
-		}
-		if ready {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("session to %s not established: %w", c.Node().Name, ctx.Err())
-		}
-	}
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -141,13 +141,9 @@ func (w *Workload) FinalReads(ctx context.Context, env workloads.Env, rec worklo
 	for _, node := range env.Nodes {
 		c := workloads.NewClient(env, node, rec, procs.Next(), procs)
 		for k := 0; k < w.cfg.Keys; k++ {
-			ready, err := c.Ready(ctx)
-			for err == nil && !ready && ctx.Err() == nil {
-				ready, err = c.Ready(ctx)
-			}
-			if err != nil || !ready {
+			if err := c.AwaitSession(ctx); err != nil {
 				c.Close()
-				return fmt.Errorf("final reads on %s: session not established: %w", node.Name, errors.Join(err, ctx.Err()))
+				return fmt.Errorf("final reads on %s: %w", node.Name, err)
 			}
 			op := history.Op{Type: history.Invoke, F: history.Read, Key: KeyName(k)}
 			if _, err := c.Call(op, func(conn *zk.Conn) history.Op { return quorumRead(conn, op) }); err != nil {

@@ -246,12 +246,8 @@ func (w *Workload) finalReads(ctx context.Context, env workloads.Env, rec worklo
 		}
 	}
 	for _, path := range paths {
-		ready, err := c.Ready(ctx)
-		for err == nil && !ready && ctx.Err() == nil {
-			ready, err = c.Ready(ctx)
-		}
-		if err != nil || !ready {
-			return fmt.Errorf("session final reads on %s: session lost: %w", node.Name, errors.Join(err, ctx.Err()))
+		if err := c.AwaitSession(ctx); err != nil {
+			return fmt.Errorf("session final reads on %s: session lost: %w", node.Name, err)
 		}
 		op := history.Op{Type: history.Invoke, F: checker.SessionExists, Path: path}
 		if _, err := c.Call(op, func(conn *zk.Conn) history.Op { return exists(conn, op) }); err != nil {

@@ -165,7 +165,7 @@ func (w *Workload) FinalReads(ctx context.Context, env workloads.Env, rec worklo
 func readNode(ctx context.Context, c *workloads.Client) error {
 	var last string
 	for try := 0; try < finalReadTries; try++ {
-		if err := awaitSession(ctx, c); err != nil {
+		if err := c.AwaitSession(ctx); err != nil {
 			return err
 		}
 		op := history.Op{Type: history.Invoke, F: history.Read, Path: Root}
@@ -184,22 +184,6 @@ func readNode(ctx context.Context, c *workloads.Client) error {
 		}
 	}
 	return fmt.Errorf("no read completed in %d tries, last: %s", finalReadTries, last)
-}
-
-// awaitSession waits, bounded by ctx, until c has a live session.
-func awaitSession(ctx context.Context, c *workloads.Client) error {
-	for {
-		ready, err := c.Ready(ctx)
-		if err != nil {
-			return err
-		}
-		if ready {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("session to %s not established: %w", c.Node().Name, ctx.Err())
-		}
-	}
 }
 
 // readSet syncs the connected server with the leader and reads the elements
