@@ -113,9 +113,13 @@ func junitSuiteOf(run JUnitRun) junitSuite {
 }
 
 // walkLeaves calls f for every checker without children, named by its path
-// below the top ("register/linearizable").
+// below the top ("register/linearizable"); a top without children is its
+// own leaf, and an empty result (a run that was never judged) has none.
 func walkLeaves(r checker.Result, prefix string, f func(string, checker.Result)) {
-	if r.Checker == "" && len(r.Children) == 0 {
+	if len(r.Children) == 0 {
+		if r.Checker != "" {
+			f(r.Checker, r)
+		}
 		return
 	}
 	for _, c := range r.Children {
@@ -123,14 +127,11 @@ func walkLeaves(r checker.Result, prefix string, f func(string, checker.Result))
 		if prefix != "" {
 			name = prefix + "/" + name
 		}
-		if len(c.Children) > 0 {
-			walkLeaves(c, name, f)
+		if len(c.Children) == 0 {
+			f(name, c)
 			continue
 		}
-		f(name, c)
-	}
-	if len(r.Children) == 0 && prefix == "" {
-		f(r.Checker, r)
+		walkLeaves(c, name, f)
 	}
 }
 
