@@ -56,10 +56,7 @@ func judge(ctx context.Context, dir string, s *scenarios.Scenario, wl workloads.
 		}
 		res.OpsPerSecond = float64(n) / res.Duration.Seconds()
 	}
-	if err := writeReportsWithOps(dir, res, read.Ops); err != nil {
-		return res, err
-	}
-	return res, nil
+	return writeReportsWithOps(dir, res, read.Ops)
 }
 
 // writeReports writes results.json and report.html from the history on disk,
@@ -70,21 +67,25 @@ func writeReports(dir string, res reports.Results) (reports.Results, error) {
 		return res, err
 	}
 	res.Counts = reports.CountOps(read.Ops)
-	return res, writeReportsWithOps(dir, res, read.Ops)
+	return writeReportsWithOps(dir, res, read.Ops)
 }
 
-func writeReportsWithOps(dir string, res reports.Results, ops []history.Op) error {
+// writeReportsWithOps completes res with the history's summary and writes
+// results.json and report.html; it returns the results as written.
+func writeReportsWithOps(dir string, res reports.Results, ops []history.Op) (reports.Results, error) {
 	if res.Verdict == "" {
 		res.Verdict = checker.Unknown
 	}
+	summary := reports.Summarize(ops)
+	res.Summary = &summary
 	if err := reports.WriteResults(dir, res); err != nil {
-		return err
+		return res, err
 	}
 	yaml, err := os.ReadFile(filepath.Join(dir, ScenarioFile))
 	if err != nil {
-		return fmt.Errorf("read resolved scenario: %w", err)
+		return res, fmt.Errorf("read resolved scenario: %w", err)
 	}
-	return reports.WriteHTML(dir, reports.Page{Results: res, Ops: ops, ScenarioYAML: string(yaml)})
+	return res, reports.WriteHTML(dir, reports.Page{Results: res, Ops: ops, ScenarioYAML: string(yaml)})
 }
 
 // nodeLogs finds the servers' logs in a run directory: node name -> path.

@@ -37,8 +37,13 @@ type Results struct {
 	OpsPerSecond   float64       `json:"ops_per_second"` // completed client ops / duration
 	Interrupted    bool          `json:"interrupted"`
 	Error          string        `json:"error,omitempty"` // harness error, if the run failed
-	Nodes          []string      `json:"nodes"`
-	Logs           []string      `json:"logs"` // node log paths relative to the run dir
+	// Distribution names the ZooKeeper the servers ran, e.g. "debian 3.8.0-11+deb12u2".
+	Distribution string   `json:"distribution,omitempty"`
+	Nodes        []string `json:"nodes"`
+	Logs         []string `json:"logs"` // node log paths relative to the run dir
+	// Summary holds latency, availability, recovery and leadership, from
+	// the history; absent when the history could not be read.
+	Summary *Summary `json:"summary,omitempty"`
 }
 
 // Counts maps an operation name to how many of its completions ended ok, fail or info.
