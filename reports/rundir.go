@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -67,4 +68,40 @@ func pointLatest(parent, target string) error {
 		return fmt.Errorf("point %s at %s: %w", link, target, err)
 	}
 	return nil
+}
+
+// FindRuns returns the run directories at or below each root: directories
+// holding a results.json. Latest links are skipped, so no run counts twice;
+// the result is sorted and free of duplicates.
+func FindRuns(roots ...string) ([]string, error) {
+	seen := map[string]bool{}
+	for _, root := range roots {
+		// A root may itself be a latest link: walk what it points at.
+		root, err := filepath.EvalSymlinks(root)
+		if err != nil {
+			return nil, fmt.Errorf("find runs: %w", err)
+		}
+		err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return fmt.Errorf("find runs: %w", err)
+			}
+			if !d.IsDir() {
+				return nil // a latest link is not a directory to WalkDir, so it ends here
+			}
+			if _, err := os.Stat(filepath.Join(path, ResultsFile)); err == nil {
+				seen[filepath.Clean(path)] = true
+				return fs.SkipDir // a run holds no runs
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	runs := make([]string, 0, len(seen))
+	for dir := range seen {
+		runs = append(runs, dir)
+	}
+	sort.Strings(runs)
+	return runs, nil
 }

@@ -64,3 +64,30 @@ func TestNewRunDirRefusesToReplaceARealLatestDirectory(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "not a symlink")
 }
+
+func TestFindRuns(t *testing.T) {
+	root := t.TempDir()
+	start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	var made []string
+	for i, scenario := range []string{"smoke", "smoke", "register-kill"} {
+		dir, err := NewRunDir(root, scenario, start.Add(time.Duration(i)*time.Second))
+		require.NoError(t, err)
+		require.NoError(t, WriteResults(dir, Results{Scenario: scenario}))
+		made = append(made, dir)
+	}
+	// A directory without results.json is not a run, and a run's own
+	// subdirectories are not searched.
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "smoke", "unfinished"), 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(made[0], "nodes", "n1"), 0o755))
+
+	runs, err := FindRuns(root)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, made, runs, "every run once, latest links skipped")
+
+	runs, err = FindRuns(filepath.Join(root, "smoke", LatestLink), made[1])
+	require.NoError(t, err)
+	assert.Equal(t, []string{made[1]}, runs, "a latest link as root is followed, and duplicates collapse")
+
+	_, err = FindRuns(filepath.Join(root, "missing"))
+	require.ErrorContains(t, err, "missing")
+}
