@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bufio"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestServeRefusesBadInput(t *testing.T) {
+	code, _, stderr := zkchaos(t, "serve", "--addr", "0.0.0.0:0", "--dir", t.TempDir())
+	assert.Equal(t, exitBadInput, code)
+	assert.Contains(t, stderr, "loopback only")
+	code, _, stderr = zkchaos(t, "serve", "--addr", "127.0.0.1:0", "--dir", "/no/such/runs")
+	assert.Equal(t, exitBadInput, code)
+	assert.Contains(t, stderr, "--dir: /no/such/runs is not a directory")
+}
+
+func TestServeAnswersAndStopsOnInterrupt(t *testing.T) {
+	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--dir", t.TempDir())
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	line, err := bufio.NewReader(out).ReadString('\n')
+	require.NoError(t, err)
+	url := regexp.MustCompile(`http://127\.0\.0\.1:\d+/`).FindString(line)
+	require.NotEmpty(t, url, line)
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		assert.NoError(t, err, "an interrupted browser exits 0")
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop on SIGINT")
+	}
+}
