@@ -45,7 +45,25 @@ type Linearizable struct {
 	// VisualizeAllBelow visualizes every key when the history has fewer
 	// records than this; otherwise only keys that are not linearizable.
 	VisualizeAllBelow int
+	// PorcupineOnly skips the version order and searches every key with
+	// Porcupine, as a reference for measurements.
+	PorcupineOnly bool
 }
+
+// Methods that decide a key.
+const (
+	// MethodVersionOrder is a linearization built from ZooKeeper's data
+	// versions and replayed through the model, or a contradiction between
+	// those versions that no order mends.
+	MethodVersionOrder = "version order"
+	// MethodPorcupine is Porcupine's search.
+	MethodPorcupine = "porcupine"
+)
+
+// confirmBudget bounds the Porcupine search that confirms a contradiction
+// the version order found, for its explanation and visualization; the
+// contradiction stands when the search does not finish.
+const confirmBudget = 5 * time.Second
 
 // LinearizableDetails is the evidence of the Linearizable checker.
 type LinearizableDetails struct {
@@ -82,6 +100,8 @@ type KeyDetails struct {
 	ReadsLeftOut int `json:"reads_left_out,omitempty"`
 	// Duration is how long the key's check took.
 	Duration time.Duration `json:"duration_ns"`
+	// Method is what decided the key: MethodVersionOrder or MethodPorcupine.
+	Method string `json:"method,omitempty"`
 	// Explanation says in words why the key is not valid.
 	Explanation string `json:"explanation,omitempty"`
 	// LongestPrefix is the length of the longest linearizable prefix found,
@@ -174,7 +194,7 @@ func (l Linearizable) check(ctx context.Context, ops []history.Op, start time.Ti
 	for range min(runtime.GOMAXPROCS(0), len(keys)) {
 		wg.Go(func() {
 			for i := range work {
-				outcomes[i] = checkKey(keys[i], deadline, &stop, visualizeAll, annotations)
+				outcomes[i] = l.checkKey(keys[i], deadline, &stop, visualizeAll, annotations)
 			}
 		})
 	}
@@ -413,8 +433,9 @@ func metadata(c history.Call) string {
 	return b.String()
 }
 
-// checkKey runs Porcupine on one key with what is left of the budget.
-func checkKey(kh *keyHistory, deadline time.Time, stop *atomic.Bool, visualizeAll bool, annotations []porcupine.Annotation) keyOutcome {
+// checkKey decides one key by its version order when it can, and otherwise
+// by Porcupine with what is left of the budget.
+func (l Linearizable) checkKey(kh *keyHistory, deadline time.Time, stop *atomic.Bool, visualizeAll bool, annotations []porcupine.Annotation) keyOutcome {
 	start := time.Now()
 	d := KeyDetails{Key: kh.key, Ops: len(kh.ops), InfoOps: kh.infoOps, ReadsLeftOut: kh.readsLeftOut, Verdict: Unknown}
 	done := func(o keyOutcome) keyOutcome {
@@ -437,11 +458,29 @@ func checkKey(kh *keyHistory, deadline time.Time, stop *atomic.Bool, visualizeAl
 		return done(keyOutcome{details: d, unfinished: true})
 	}
 
+	var order orderResult
+	if !l.PorcupineOnly {
+		order = versionOrder(kh)
+	}
+	if order.verdict == orderValid && !visualizeAll {
+		d.Verdict, d.Method = Valid, MethodVersionOrder
+		return done(keyOutcome{details: d})
+	}
+	if order.verdict == orderInvalid && (timeout == 0 || timeout > confirmBudget) {
+		timeout = confirmBudget
+	}
+
 	result, info := porcupine.CheckOperationsVerbose(registerModel(stop), kh.ops, timeout)
 	o := keyOutcome{details: d}
+	o.details.Method = MethodPorcupine
 	switch {
 	case result == porcupine.Ok:
 		o.details.Verdict = Valid
+	case order.verdict == orderInvalid && result == porcupine.Unknown && !stop.Load():
+		// The contradiction stands without the search's confirmation.
+		o.details.Verdict, o.details.Method = Invalid, MethodVersionOrder
+		o.details.Explanation = order.reason
+		return done(o)
 	case stop.Load():
 		o.details.Explanation = "cancelled before it finished"
 		o.unfinished = true
@@ -452,6 +491,9 @@ func checkKey(kh *keyHistory, deadline time.Time, stop *atomic.Bool, visualizeAl
 	case result == porcupine.Illegal:
 		o.details.Verdict = Invalid
 		explain(&o.details, kh, info)
+		if order.verdict == orderInvalid {
+			o.details.Explanation = order.reason + "; " + o.details.Explanation
+		}
 	}
 	if o.details.Verdict == Invalid || visualizeAll {
 		o.visual = visualize(kh.key, o.details.Verdict, info, annotations)

@@ -179,7 +179,10 @@ func TestStaleReadIsExplained(t *testing.T) {
 	assert.Equal(t, "2@v2", k.StateAfterPrefix)
 	assert.Equal(t, []string{"process 3: read -> 1@v1 (40-50 ms)"}, k.NotPlaceable)
 	assert.Equal(t, "process 3: read -> 1@v1 (40-50 ms)", k.NeverLinearized)
-	assert.True(t, strings.HasPrefix(k.Explanation, "no linearization; the longest linearizable prefix has 2 of 3 operations"), k.Explanation)
+	assert.Equal(t, MethodPorcupine, k.Method, "the search confirmed the contradiction")
+	assert.True(t, strings.HasPrefix(k.Explanation, "a read returned version 1 after another operation had already returned with version 2; versions only grow: "+
+		"process 3: read -> 1@v1 (40-50 ms); earlier process 1: write(2) -> ok v2 (20-30 ms); "+
+		"no linearization; the longest linearizable prefix has 2 of 3 operations"), k.Explanation)
 }
 
 func TestPlainReadsAreLeftOut(t *testing.T) {
@@ -289,7 +292,7 @@ func hardHistory(keys, infoWrites int) []history.Op {
 func TestBudgetRunsOut(t *testing.T) {
 	ops := hardHistory(3, 40)
 	start := time.Now()
-	r := Linearizable{ReadMode: ReadQuorum, Budget: time.Millisecond}.Check(context.Background(), ops)
+	r := Linearizable{ReadMode: ReadQuorum, Budget: time.Millisecond, PorcupineOnly: true}.Check(context.Background(), ops)
 	assert.Less(t, time.Since(start), 30*time.Second, "the budget bounds the check")
 	assert.Equal(t, Unknown, r.Verdict, r.Message)
 	assert.Contains(t, r.Message, "the 1ms budget ran out before")
@@ -301,6 +304,18 @@ func TestBudgetRunsOut(t *testing.T) {
 	for _, k := range d.Keys {
 		assert.NotEqual(t, Valid, k.Verdict, "an unfinished key is never valid")
 	}
+}
+
+func TestVersionOrderDecidesWhatPorcupineCannot(t *testing.T) {
+	// The read of 99 at version 99 contradicts the versions at once; the
+	// search cannot finish in its confirmation budget, and the
+	// contradiction stands.
+	ops := hardHistory(1, 40)
+	r := Linearizable{ReadMode: ReadQuorum}.Check(context.Background(), ops)
+	require.Equal(t, Invalid, r.Verdict, r.Message)
+	k := details(t, r).Keys[0]
+	assert.Equal(t, MethodVersionOrder, k.Method)
+	assert.Equal(t, "a read returned a value that no write wrote: process 82: read -> 99@v99 (1000-1001 ms)", k.Explanation)
 }
 
 func TestCancelledCheckIsUnknown(t *testing.T) {
@@ -317,7 +332,7 @@ func TestCancelledCheckIsUnknown(t *testing.T) {
 		// stopped midway must not be mistaken for a violation.
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(20*time.Millisecond, cancel)
-		r := Linearizable{ReadMode: ReadQuorum}.Check(ctx, ops)
+		r := Linearizable{ReadMode: ReadQuorum, PorcupineOnly: true}.Check(ctx, ops)
 		assert.Equal(t, Unknown, r.Verdict, r.Message)
 		assert.Len(t, details(t, r).Unfinished, 2)
 	})

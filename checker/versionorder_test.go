@@ -1,0 +1,154 @@
+package checker
+
+import (
+	"math/rand/v2"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/history/gen"
+)
+
+// orderOf runs versionOrder on the only key of ops.
+func orderOf(t *testing.T, ops []history.Op) orderResult {
+	t.Helper()
+	keys, _ := splitByKey(ops, true)
+	require.Len(t, keys, 1)
+	return versionOrder(keys[0])
+}
+
+func TestVersionOrderDecides(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		ops    []history.Op
+		want   orderVerdict
+		reason string
+	}{
+		{"writes and reads in order", hist(
+			writeOK(1, key, 1, 0, 10, 1), readOK(2, key, 5, 15, 1, 1),
+			casOK(3, key, 2, 1, 12, 20), readOK(4, key, 21, 22, 2, 2)), orderValid, ""},
+		{"concurrent writes in version order, not call order", hist(
+			writeOK(1, key, 1, 0, 30, 2), writeOK(2, key, 2, 5, 20, 1), readOK(3, key, 31, 32, 1, 2)), orderValid, ""},
+		{"an indeterminate write a read saw", hist(
+			writeInfo(1, key, 7, 0, 5), readOK(2, key, 10, 20, 7, 1), writeOK(3, key, 8, 21, 22, 2)), orderValid, ""},
+		{"an indeterminate write fills a version nobody reported", hist(
+			writeInfo(1, key, 7, 0, 5), writeOK(3, key, 8, 10, 22, 2)), orderValid, ""},
+		{"a failed cas while the version differed", hist(
+			writeOK(1, key, 1, 0, 10, 1), casConflict(2, key, 5, 0, 20, 30)), orderValid, ""},
+
+		{"two acknowledged writes with one version", hist(
+			writeOK(1, key, 1, 0, 10, 1), writeOK(2, key, 2, 20, 30, 1)), orderInvalid,
+			"two acknowledged writes both made version 1: process 1: write(1) -> ok v1 (0-10 ms) and process 2: write(2) -> ok v1 (20-30 ms)"},
+		{"a stale read", hist(
+			writeOK(1, key, 1, 0, 10, 1), writeOK(1, key, 2, 20, 30, 2), readOK(3, key, 40, 50, 1, 1)), orderInvalid,
+			"a read returned version 1 after another operation had already returned with version 2; versions only grow: process 3: read -> 1@v1 (40-50 ms); earlier process 1: write(2) -> ok v2 (20-30 ms)"},
+		{"a write made an older version than one already seen", hist(
+			writeOK(1, key, 1, 0, 10, 2), writeOK(2, key, 2, 20, 30, 1)), orderInvalid,
+			"a write made version 1 after another operation had already returned with version 2; versions only grow: process 2: write(2) -> ok v1 (20-30 ms); earlier process 1: write(1) -> ok v2 (0-10 ms)"},
+		{"a value nobody wrote", hist(
+			writeOK(1, key, 1, 0, 10, 1), readOK(2, key, 20, 30, 9, 1)), orderInvalid,
+			"a read returned a value that no write wrote: process 2: read -> 9@v1 (20-30 ms)"},
+		{"a value at the wrong version", hist(
+			writeOK(1, key, 1, 0, 10, 1), writeOK(1, key, 2, 11, 12, 2), readOK(2, key, 20, 30, 1, 2)), orderInvalid,
+			"a read returned a value at version 2, but the write of that value made version 1: read process 2: read -> 1@v2 (20-30 ms); write process 1: write(1) -> ok v1 (0-10 ms)"},
+		{"one write seen at two versions", hist(
+			writeInfo(1, key, 7, 0, 5), readOK(2, key, 10, 20, 7, 1), readOK(3, key, 30, 40, 7, 2)), orderInvalid,
+			"reads saw one write's value at versions 1 and 2; a write takes effect once: process 1: write(7) -> info (may or may not have happened) (from 0 ms, never confirmed)"},
+		{"a read before the write was called", hist(
+			readOK(2, key, 0, 5, 7, 1), writeOK(1, key, 7, 10, 20, 1)), orderInvalid,
+			"a read returned a value before the write of that value was called: read process 2: read -> 7@v1 (0-5 ms); write process 1: write(7) -> ok v1 (10-20 ms)"},
+		{"a nonzero value at version 0", hist(readOK(2, key, 0, 5, 7, 0)), orderInvalid,
+			"a read returned a value other than 0 at version 0, where the register starts at 0: process 2: read -> 7@v0 (0-5 ms)"},
+
+		{"a failed cas that could only have succeeded", hist(
+			writeOK(1, key, 1, 0, 10, 1), casConflict(2, key, 5, 1, 20, 30)), orderUndecided, ""},
+		{"a failed cas only a later point of the write explains", hist(
+			// Valid (the cas at 5 ms, the write at 9 ms), but the order
+			// places writes as early as they can go: Porcupine decides.
+			writeOK(1, key, 1, 0, 10, 1), casConflict(2, key, 5, 1, 5, 8), writeOK(3, key, 2, 20, 30, 2)), orderUndecided, ""},
+		{"a version no write can fill", hist(writeOK(1, key, 1, 0, 10, 2)), orderUndecided, ""},
+		{"a value written twice", hist(
+			writeOK(1, key, 1, 0, 10, 1), writeInfo(2, key, 1, 20, 30)), orderUndecided, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := orderOf(t, tt.ops)
+			assert.Equal(t, tt.want, got.verdict, got.reason)
+			assert.Equal(t, tt.reason, got.reason)
+		})
+	}
+}
+
+// TestVersionOrderAgreesWithPorcupine holds the version order to Porcupine
+// on many small histories, valid and with anomalies, with many indeterminate
+// operations: whatever it decides, Porcupine must decide the same.
+func TestVersionOrderAgreesWithPorcupine(t *testing.T) {
+	decided := map[orderVerdict]int{}
+	for seed := range uint64(300) {
+		cfg := gen.Config{Seed: seed, Calls: 60, Keys: 1, Processes: 6, Info: 0.1, Fail: 0.05, FaultEvery: -1}
+		if seed%2 == 1 {
+			cfg.Anomaly = gen.Anomalies[int(seed/2)%len(gen.Anomalies)]
+			cfg.Calls = 40
+		}
+		ops := gen.Register(cfg)
+		ops = perturb(ops, rand.New(rand.NewPCG(seed, 1)))
+		keys, _ := splitByKey(ops, true)
+		for _, kh := range keys {
+			got := versionOrder(kh)
+			decided[got.verdict]++
+			if got.verdict == orderUndecided {
+				continue
+			}
+			want := porcupine.CheckOperations(registerModel(new(atomic.Bool)), kh.ops)
+			if got.verdict == orderValid {
+				assert.True(t, want, "seed %d: the version order found a witness Porcupine rejects", seed)
+			} else {
+				assert.False(t, want, "seed %d: the version order found a contradiction Porcupine does not: %s", seed, got.reason)
+			}
+		}
+	}
+	t.Logf("decided: %d valid, %d invalid, %d undecided", decided[orderValid], decided[orderInvalid], decided[orderUndecided])
+	assert.Greater(t, decided[orderValid], 100)
+	assert.Greater(t, decided[orderInvalid], 20)
+}
+
+// perturb sometimes corrupts one completion's version or value, so that the
+// comparison also covers contradictions the generator never plants.
+func perturb(ops []history.Op, rng *rand.Rand) []history.Op {
+	if rng.IntN(3) != 0 {
+		return ops
+	}
+	out := make([]history.Op, len(ops))
+	copy(out, ops)
+	for range 50 {
+		i := rng.IntN(len(out))
+		op := out[i]
+		if op.Type != history.OK || op.Version == nil {
+			continue
+		}
+		if rng.IntN(2) == 0 {
+			op.Version = history.Int32(*op.Version + int32(rng.IntN(3)) - 1)
+		} else if op.F == history.Read {
+			op.Value = history.Int64(*op.Value + 1)
+		}
+		out[i] = op
+		break
+	}
+	return out
+}
+
+func TestVersionOrderDecidesABigKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures a large history")
+	}
+	ops := gen.Register(gen.Config{Seed: 9, Calls: 50_000, Keys: 1, Processes: 50})
+	keys, _ := splitByKey(ops, true)
+	start := time.Now()
+	got := versionOrder(keys[0])
+	assert.Equal(t, orderValid, got.verdict, got.reason)
+	t.Logf("50,000 calls on one key decided in %s", time.Since(start))
+}
