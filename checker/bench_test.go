@@ -1,0 +1,115 @@
+package checker
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"runtime/metrics"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/history/gen"
+)
+
+// Benchmarks of the linearizability checker on generated register histories
+// (50 processes, faults, indeterminate and crashed calls). Each reports the
+// peak of the memory the Go runtime holds during the check, history
+// included, as peak-MB.
+//
+//	go test -run x -bench Linearizable -benchtime 1x -count 5 ./checker/
+//
+// BenchmarkLinearizableSideBySide measures the version order against
+// Porcupine alone on the same histories, in one run, for the speed-up.
+
+// histories caches generated histories across benchmark runs.
+var histories sync.Map // gen.Config -> []history.Op
+
+func generated(cfg gen.Config) []history.Op {
+	if ops, ok := histories.Load(cfg); ok {
+		return ops.([]history.Op)
+	}
+	ops := gen.Register(cfg)
+	histories.Store(cfg, ops)
+	return ops
+}
+
+func BenchmarkLinearizable(b *testing.B) {
+	for _, size := range []struct{ calls, keys int }{{100_000, 20}, {1_000_000, 100}} {
+		for _, anomaly := range append([]gen.Anomaly{gen.None}, gen.Anomalies...) {
+			name := fmt.Sprintf("calls=%d/keys=%d/anomaly=%s", size.calls, size.keys, anomaly)
+			if anomaly == gen.None {
+				name = fmt.Sprintf("calls=%d/keys=%d/valid", size.calls, size.keys)
+			}
+			b.Run(name, func(b *testing.B) {
+				cfg := gen.Config{Seed: 1, Calls: size.calls, Keys: size.keys, Processes: 50, Anomaly: anomaly}
+				benchCheck(b, generated(cfg), Linearizable{ReadMode: ReadQuorum}, anomaly != gen.None)
+			})
+		}
+	}
+}
+
+func BenchmarkLinearizableSideBySide(b *testing.B) {
+	cfg := gen.Config{Seed: 1, Calls: 100_000, Keys: 20, Processes: 50}
+	for _, l := range []Linearizable{{ReadMode: ReadQuorum}, {ReadMode: ReadQuorum, PorcupineOnly: true}} {
+		method := MethodVersionOrder
+		if l.PorcupineOnly {
+			method = MethodPorcupine
+		}
+		b.Run("calls=100000/keys=20/"+method, func(b *testing.B) {
+			benchCheck(b, generated(cfg), l, false)
+		})
+	}
+}
+
+// benchCheck checks ops b.N times and fails when the verdict is not the one
+// the history was generated to have.
+func benchCheck(b *testing.B, ops []history.Op, l Linearizable, wantInvalid bool) {
+	want := Valid
+	if wantInvalid {
+		want = Invalid
+	}
+	runtime.GC()
+	stop := sampleMemory()
+	b.ResetTimer()
+	for range b.N {
+		if r := l.Check(context.Background(), ops); r.Verdict != want {
+			b.Fatalf("verdict %s, want %s: %s", r.Verdict, want, r.Message)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(stop())/1e6, "peak-MB")
+	b.ReportMetric(float64(len(ops)/2), "calls")
+}
+
+// sampleMemory samples the memory the Go runtime holds from the OS (mapped,
+// less what it released) every few milliseconds until the returned function
+// is called, which returns the peak.
+func sampleMemory() func() uint64 {
+	sample := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	read := func() uint64 {
+		metrics.Read(sample)
+		return sample[0].Value.Uint64() - sample[1].Value.Uint64()
+	}
+	done := make(chan struct{})
+	peak := make(chan uint64)
+	go func() {
+		top := read()
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				top = max(top, read())
+			case <-done:
+				peak <- max(top, read())
+				return
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		return <-peak
+	}
+}
