@@ -125,7 +125,7 @@ func (Linearizable) Name() string { return "linearizable" }
 type keyHistory struct {
 	key          string
 	ops          []porcupine.Operation
-	calls        []history.Call
+	calls        []*history.Call
 	infoOps      int
 	readsLeftOut int
 	malformed    []string
@@ -301,7 +301,9 @@ func splitByKey(ops []history.Op, checkReads bool) ([]*keyHistory, tally) {
 
 	byKey := map[string]*keyHistory{}
 	var t tally
-	for _, c := range history.Calls(ops) {
+	calls := history.Calls(ops)
+	for i := range calls {
+		c := &calls[i]
 		f := c.Invoke.F
 		if f != history.Read && f != history.Write && f != history.CAS {
 			continue
@@ -366,7 +368,7 @@ func splitByKey(ops []history.Op, checkReads bool) ([]*keyHistory, tally) {
 			kh.infoOps++
 		}
 		kh.ops = append(kh.ops, porcupine.Operation{
-			Input: in, Output: out, Call: c.Invoke.Time, Return: ret, Metadata: metadata(c),
+			Input: in, Output: out, Call: c.Invoke.Time, Return: ret, Metadata: c,
 		})
 		kh.calls = append(kh.calls, c)
 	}
@@ -414,7 +416,7 @@ func assignClients(kh *keyHistory) {
 }
 
 // metadata is the tooltip of an operation in the visualization.
-func metadata(c history.Call) string {
+func metadata(c *history.Call) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "process %s", c.Invoke.Process)
 	if c.Invoke.Node != "" {

@@ -122,8 +122,8 @@ func registerModel(stop *atomic.Bool) porcupine.Model {
 		},
 		DescribeState: func(state any) string { return state.(regState).String() },
 		DescribeOperationMetadata: func(meta any) string {
-			if s, ok := meta.(string); ok {
-				return s
+			if c, ok := meta.(*history.Call); ok {
+				return metadata(c)
 			}
 			return ""
 		},

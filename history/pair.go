@@ -16,8 +16,14 @@ func (c Call) Type() Type { return c.Complete.Type }
 // Calls matches every client invocation with the next completion of the same
 // process, in invocation order. Nemesis records are skipped.
 func Calls(ops []Op) []Call {
-	var calls []Call
-	open := map[Process]int{} // process -> index into calls
+	n := 0
+	for _, op := range ops {
+		if op.Type == Invoke && !op.IsNemesis() {
+			n++
+		}
+	}
+	calls := make([]Call, 0, n) // sized once: a Call is two records
+	open := map[Process]int{}   // process -> index into calls
 	var last int64
 	for _, op := range ops {
 		if op.Time > last {
