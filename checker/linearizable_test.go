@@ -413,6 +413,19 @@ func TestVisualizations(t *testing.T) {
 	assert.Len(t, r.Visualizations, 2, "every key in a small history")
 }
 
+func TestVisualizationMetadataIsEscaped(t *testing.T) {
+	// Porcupine shows an operation's metadata as HTML in its tooltip.
+	w := writeInfo(1, key, 5, 0, 10)
+	w[1].Error = "<script>alert(1)</script>"
+	ops := hist(w, writeOK(2, key, 1, 20, 30, 1), readOK(3, key, 40, 50, 9, 9))
+	r := Linearizable{ReadMode: ReadQuorum}.Check(context.Background(), ops)
+	require.Len(t, r.Visualizations, 1)
+	page := string(r.Visualizations[0].HTML)
+	assert.NotContains(t, page, "<script>alert(1)")
+	assert.NotContains(t, page, `\u003cscript\u003ealert(1)`, "JSON escaping alone is undone by the browser")
+	assert.Contains(t, page, `\u0026lt;script\u0026gt;alert(1)`, "escaped for HTML, then for JSON")
+}
+
 func TestNemesisAnnotations(t *testing.T) {
 	ops := hist(
 		nemesis("kill", "kill-leader", 10, 20, "n2"),

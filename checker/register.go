@@ -2,6 +2,7 @@ package checker
 
 import (
 	"fmt"
+	"html"
 	"sync/atomic"
 
 	"github.com/anishathalye/porcupine"
@@ -123,7 +124,9 @@ func registerModel(stop *atomic.Bool) porcupine.Model {
 		DescribeState: func(state any) string { return state.(regState).String() },
 		DescribeOperationMetadata: func(meta any) string {
 			if c, ok := meta.(*history.Call); ok {
-				return metadata(c)
+				// Porcupine shows metadata as HTML; history strings
+				// (errors, node names) must not become markup.
+				return html.EscapeString(metadata(c))
 			}
 			return ""
 		},
