@@ -20,8 +20,15 @@ var healers = map[string]string{
 // healing lists the actions that end a fault rather than begin one.
 var healing = map[string]bool{"start": true, "resume": true, "heal": true}
 
+// selfEnding lists the kinds of action that end with their own completion
+// rather than with a healing action: a rolling upgrade or rollback changes
+// one node's version from its invoke to its completion, and the node runs
+// the new version from then on.
+var selfEnding = map[string]bool{"upgrade": true, "rollback": true}
+
 // faultWindow is one fault as the report shades it: from the record that
-// injected it to the record that healed it.
+// injected it to the record that healed it (or, for a self-ending kind, to
+// its own completion).
 type faultWindow struct {
 	F       string   // the injecting action, e.g. kill
 	Name    string   // the fault as the scenario spells it, e.g. kill-leader
@@ -29,14 +36,26 @@ type faultWindow struct {
 	Start   int64    // ns since the run started
 	End     int64    // ns since the run started; the end of the run when never healed
 	Healed  bool     // false: still active when the history ends
-	HealF   string   // the action that ended it, e.g. start
+	HealF   string   // the action that ended it, e.g. start; for a self-ending kind, its own
 	Outcome history.Type
-	Detail  string
+	Detail  string // e.g. a version change "3.8.0 -> 3.9.1"
 }
 
 // Applied reports whether the fault may have taken effect: an injection that
 // failed certainly did not.
 func (w faultWindow) Applied() bool { return w.Outcome != history.Fail }
+
+// label is the fault's name as the scenario spells it, or its action.
+func (w faultWindow) label() string {
+	if w.Name != "" {
+		return w.Name
+	}
+	return w.F
+}
+
+// selfEnding reports whether the window is of a kind that its own completion
+// ends, such as a version change.
+func (w faultWindow) selfEnding() bool { return selfEnding[actionKind(w.F)] }
 
 // actionKind reduces an action to the word the tables know: kill-leader -> kill.
 func actionKind(f string) string {
@@ -49,8 +68,12 @@ func actionKind(f string) string {
 	return f
 }
 
-// ends reports whether the healing action h ends a window opened by f.
+// ends reports whether the healing action h ends a window opened by f. No
+// healing action ends a self-ending kind.
 func ends(h, f string) bool {
+	if selfEnding[actionKind(f)] {
+		return false
+	}
 	want, ok := healers[actionKind(f)]
 	if !ok {
 		want = "heal"
@@ -89,7 +112,9 @@ func recordKey(op history.Op) string {
 // (its completion, if written, records the outcome); the next healing record of
 // the counterpart action whose targets overlap closes it (kill -> start, pause ->
 // resume, partition -> heal), and the healing record's completion, if written,
-// moves the end to when healing finished. Windows never healed end with the run.
+// moves the end to when healing finished. A self-ending kind (upgrade,
+// rollback) is ended by its own completion instead. Windows never healed end
+// with the run.
 func faultWindows(ops []history.Op) []faultWindow {
 	var last int64
 	var ws []faultWindow
@@ -140,9 +165,13 @@ func faultWindows(ops []history.Op) []faultWindow {
 				if op.Fault.Detail != "" {
 					ws[i].Detail = op.Fault.Detail
 				}
-				if op.Type == history.Fail {
+				switch {
+				case op.Type == history.Fail:
 					// Not applied: nothing to heal.
 					ws[i].End = op.Time
+					open = remove(open, i)
+				case ws[i].selfEnding():
+					ws[i].End, ws[i].Healed, ws[i].HealF = op.Time, true, op.F
 					open = remove(open, i)
 				}
 				continue
@@ -155,6 +184,11 @@ func faultWindows(ops []history.Op) []faultWindow {
 		})
 		if op.Type == history.Fail {
 			ws[i].End = op.Time
+			continue
+		}
+		if op.Type != history.Invoke && ws[i].selfEnding() {
+			// A completion without its invoke: the change happened by then.
+			ws[i].End, ws[i].Healed, ws[i].HealF = op.Time, true, op.F
 			continue
 		}
 		open = append(open, i)

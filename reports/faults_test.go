@@ -117,3 +117,53 @@ func TestFaultWindowsLeaveOutTheHarnessObservations(t *testing.T) {
 	}
 	assert.Empty(t, faultWindows(ops))
 }
+
+func TestFaultWindowsAVersionChangeEndsWithItsOwnCompletion(t *testing.T) {
+	upgrade := func(typ history.Type, at float64, node, detail string) history.Op {
+		op := nem(typ, "upgrade", at, "rolling-upgrade", node)
+		op.Fault.Detail = detail
+		return op
+	}
+	ops := []history.Op{
+		upgrade(history.Invoke, 10, "n1", ""),
+		upgrade(history.OK, 12, "n1", "3.8.4 -> 3.9.3"),
+		nem(history.Invoke, "kill", 13, "kill-leader"),
+		nem(history.Info, "kill", 13.1, "kill-leader", "n2"),
+		upgrade(history.Invoke, 14, "n3", ""),
+		nem(history.OK, "start", 15, "kill-leader", "n2", "n3"),
+		nem(history.OK, "heal", 15.5, "final heal", "n1", "n2", "n3"), // no healing action ends a version change
+		upgrade(history.Info, 16, "n3", "3.8.4 -> 3.9.3"),
+		nem(history.Invoke, "rollback", 20, "rolling-upgrade", "n1"),
+		withDetail(nem(history.Fail, "rollback", 20.5, "rolling-upgrade", "n1"), "no such version"),
+		client(history.OK, 30),
+	}
+	ws := faultWindows(ops)
+	require.Len(t, ws, 4)
+	assert.Equal(t, faultWindow{F: "upgrade", Name: "rolling-upgrade", Targets: []string{"n1"}, Start: sec(10), End: sec(12),
+		Healed: true, HealF: "upgrade", Outcome: history.OK, Detail: "3.8.4 -> 3.9.3"}, ws[0],
+		"from its invoke to its completion, not until the end of the run")
+	assert.Equal(t, [2]int64{sec(13), sec(15)}, [2]int64{ws[1].Start, ws[1].End}, "the kill is healed as before")
+	assert.Equal(t, [2]int64{sec(14), sec(16)}, [2]int64{ws[2].Start, ws[2].End})
+	assert.True(t, ws[2].Healed)
+	assert.Equal(t, history.Info, ws[2].Outcome, "an info completion may have changed the version")
+	assert.False(t, ws[3].Applied(), "a failed rollback changed nothing")
+	assert.Equal(t, sec(20.5), ws[3].End)
+}
+
+func TestFaultWindowsAVersionChangeNeverCompletedLastsToTheEnd(t *testing.T) {
+	ops := []history.Op{
+		nem(history.Invoke, "upgrade", 10, "rolling-upgrade", "n2"),
+		client(history.OK, 25),
+	}
+	ws := faultWindows(ops)
+	require.Len(t, ws, 1)
+	assert.False(t, ws[0].Healed)
+	assert.Equal(t, sec(25), ws[0].End)
+}
+
+func TestFaultWindowsAVersionChangeSeenOnlyByItsCompletion(t *testing.T) {
+	ws := faultWindows([]history.Op{nem(history.OK, "rollback", 4, "rolling-upgrade", "n1"), client(history.OK, 9)})
+	require.Len(t, ws, 1)
+	assert.Equal(t, [2]int64{sec(4), sec(4)}, [2]int64{ws[0].Start, ws[0].End})
+	assert.True(t, ws[0].Healed)
+}

@@ -2,12 +2,14 @@ package reports
 
 import (
 	"bytes"
-	_ "embed"
+	"embed"
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"math"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,19 +24,48 @@ const ReportFile = "report.html"
 // whole of them stays in results.json.
 const maxDetailsBytes = 256 << 10
 
-// maxFaultRows caps the fault table; the timeline still shades every window.
+// maxFaultRows caps the fault and recovery tables; the charts still shade
+// every window.
 const maxFaultRows = 1000
 
-//go:embed report.html.tmpl
-var reportTemplate string
+// maxTenureRows caps the table of leader tenures.
+const maxTenureRows = 500
 
-//go:embed report.css
-var reportCSS string
+//go:embed report.html.tmpl report.css
+var pageFiles embed.FS
 
-var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"dur":  formatDuration,
-	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },
-}).Parse(reportTemplate))
+// assets are the page's scripts, inlined so that it opens with no network:
+// Chart.js (vendored from Debian's libjs-chart.js by
+// scripts/vendor-chartjs.sh), the fault shading plugin and the page's own.
+//
+//go:embed assets/chart.min.js assets/faultbands.js assets/report.js
+var assets embed.FS
+
+var (
+	reportCSS    = mustRead(pageFiles, "report.css")
+	chartScript  = mustRead(assets, "assets/chart.min.js") + "\n" + mustRead(assets, "assets/faultbands.js")
+	pageScript   = mustRead(assets, "assets/report.js")
+	pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
+		"dur":  formatDuration,
+		"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },
+		"secs": func(s float64) string { return strconv.FormatFloat(s, 'f', -1, 64) },
+		"at":   formatSeconds,
+	}).Parse(mustRead(pageFiles, "report.html.tmpl")))
+)
+
+func mustRead(fs embed.FS, name string) string {
+	b, err := fs.ReadFile(name)
+	if err != nil {
+		panic(fmt.Sprintf("embedded %s: %v", name, err))
+	}
+	return string(b)
+}
+
+// ChartScript returns Chart.js and the fault shading plugin (faultbands.js),
+// to inline in a page's <script> element. The plugin registers itself with
+// Chart.js as "faultBands"; a chart shades the FaultBand list given as its
+// options.plugins.faultBands.bands.
+func ChartScript() template.JS { return template.JS(chartScript) }
 
 // Page is what report.html shows: the results, the history behind them and the scenario.
 type Page struct {
@@ -45,19 +76,30 @@ type Page struct {
 
 // pageData is Page laid out for the template.
 type pageData struct {
-	R           Results
-	CSS         template.CSS
-	Verdict     string // valid, invalid or unknown: the banner's class
-	Counts      []countRow
-	Totals      countRow
-	Faults      []faultRow
-	FaultsShown int
-	FaultsAll   int
-	Timeline    timeline
-	Checks      []checkSection
-	Scenario    string
-	HistoryFile string
-	ResultsFile string
+	R            Results
+	CSS          template.CSS
+	Verdict      string // valid, invalid or unknown: the banner's class
+	Counts       []countRow
+	Totals       countRow
+	Latency      []latencyRow
+	Faults       []faultRow
+	FaultsShown  int
+	FaultsAll    int
+	Versions     []faultRow
+	Checks       []checkSection
+	Avail        availability
+	Leaders      []tenureRow
+	LeadersAll   int
+	Charts       chartData
+	HasOps       bool
+	HasRoles     bool
+	Scatter      []scatterNote
+	ChartScript  template.JS
+	PageScript   template.JS
+	Scenario     string
+	HistoryFile  string
+	ResultsFile  string
+	ReportFailed string // a part of the report that could not be built
 }
 
 type countRow struct {
@@ -65,17 +107,38 @@ type countRow struct {
 	OK, Fail, Info, Total int
 }
 
+type latencyRow struct {
+	F, Type            string
+	Count              int
+	P50, P90, P99, Max string
+}
+
+type scatterNote struct {
+	F, Type      string
+	Shown, Total int
+}
+
 type faultRow struct {
+	T0, T1     float64
 	Start, End string
 	Healed     bool
 	HealF      string
 	Length     string
 	Name       string
 	F          string
+	Kind       string
 	Targets    string
 	Outcome    string
 	Applied    bool
 	Detail     string
+	Version    bool // an upgrade or rollback: ended by its own completion
+}
+
+type tenureRow struct {
+	T0, T1     float64
+	Leader     string
+	Start, End string
+	Length     string
 }
 
 type checkSection struct {
@@ -85,9 +148,9 @@ type checkSection struct {
 	Verdict        string
 	Message        string
 	Duration       time.Duration
+	Evidence       []evidence
 	Details        string
 	Truncated      bool
-	Open           bool
 	Visualizations []vizFrame
 }
 
@@ -96,42 +159,103 @@ type vizFrame struct {
 	HTML  string // a complete document; the template escapes it for srcdoc
 }
 
-// WriteHTML writes dir/report.html: one self-contained page (no network needed)
-// with the verdict, operation counts, fault windows, a throughput timeline and
-// a section per checker. It is written atomically, like results.json.
+// WriteHTML writes dir/report.html: one self-contained page (no network
+// needed) with the verdict, a section per checker with the operations its
+// anomalies involve, charts of throughput, latency and node roles over time
+// with the fault windows shaded, availability and recovery per fault, the
+// scenario and links to the raw files. It is written atomically, like
+// results.json.
 func WriteHTML(dir string, p Page) error {
+	var buf bytes.Buffer
+	if err := renderHTML(&buf, p); err != nil {
+		return fmt.Errorf("render %s: %w", filepath.Join(dir, ReportFile), err)
+	}
+	return WriteFileAtomic(filepath.Join(dir, ReportFile), buf.Bytes())
+}
+
+// renderHTML writes the page to buf.
+func renderHTML(buf *bytes.Buffer, p Page) error {
 	windows := faultWindows(p.Ops)
+	var summary Summary
+	if p.Results.Summary != nil {
+		summary = *p.Results.Summary
+	} else {
+		summary = Summarize(p.Ops)
+	}
 	d := pageData{
 		R:           p.Results,
 		CSS:         template.CSS(reportCSS),
 		Verdict:     verdictClass(p.Results.Verdict),
-		Timeline:    buildTimeline(p.Ops, windows),
 		Scenario:    p.ScenarioYAML,
 		HistoryFile: history.FileName,
 		ResultsFile: ResultsFile,
 		FaultsAll:   len(windows),
+		ChartScript: ChartScript(),
+		PageScript:  template.JS(pageScript),
 	}
 	d.Counts, d.Totals = countRows(p.Results.Counts)
-	for i, w := range windows {
-		if i == maxFaultRows {
-			break
+	for _, w := range windows {
+		row := faultRowOf(w)
+		if row.Version {
+			d.Versions = append(d.Versions, row)
 		}
-		d.Faults = append(d.Faults, faultRow{
-			Start: formatSeconds(float64(w.Start) / 1e9), End: formatSeconds(float64(w.End) / 1e9),
-			Healed: w.Healed, HealF: w.HealF,
-			Length: formatSeconds(float64(w.End-w.Start) / 1e9),
-			Name:   w.label(), F: w.F, Targets: strings.Join(w.Targets, ", "),
-			Outcome: string(w.Outcome), Applied: w.Applied(), Detail: w.Detail,
-		})
+		if len(d.Faults) < maxFaultRows {
+			d.Faults = append(d.Faults, row)
+		}
 	}
 	d.FaultsShown = len(d.Faults)
-	d.Checks = checkSections(p.Results.Check)
 
-	var buf bytes.Buffer
-	if err := pageTemplate.Execute(&buf, d); err != nil {
-		return fmt.Errorf("render %s: %w", filepath.Join(dir, ReportFile), err)
+	look := newOpLookup(p.Ops)
+	var problems []string
+	var err error
+	d.Checks, err = checkSections(p.Results.Check, look)
+	if err != nil {
+		problems = append(problems, err.Error())
 	}
-	return writeFileAtomic(filepath.Join(dir, ReportFile), buf.Bytes())
+	server, err := recoveryDetails(p.Results.Check)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	d.Avail = buildAvailability(summary, windows, server)
+	d.Charts = buildCharts(p.Ops, windows, summary, p.Results.Nodes)
+	d.Latency = latencyRows(summary.Latency)
+	for _, s := range d.Charts.Latency {
+		if len(s.Points) < s.Total {
+			d.Scatter = append(d.Scatter, scatterNote{F: s.F, Type: string(s.Type), Shown: len(s.Points), Total: s.Total})
+		}
+	}
+	for _, op := range p.Ops {
+		if !op.IsNemesis() {
+			d.HasOps = true
+			break
+		}
+	}
+	d.HasRoles = len(d.Charts.Roles) > 0 || len(d.Charts.Versions) > 0
+	d.LeadersAll = len(summary.Leaders)
+	for i, t := range summary.Leaders {
+		if i == maxTenureRows {
+			break
+		}
+		d.Leaders = append(d.Leaders, tenureRow{
+			T0: seconds(t.Window.Start), T1: seconds(t.Window.End), Leader: t.Node,
+			Start: formatSeconds(float64(t.Window.Start) / 1e9), End: formatSeconds(float64(t.Window.End) / 1e9),
+			Length: formatDuration(t.Window.Length()),
+		})
+	}
+	d.ReportFailed = strings.Join(problems, "; ")
+	return pageTemplate.Execute(buf, d)
+}
+
+// faultRowOf lays out one fault window for the table.
+func faultRowOf(w faultWindow) faultRow {
+	return faultRow{
+		T0: seconds(w.Start), T1: seconds(w.End),
+		Start: formatSeconds(float64(w.Start) / 1e9), End: formatSeconds(float64(w.End) / 1e9),
+		Healed: w.Healed, HealF: w.HealF,
+		Length: formatSeconds(float64(w.End-w.Start) / 1e9),
+		Name:   w.label(), F: w.F, Kind: faultClass(w.F), Targets: strings.Join(w.Targets, ", "),
+		Outcome: string(w.Outcome), Applied: w.Applied(), Detail: w.Detail, Version: w.selfEnding(),
+	}
 }
 
 // verdictClass maps a verdict to the banner's class; anything unexpected is unknown.
@@ -168,9 +292,32 @@ func countRows(c Counts) ([]countRow, countRow) {
 	return rows, total
 }
 
-// checkSections flattens the checker tree depth first, parents before children.
-func checkSections(root checker.Result) []checkSection {
+// latencyRows lays out the latency quantiles by operation and outcome.
+func latencyRows(lat map[string]map[history.Type]Quantiles) []latencyRow {
+	fs := make([]string, 0, len(lat))
+	for f := range lat {
+		fs = append(fs, f)
+	}
+	sort.Strings(fs)
+	var rows []latencyRow
+	for _, f := range fs {
+		for _, t := range []history.Type{history.OK, history.Fail, history.Info} {
+			q, ok := lat[f][t]
+			if !ok || q.Count == 0 {
+				continue
+			}
+			rows = append(rows, latencyRow{F: f, Type: string(t), Count: q.Count,
+				P50: formatDuration(q.P50), P90: formatDuration(q.P90), P99: formatDuration(q.P99), Max: formatDuration(q.Max)})
+		}
+	}
+	return rows
+}
+
+// checkSections flattens the checker tree depth first, parents before
+// children, with the anomalies found in each checker's details.
+func checkSections(root checker.Result, look *opLookup) ([]checkSection, error) {
 	var out []checkSection
+	var problems []string
 	var walk func(r checker.Result, path string, depth int)
 	walk = func(r checker.Result, path string, depth int) {
 		name := r.Checker
@@ -187,9 +334,18 @@ func checkSections(root checker.Result) []checkSection {
 			Verdict:  verdictClass(r.Verdict),
 			Message:  r.Message,
 			Duration: r.Duration,
-			Open:     r.Verdict != checker.Valid,
 		}
-		s.Details, s.Truncated = prettyDetails(r.Details)
+		if r.Details != nil {
+			raw, err := json.Marshal(r.Details)
+			if err != nil {
+				s.Details = fmt.Sprintf("%+v\n(not JSON: %v)", r.Details, err)
+			} else {
+				s.Details, s.Truncated = prettyDetails(raw)
+				if s.Evidence, err = findEvidence(raw, look); err != nil {
+					problems = append(problems, fmt.Sprintf("%s: %v", name, err))
+				}
+			}
+		}
 		for i, v := range r.Visualizations {
 			title := v.Title
 			if title == "" {
@@ -203,36 +359,45 @@ func checkSections(root checker.Result) []checkSection {
 		}
 	}
 	walk(root, "", 0)
-	return out
+	if len(problems) > 0 {
+		return out, fmt.Errorf("checker details: %s", strings.Join(problems, "; "))
+	}
+	return out, nil
 }
 
-// prettyDetails renders details as indented JSON, cut at maxDetailsBytes.
-func prettyDetails(details any) (string, bool) {
-	if details == nil {
-		return "", false
+// prettyDetails renders JSON details indented, cut at maxDetailsBytes.
+func prettyDetails(raw []byte) (string, bool) {
+	var b bytes.Buffer
+	if err := json.Indent(&b, raw, "", "  "); err != nil {
+		return string(raw), false
 	}
-	b, err := json.MarshalIndent(details, "", "  ")
-	if err != nil {
-		return fmt.Sprintf("%+v\n(not JSON: %v)", details, err), false
-	}
-	if len(b) > maxDetailsBytes {
+	if b.Len() > maxDetailsBytes {
 		// Cut at a line end, so no character or JSON token is split.
-		cut := bytes.LastIndexByte(b[:maxDetailsBytes], '\n')
+		cut := bytes.LastIndexByte(b.Bytes()[:maxDetailsBytes], '\n')
 		if cut < 0 {
 			cut = maxDetailsBytes
 		}
-		return strings.ToValidUTF8(string(b[:cut]), ""), true
+		return strings.ToValidUTF8(string(b.Bytes()[:cut]), ""), true
 	}
-	return string(b), false
+	return b.String(), false
 }
 
-// formatDuration renders a duration to the millisecond, or n/a when unknown.
+// formatDuration renders a duration to the millisecond (to 0.1 ms below a
+// second, to the microsecond below a millisecond), or n/a when unknown.
 func formatDuration(d time.Duration) string {
-	if d <= 0 {
+	switch {
+	case d <= 0:
 		return "n/a"
-	}
-	if d >= time.Second {
+	case d >= time.Second:
 		return d.Round(time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(100 * time.Microsecond).String()
+	default:
+		return d.Round(time.Microsecond).String()
 	}
-	return d.Round(time.Microsecond).String()
+}
+
+// formatSeconds renders seconds with at most millisecond precision.
+func formatSeconds(s float64) string {
+	return strconv.FormatFloat(math.Round(s*1000)/1000, 'f', -1, 64)
 }

@@ -1,14 +1,15 @@
 package reports
 
 import (
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +72,23 @@ func writeReport(t *testing.T, p Page) string {
 	return string(b)
 }
 
+// scriptBodies matches every script element, to look at or leave out its content.
+var scriptBodies = regexp.MustCompile(`(?s)(<script[^>]*>)(.*?)(</script>)`)
+
+// withoutScripts empties every script element: scripts are not markup, and
+// the markup checks below would misread their comparisons as tags.
+func withoutScripts(page string) string { return scriptBodies.ReplaceAllString(page, "$1$3") }
+
+// chartsOf decodes the charts' data from the page.
+func chartsOf(t *testing.T, page string) chartData {
+	t.Helper()
+	m := regexp.MustCompile(`(?s)<script type="application/json" id="report-data">(.*?)</script>`).FindStringSubmatch(page)
+	require.NotNil(t, m, "the page has no chart data")
+	var d chartData
+	require.NoError(t, json.Unmarshal([]byte(m[1]), &d))
+	return d
+}
+
 func TestWriteHTMLShowsVerdictCountsFaultsAndCheckers(t *testing.T) {
 	p := smallRun()
 	page := writeReport(t, p)
@@ -80,23 +98,31 @@ func TestWriteHTMLShowsVerdictCountsFaultsAndCheckers(t *testing.T) {
 	assert.Contains(t, page, "<dd>42</dd>", "the seed")
 	assert.Contains(t, page, "2026-11-25 13:32:45 UTC")
 	assert.Contains(t, page, "<dd>4.5s</dd>", "time until healthy")
+	assert.Less(t, strings.Index(page, `id="verdict"`), strings.Index(page, `id="checkers"`), "the verdict comes first, then the checkers")
+	assert.Less(t, strings.Index(page, `id="checkers"`), strings.Index(page, `id="timeline"`))
 
 	c := p.Results.Counts[history.Write]
 	assert.Contains(t, page, fmt.Sprintf(`<td class="n">%d</td><td class="n">%d</td><td class="n">%d</td><td class="n">200</td>`,
 		c[history.OK], c[history.Fail], c[history.Info]), "the counts row for write")
 
-	// The fault window, in the table and shaded on the timeline.
-	assert.Contains(t, page, `<tr><td class="n">5</td><td class="n">9.5</td><td class="n">4.5</td><td><code>kill-leader</code> <span class="muted">(kill)</span></td><td>n2</td>`)
-	assert.Regexp(t, `<title>kill-leader n2: 5 to 9.5 s</title><rect class="fw fw-kill" x="[0-9.]+" y="[0-9.]+" width="[0-9.]+"`, page)
-	assert.Contains(t, page, `<polygon class="ok" points="`)
+	// The fault window: in the table, linked to the timeline, and shaded.
+	assert.Contains(t, page, `<a class="opref" href="#timeline" data-t0="5" data-t1="9.5">5</a></td><td class="n">9.5</td><td class="n">4.5</td><td><code>kill-leader</code> <span class="muted">(kill)</span>`)
+	d := chartsOf(t, page)
+	require.Len(t, d.Faults, 1)
+	assert.Equal(t, FaultBand{Start: 5, End: 9.5, Name: "kill-leader", Targets: []string{"n2"}, Kind: "kill", Healed: true}, d.Faults[0])
+	assert.Equal(t, 19.95, d.End)
+	for _, id := range []string{"chart-throughput", "chart-latency", "chart-quantiles"} {
+		assert.Contains(t, page, `<canvas id="`+id+`"`)
+	}
 
-	// One section per checker, parents first; invalid ones open, valid ones collapsed.
+	// One section per checker, parents first; the JSON details collapsed.
 	assert.Contains(t, page, "<h3>all</h3>")
 	assert.Contains(t, page, "<h3>all / linearizable</h3>")
 	assert.Contains(t, page, "<h3>all / sessions</h3>")
 	assert.Contains(t, page, "key r1 is not linearizable")
-	assert.Contains(t, page, "<details open><summary>details</summary>\n<pre>{\n  &#34;keys&#34;: [\n    &#34;r1&#34;")
-	assert.Contains(t, page, "<details><summary>details</summary>\n<pre>{\n  &#34;sessions&#34;: 2")
+	assert.Contains(t, page, "<details><summary>details (JSON)</summary>\n<pre>{\n  &#34;keys&#34;: [\n    &#34;r1&#34;")
+	assert.Contains(t, page, "<details><summary>details (JSON)</summary>\n<pre>{\n  &#34;sessions&#34;: 2")
+	assert.NotContains(t, page, "<details open>", "details stay collapsed")
 
 	assert.Contains(t, page, `<iframe title="linearizability of r1" srcdoc="`)
 	assert.NotContains(t, page, "<b>r1</b>", "the visualization is escaped into the attribute, not spliced into the page")
@@ -109,39 +135,17 @@ func TestWriteHTMLShowsVerdictCountsFaultsAndCheckers(t *testing.T) {
 
 func TestWriteHTMLLoadsNothingFromTheNetwork(t *testing.T) {
 	page := writeReport(t, smallRun())
-	for _, s := range []string{"http://", "https://", "//cdn", "<link", "<script", "@import", "url("} {
-		assert.NotContains(t, strings.ToLower(page), s)
+	markup := strings.ToLower(withoutScripts(page))
+	for _, s := range []string{"http://", "https://", "//cdn", "<link", "@import", "url("} {
+		assert.NotContains(t, markup, s)
 	}
-	assert.NotRegexp(t, regexp.MustCompile(`\ssrc=`), page, "every asset is inlined")
-}
-
-// tagPattern finds tags; html/template escapes every < in text and attribute
-// values, and the CSS holds none, so each match is a real tag.
-var tagPattern = regexp.MustCompile(`<(/?)([a-zA-Z][a-zA-Z0-9]*)[^<>]*?(/?)>`)
-
-// voidElements never have an end tag.
-var voidElements = map[string]bool{"meta": true, "br": true, "hr": true, "img": true, "input": true, "link": true, "wbr": true, "col": true, "source": true}
-
-// tagsBalance reports the first element that is closed out of order or never.
-func tagsBalance(page string) error {
-	var stack []string
-	for _, m := range tagPattern.FindAllStringSubmatch(page, -1) {
-		end, name, selfClosing := m[1] == "/", strings.ToLower(m[2]), m[3] == "/"
-		switch {
-		case end && len(stack) == 0:
-			return fmt.Errorf("</%s> closes nothing", name)
-		case end && stack[len(stack)-1] != name:
-			return fmt.Errorf("<%s> closed by </%s>", stack[len(stack)-1], name)
-		case end:
-			stack = stack[:len(stack)-1]
-		case !selfClosing && !voidElements[name]:
-			stack = append(stack, name)
-		}
-	}
-	if len(stack) > 0 {
-		return fmt.Errorf("unclosed elements %v", stack)
-	}
-	return nil
+	assert.NotRegexp(t, regexp.MustCompile(`\ssrc=`), markup, "every asset is inlined")
+	scripts := scriptBodies.FindAllStringSubmatch(page, -1)
+	require.Len(t, scripts, 3, "the chart data, Chart.js with the plugin, the page's script")
+	assert.Equal(t, `<script type="application/json" id="report-data">`, scripts[0][1])
+	assert.Equal(t, chartScript, scripts[1][2])
+	assert.Equal(t, pageScript, scripts[2][2])
+	assert.Contains(t, scripts[1][2], "Chart.js v3.9.1")
 }
 
 func TestTagsBalanceCatchesMismatches(t *testing.T) {
@@ -154,11 +158,12 @@ func TestTagsBalanceCatchesMismatches(t *testing.T) {
 func TestWriteHTMLIsWellFormedAndTheVisualizationSurvivesEscaping(t *testing.T) {
 	page := writeReport(t, smallRun())
 	assert.True(t, strings.HasPrefix(page, "<!DOCTYPE html>\n<html"))
-	require.NoError(t, tagsBalance(page))
+	markup := withoutScripts(page)
+	require.NoError(t, tagsBalance(markup))
 
 	// Entities and quoting: a lenient XML decoder must read the page through,
 	// and the iframe's srcdoc must decode to the visualization exactly.
-	d := xml.NewDecoder(strings.NewReader(page))
+	d := xml.NewDecoder(strings.NewReader(markup))
 	d.Strict = false
 	d.AutoClose = xml.HTMLAutoClose
 	d.Entity = xml.HTMLEntity
@@ -198,64 +203,222 @@ func TestWriteHTMLOfAnEmptyRun(t *testing.T) {
 	assert.Contains(t, page, "The history holds no operations.")
 	assert.Contains(t, page, "No faults were injected.")
 	assert.Contains(t, page, "The scenario was not recorded.")
+	assert.NotContains(t, page, "<canvas", "nothing to draw")
+}
+
+// xssKey, xssError and xssDetail are strings a history could hold that a page
+// splicing them in as markup would run.
+const (
+	xssKey    = `<script>alert(1)</script>`
+	xssError  = `</script><img src=x onerror=alert(1)>`
+	xssDetail = xssKey + " -> " + xssError
+)
+
+// xssVizHTML is a visualization that shows a hostile key as a checker's page
+// would: escaped, as text.
+const xssVizHTML = `<!DOCTYPE html><html><body><p>key &lt;script&gt;alert(1)&lt;/script&gt;</p><svg></svg></body></html>`
+
+// xssRun is a small run whose every string from the history is hostile: the
+// key, the error, the fault's name, targets and detail, node names, the
+// scenario, the checkers' messages and details.
+func xssRun() Page {
+	var ops []history.Op
+	add := func(op history.Op) {
+		op.Index = int64(len(ops))
+		ops = append(ops, op)
+	}
+	for i := range 40 {
+		at := float64(i) * 0.25
+		typ, msg := history.OK, ""
+		if i%5 == 0 {
+			typ, msg = history.Info, xssError
+		}
+		add(history.Op{Type: history.Invoke, F: history.Write, Process: 1, Time: sec(at), Key: xssKey, Value: history.Int64(int64(i)), Node: xssKey})
+		add(history.Op{Type: typ, F: history.Write, Process: 1, Time: sec(at + 0.1), Key: xssKey, Value: history.Int64(int64(i)), Node: xssKey, Error: msg})
+		if i == 10 {
+			add(history.Op{Type: history.Invoke, F: "upgrade", Process: history.NemesisProcess, Time: sec(at + 0.2),
+				Fault: &history.Fault{Name: xssKey, Targets: []string{xssError}}})
+			add(history.Op{Type: history.OK, F: "upgrade", Process: history.NemesisProcess, Time: sec(at + 0.3),
+				Fault: &history.Fault{Name: xssKey, Targets: []string{xssError}, Detail: xssDetail}})
+			add(history.Op{Type: history.Info, F: history.FRoles, Process: history.NemesisProcess, Time: sec(at + 0.3),
+				Roles: map[string]string{xssError: "leader", xssKey: xssError}})
+		}
+	}
+	r := Results{
+		Scenario: xssKey, Verdict: checker.Invalid, Nodes: []string{xssError},
+		Logs:    []string{xssError},
+		Counts:  CountOps(ops),
+		Started: time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC),
+		Error:   xssError,
+		Check: checker.Result{Checker: xssKey, Verdict: checker.Invalid, Message: xssError,
+			Details:        map[string]any{"violations": []any{map[string]any{"rule": xssKey, "message": xssError, "ops": []int64{1, 3}}}},
+			Visualizations: []checker.Visualization{{Title: xssError, HTML: []byte(xssVizHTML)}}},
+	}
+	return Page{Results: r, Ops: ops, ScenarioYAML: "name: " + xssKey + "\n# " + xssError + "\n"}
+}
+
+func TestWriteHTMLEscapesEveryStringFromTheHistory(t *testing.T) {
+	page := writeReport(t, xssRun())
+	for _, s := range []string{xssKey, xssError, "alert(1)</script>", "<img"} {
+		assert.NotContains(t, page, s, "a hostile string must never appear raw")
+	}
+	assert.Equal(t, 3, strings.Count(page, "<script"), "no script element but the page's own")
+	assert.Equal(t, 3, strings.Count(page, "</script>"), "no string closes a script element")
+	assert.Equal(t, 0, strings.Count(strings.ToLower(page), "<img"))
+
+	// In markup, as text and in attributes, they are entity-escaped.
+	markup := withoutScripts(page)
+	assert.Contains(t, markup, "&lt;script&gt;alert(1)&lt;/script&gt;")
+	assert.Contains(t, markup, "&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;")
+	assert.Contains(t, markup, `<iframe title="&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" srcdoc="&lt;!DOCTYPE html&gt;&lt;html&gt;&lt;body&gt;&lt;p&gt;key &amp;lt;script&amp;gt;alert(1)`,
+		"a visualization is an attribute's text, for a sandboxed iframe")
+	require.NoError(t, tagsBalance(markup))
+
+	// In the chart data, JSON escapes <, > and &, and the strings come back exact.
+	assert.Contains(t, page, `\u003cscript\u003ealert(1)\u003c/script\u003e`)
+	d := chartsOf(t, page)
+	require.Len(t, d.Faults, 1)
+	assert.Equal(t, xssKey, d.Faults[0].Name)
+	assert.Equal(t, []string{xssError}, d.Faults[0].Targets)
+	assert.Equal(t, xssDetail, d.Faults[0].Detail)
+	require.Len(t, d.Versions, 1)
+	assert.Equal(t, versionMark{Node: xssError, At: 2.8, F: "upgrade", Detail: xssDetail}, d.Versions[0])
+	assert.Contains(t, d.Nodes, xssKey)
+}
+
+func TestWriteHTMLEscapesLineSeparatorsInTheChartData(t *testing.T) {
+	p := xssRun()
+	for i := range p.Ops {
+		if p.Ops[i].Fault != nil {
+			p.Ops[i].Fault.Name = "a\u2028b\u2029c"
+		}
+	}
+	page := writeReport(t, p)
+	data := scriptBodies.FindAllStringSubmatch(page, -1)[0][2]
+	assert.NotContains(t, data, "\u2028")
+	assert.NotContains(t, data, "\u2029")
+	assert.Contains(t, data, `a\u2028b\u2029c`)
 }
 
 // TestWriteHTMLStaysSmallFor100kOps checks that the page aggregates: 100k
-// records over ten minutes, with uneven load, every outcome and a fault every
-// 30 s, still make a page of kilobytes.
+// records with every outcome and a leader kill every 10 s still make a page
+// of a few hundred kilobytes besides Chart.js, with no row or shape per
+// operation.
 func TestWriteHTMLStaysSmallFor100kOps(t *testing.T) {
-	const records = 100_000
-	const span = 10 * time.Minute
-	rng := rand.New(rand.NewPCG(1, 2))
-	ops := make([]history.Op, 0, records+100)
-	mean := int64(span) / records
-	var at int64
-	for i := 0; len(ops) < records; i++ {
-		p := history.Process(i % 10)
-		typ := history.OK
-		switch r := rng.IntN(100); {
-		case r < 3:
-			typ = history.Info
-		case r < 10:
-			typ = history.Fail
-		}
-		ops = append(ops,
-			history.Op{Index: int64(len(ops)), Type: history.Invoke, F: history.Read, Process: p, Time: at, Key: "r1"},
-			history.Op{Index: int64(len(ops) + 1), Type: typ, F: history.Read, Process: p, Time: at + mean, Key: "r1", Value: history.Int64(7)})
-		if i%7500 == 0 {
-			s := float64(at) / 1e9
-			ops = append(ops, nem(history.OK, "pause", s, "pause-leader", "n1"), nem(history.OK, "resume", s+10, "pause-leader", "n1"))
-		}
-		at += rng.Int64N(4 * mean)
-	}
+	ops := registerRun{Records: 100_000, Workers: 50, Keys: 20, Rate: 250, KillEvery: 10 * time.Second, KillFor: 4 * time.Second, Seed: 3}.history()
 	p := smallRun()
 	p.Ops = ops
 	p.Results.Counts = CountOps(ops)
-	dir := t.TempDir()
-	require.NoError(t, WriteHTML(dir, p))
-	fi, err := os.Stat(filepath.Join(dir, ReportFile))
-	require.NoError(t, err)
-	t.Logf("report.html for %d records: %d bytes", len(ops), fi.Size())
-	assert.Less(t, fi.Size(), int64(5<<20))
+	page := writeReport(t, p)
+	t.Logf("report.html for %d records: %d bytes", len(ops), len(page))
+	assert.Less(t, len(page), 10<<20)
+	assert.Less(t, strings.Count(page, "<tr>"), 200, "no row per operation")
 
-	b, err := os.ReadFile(filepath.Join(dir, ReportFile))
-	require.NoError(t, err)
-	assert.Less(t, strings.Count(string(b), "<tr>"), 100, "no row per operation")
-	assert.Less(t, strings.Count(string(b), "<rect"), 100, "no shape per operation")
-	assert.Contains(t, string(b), "buckets of 1 s")
+	d := chartsOf(t, page)
+	assert.LessOrEqual(t, len(d.Throughput.OK), maxBuckets+1)
+	for _, s := range d.Latency {
+		limit := maxScatterOther
+		if s.Type == history.OK {
+			limit = maxScatterOK
+		}
+		assert.LessOrEqual(t, len(s.Points), limit, "%s %s", s.F, s.Type)
+		assert.LessOrEqual(t, len(s.Points), s.Total)
+	}
+	for _, q := range d.Quantiles {
+		assert.Len(t, q.P99, len(d.Throughput.OK))
+	}
+	assert.Len(t, d.Faults, 22, "a kill every 10 s")
+	assert.NotEmpty(t, d.Roles)
 }
 
-func TestTimelineDrawsOnlyWhereTheRateChanges(t *testing.T) {
-	ops := []history.Op{client(history.OK, 0.5), client(history.OK, 1.5), client(history.OK, 2.5), client(history.Fail, 3.5)}
-	tl := buildTimeline(ops, nil)
-	assert.Equal(t, 4, tl.Buckets)
-	assert.Len(t, strings.Fields(tl.InfoLine), 2, "no info at all: one flat segment")
-	assert.Len(t, strings.Fields(tl.FailLine), 4, "one step up in the last second")
+// TestWriteHTMLEmbedsOnlyTheFailingKeysOfABigRun relies on the
+// linearizability checker: past VisualizeAllBelow records it visualizes only
+// the keys that are not linearizable, and the page embeds what it gets.
+func TestWriteHTMLEmbedsOnlyTheFailingKeysOfABigRun(t *testing.T) {
+	ops := registerRun{Records: 6000, Workers: 10, Keys: 4, Rate: 200, KillEvery: 5 * time.Second, KillFor: 2 * time.Second, Seed: 4}.history()
+	breakKey(ops, "k2")
+	r := judge(ops, "big")
+	require.Equal(t, checker.Invalid, r.Verdict)
+	page := writeReport(t, Page{Results: r, Ops: ops})
+	assert.Equal(t, 1, strings.Count(page, "<iframe"), "only the failing key")
+	assert.Contains(t, page, `<iframe title="linearizability of key k2 (invalid)"`)
+
+	small := registerRun{Records: 1000, Workers: 5, Keys: 3, Rate: 100, KillEvery: 4 * time.Second, KillFor: 1 * time.Second, Seed: 4}.history()
+	page = writeReport(t, Page{Results: judge(small, "small"), Ops: small})
+	assert.Equal(t, 3, strings.Count(page, "<iframe"), "a small run shows every key")
 }
 
-func TestTimelineOfALongRunUsesCoarserBuckets(t *testing.T) {
-	ops := []history.Op{client(history.OK, 1), client(history.Info, 3*3600)}
-	tl := buildTimeline(ops, nil)
-	assert.LessOrEqual(t, tl.Buckets, maxBuckets+1)
-	assert.Equal(t, int64(30), tl.BucketSeconds)
+func TestWriteHTMLListsAnomaliesWithLinksIntoTheTimeline(t *testing.T) {
+	ops := registerRun{Records: 3000, Workers: 10, Keys: 3, Rate: 100, KillEvery: 5 * time.Second, KillFor: 2 * time.Second, Seed: 2}.history()
+	broken := breakKey(ops, "k1")
+	r := judge(ops, "broken")
+	page := writeReport(t, Page{Results: r, Ops: ops})
+
+	at := seconds(ops[broken].Time)
+	link := regexp.MustCompile(`<a class="opref" href="#timeline" data-t0="([0-9.]+)" data-t1="([0-9.]+)">`)
+	var ends []string
+	for _, m := range link.FindAllStringSubmatch(page, -1) {
+		ends = append(ends, m[2])
+	}
+	assert.Contains(t, ends, strconv.FormatFloat(at, 'f', -1, 64), "the broken read is linked, ending when it completed")
+	assert.Contains(t, page, `<ol class="evidence">`)
+	assert.Contains(t, page, fmt.Sprintf("#%d", broken), "the read's record is named")
+	assert.Contains(t, page, `<strong>k1</strong>`, "the linearizability checker's key")
+	assert.Contains(t, page, `<strong>version-agreement · k1</strong>`, "the sequential checker's rule and key")
+}
+
+func TestWriteHTMLShowsVersionChanges(t *testing.T) {
+	p := smallRun()
+	for i, node := range []string{"n1", "n2"} {
+		at := 12 + float64(i)*3
+		p.Ops = append(p.Ops,
+			nem(history.Invoke, "upgrade", at, "rolling-upgrade", node),
+			withDetail(nem(history.OK, "upgrade", at+1.5, "rolling-upgrade", node), "3.8.4 -> 3.9.3"))
+	}
+	page := writeReport(t, p)
+	d := chartsOf(t, page)
+	assert.Equal(t, []versionMark{
+		{Node: "n1", At: 13.5, F: "upgrade", Detail: "3.8.4 -> 3.9.3"},
+		{Node: "n2", At: 16.5, F: "upgrade", Detail: "3.8.4 -> 3.9.3"},
+	}, d.Versions)
+	require.Len(t, d.Faults, 3)
+	assert.Equal(t, FaultBand{Start: 12, End: 13.5, Name: "rolling-upgrade", Targets: []string{"n1"}, Kind: "upgrade", Healed: true, Detail: "3.8.4 -> 3.9.3"}, d.Faults[1])
+	assert.Contains(t, page, `<h3>Version changes</h3>`)
+	assert.Contains(t, page, `<td>n2</td><td><code>upgrade</code></td><td>3.8.4 -&gt; 3.9.3</td>`)
+	assert.Contains(t, page, `<span class="tag">version change</span>`)
+	assert.Contains(t, page, `<td>its completion</td>`)
+}
+
+func withDetail(op history.Op, detail string) history.Op {
+	op.Fault.Detail = detail
+	return op
+}
+
+// tagPattern finds tags; html/template escapes every < in text and attribute
+// values, and the CSS holds none, so each match is a real tag.
+var tagPattern = regexp.MustCompile(`<(/?)([a-zA-Z][a-zA-Z0-9]*)[^<>]*?(/?)>`)
+
+// voidElements never have an end tag.
+var voidElements = map[string]bool{"meta": true, "br": true, "hr": true, "img": true, "input": true, "link": true, "wbr": true, "col": true, "source": true}
+
+// tagsBalance reports the first element that is closed out of order or never.
+func tagsBalance(page string) error {
+	var stack []string
+	for _, m := range tagPattern.FindAllStringSubmatch(page, -1) {
+		end, name, selfClosing := m[1] == "/", strings.ToLower(m[2]), m[3] == "/"
+		switch {
+		case end && len(stack) == 0:
+			return fmt.Errorf("</%s> closes nothing", name)
+		case end && stack[len(stack)-1] != name:
+			return fmt.Errorf("<%s> closed by </%s>", stack[len(stack)-1], name)
+		case end:
+			stack = stack[:len(stack)-1]
+		case !selfClosing && !voidElements[name]:
+			stack = append(stack, name)
+		}
+	}
+	if len(stack) > 0 {
+		return fmt.Errorf("unclosed elements %v", stack)
+	}
+	return nil
 }

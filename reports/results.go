@@ -84,7 +84,7 @@ func WriteResults(dir string, r Results) error {
 	if err != nil {
 		return fmt.Errorf("encode results of %s: %w", dir, err)
 	}
-	return writeFileAtomic(filepath.Join(dir, ResultsFile), append(b, '\n'))
+	return WriteFileAtomic(filepath.Join(dir, ResultsFile), append(b, '\n'))
 }
 
 // ReadResults reads dir/results.json. Checker details come back as generic
@@ -102,9 +102,9 @@ func ReadResults(dir string) (Results, error) {
 	return r, nil
 }
 
-// writeFileAtomic writes data to a temporary file beside path and renames it
+// WriteFileAtomic writes data to a temporary file beside path and renames it
 // into place: a crash leaves either the old file or the new one, never a torn one.
-func writeFileAtomic(path string, data []byte) (err error) {
+func WriteFileAtomic(path string, data []byte) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)

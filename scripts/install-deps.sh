@@ -2,8 +2,14 @@
 # Installs what zkchaos needs on a Debian machine, skipping what is present:
 # ZooKeeper 3.8 from Debian (no service is started), a Java runtime, the
 # logging jars Debian's ZooKeeper needs to write its logs, and libfaketime
-# for clock faults.
+# for clock faults. With --test, also what the tests need: Chromium, in which
+# the report is opened.
 set -euo pipefail
+
+tests=false
+if [[ ${1:-} == --test ]]; then
+	tests=true
+fi
 
 missing=()
 need() {
@@ -18,6 +24,9 @@ need faketime
 need libfaketime
 # Any Java runtime will do; do not pull in another one when java works.
 command -v java >/dev/null 2>&1 || need default-jre-headless
+if $tests; then
+	need chromium
+fi
 
 if ((${#missing[@]} == 0)); then
 	exit 0

@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --test
+# The browser test of the report keeps its screenshots here.
+export ZKCHAOS_ARTIFACTS=${ZKCHAOS_ARTIFACTS:-$PWD/runs/test-artifacts}
 
 echo "== gofmt and go vet"
 unformatted=$(gofmt -l .)

@@ -1,0 +1,175 @@
+package reports
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/zkchaos/zkchaos/history"
+)
+
+// perSecond buckets by whole seconds, up to n buckets.
+func perSecond(n int) func(int64) int {
+	return func(t int64) int { return min(int(t/int64(time.Second)), n-1) }
+}
+
+func TestSampleLatenciesKeepsTheSlowestOfEveryBucketAndSamplesTheRest(t *testing.T) {
+	var pts []latPoint
+	for s := range 10 {
+		for i := range 1000 {
+			lat := int64(i%50) * int64(time.Millisecond)
+			if i == 617 {
+				lat = int64(s+1) * int64(time.Second) // the outlier of second s
+			}
+			pts = append(pts, latPoint{at: int64(s)*int64(time.Second) + int64(i)*int64(time.Millisecond), lat: lat})
+		}
+	}
+	kept := sampleLatencies(pts, 500, perSecond(10))
+	require.Len(t, kept, 500)
+	outliers := 0
+	for i, p := range kept {
+		if p.lat >= int64(time.Second) {
+			outliers++
+		}
+		if i > 0 {
+			assert.Less(t, kept[i-1].at, p.at, "in the input's order")
+		}
+	}
+	assert.Equal(t, 10, outliers, "the slowest call of every second stays")
+	perBucket := map[int]int{}
+	for _, p := range kept {
+		perBucket[int(p.at/int64(time.Second))]++
+	}
+	for s := range 10 {
+		assert.InDelta(t, 50, perBucket[s], 2, "an even sample: second %d", s)
+	}
+
+	assert.Equal(t, pts[:300], sampleLatencies(pts[:300], 500, perSecond(10)), "under the cap, everything")
+}
+
+func TestSampleLatenciesWithMoreBucketsThanRoom(t *testing.T) {
+	var pts []latPoint
+	for s := range 100 {
+		pts = append(pts, latPoint{at: int64(s) * int64(time.Second), lat: int64(s)}, latPoint{at: int64(s)*int64(time.Second) + 1, lat: 0})
+	}
+	kept := sampleLatencies(pts, 10, perSecond(100))
+	require.Len(t, kept, 10)
+	for _, p := range kept {
+		assert.GreaterOrEqual(t, p.lat, int64(90), "the slowest of the slowest")
+	}
+}
+
+func TestLatencyOfKeepsFailAndInfoUpToTheirCap(t *testing.T) {
+	var ops []history.Op
+	add := func(p history.Process, f string, typ history.Type, at, lat int64) {
+		ops = append(ops,
+			history.Op{Type: history.Invoke, F: f, Process: p, Time: at},
+			history.Op{Type: typ, F: f, Process: p, Time: at + lat})
+	}
+	for i := range 6000 {
+		at := int64(i) * int64(time.Millisecond)
+		add(1, history.Read, history.OK, at, 100_000)
+		if i < 4000 {
+			add(2, history.CAS, history.Fail, at, 200_000)
+		}
+		if i < 10 {
+			add(3, history.Write, history.Info, at, int64(5*time.Second))
+		}
+	}
+	for i := range ops {
+		ops[i].Index = int64(i)
+	}
+	scatter, quantiles := latencyOf(ops, 7, perSecond(7))
+	require.Len(t, scatter, 3)
+	assert.Equal(t, history.CAS, scatter[0].F)
+	assert.Equal(t, 4000, len(scatter[0].Points), "every failed cas: under the cap")
+	assert.Equal(t, history.Read, scatter[1].F)
+	assert.Equal(t, maxScatterOK, len(scatter[1].Points), "ok reads are sampled")
+	assert.Equal(t, 6000, scatter[1].Total)
+	assert.Equal(t, [2]float64{0, 0.1}, scatter[1].Points[0], "seconds and milliseconds")
+	assert.Equal(t, 10, len(scatter[2].Points))
+	assert.Equal(t, 5000.0, scatter[2].Points[0][1])
+
+	require.Len(t, quantiles, 1, "quantiles of ok calls only")
+	assert.Equal(t, history.Read, quantiles[0].F)
+	require.Len(t, quantiles[0].P50, 7)
+	assert.Equal(t, 0.1, *quantiles[0].P99[0])
+	assert.Nil(t, quantiles[0].P50[6], "no call was invoked in the last second")
+}
+
+func TestQuantilesOfPerBucket(t *testing.T) {
+	var pts []latPoint
+	for i := range 100 {
+		pts = append(pts, latPoint{at: int64(i) * int64(10*time.Millisecond), lat: int64(i+1) * int64(time.Millisecond)})
+	}
+	q := quantilesOf("read", pts, 2, perSecond(2))
+	assert.Equal(t, 50.0, *q.P50[0])
+	assert.Equal(t, 90.0, *q.P90[0])
+	assert.Equal(t, 99.0, *q.P99[0])
+	assert.Nil(t, q.P50[1])
+}
+
+func TestThroughputIsARatePerSecond(t *testing.T) {
+	ops := []history.Op{client(history.OK, 0.5), client(history.OK, 1.5), client(history.Fail, 2.5), client(history.Info, 3.1),
+		{Type: history.Invoke, F: history.Write, Process: 1, Time: sec(0.1)}, nem(history.OK, "kill", 1, "kill-one", "n1")}
+	bw := int64(2)
+	tp := throughputOf(ops, 2, bw, func(t int64) int { return min(int(t/(bw*int64(time.Second))), 1) })
+	assert.Equal(t, throughput{OK: []float64{1, 0}, Fail: []float64{0, 0.5}, Info: []float64{0, 0.5}}, tp)
+}
+
+func TestBuildChartsOfALongRunUsesCoarserBuckets(t *testing.T) {
+	ops := []history.Op{client(history.OK, 1), client(history.Info, 3*3600)}
+	d := buildCharts(ops, nil, Summary{}, nil)
+	assert.Equal(t, 30.0, d.Bucket)
+	assert.LessOrEqual(t, len(d.Throughput.OK), maxBuckets+1)
+	assert.Equal(t, 10800.0, d.End)
+}
+
+func TestRolesOfMakesSpansPerNode(t *testing.T) {
+	obs := func(at float64, rs map[string]string) history.Op {
+		return history.Op{Type: history.Info, F: history.FRoles, Process: history.NemesisProcess, Time: sec(at), Roles: rs}
+	}
+	ops := []history.Op{
+		obs(0, map[string]string{"n1": "leader", "n2": "follower"}),
+		obs(2, map[string]string{"n1": "down", "n2": "follower"}),
+		obs(3, map[string]string{"n1": "down", "n2": "leader", "n4": "Observer"}),
+		client(history.OK, 10),
+	}
+	nodes, spans := rolesOf(ops, []string{"n2", "n1"}, sec(10))
+	assert.Equal(t, []string{"n2", "n1", "n4"}, nodes, "the nodes given, then others")
+	assert.ElementsMatch(t, []roleSpan{
+		{Node: "n1", Role: "leader", Start: 0, End: 2},
+		{Node: "n2", Role: "follower", Start: 0, End: 3},
+		{Node: "n1", Role: "down", Start: 2, End: 10},
+		{Node: "n2", Role: "leader", Start: 3, End: 10},
+		{Node: "n4", Role: "observer", Start: 3, End: 10},
+	}, spans)
+}
+
+func TestFaultBandsLeaveOutFailedInjections(t *testing.T) {
+	ops := []history.Op{
+		nem(history.Invoke, "pause", 1, "pause-one", "n1"),
+		nem(history.Fail, "pause", 1.5, "pause-one", "n1"),
+		nem(history.OK, "partition", 2, "isolate-leader", "n1", "n2", "n3"),
+		nem(history.OK, "isolate-clients", 3, "clients", "n2"),
+		nem(history.OK, "heal", 6, "isolate-leader"),
+		client(history.OK, 10),
+	}
+	assert.Equal(t, []FaultBand{
+		{Start: 2, End: 6, Name: "isolate-leader", Targets: []string{"n1", "n2", "n3"}, Kind: "partition", Healed: true},
+		{Start: 3, End: 6, Name: "clients", Targets: []string{"n2"}, Kind: "clients", Healed: true},
+	}, FaultBands(ops))
+	assert.Equal(t, FaultBands(ops), RecoveryBands(Summarize(ops).Recoveries), "the same bands from a Summary")
+	assert.Equal(t, []FaultBand{}, FaultBands(nil), "an empty list, not null, for the plugin")
+}
+
+func TestFaultClass(t *testing.T) {
+	for f, want := range map[string]string{
+		"kill": "kill", "kill-leader": "kill", "crash": "kill", "pause": "pause", "partition": "partition",
+		"isolate-clients": "clients", "shape-links": "link", "clock": "clock", "upgrade": "upgrade",
+		"rollback": "upgrade", "something-new": "other",
+	} {
+		assert.Equal(t, want, faultClass(f), f)
+	}
+}
