@@ -87,9 +87,31 @@ func (Recovery) Check(_ context.Context, ops []history.Op) Result {
 	var windows []FaultRecovery
 	var final *history.Op
 	open := -1
+	steps := map[string]int64{} // upgrade steps invoked, by action and targets
 	for i := range ops {
 		op := ops[i]
-		if !op.IsNemesis() || op.Type == history.Invoke {
+		if !op.IsNemesis() {
+			continue
+		}
+		if history.EndsItself(op.F) && op.Fault != nil {
+			// A node moved to another version: a window from the step's
+			// invoke to its completion, which ends it.
+			key := op.F + "\x00" + strings.Join(op.Fault.Targets, "\x00")
+			if op.Type == history.Invoke {
+				steps[key] = op.Time
+				continue
+			}
+			start, ok := steps[key]
+			if !ok {
+				start = op.Time
+			}
+			delete(steps, key)
+			windows = append(windows, FaultRecovery{Fault: op.Fault.Name, Targets: op.Fault.Targets,
+				Start: time.Duration(start), Healed: time.Duration(op.Time)})
+			open = -1
+			continue
+		}
+		if op.Type == history.Invoke {
 			continue
 		}
 		switch {

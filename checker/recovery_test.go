@@ -58,6 +58,38 @@ func TestRecoveryMeasuresElectionAndRecovery(t *testing.T) {
 	assert.Contains(t, r.Message, "new leader in 600ms")
 }
 
+func TestRecoveryOfUpgradeStepsEndsWithEachStep(t *testing.T) {
+	step := func(ms float64, typ history.Type, node string) history.Op {
+		op := fault(ms, history.FUpgrade, "upgrade to debian=3.8.0-11+deb12u2", node)
+		op.Type = typ
+		return op
+	}
+	ops := []history.Op{
+		roles(0, n1Leads),
+		step(1000, history.Invoke, "n2"),
+		step(3000, history.OK, "n2"),
+		step(3500, history.Invoke, "n1"),
+		roles(3600, n1Down),
+		roles(4000, n2Leads),
+		roles(5000, n2All),
+		step(5200, history.OK, "n1"),
+		fault(6000, "kill", "kill leader", "n2"),
+		healthyAfter(9000, "1s", ""),
+	}
+	r := Recovery{}.Check(context.Background(), ops)
+	d := r.Details.(RecoveryDetails)
+	require.Len(t, d.Windows, 3, "two upgrade steps and a kill: a step is not a fault until the end of the run")
+	assert.Equal(t, FaultRecovery{Fault: "upgrade to debian=3.8.0-11+deb12u2", Targets: []string{"n2"},
+		Start: time.Second, Healed: 3 * time.Second, LeaderBefore: "n1", LeaderKept: true, Recovered: true}, d.Windows[0])
+	leaderStep := d.Windows[1]
+	assert.Equal(t, 3500*time.Millisecond, leaderStep.Start)
+	assert.Equal(t, 5200*time.Millisecond, leaderStep.Healed)
+	assert.Equal(t, "n2", leaderStep.NewLeader)
+	assert.Equal(t, 500*time.Millisecond, leaderStep.NewLeaderAfter)
+	assert.True(t, leaderStep.Recovered)
+	assert.Equal(t, "kill leader", d.Windows[2].Fault)
+}
+
 func TestRecoveryOfAFollowerFaultKeepsTheLeader(t *testing.T) {
 	ops := []history.Op{
 		roles(0, n2All),

@@ -140,6 +140,19 @@ const (
 	FSnapshot = "snapshot"
 )
 
+// Nemesis actions that end with their own completion rather than with a
+// healing action: a rolling upgrade or rollback moves one node to another
+// version from the step's invoke to its completion, and the node runs the
+// new version from then on.
+const (
+	FUpgrade  = "upgrade"
+	FRollback = "rollback"
+)
+
+// EndsItself reports whether the nemesis action f is over at its own
+// completion (FUpgrade, FRollback) instead of at a later healing action.
+func EndsItself(f string) bool { return f == FUpgrade || f == FRollback }
+
 // Fault is the payload of a nemesis record.
 type Fault struct {
 	// Name is the fault's name as the scenario spells it, e.g. kill-leader.

@@ -20,12 +20,6 @@ var healers = map[string]string{
 // healing lists the actions that end a fault rather than begin one.
 var healing = map[string]bool{"start": true, "resume": true, "heal": true}
 
-// selfEnding lists the kinds of action that end with their own completion
-// rather than with a healing action: a rolling upgrade or rollback changes
-// one node's version from its invoke to its completion, and the node runs
-// the new version from then on.
-var selfEnding = map[string]bool{"upgrade": true, "rollback": true}
-
 // faultWindow is one fault as the report shades it: from the record that
 // injected it to the record that healed it (or, for a self-ending kind, to
 // its own completion).
@@ -55,7 +49,7 @@ func (w faultWindow) label() string {
 
 // selfEnding reports whether the window is of a kind that its own completion
 // ends, such as a version change.
-func (w faultWindow) selfEnding() bool { return selfEnding[actionKind(w.F)] }
+func (w faultWindow) selfEnding() bool { return history.EndsItself(actionKind(w.F)) }
 
 // actionKind reduces an action to the word the tables know: kill-leader -> kill.
 func actionKind(f string) string {
@@ -71,7 +65,7 @@ func actionKind(f string) string {
 // ends reports whether the healing action h ends a window opened by f. No
 // healing action ends a self-ending kind.
 func ends(h, f string) bool {
-	if selfEnding[actionKind(f)] {
+	if history.EndsItself(actionKind(f)) {
 		return false
 	}
 	want, ok := healers[actionKind(f)]
