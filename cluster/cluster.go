@@ -6,7 +6,11 @@ package cluster
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
+	"regexp"
+	"strings"
 	"time"
 )
 
@@ -55,6 +59,56 @@ type Killer interface {
 	Start(ctx context.Context, node Node) error
 	// Running reports whether the server's process is up.
 	Running(node Node) bool
+}
+
+// Upgrader is a cluster whose servers can each be restarted on another
+// ZooKeeper distribution, keeping their data: what a rolling upgrade or
+// rollback does, one node at a time. Distributions are named as in a
+// scenario's cluster.distribution (see CheckDistributionName).
+type Upgrader interface {
+	Killer
+	// Describe resolves a distribution name, fetching the distribution if
+	// need be, and returns its label for records and reports, e.g.
+	// "debian 3.8.0-11+deb12u2"; the error says why no server could run it.
+	Describe(ctx context.Context, distribution string) (string, error)
+	// Restart stops the server and starts it again on the named
+	// distribution, with its data and configuration, then waits until it
+	// serves again in sync with the leader. The server keeps that
+	// distribution for later starts, also when Restart fails.
+	Restart(ctx context.Context, node Node, distribution string) error
+	// Version labels the distribution the server runs (or will run at its
+	// next start), in Describe's format.
+	Version(node Node) string
+}
+
+// DebianPrefix begins a distribution name that asks for one version of
+// Debian's ZooKeeper package, e.g. "debian=3.8.0-11+deb12u2".
+const DebianPrefix = "debian="
+
+// debianVersionRE matches a Debian package version: an optional numeric
+// epoch, then a digit, then letters, digits and . + ~ - (Debian Policy
+// 5.6.12).
+var debianVersionRE = regexp.MustCompile(`^([0-9]+:)?[0-9][A-Za-z0-9.+~-]*$`)
+
+// DebianVersion returns VERSION of a "debian=VERSION" distribution name; ok
+// is false for any other name.
+func DebianVersion(name string) (version string, ok bool) {
+	return strings.CutPrefix(name, DebianPrefix)
+}
+
+// CheckDistributionName checks the syntax of a distribution name without
+// looking at the disk or at a package archive: "debian" (the installed
+// Debian package), "debian=VERSION" with a Debian package version, or the
+// path of an unpacked ZooKeeper release.
+func CheckDistributionName(name string) error {
+	if name == "" {
+		return errors.New(`the distribution is empty: want "debian", "debian=VERSION" or the path of an unpacked ZooKeeper release`)
+	}
+	if v, ok := DebianVersion(name); ok && !debianVersionRE.MatchString(v) {
+		return fmt.Errorf("%q: VERSION must be a Debian package version (a digit, then letters, digits and . + ~ -, "+
+			"with an optional epoch N: in front), e.g. debian=3.8.0-11+deb12u2", name)
+	}
+	return nil
 }
 
 // LeaderOf returns the name of the single leader in roles, or "" when there

@@ -97,9 +97,19 @@ func Run(ctx context.Context, opts Options) (Outcome, error) {
 	// Cleanup must run even after ctx is cancelled.
 	cleanupCtx := context.WithoutCancel(ctx)
 
-	dist, err := local.FindDistribution(s.Cluster.Distribution)
+	// Every distribution the run needs is resolved (and fetched) before
+	// anything starts, so that a missing one fails the run at once.
+	dist, err := prepareDistribution(ctx, s.Cluster.Distribution, log)
 	if err != nil {
 		return Outcome{}, err
+	}
+	for _, name := range nemesis.Distributions(s.Nemesis.Faults) {
+		if name == s.Cluster.Distribution {
+			continue
+		}
+		if _, err := prepareDistribution(ctx, name, log); err != nil {
+			return Outcome{}, fmt.Errorf("scenario %s: a fault restarts nodes on %s: %w", s.Name, name, err)
+		}
 	}
 	if _, clocks := nemesis.Needs(s.Nemesis.Faults); clocks {
 		if _, err := local.FindFaketime(); err != nil {
@@ -112,7 +122,7 @@ func Run(ctx context.Context, opts Options) (Outcome, error) {
 		return Outcome{}, err
 	}
 	out := Outcome{Dir: dir}
-	res := reports.Results{Scenario: s.Name, Seed: s.Seed, Started: started, Verdict: "unknown"}
+	res := reports.Results{Scenario: s.Name, Seed: s.Seed, Started: started, Verdict: "unknown", Distribution: dist.Name()}
 	resolved, err := s.Marshal()
 	if err != nil {
 		return out, err
@@ -120,7 +130,7 @@ func Run(ctx context.Context, opts Options) (Outcome, error) {
 	if err := os.WriteFile(filepath.Join(dir, ScenarioFile), resolved, 0o644); err != nil {
 		return out, fmt.Errorf("write resolved scenario: %w", err)
 	}
-	log.Info("run directory", "dir", dir, "distribution", dist.Dir, "layout", dist.Layout, "version", dist.Version)
+	log.Info("run directory", "dir", dir, "distribution", dist.Name(), "jars", dist.Dir)
 
 	wl := opts.Workload
 	if wl == nil {
@@ -161,6 +171,19 @@ func Run(ctx context.Context, opts Options) (Outcome, error) {
 		return out, fmt.Errorf("%w: %w", ErrInterrupted, runErr)
 	}
 	return out, runErr
+}
+
+// prepareDistribution resolves a distribution name, fetching it when it is
+// not cached yet, and logs what it found and how long that took.
+func prepareDistribution(ctx context.Context, name string, log *slog.Logger) (local.Distribution, error) {
+	started := time.Now()
+	d, err := local.FindDistribution(ctx, name)
+	if err != nil {
+		return d, err
+	}
+	log.Info("distribution ready", "name", name, "distribution", d.Name(), "jars", d.Dir,
+		"took", time.Since(started).Round(time.Millisecond))
+	return d, nil
 }
 
 // run holds the state of one execution.
@@ -305,6 +328,7 @@ func schedule(s *scenarios.Scenario, faults []nemesis.Fault, log *slog.Logger) n
 	if n.Schedule == scenarios.ScheduleRandom {
 		sch.MaxQuiet, sch.MaxDuration = n.MaxInterval, n.MaxDuration
 	}
+	sch.InOrder = n.Schedule == scenarios.ScheduleSequence
 	return sch
 }
 
@@ -428,7 +452,8 @@ func (c *counting) Append(op history.Op) (history.Op, error) {
 	}
 	if op.IsNemesis() {
 		c.mu.Lock()
-		if op.Type == history.Info && op.Error == "" && op.Fault != nil {
+		// An upgrade step completes ok; every other nemesis action info.
+		if (op.Type == history.Info || op.Type == history.OK) && op.Error == "" && op.Fault != nil {
 			if nemesis.IsHealAction(op.F) {
 				c.fault = ""
 			} else {

@@ -2,9 +2,13 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -193,4 +197,150 @@ func TestInterruptDuringPartitionLeavesNoFaultAndNoProcess(t *testing.T) {
 	assert.True(t, partitioned, "the run was interrupted during a partition")
 	assert.True(t, healed, "the partition was healed on interrupt")
 	assert.Empty(t, servers(t, out.Dir))
+}
+
+// TestRollingUpgradeUnderLoadUpgradesTheLeaderLast runs the shipped rolling
+// upgrade, its first fault only (so the run ends on the new version), and
+// checks that every node was restarted on it and synced, the leader last,
+// with the register still linearizable; and that each server then runs the
+// new distribution's jars, read from its command line in /proc while the
+// run goes on.
+func TestRollingUpgradeUnderLoadUpgradesTheLeaderLast(t *testing.T) {
+	localtest.RequireZooKeeper(t)
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip("the scenario fetches Debian packages with apt-get:", err)
+	}
+	s, err := scenarios.Load("../scenarios/rolling-upgrade.yaml")
+	require.NoError(t, err)
+	require.Equal(t, "upgrade", s.Nemesis.Faults[0].Name)
+	s.Nemesis.Faults = s.Nemesis.Faults[:1]
+	s.Nemesis.Warmup = 3 * time.Second
+	s.Nemesis.Interval = time.Hour // one injection
+	s.TimeLimit = 30 * time.Second
+	s.Recovery = 2 * time.Second
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	b, err := local.FindDistribution(ctx, s.Nemesis.Faults[0].To)
+	require.NoError(t, err)
+	outDir := t.TempDir()
+	classpaths := make(chan []string, 1)
+	go func() {
+		// Once every node's upgrade has completed, read the servers'
+		// command lines.
+		defer close(classpaths)
+		for ctx.Err() == nil {
+			time.Sleep(200 * time.Millisecond)
+			// The servers' command lines name the real run directory.
+			runDir, err := filepath.EvalSymlinks(filepath.Join(outDir, s.Name, reports.LatestLink))
+			if err != nil {
+				continue
+			}
+			read, err := history.ReadFile(filepath.Join(runDir, history.FileName))
+			if err != nil || len(upgradeCompletions(read.Ops)) < 3 {
+				continue
+			}
+			pids, err := local.Servers(runDir)
+			if err != nil {
+				return
+			}
+			var cps []string
+			for _, pid := range pids {
+				cps = append(cps, classpathOf(pid))
+			}
+			classpaths <- cps
+			return
+		}
+	}()
+	out, err := Run(ctx, Options{Scenario: s, OutDir: outDir, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	require.NoError(t, err)
+	res := out.Results
+	assert.Equal(t, checker.Valid, res.Verdict, "%s", res.Check.Message)
+	assert.Equal(t, "debian 3.8.0-11+deb12u1", res.Distribution)
+
+	read, err := history.ReadFile(filepath.Join(out.Dir, history.FileName))
+	require.NoError(t, err)
+	var leader string
+	var upgraded []string
+	invoked := map[string]int64{}
+	for _, op := range read.Ops {
+		switch {
+		case op.F == history.FRoles:
+			leader = ""
+			for n, r := range op.Roles {
+				if r == "leader" {
+					leader = n
+				}
+			}
+		case op.F == "upgrade" && op.Type == history.Invoke:
+			require.Len(t, op.Fault.Targets, 1)
+			node := op.Fault.Targets[0]
+			invoked[node] = op.Time
+			if len(upgraded) == 2 {
+				assert.Equal(t, leader, node, "the leader at the time is upgraded last")
+			} else {
+				assert.NotEqual(t, leader, node, "followers first")
+			}
+			upgraded = append(upgraded, node)
+		case op.F == "upgrade":
+			assert.Equal(t, history.OK, op.Type, "%s synced: %s", op.Fault.Targets, op.Error)
+			assert.Equal(t, "debian 3.8.0-11+deb12u1 -> debian 3.8.0-11+deb12u2", op.Fault.Detail)
+			t.Logf("%s upgraded in %v", op.Fault.Targets[0], time.Duration(op.Time-invoked[op.Fault.Targets[0]]).Round(time.Millisecond))
+		}
+	}
+	assert.ElementsMatch(t, []string{"n1", "n2", "n3"}, upgraded, "every node once")
+	assert.Len(t, upgradeCompletions(read.Ops), 3)
+
+	cps := <-classpaths
+	require.Len(t, cps, 3, "three servers seen after the upgrade")
+	for _, cp := range cps {
+		assert.Equal(t, strings.Join(b.Classpath, ":"), cp, "every server runs the new jars")
+	}
+	assert.Empty(t, servers(t, out.Dir))
+}
+
+// upgradeCompletions returns the completions of upgrade steps.
+func upgradeCompletions(ops []history.Op) []history.Op {
+	var out []history.Op
+	for _, op := range ops {
+		if op.IsNemesis() && op.F == "upgrade" && op.Type != history.Invoke {
+			out = append(out, op)
+		}
+	}
+	return out
+}
+
+// classpathOf returns the -cp argument of a running process, or "" when it
+// cannot be read.
+func classpathOf(pid int) string {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return ""
+	}
+	args := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
+	if i := slices.Index(args, "-cp"); i >= 0 && i+1 < len(args) {
+		return args[i+1]
+	}
+	return ""
+}
+
+func TestUnfetchableUpgradeTargetFailsBeforeAnythingStarts(t *testing.T) {
+	localtest.RequireZooKeeper(t)
+	if _, err := exec.LookPath("apt-cache"); err != nil {
+		t.Skip("needs apt-cache:", err)
+	}
+	s, err := scenarios.Parse("u.yaml", "u", []byte("nemesis:\n  faults: [{name: upgrade, to: debian=0.0-0}]\n"))
+	require.NoError(t, err)
+	outDir := t.TempDir()
+	out, err := Run(context.Background(), Options{Scenario: s, OutDir: outDir})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "a fault restarts nodes on debian=0.0-0")
+	assert.Contains(t, err.Error(), "apt knows")
+	assert.Empty(t, out.Dir)
+	entries, err := os.ReadDir(outDir)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "no run directory, no server")
 }

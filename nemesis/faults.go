@@ -29,6 +29,8 @@ func New(s Spec) (Fault, error) {
 		return &link{spec: s}, nil
 	case KindClock:
 		return &clock{spec: s}, nil
+	case KindUpgrade, KindRollback:
+		return &upgrade{spec: s}, nil
 	}
 	return nil, fmt.Errorf("unknown fault %q", s.Name)
 }
@@ -76,13 +78,18 @@ func (k *kill) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (I
 	nodes, detail := resolveTarget(ctx, c, k.spec.Target, draw(rng, len(c.Nodes())))
 	err := each(nodes, func(n cluster.Node) error { return killer.Kill(ctx, n) })
 	return &injection{targets: names(nodes), detail: detail, heal: func(ctx context.Context) error {
-		return each(nodes, func(n cluster.Node) error {
-			if killer.Running(n) {
-				return nil
-			}
-			return killer.Start(ctx, n)
-		})
+		return startStopped(ctx, killer, nodes)
 	}}, err
+}
+
+// startStopped starts those of nodes that are not running.
+func startStopped(ctx context.Context, k cluster.Killer, nodes []cluster.Node) error {
+	return each(nodes, func(n cluster.Node) error {
+		if k.Running(n) {
+			return nil
+		}
+		return k.Start(ctx, n)
+	})
 }
 
 // pause freezes the target nodes (SIGSTOP); healing thaws them.

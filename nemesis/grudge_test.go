@@ -128,7 +128,7 @@ func TestSpecsResolveAndValidate(t *testing.T) {
 	problems := Spec{Name: KindKill, Target: "everyone", Delay: time.Second}.Resolved().Validate()
 	require.Len(t, problems, 2)
 	assert.Equal(t, "delay", problems[0].Field)
-	assert.Contains(t, problems[0].Msg, "does not apply to a kill fault")
+	assert.Contains(t, problems[0].Msg, "does not apply to kill faults")
 	assert.Equal(t, "target", problems[1].Field)
 
 	problems = Spec{Name: KindPartition, Grudge: GrudgeHalves, Target: TargetLeader}.Resolved().Validate()

@@ -4,14 +4,16 @@
 //
 // A fault is a small type behind Fault; the kinds are kill, pause,
 // partition (grudges of every shape, reset or hang), clients (cut clients off
-// their node), link (delay, jitter, loss) and clock (bump, strobe, rate).
-// Targets are resolved by role at injection time.
+// their node), link (delay, jitter, loss), clock (bump, strobe, rate) and
+// upgrade / rollback (restart every node, one at a time, on another
+// distribution). Targets are resolved by role at injection time.
 package nemesis
 
 import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/zkchaos/zkchaos/cluster"
 )
@@ -75,6 +77,20 @@ func Needs(specs []Spec) (partitions, clocks bool) {
 		}
 	}
 	return partitions, clocks
+}
+
+// Distributions lists, once each, the distributions that faults restart
+// nodes on (upgrade and rollback), so that they can be fetched and checked
+// before anything starts.
+func Distributions(specs []Spec) []string {
+	var out []string
+	for _, s := range specs {
+		s = s.Resolved()
+		if (s.Name == KindUpgrade || s.Name == KindRollback) && s.To != "" && !slices.Contains(out, s.To) {
+			out = append(out, s.To)
+		}
+	}
+	return out
 }
 
 // IsHealAction reports whether f is the action that heals some fault.

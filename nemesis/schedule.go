@@ -21,12 +21,16 @@ type Recorder interface {
 const healTimeout = 2 * time.Minute
 
 // Schedule injects one fault at a time: a quiet period, a fault picked at
-// random for a while, healed, and again, until the context ends. Quiet periods
-// and fault durations are drawn uniformly from their bounds (equal bounds give
-// a fixed interval). The seed fixes the sequence of faults, targets and times.
+// random (or the next in order) for a while, healed, and again, until the
+// context ends. Quiet periods and fault durations are drawn uniformly from
+// their bounds (equal bounds give a fixed interval). The seed fixes the
+// sequence of faults, targets and times.
 type Schedule struct {
 	// Faults are picked from uniformly; none means the schedule only waits.
 	Faults []Fault
+	// InOrder takes the faults in the order listed, starting over after the
+	// last, instead of at random: an upgrade then its rollback.
+	InOrder bool
 	// Warmup is the quiet time before the first fault.
 	Warmup time.Duration
 	// MinQuiet and MaxQuiet bound the quiet time between faults.
@@ -98,6 +102,9 @@ func (s Schedule) next(rng *rand.Rand, i int) Step {
 		quiet = s.Warmup
 	}
 	fault := rng.IntN(max(1, len(s.Faults)))
+	if s.InOrder {
+		fault = i % max(1, len(s.Faults))
+	}
 	return Step{Quiet: quiet, Fault: fault, Duration: between(rng, s.MinDuration, s.MaxDuration)}
 }
 
@@ -119,7 +126,18 @@ func orDiscard(log *slog.Logger) *slog.Logger {
 	return log
 }
 
+// inject applies f and records it: one invoke and one completion, or, for a
+// fault made of steps, whatever its steps record.
 func (s Schedule) inject(ctx context.Context, f Fault, c cluster.Cluster, rng *rand.Rand, rec Recorder) Injection {
+	if st, ok := f.(stepper); ok {
+		inj, err := st.injectSteps(ctx, c, rng, rec, s.logger())
+		if err != nil {
+			s.logger().Warn("fault not (fully) injected", "fault", f.Name(), "err", err)
+		} else {
+			s.logger().Info("fault injected", "fault", f.Name(), "action", f.Action(), "targets", inj.Targets())
+		}
+		return inj
+	}
 	op := history.Op{Type: history.Invoke, F: f.Action(), Process: history.NemesisProcess, Fault: &history.Fault{Name: f.Name()}}
 	if _, err := rec.Append(op); err != nil {
 		s.logger().Error("record nemesis action", "err", err)

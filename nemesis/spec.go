@@ -5,13 +5,17 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/zkchaos/zkchaos/cluster"
+	"github.com/zkchaos/zkchaos/history"
 )
 
 // Spec is one fault as a scenario names it, with its parameters. Each kind
 // reads only the parameters that apply to it; Validate rejects the others.
 type Spec struct {
-	// Name is the fault kind: kill, pause, partition, clients, link or
-	// clock; kill-random and kill-leader are kill with target one / leader.
+	// Name is the fault kind: kill, pause, partition, clients, link, clock,
+	// upgrade or rollback; kill-random and kill-leader are kill with target
+	// one / leader.
 	Name string `yaml:"name"`
 	// Target chooses nodes at injection time: one, leader, followers,
 	// minority, majority or all (kill, pause, clients, link, clock; and
@@ -36,6 +40,10 @@ type Spec struct {
 	Period time.Duration `yaml:"period,omitempty"`
 	// Rate is how fast the shifted clock runs, e.g. 2 or 0.5 (clock rate).
 	Rate float64 `yaml:"rate,omitempty"`
+	// To is the distribution every node is restarted on, named as
+	// cluster.distribution is (upgrade, required; rollback, where a
+	// scenario defaults it to its cluster.distribution).
+	To string `yaml:"to,omitempty"`
 }
 
 // Fault kinds.
@@ -46,6 +54,8 @@ const (
 	KindClients   = "clients"
 	KindLink      = "link"
 	KindClock     = "clock"
+	KindUpgrade   = history.FUpgrade // the f of its records, too
+	KindRollback  = history.FRollback
 )
 
 // Kinds lists the fault kinds and the parameters each accepts.
@@ -56,6 +66,8 @@ var Kinds = map[string][]string{
 	KindClients:   {"target"},
 	KindLink:      {"target", "delay", "jitter", "loss"},
 	KindClock:     {"target", "clock", "delta", "period", "rate"},
+	KindUpgrade:   {"to"},
+	KindRollback:  {"to"},
 }
 
 // shorthands are names that stand for a kind with a parameter set.
@@ -111,13 +123,11 @@ type FieldProblem struct {
 // uses and the scenario left out.
 func (s Spec) Resolved() Spec {
 	if sh, ok := shorthands[s.Name]; ok {
-		base := sh
-		if s.Target != "" {
-			base.Target = s.Target
-		}
-		base.Grudge = firstNonEmpty(s.Grudge, base.Grudge)
-		base.Mode = s.Mode
-		s = base
+		// Every parameter given is kept, so that Validate rejects those
+		// the kind does not take.
+		s.Name = sh.Name
+		s.Target = firstNonEmpty(s.Target, sh.Target)
+		s.Grudge = firstNonEmpty(s.Grudge, sh.Grudge)
 	}
 	switch s.Name {
 	case KindKill, KindPause, KindClients:
@@ -166,10 +176,11 @@ func (s Spec) Validate() []FieldProblem {
 		"target": s.Target != "", "grudge": s.Grudge != "", "mode": s.Mode != "",
 		"delay": s.Delay != 0, "jitter": s.Jitter != 0, "loss": s.Loss != 0,
 		"clock": s.Clock != "", "delta": s.Delta != 0, "period": s.Period != 0, "rate": s.Rate != 0,
+		"to": s.To != "",
 	}
 	for _, f := range sortedKeys(set) {
 		if set[f] && !slices.Contains(allowed, f) {
-			bad(f, "does not apply to a %s fault (it takes: %s)", s.Name, strings.Join(allowed, ", "))
+			bad(f, "does not apply to %s faults (it takes: %s)", s.Name, strings.Join(allowed, ", "))
 		}
 	}
 	oneOf := func(field, v string, values []string) {
@@ -195,6 +206,14 @@ func (s Spec) Validate() []FieldProblem {
 	}
 	if s.Name == KindClock && s.Clock == ClockStrobe && s.Period > 0 && s.Period < 10*time.Millisecond {
 		bad("period", "must be at least 10ms, got %s", s.Period)
+	}
+	if s.Name == KindUpgrade || s.Name == KindRollback {
+		if s.To == "" {
+			bad("to", `is required: the distribution to restart every node on, e.g. "debian=3.8.0-11+deb12u2" `+
+				"or the path of an unpacked ZooKeeper release")
+		} else if err := cluster.CheckDistributionName(s.To); err != nil {
+			bad("to", "%v", err)
+		}
 	}
 	return out
 }
@@ -227,6 +246,8 @@ func (s Spec) Label() string {
 			l += fmt.Sprintf(" loss %g", s.Loss)
 		}
 		return l
+	case KindUpgrade, KindRollback:
+		return s.Name + " to " + s.To
 	default:
 		return s.Name + " " + s.Target
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/zkchaos/zkchaos/cluster"
 )
 
 // FieldError is a problem with one field of a scenario file.
@@ -243,7 +245,9 @@ func (s *Scenario) validate(at func(path, format string, args ...any) error, pre
 	c := s.Cluster
 	oneOf(c.Backend, "cluster.backend", knownBackends)
 	check(c.Nodes >= 1 && c.Nodes <= 9, "cluster.nodes", "must be between 1 and 9, got %d", c.Nodes)
-	check(c.Distribution != "", "cluster.distribution", `must be "debian" or the path of an unpacked ZooKeeper release`)
+	if err := cluster.CheckDistributionName(c.Distribution); err != nil {
+		errs = append(errs, at("cluster.distribution", "%v", err))
+	}
 	check(c.TickTime >= 10*time.Millisecond, "cluster.tick-time", "must be at least 10ms, got %s", c.TickTime)
 	check(c.StartTimeout > 0, "cluster.start-timeout", "must be positive, got %s", c.StartTimeout)
 

@@ -43,8 +43,10 @@ type Cluster struct {
 	Backend string `yaml:"backend"`
 	// Nodes is the number of servers (default 3).
 	Nodes int `yaml:"nodes"`
-	// Distribution is "debian" (default: Debian's zookeeper package) or the
-	// path of an unpacked Apache ZooKeeper binary release.
+	// Distribution is "debian" (default: Debian's installed zookeeper
+	// package), "debian=VERSION" (that version of Debian's
+	// libzookeeper-java, fetched once into the user's cache) or the path of
+	// an unpacked Apache ZooKeeper binary release.
 	Distribution string `yaml:"distribution"`
 	// TickTime is ZooKeeper's tickTime (default 500ms).
 	TickTime time.Duration `yaml:"tick-time"`
@@ -97,13 +99,15 @@ type Mix struct {
 
 // Nemesis is the fault schedule.
 type Nemesis struct {
-	// Faults are picked from at random with the seed, one at a time; empty
-	// means no faults. Each is a kind with parameters, e.g.
-	// {name: partition, grudge: halves, mode: hang}, or a shorthand name
-	// such as kill-leader.
+	// Faults are picked from at random with the seed, one at a time (in
+	// the order listed with the sequence schedule); empty means no faults.
+	// Each is a kind with parameters, e.g. {name: partition, grudge:
+	// halves, mode: hang}, or a shorthand name such as kill-leader. A
+	// rollback's "to" defaults to the cluster's distribution.
 	Faults []nemesis.Spec `yaml:"faults"`
-	// Schedule is "interval" (fixed quiet time and duration, the default)
-	// or "random" (each drawn between its bounds).
+	// Schedule is "interval" (fixed quiet time and duration, the default),
+	// "random" (each drawn between its bounds) or "sequence" (as interval,
+	// with the faults taken in the order listed, over and over).
 	Schedule string `yaml:"schedule"`
 	// Warmup is the quiet time before the first fault (default: Interval).
 	Warmup time.Duration `yaml:"warmup"`
@@ -139,6 +143,7 @@ const (
 const (
 	ScheduleInterval = "interval"
 	ScheduleRandom   = "random"
+	ScheduleSequence = "sequence"
 )
 
 // Workload and backend names this version supports.
@@ -154,7 +159,7 @@ var (
 	}
 	knownBackends  = []string{"local"}
 	knownReadModes = []string{ReadPlain, ReadSync, ReadQuorum}
-	knownSchedules = []string{ScheduleInterval, ScheduleRandom}
+	knownSchedules = []string{ScheduleInterval, ScheduleRandom, ScheduleSequence}
 )
 
 // applyDefaults fills every field the file left out; present reports whether
@@ -198,6 +203,9 @@ func (s *Scenario) applyDefaults(defaultName string, present func(path string) b
 	n := &s.Nemesis
 	for i := range n.Faults {
 		n.Faults[i] = n.Faults[i].Resolved()
+		if n.Faults[i].Name == nemesis.KindRollback && n.Faults[i].To == "" {
+			n.Faults[i].To = c.Distribution
+		}
 	}
 	setDefault(d, &n.Schedule, "nemesis.schedule", ScheduleInterval)
 	setDefault(d, &n.Interval, "nemesis.interval", 10*time.Second)

@@ -24,7 +24,7 @@ func TestMalformedFilesNameFileLineAndField(t *testing.T) {
 		{"negative-rate.yaml", "testdata/negative-rate.yaml:3: field workload.rate: must not be negative"},
 		{"bad-duration.yaml", `testdata/bad-duration.yaml:2: field time-limit: must be a duration such as "30s"`},
 		{"unknown-fault.yaml", `testdata/unknown-fault.yaml:5: field nemesis.faults[1]: unknown fault "unplug-cable"`},
-		{"fault-parameter.yaml", "testdata/fault-parameter.yaml:6: field nemesis.faults[0].grudge: does not apply to a kill fault"},
+		{"fault-parameter.yaml", "testdata/fault-parameter.yaml:6: field nemesis.faults[0].grudge: does not apply to kill faults"},
 		{"bad-grudge.yaml", `testdata/bad-grudge.yaml:5: field nemesis.faults[0].grudge: "triangle" is not one of`},
 		{"bad-read-mode.yaml", `testdata/bad-read-mode.yaml:3: field workload.read-mode: "linearizable" is not one of: plain, sync, quorum`},
 		{"not-yaml.yaml", "testdata/not-yaml.yaml:1: not valid YAML"},
@@ -142,4 +142,67 @@ func TestWorkloadParametersMustApply(t *testing.T) {
 	s, err := Parse("w.yaml", "w", []byte("workload:\n  name: lock\n  hold: 50ms\n"))
 	require.NoError(t, err)
 	assert.Equal(t, 50*time.Millisecond, s.Workload.Hold)
+}
+
+func TestDistributionNames(t *testing.T) {
+	s, err := Parse("d.yaml", "d", []byte("cluster:\n  distribution: debian=3.8.0-11+deb12u1\n"))
+	require.NoError(t, err)
+	assert.Equal(t, "debian=3.8.0-11+deb12u1", s.Cluster.Distribution)
+
+	_, err = Parse("d.yaml", "d", []byte("seed: 2\ncluster:\n  distribution: debian=3.8.0/../x\n"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `d.yaml:3: field cluster.distribution: "debian=3.8.0/../x": VERSION must be a Debian package version`)
+
+	_, err = Parse("d.yaml", "d", []byte("cluster:\n  distribution: \"\"\n"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `d.yaml:2: field cluster.distribution: the distribution is empty`)
+}
+
+func TestUpgradeAndRollbackInSequence(t *testing.T) {
+	s, err := Parse("u.yaml", "u", []byte(`
+cluster:
+  distribution: debian=3.8.0-11+deb12u1
+nemesis:
+  schedule: sequence
+  faults:
+    - {name: upgrade, to: debian=3.8.0-11+deb12u2}
+    - rollback
+`))
+	require.NoError(t, err)
+	assert.Equal(t, ScheduleSequence, s.Nemesis.Schedule)
+	assert.Equal(t, []nemesis.Spec{
+		{Name: "upgrade", To: "debian=3.8.0-11+deb12u2"},
+		{Name: "rollback", To: "debian=3.8.0-11+deb12u1"},
+	}, s.Nemesis.Faults, "a rollback goes back to the cluster's distribution")
+
+	s, err = Parse("u.yaml", "u", []byte("nemesis:\n  faults: [{name: rollback, to: /opt/zookeeper-3.8.4}]\n"))
+	require.NoError(t, err)
+	assert.Equal(t, "/opt/zookeeper-3.8.4", s.Nemesis.Faults[0].To, "an explicit one is kept")
+}
+
+func TestUpgradeParametersAreCheckedAtTheirLine(t *testing.T) {
+	cases := []struct{ yaml, want string }{
+		{"nemesis:\n  faults:\n    - upgrade\n", "u.yaml:3: field nemesis.faults[0]: is required"},
+		{"nemesis:\n  faults:\n    - name: upgrade\n      to: debian=latest\n",
+			`u.yaml:4: field nemesis.faults[0].to: "debian=latest": VERSION must be a Debian package version`},
+		{"nemesis:\n  faults:\n    - name: upgrade\n      to: debian\n      target: leader\n",
+			"u.yaml:5: field nemesis.faults[0].target: does not apply to upgrade faults (it takes: to)"},
+		{"nemesis:\n  schedule: ordered\n", `u.yaml:2: field nemesis.schedule: "ordered" is not one of: interval, random, sequence`},
+	}
+	for _, tc := range cases {
+		_, err := Parse("u.yaml", "u", []byte(tc.yaml))
+		require.Error(t, err, tc.yaml)
+		assert.Contains(t, err.Error(), tc.want)
+	}
+}
+
+func TestRollingUpgradeRoundTrips(t *testing.T) {
+	s, err := Load("rolling-upgrade.yaml")
+	require.NoError(t, err)
+	b, err := s.Marshal()
+	require.NoError(t, err)
+	again, err := Parse("resolved.yaml", "other", b)
+	require.NoError(t, err)
+	assert.Equal(t, s, again)
+	assert.Contains(t, string(b), "to: debian=3.8.0-11+deb12u1", "the rollback's target is spelled out")
 }

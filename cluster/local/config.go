@@ -51,8 +51,11 @@ type Config struct {
 	Dir string
 	// Nodes is the ensemble size (default 3).
 	Nodes int
-	// Distribution is "" or "debian" for the Debian package, otherwise a path
-	// to an unpacked Apache release (see FindDistribution).
+	// Distribution is "" or "debian" for the installed Debian package,
+	// "debian=VERSION" for another version of it (fetched once into
+	// CacheDir), otherwise the path of an unpacked release (see
+	// FindDistribution). Every node starts on it; Restart moves one node to
+	// another.
 	Distribution string
 	// TickTime is zoo.cfg tickTime (default 500ms, whole milliseconds).
 	TickTime time.Duration

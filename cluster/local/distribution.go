@@ -1,6 +1,7 @@
 package local
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,6 +12,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/zkchaos/zkchaos/cluster"
 )
 
 // Layout says how a ZooKeeper distribution's jars are laid out on disk.
@@ -71,40 +74,97 @@ type Distribution struct {
 	Dir string `json:"dir"`
 	// Version is the ZooKeeper version read from the jar names, or "".
 	Version string `json:"version,omitempty"`
+	// Package is the Debian package version, e.g. "3.8.0-11+deb12u1": the
+	// one a "debian=VERSION" name fetched, or the installed one for
+	// "debian" (empty when dpkg cannot tell); empty for directories.
+	Package string `json:"package,omitempty"`
 	// Java is the java executable that runs the servers.
 	Java string `json:"java"`
 	// Classpath lists the jars, in order.
 	Classpath []string `json:"classpath"`
 }
 
-// FindDistribution resolves a distribution name: "" or "debian" for the
-// Debian package in /usr/share/java, otherwise a directory holding an
-// unpacked Apache binary release (DIR/lib/zookeeper-*.jar) or an extracted
-// Debian package (DIR/usr/share/java/zookeeper.jar, e.g. from dpkg -x). It
-// also finds Java. When something is missing the error matches ErrNotFound
-// and says what to install.
-func FindDistribution(name string) (Distribution, error) {
-	return findDistribution(name, debianJavaDir, findJava)
+// Name labels the distribution for records and reports: "debian
+// 3.8.0-11+deb12u2" for a Debian package of known version, otherwise the
+// layout, the ZooKeeper version when known and the directory, e.g. "apache
+// 3.9.4 (/opt/apache-zookeeper-3.9.4-bin)".
+func (d Distribution) Name() string {
+	if d.Package != "" {
+		return string(LayoutDebian) + " " + d.Package
+	}
+	if d.Version != "" {
+		return fmt.Sprintf("%s %s (%s)", d.Layout, d.Version, d.Dir)
+	}
+	return fmt.Sprintf("%s (%s)", d.Layout, d.Dir)
 }
 
-// findDistribution is FindDistribution with the system jar directory and the
-// Java lookup as parameters, for tests.
-func findDistribution(name, sysJavaDir string, javaFn func() (string, error)) (Distribution, error) {
+// FindDistribution resolves a distribution name: "" or "debian" for the
+// Debian package installed in /usr/share/java; "debian=VERSION" for that
+// version of Debian's libzookeeper-java, fetched into the cache on first
+// use (see FetchDebian) and run with the installed package's dependencies;
+// otherwise a directory holding an unpacked Apache binary release
+// (DIR/lib/zookeeper-*.jar) or an extracted Debian package
+// (DIR/usr/share/java/zookeeper.jar, e.g. from dpkg -x). It also finds
+// Java. When something is missing the error matches ErrNotFound and says
+// what to install.
+func FindDistribution(ctx context.Context, name string) (Distribution, error) {
+	return finder{
+		sysJavaDir: debianJavaDir,
+		java:       findJava,
+		installed:  installedDebianVersion,
+		fetch:      FetchDebian,
+	}.find(ctx, name)
+}
+
+// finder resolves distribution names; its fields are what tests replace.
+type finder struct {
+	// sysJavaDir is where the system's jars are (/usr/share/java).
+	sysJavaDir string
+	// java finds the java executable.
+	java func() (string, error)
+	// installed returns the installed Debian package version, or "".
+	installed func(ctx context.Context) string
+	// fetch returns the directory of an unpacked Debian package version.
+	fetch func(ctx context.Context, version string) (string, error)
+}
+
+// find is FindDistribution.
+func (f finder) find(ctx context.Context, name string) (Distribution, error) {
 	var d Distribution
 	var err error
-	switch name {
-	case "", "debian":
-		d, err = debianDistribution(sysJavaDir, sysJavaDir)
+	version, fetched := cluster.DebianVersion(name)
+	switch {
+	case name == "" || name == "debian":
+		d, err = debianDistribution(f.sysJavaDir, f.sysJavaDir)
 		if errors.Is(err, ErrNotFound) {
 			return Distribution{}, notFound("ZooKeeper not found (%v): %s", err, InstallHint)
 		}
+		if err == nil {
+			d.Package = f.installed(ctx)
+		}
+	case fetched:
+		// The fetched jar's manifest names its dependencies in the system's
+		// jar directory: the installed package brings them.
+		if sysJar := filepath.Join(f.sysJavaDir, "zookeeper.jar"); !fileExists(sysJar) {
+			return Distribution{}, notFound("ZooKeeper %s runs with the installed package's dependencies, "+
+				"but %s is missing: %s", name, sysJar, InstallHint)
+		}
+		var root string
+		if root, err = f.fetch(ctx, version); err != nil {
+			return Distribution{}, err
+		}
+		d, err = debianDistribution(filepath.Join(root, "usr", "share", "java"), f.sysJavaDir)
+		if errors.Is(err, ErrNotFound) {
+			return Distribution{}, notFound("ZooKeeper %s cannot run (%v): %s", name, err, InstallHint)
+		}
+		d.Package = version
 	default:
-		d, err = dirDistribution(name, sysJavaDir)
+		d, err = dirDistribution(name, f.sysJavaDir)
 	}
 	if err != nil {
 		return Distribution{}, err
 	}
-	java, err := javaFn()
+	java, err := f.java()
 	if err != nil {
 		return Distribution{}, err
 	}
@@ -158,18 +218,23 @@ func apacheDistribution(dir string) (Distribution, error) {
 }
 
 // debianDistribution builds the classpath of a Debian-style jar directory:
-// its zookeeper.jar (and zookeeper-jute.jar, so that an extracted older
-// package does not pick up the installed one through the manifest), then the
-// log4j 1.2 backend for slf4j from the same directory or the system's.
+// its zookeeper.jar, preceded by its zookeeper-jute.jar when the directory
+// is not the system's, then the log4j 1.2 backend for slf4j from the same
+// directory or the system's. The order matters: zookeeper.jar's manifest
+// names /usr/share/java/zookeeper-jute.jar, and the JVM searches a jar's
+// manifest Class-Path right after the jar itself, ahead of the rest of -cp;
+// an extracted package's jute therefore goes first, or the installed one
+// would be loaded in its place.
 func debianDistribution(jarDir, sysJavaDir string) (Distribution, error) {
 	zkJar := filepath.Join(jarDir, "zookeeper.jar")
 	if !fileExists(zkJar) {
 		return Distribution{}, notFound("%s is missing", zkJar)
 	}
-	cp := []string{zkJar}
+	var cp []string
 	if jute := filepath.Join(jarDir, "zookeeper-jute.jar"); jarDir != sysJavaDir && fileExists(jute) {
 		cp = append(cp, jute)
 	}
+	cp = append(cp, zkJar)
 	for _, name := range []string{"slf4j-log4j12.jar", "log4j-1.2.jar"} {
 		jar := filepath.Join(jarDir, name)
 		if !fileExists(jar) {

@@ -1,6 +1,8 @@
 package local
 
 import (
+	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,27 @@ import (
 
 // fakeJava stands in for the Java lookup.
 func fakeJava() (string, error) { return "/opt/jdk/bin/java", nil }
+
+// fakeFinder resolves names with sys as the system's jar directory, the
+// fake Java, no installed package version and no fetching.
+func fakeFinder(sys string) finder {
+	return finder{
+		sysJavaDir: sys,
+		java:       fakeJava,
+		installed:  func(context.Context) string { return "" },
+		fetch: func(context.Context, string) (string, error) {
+			return "", errors.New("unit tests fetch nothing")
+		},
+	}
+}
+
+// findDistribution resolves name with fakeFinder(sys) and the given Java
+// lookup.
+func findDistribution(name, sys string, java func() (string, error)) (Distribution, error) {
+	f := fakeFinder(sys)
+	f.java = java
+	return f.find(context.Background(), name)
+}
 
 // touch creates empty files (fake jars) under dir.
 func touch(t *testing.T, dir string, names ...string) {
@@ -89,11 +112,76 @@ func TestExtractedDebianPackage(t *testing.T) {
 	assert.Equal(t, "3.8.0", d.Version)
 	jars := filepath.Join(pkg, "usr", "share", "java")
 	assert.Equal(t, []string{
+		// Ahead of zookeeper.jar, whose manifest names the installed one
+		// and is searched right after it.
+		filepath.Join(jars, "zookeeper-jute.jar"),
 		filepath.Join(jars, "zookeeper.jar"),
-		filepath.Join(jars, "zookeeper-jute.jar"), // ahead of the installed one named by the manifest
 		filepath.Join(sys, "slf4j-log4j12.jar"),
 		filepath.Join(sys, "log4j-1.2.jar"),
 	}, d.Classpath)
+	assert.Empty(t, d.Package)
+	assert.Equal(t, "debian 3.8.0 ("+jars+")", d.Name())
+}
+
+func TestDebianVersionNameFetchesAndLabels(t *testing.T) {
+	sys := t.TempDir()
+	touch(t, sys, "zookeeper.jar", "zookeeper-jute.jar", "slf4j-log4j12.jar", "log4j-1.2.jar")
+	cache := t.TempDir()
+	touch(t, cache, "usr/share/java/zookeeper.jar", "usr/share/java/zookeeper-3.8.0.jar", "usr/share/java/zookeeper-jute.jar")
+	f := fakeFinder(sys)
+	var asked []string
+	f.fetch = func(_ context.Context, version string) (string, error) {
+		asked = append(asked, version)
+		return cache, nil
+	}
+	d, err := f.find(context.Background(), "debian=3.8.0-11+deb12u1")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"3.8.0-11+deb12u1"}, asked)
+	assert.Equal(t, "3.8.0-11+deb12u1", d.Package)
+	assert.Equal(t, "debian 3.8.0-11+deb12u1", d.Name())
+	jars := filepath.Join(cache, "usr", "share", "java")
+	assert.Equal(t, jars, d.Dir)
+	assert.Equal(t, []string{
+		filepath.Join(jars, "zookeeper-jute.jar"),
+		filepath.Join(jars, "zookeeper.jar"),
+		filepath.Join(sys, "slf4j-log4j12.jar"),
+		filepath.Join(sys, "log4j-1.2.jar"),
+	}, d.Classpath)
+
+	f.fetch = func(context.Context, string) (string, error) {
+		return "", errors.New("fetch debian=9.9: apt knows no version")
+	}
+	_, err = f.find(context.Background(), "debian=9.9")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "debian=9.9")
+}
+
+func TestFetchedVersionNeedsTheInstalledDependencies(t *testing.T) {
+	f := fakeFinder(t.TempDir())
+	f.fetch = func(context.Context, string) (string, error) {
+		t.Fatal("nothing may be fetched when it could not run")
+		return "", nil
+	}
+	_, err := f.find(context.Background(), "debian=3.8.0-11+deb12u1")
+	require.ErrorIs(t, err, ErrNotFound)
+	assert.Contains(t, err.Error(), "installed package's dependencies")
+	assert.Contains(t, err.Error(), "apt-get install -y zookeeper")
+}
+
+func TestInstalledDebianCarriesItsPackageVersion(t *testing.T) {
+	sys := t.TempDir()
+	touch(t, sys, "zookeeper.jar", "zookeeper-3.8.0.jar", "slf4j-log4j12.jar", "log4j-1.2.jar")
+	f := fakeFinder(sys)
+	f.installed = func(context.Context) string { return "3.8.0-11+deb12u2" }
+	d, err := f.find(context.Background(), "debian")
+	require.NoError(t, err)
+	assert.Equal(t, "3.8.0-11+deb12u2", d.Package)
+	assert.Equal(t, "debian 3.8.0-11+deb12u2", d.Name())
+
+	f.installed = func(context.Context) string { return "" }
+	d, err = f.find(context.Background(), "debian")
+	require.NoError(t, err)
+	assert.Equal(t, "debian 3.8.0 ("+sys+")", d.Name(), "dpkg could not tell: the jar version and the directory")
 }
 
 func TestApacheReleaseCommand(t *testing.T) {
@@ -107,6 +195,7 @@ func TestApacheReleaseCommand(t *testing.T) {
 	assert.Equal(t, LayoutApache, d.Layout)
 	assert.Equal(t, dir, d.Dir)
 	assert.Equal(t, "3.8.4", d.Version)
+	assert.Equal(t, "apache 3.8.4 ("+dir+")", d.Name())
 	lib := filepath.Join(dir, "lib")
 	wantCP := []string{
 		filepath.Join(lib, "logback-classic-1.2.13.jar"),

@@ -1,7 +1,8 @@
 // Package local runs a ZooKeeper ensemble as real server processes on this
 // machine: one JVM per node, each with its own directory, data and log, every
 // port on loopback. An Ensemble implements cluster.Killer: nodes can be
-// killed with SIGKILL and started again on the same data.
+// killed with SIGKILL and started again on the same data; and
+// cluster.Upgrader: each node can be restarted on another distribution.
 package local
 
 import (
@@ -30,15 +31,17 @@ const (
 	tailSize = 20
 )
 
-// Ensemble is a running local ensemble. It implements cluster.Killer. All
-// methods are safe for concurrent use.
+// Ensemble is a running local ensemble. It implements cluster.Killer and
+// cluster.Upgrader. All methods are safe for concurrent use.
 type Ensemble struct {
-	cfg   Config
+	cfg Config
+	// dist is the distribution the ensemble was started on.
 	dist  Distribution
 	log   *slog.Logger
 	nodes []*node
 
-	// mu guards the process of every node and closed.
+	// mu guards the process and the distribution of every node, and
+	// closed.
 	mu     sync.Mutex
 	closed bool
 	// clock controls the nodes' clocks (clock.go); nil without Config.Clock.
@@ -48,7 +51,7 @@ type Ensemble struct {
 	links *links
 }
 
-var _ cluster.Killer = (*Ensemble)(nil)
+var _ cluster.Upgrader = (*Ensemble)(nil)
 
 // node is one server of the ensemble.
 type node struct {
@@ -59,6 +62,9 @@ type node struct {
 	proc *process
 	// paused is the run that Pause stopped (pause.go), if any.
 	paused *process
+	// dist is what the node runs from its next start on: the ensemble's,
+	// until Restart moves it to another.
+	dist Distribution
 }
 
 // Start creates the nodes' directories and configuration under cfg.Dir,
@@ -77,7 +83,7 @@ func Start(ctx context.Context, cfg Config) (*Ensemble, error) {
 	if entries, err := os.ReadDir(nodesDir); err == nil && len(entries) > 0 {
 		return nil, fmt.Errorf("%s already holds the nodes of an earlier ensemble: use a fresh run directory", nodesDir)
 	}
-	dist, err := FindDistribution(cfg.Distribution)
+	dist, err := FindDistribution(ctx, cfg.Distribution)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +97,7 @@ func Start(ctx context.Context, cfg Config) (*Ensemble, error) {
 	}
 	e.clock = clock
 	e.log.Info("starting ZooKeeper ensemble", "nodes", len(e.nodes), "dir", cfg.Dir,
-		"layout", dist.Layout, "version", dist.Version)
+		"distribution", dist.Name())
 	fail := func(err error) (*Ensemble, error) {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
@@ -147,6 +153,7 @@ func prepare(cfg Config, dist Distribution) (*Ensemble, error) {
 			logPath:    filepath.Join(dir, "zookeeper.log"),
 			quorumPort: p.quorumPort,
 			electPort:  p.electPort,
+			dist:       dist,
 		}
 		if err := os.MkdirAll(n.dataDir, 0o755); err != nil {
 			return nil, fmt.Errorf("create node directory: %w", err)
@@ -167,7 +174,8 @@ func prepare(cfg Config, dist Distribution) (*Ensemble, error) {
 	return e, nil
 }
 
-// command returns the argv and extra environment that start node n.
+// command returns the argv and extra environment that start node n on its
+// distribution; e.mu must be held.
 func (e *Ensemble) command(n *node) (argv, env []string) {
 	flags := append([]string(nil), e.cfg.JVMFlags...)
 	if e.cfg.NodeJVMFlags != nil {
@@ -176,7 +184,7 @@ func (e *Ensemble) command(n *node) (argv, env []string) {
 	if e.cfg.NodeEnv != nil {
 		env = e.cfg.NodeEnv(n.Node)
 	}
-	return e.dist.Command(flags, n.dir, n.cfgPath), env
+	return n.dist.Command(flags, n.dir, n.cfgPath), env
 }
 
 // spawnLocked starts node n's server; e.mu must be held.
@@ -191,7 +199,8 @@ func (e *Ensemble) spawnLocked(n *node) error {
 		return fmt.Errorf("start %s: %w", n.Name, err)
 	}
 	n.proc = p
-	e.log.Info("ZooKeeper node started", "node", n.Name, "pid", p.pid, "client_addr", n.ClientAddr)
+	e.log.Info("ZooKeeper node started", "node", n.Name, "pid", p.pid, "client_addr", n.ClientAddr,
+		"distribution", n.dist.Name())
 	return nil
 }
 
@@ -223,7 +232,8 @@ func (e *Ensemble) Nodes() []cluster.Node {
 	return out
 }
 
-// Distribution returns the ZooKeeper installation the servers run.
+// Distribution returns the ZooKeeper installation the ensemble was started
+// on; Version tells what each node runs since.
 func (e *Ensemble) Distribution() Distribution { return e.dist }
 
 // lookup finds the ensemble's node for a cluster.Node, by name or id.
@@ -290,15 +300,24 @@ func (e *Ensemble) Kill(ctx context.Context, target cluster.Node) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if err := e.killLocked(ctx, n); err != nil {
+		return fmt.Errorf("kill %s: %w", n.Name, err)
+	}
+	return nil
+}
+
+// killLocked kills node n's server, if it runs, and waits until it has
+// exited; e.mu must be held.
+func (e *Ensemble) killLocked(ctx context.Context, n *node) error {
 	p := n.proc
 	if p == nil || p.exited() {
 		return nil
 	}
 	if err := p.kill(); err != nil {
-		return fmt.Errorf("kill %s: %w", n.Name, err)
+		return err
 	}
 	if err := waitExit(ctx, p); err != nil {
-		return fmt.Errorf("kill %s: %w", n.Name, err)
+		return err
 	}
 	e.log.Info("ZooKeeper node killed", "node", n.Name, "pid", p.pid)
 	return nil
@@ -314,8 +333,8 @@ func waitExit(ctx context.Context, p *process) error {
 	}
 }
 
-// Start starts the node's server again on its data and configuration, with
-// the same command as before. It returns once the process runs, without
+// Start starts the node's server again on its data, configuration and
+// distribution, with the same command as before. It returns once the process runs, without
 // waiting for it to join the ensemble (use WaitHealthy). Starting a running
 // node does nothing; starting a node that is being killed waits for it to
 // exit first.
@@ -341,6 +360,144 @@ func (e *Ensemble) Start(ctx context.Context, target cluster.Node) error {
 		return fmt.Errorf("start %s: %w", n.Name, err)
 	}
 	return e.spawnLocked(n)
+}
+
+// Describe implements cluster.Upgrader: it resolves a distribution name
+// with FindDistribution, fetching it if need be, and returns its Name.
+func (e *Ensemble) Describe(ctx context.Context, distribution string) (string, error) {
+	d, err := FindDistribution(ctx, distribution)
+	if err != nil {
+		return "", err
+	}
+	return d.Name(), nil
+}
+
+// Version implements cluster.Upgrader: the Name of the distribution the
+// node runs (or runs at its next start), "" for a node of another ensemble.
+func (e *Ensemble) Version(target cluster.Node) string {
+	n, err := e.lookup(target)
+	if err != nil {
+		return ""
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return n.dist.Name()
+}
+
+// Restart implements cluster.Upgrader. It resolves the distribution first
+// (see FindDistribution; a name that does not resolve leaves the node
+// untouched), then kills the node's server, starts it on that distribution
+// with the same data, configuration, ports, flags and environment, and
+// waits until it serves in sync with the leader (see waitSynced). It fails
+// at once when a server exits on its own, quoting its log; when ctx ends
+// first, the node stays on the new distribution, running or not.
+func (e *Ensemble) Restart(ctx context.Context, target cluster.Node, distribution string) error {
+	n, err := e.lookup(target)
+	if err != nil {
+		return fmt.Errorf("restart: %w", err)
+	}
+	dist, err := FindDistribution(ctx, distribution)
+	if err != nil {
+		return fmt.Errorf("restart %s on %s: %w", n.Name, distribution, err)
+	}
+	e.mu.Lock()
+	from := n.dist
+	err = e.restartLocked(ctx, n, dist)
+	e.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("restart %s on %s: %w", n.Name, dist.Name(), err)
+	}
+	started := time.Now()
+	if err := e.waitSynced(ctx, n); err != nil {
+		return fmt.Errorf("restart %s on %s: %w", n.Name, dist.Name(), err)
+	}
+	e.log.Info("ZooKeeper node restarted and in sync", "node", n.Name, "from", from.Name(), "to", dist.Name(),
+		"synced_after", time.Since(started).Round(time.Millisecond))
+	return nil
+}
+
+// restartLocked moves node n to dist, kills its server and starts it on
+// dist; e.mu must be held.
+func (e *Ensemble) restartLocked(ctx context.Context, n *node, dist Distribution) error {
+	if e.closed {
+		return errors.New("the ensemble is closed")
+	}
+	n.dist = dist
+	if err := e.killLocked(ctx, n); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return e.spawnLocked(n)
+}
+
+// waitSynced polls node n until it serves in sync with the leader (see
+// syncState). It fails at once when the ensemble is closed or a server
+// exits on its own, and when ctx ends, with the last state seen and the
+// node's log tail.
+func (e *Ensemble) waitSynced(ctx context.Context, n *node) error {
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	for {
+		state, synced := syncState(ctx, n.ClientAddr)
+		if synced {
+			return nil
+		}
+		if err := e.crashedOrClosed(); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not in sync with the leader (last seen: %s): %w; last lines of %s:\n%s",
+				n.Name, state, ctx.Err(), n.logPath, indent(tailLines(n.logPath, tailSize)))
+		case <-tick.C:
+		}
+	}
+}
+
+// Sync states that mntr's zk_peer_state reports once a server has joined
+// the ensemble's broadcast phase.
+const (
+	leadingBroadcast   = "leading - broadcast"
+	followingBroadcast = "following - broadcast"
+)
+
+// syncState asks the server at addr whether it serves in sync with the
+// leader: srvr must say leader or follower and, on servers whose mntr
+// reports zk_peer_state (3.6 and later), that state must be the broadcast
+// phase. Otherwise state says what was seen.
+func syncState(ctx context.Context, addr string) (state string, synced bool) {
+	rctx, cancel := context.WithTimeout(ctx, roleTimeout)
+	defer cancel()
+	role, err := Srvr(rctx, addr)
+	if err != nil {
+		return err.Error(), false
+	}
+	if role != cluster.Leader && role != cluster.Follower {
+		return "not serving", false
+	}
+	reply, err := FourLetter(rctx, addr, "mntr")
+	if err != nil {
+		return string(role) + ", " + err.Error(), false
+	}
+	peer, ok := mntrValue(reply, "zk_peer_state")
+	if !ok || peer == leadingBroadcast || peer == followingBroadcast {
+		return string(role), true
+	}
+	return fmt.Sprintf("%s, zk_peer_state %q", role, peer), false
+}
+
+// mntrValue returns the value of key in a mntr reply ("key<TAB>value"
+// lines).
+func mntrValue(reply, key string) (string, bool) {
+	for line := range strings.Lines(reply) {
+		k, v, ok := strings.Cut(strings.TrimRight(line, "\r\n"), "\t")
+		if ok && k == key {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // Close kills every server and waits until all have exited; the nodes'

@@ -3,10 +3,16 @@ package local
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -363,7 +369,7 @@ func TestStartRefusesUsedRunDirectory(t *testing.T) {
 
 func TestMissingDistributionSaysWhatToInstall(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "no-such-zookeeper")
-	_, err := FindDistribution(missing)
+	_, err := FindDistribution(context.Background(), missing)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrNotFound)
 	assert.Contains(t, err.Error(), missing)
@@ -398,4 +404,215 @@ func BenchmarkStart(b *testing.B) {
 			}
 		})
 	}
+}
+
+// requireApt skips a test that fetches Debian packages where apt is missing
+// (it fails instead under CI, which runs on Debian).
+func requireApt(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip("fetching a Debian package needs apt-get:", err)
+	}
+}
+
+// classpathOf returns the -cp argument of a running process.
+func classpathOf(t *testing.T, pid int) string {
+	t.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	require.NoError(t, err)
+	args := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
+	i := slices.Index(args, "-cp")
+	require.True(t, i >= 0 && i+1 < len(args), "no -cp in %q", args)
+	return args[i+1]
+}
+
+// assertRuns checks that node n's running server is distribution d: its
+// command line names d's classpath, and its class-loading log (from
+// -Xlog:class+load, since its latest start) shows the server and the jute
+// serialization classes loaded from d's jars.
+func assertRuns(t *testing.T, e *Ensemble, n cluster.Node, d Distribution) {
+	t.Helper()
+	pid := e.PIDs()[n.Name]
+	require.NotZero(t, pid, "%s runs", n.Name)
+	assert.Equal(t, strings.Join(d.Classpath, ":"), classpathOf(t, pid), n.Name)
+	log, err := os.ReadFile(e.LogPath(n))
+	require.NoError(t, err)
+	latest := string(log[strings.LastIndex(string(log), "=== zkchaos: node started"):])
+	for class, jar := range map[string]string{
+		"org.apache.zookeeper.server.quorum.QuorumPeerMain": "zookeeper.jar",
+		"org.apache.zookeeper.server.quorum.QuorumPacket":   "zookeeper-jute.jar",
+		"org.apache.jute.BinaryOutputArchive":               "zookeeper-jute.jar",
+	} {
+		assert.Contains(t, latest, class+" source: file:"+filepath.Join(d.Dir, jar), "%s loads %s from %s", n.Name, class, d.Dir)
+	}
+}
+
+// serverVersion returns the "Zookeeper version:" line of a server's srvr
+// reply: the version and build date compiled into the jar it runs.
+func serverVersion(t *testing.T, n cluster.Node) string {
+	t.Helper()
+	reply, err := FourLetter(context.Background(), n.ClientAddr, "srvr")
+	require.NoError(t, err)
+	first, _, _ := strings.Cut(reply, "\n")
+	require.True(t, strings.HasPrefix(first, "Zookeeper version:"), "srvr reply %q", reply)
+	return first
+}
+
+// sha256File returns the hex SHA-256 of a file.
+func sha256File(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// TestFetchedDebianVersionRunsAndNodesRestartOnAnother fetches Debian's
+// 3.8.0-11+deb12u1 into an empty cache, starts an ensemble from it, then
+// restarts every node, followers first, on 3.8.0-11+deb12u2, and checks
+// from the outside that each server really runs the jars asked for.
+func TestFetchedDebianVersionRunsAndNodesRestartOnAnother(t *testing.T) {
+	testDistribution(t)
+	requireApt(t)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	const from, to = "debian=3.8.0-11+deb12u1", "debian=3.8.0-11+deb12u2"
+
+	started := time.Now()
+	a, err := FindDistribution(ctx, from)
+	require.NoError(t, err)
+	t.Logf("%s fetched in %v into %s", from, time.Since(started).Round(time.Millisecond), a.Dir)
+	started = time.Now()
+	cached, err := FindDistribution(ctx, from)
+	require.NoError(t, err)
+	t.Logf("%s resolved from the cache in %v", from, time.Since(started))
+	assert.Equal(t, a, cached)
+	b, err := FindDistribution(ctx, to)
+	require.NoError(t, err)
+	cache, err := CacheDir()
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(cache, "debian", "3.8.0-11+deb12u1", "usr", "share", "java"), a.Dir)
+	assert.Equal(t, "debian 3.8.0-11+deb12u1", a.Name())
+	assert.Equal(t, "debian 3.8.0-11+deb12u2", b.Name())
+	assert.NotEqual(t, sha256File(t, filepath.Join(a.Dir, "zookeeper.jar")), sha256File(t, filepath.Join(b.Dir, "zookeeper.jar")),
+		"the two builds differ")
+
+	cfg := testConfig(t, 3)
+	cfg.Distribution = from
+	cfg.JVMFlags = append(DefaultJVMFlags(), "-Xlog:class+load=info")
+	e := startTestEnsemble(t, cfg)
+	before := map[string]string{}
+	for _, n := range e.Nodes() {
+		assert.Equal(t, a.Name(), e.Version(n))
+		assertRuns(t, e, n, a)
+		before[n.Name] = serverVersion(t, n)
+	}
+	conn := connect(t, e.Nodes()[0])
+	_, err = conn.Create("/upgrade", []byte("written on A"), 0, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+
+	var order []cluster.Node
+	leader := cluster.LeaderOf(e.Roles(ctx))
+	require.NotEmpty(t, leader)
+	for _, n := range e.Nodes() {
+		if n.Name != leader {
+			order = append(order, n)
+		}
+	}
+	for _, n := range e.Nodes() {
+		if n.Name == leader {
+			order = append(order, n)
+		}
+	}
+	for _, n := range order {
+		started := time.Now()
+		require.NoError(t, e.Restart(ctx, n, to))
+		t.Logf("%s (leader %v) restarted on %s and in sync after %v", n.Name, n.Name == leader, to,
+			time.Since(started).Round(time.Millisecond))
+		assert.Equal(t, b.Name(), e.Version(n))
+		assertRuns(t, e, n, b)
+		after := serverVersion(t, n)
+		assert.NotEqual(t, before[n.Name], after, "srvr reports the new build")
+		t.Logf("%s: %q -> %q", n.Name, before[n.Name], after)
+		state, synced := syncState(ctx, n.ClientAddr)
+		assert.True(t, synced, "%s: %s", n.Name, state)
+		mntr, err := FourLetter(ctx, n.ClientAddr, "mntr")
+		require.NoError(t, err)
+		peer, ok := mntrValue(mntr, "zk_peer_state")
+		assert.True(t, ok, "3.8 reports zk_peer_state")
+		assert.Contains(t, []string{leadingBroadcast, followingBroadcast}, peer)
+	}
+	_, err = e.WaitHealthy(ctx, waitTimeout)
+	require.NoError(t, err)
+	for _, n := range e.Nodes() {
+		c := connect(t, n)
+		_, err := c.Sync("/upgrade")
+		require.NoError(t, err)
+		data, _, err := c.Get("/upgrade")
+		require.NoError(t, err, n.Name)
+		assert.Equal(t, "written on A", string(data), "%s kept its data", n.Name)
+	}
+}
+
+func TestRestartOnAnUnknownDistributionLeavesTheNodeAlone(t *testing.T) {
+	e := startTestEnsemble(t, testConfig(t, 3))
+	n := e.Nodes()[1]
+	pid := e.PIDs()[n.Name]
+	version := e.Version(n)
+	missing := filepath.Join(t.TempDir(), "no-such-zookeeper")
+	err := e.Restart(context.Background(), n, missing)
+	require.ErrorIs(t, err, ErrNotFound)
+	assert.Contains(t, err.Error(), "restart n2 on "+missing)
+	assert.Equal(t, pid, e.PIDs()[n.Name], "the server was not touched")
+	assert.Equal(t, version, e.Version(n))
+}
+
+// fakeWords serves four-letter words from a table, on loopback, and
+// returns its address.
+func fakeWords(t *testing.T, replies map[string]string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4)
+				if _, err := io.ReadFull(c, buf); err == nil {
+					_, _ = io.WriteString(c, replies[string(buf)])
+				}
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+func TestSyncStateWantsServingAndBroadcast(t *testing.T) {
+	ctx := context.Background()
+	mntr := func(state string) string {
+		return "zk_version\t3.8.0\nzk_server_state\tfollower\nzk_peer_state\t" + state + "\nzk_znode_count\t5\n"
+	}
+	state, synced := syncState(ctx, fakeWords(t, map[string]string{"srvr": srvrFollower, "mntr": mntr(followingBroadcast)}))
+	assert.True(t, synced, state)
+
+	state, synced = syncState(ctx, fakeWords(t, map[string]string{"srvr": srvrFollower, "mntr": mntr("following - synchronization")}))
+	assert.False(t, synced)
+	assert.Equal(t, `follower, zk_peer_state "following - synchronization"`, state)
+
+	state, synced = syncState(ctx, fakeWords(t, map[string]string{"srvr": notServing + "\n", "mntr": mntr(followingBroadcast)}))
+	assert.False(t, synced)
+	assert.Equal(t, "not serving", state)
+
+	// A server too old to report zk_peer_state is in sync once it serves.
+	state, synced = syncState(ctx, fakeWords(t, map[string]string{"srvr": srvrFollower, "mntr": "zk_version\t3.5.9\n"}))
+	assert.True(t, synced, state)
 }

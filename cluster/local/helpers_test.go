@@ -23,7 +23,7 @@ func testDistribution(t testing.TB) string {
 		t.Skip("starts a real ZooKeeper ensemble: skipped with -short")
 	}
 	name := os.Getenv("ZKCHAOS_DISTRIBUTION")
-	if _, err := FindDistribution(name); err != nil {
+	if _, err := FindDistribution(context.Background(), name); err != nil {
 		if errors.Is(err, ErrNotFound) && os.Getenv("CI") == "" {
 			t.Skip(err.Error())
 		}

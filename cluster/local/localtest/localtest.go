@@ -3,6 +3,7 @@
 package localtest
 
 import (
+	"context"
 	"os"
 	"testing"
 
@@ -17,7 +18,7 @@ func RequireZooKeeper(t testing.TB) {
 	if testing.Short() {
 		t.Skip("starts a real ZooKeeper ensemble")
 	}
-	if _, err := local.FindDistribution("debian"); err != nil {
+	if _, err := local.FindDistribution(context.Background(), "debian"); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatal(err)
 		}
