@@ -111,6 +111,6 @@ Exit codes: 0 valid, 1 invalid, 2 unknown, 3 the harness failed,
 	}
 	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "log debug messages")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
-	root.AddCommand(newRunCmd(), newCheckCmd(), newValidateCmd(), newHealCmd(), newExportCmd(), newServeCmd())
+	root.AddCommand(newRunCmd(), newCheckCmd(), newValidateCmd(), newHealCmd(), newExportCmd(), newServeCmd(), newCompareCmd())
 	return root
 }

@@ -1,16 +1,22 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
 	"os"
+	"path"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/zkchaos/zkchaos/browse"
+	"github.com/zkchaos/zkchaos/compare"
+	"github.com/zkchaos/zkchaos/reports"
 )
 
 func newServeCmd() *cobra.Command {
@@ -38,11 +44,34 @@ loopback address only and stops on Ctrl-C.`,
 				return fmt.Errorf("serve: %w", err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "serving the runs in %s on http://%s/ (Ctrl-C stops)\n", dir, ln.Addr())
-			s := &browse.Server{Root: dir, Logger: slog.Default()}
+			s := &browse.Server{Root: dir, Compare: compareRunsIn(dir), Logger: slog.Default()}
 			return s.Serve(cmd.Context(), ln)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "runs", "directory of runs")
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "loopback address to listen on")
 	return cmd
+}
+
+// compareRunsIn compares runs below root for the run browser, with links to
+// their reports as the browser serves them.
+func compareRunsIn(root string) browse.Comparer {
+	return func(ctx context.Context, a, b []string, w io.Writer) error {
+		sideA, err := compare.LoadSide(ctx, a)
+		if err != nil {
+			return fmt.Errorf("A: %w", err)
+		}
+		sideB, err := compare.LoadSide(ctx, b)
+		if err != nil {
+			return fmt.Errorf("B: %w", err)
+		}
+		link := func(runDir string) string {
+			rel, err := filepath.Rel(root, runDir)
+			if err != nil {
+				return ""
+			}
+			return path.Join("runs", filepath.ToSlash(rel), reports.ReportFile)
+		}
+		return compare.RenderHTML(w, compare.Build(sideA, sideB, compare.Thresholds{}), link, "")
+	}
 }

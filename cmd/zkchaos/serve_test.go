@@ -3,7 +3,10 @@ package main
 import (
 	"bufio"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"syscall"
 	"testing"
@@ -11,6 +14,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/zkchaos/zkchaos/browse"
+	"github.com/zkchaos/zkchaos/checker"
 )
 
 func TestServeRefusesBadInput(t *testing.T) {
@@ -47,4 +53,25 @@ func TestServeAnswersAndStopsOnInterrupt(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("serve did not stop on SIGINT")
 	}
+}
+
+func TestServeComparesSelectedRuns(t *testing.T) {
+	root := t.TempDir()
+	at := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	a := writeSmokeRun(t, filepath.Join(root, "a"), at, 1, checker.Valid)
+	b := writeSmokeRun(t, filepath.Join(root, "b"), at, 1, checker.Invalid)
+	relA, err := filepath.Rel(root, a)
+	require.NoError(t, err)
+	relB, err := filepath.Rel(root, b)
+	require.NoError(t, err)
+
+	h, err := (&browse.Server{Root: root, Compare: compareRunsIn(root)}).Handler()
+	require.NoError(t, err)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/compare?a="+url.QueryEscape(relA)+"&b="+url.QueryEscape(relB), nil))
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	page := rec.Body.String()
+	assert.Contains(t, page, "B is worse")
+	assert.Contains(t, page, `href="runs/`+relB+`/report.html"`, "links to the reports as the browser serves them")
+	assert.NotContains(t, page, "compare.json", "a served comparison has no JSON file")
 }
