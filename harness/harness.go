@@ -208,6 +208,7 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 		Nodes:        s.Cluster.Nodes,
 		Distribution: s.Cluster.Distribution,
 		TickTime:     s.Cluster.TickTime,
+		JVMFlags:     s.Cluster.JVMFlags,
 		ForceSync:    s.Cluster.ForceSync,
 		Partitions:   partitions,
 		Clock:        clocks,

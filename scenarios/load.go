@@ -249,6 +249,10 @@ func (s *Scenario) validate(at func(path, format string, args ...any) error, pre
 		errs = append(errs, at("cluster.distribution", "%v", err))
 	}
 	check(c.TickTime >= 10*time.Millisecond, "cluster.tick-time", "must be at least 10ms, got %s", c.TickTime)
+	for _, f := range c.JVMFlags {
+		check(strings.HasPrefix(f, "-") && strings.TrimSpace(f) == f, "cluster.jvm-flags",
+			"each flag must start with - and carry no surrounding spaces, got %q", f)
+	}
 	check(c.StartTimeout > 0, "cluster.start-timeout", "must be positive, got %s", c.StartTimeout)
 
 	w := s.Workload

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/zkchaos/zkchaos/cluster/local"
 	"github.com/zkchaos/zkchaos/nemesis"
 )
 
@@ -50,6 +51,9 @@ type Cluster struct {
 	Distribution string `yaml:"distribution"`
 	// TickTime is ZooKeeper's tickTime (default 500ms).
 	TickTime time.Duration `yaml:"tick-time"`
+	// JVMFlags tune each server's JVM (default: a small serial-GC heap
+	// that starts fast, local.DefaultJVMFlags).
+	JVMFlags []string `yaml:"jvm-flags"`
 	// ForceSync makes servers fsync their transaction log (default true).
 	ForceSync bool `yaml:"force-sync"`
 	// StartTimeout bounds how long the ensemble may take to become healthy,
@@ -177,6 +181,7 @@ func (s *Scenario) applyDefaults(defaultName string, present func(path string) b
 	setDefault(d, &c.Nodes, "cluster.nodes", 3)
 	setDefault(d, &c.Distribution, "cluster.distribution", "debian")
 	setDefault(d, &c.TickTime, "cluster.tick-time", 500*time.Millisecond)
+	setDefault(d, &c.JVMFlags, "cluster.jvm-flags", local.DefaultJVMFlags())
 	setDefault(d, &c.ForceSync, "cluster.force-sync", true)
 	setDefault(d, &c.StartTimeout, "cluster.start-timeout", 60*time.Second)
 

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zkchaos/zkchaos/cluster/local"
 	"github.com/zkchaos/zkchaos/nemesis"
 )
 
@@ -205,4 +206,18 @@ func TestRollingUpgradeRoundTrips(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, s, again)
 	assert.Contains(t, string(b), "to: debian=3.8.0-11+deb12u1", "the rollback's target is spelled out")
+}
+
+func TestJVMFlags(t *testing.T) {
+	s, err := Parse("j.yaml", "j", []byte("seed: 2\n"))
+	require.NoError(t, err)
+	assert.Equal(t, local.DefaultJVMFlags(), s.Cluster.JVMFlags, "the default is spelled out")
+
+	s, err = Parse("j.yaml", "j", []byte("cluster:\n  jvm-flags: [-Xmx512m, -XX:+UseParallelGC]\n"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"-Xmx512m", "-XX:+UseParallelGC"}, s.Cluster.JVMFlags)
+
+	_, err = Parse("j.yaml", "j", []byte("seed: 2\ncluster:\n  jvm-flags: [Xmx512m]\n"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `j.yaml:3: field cluster.jvm-flags: each flag must start with - and carry no surrounding spaces, got "Xmx512m"`)
 }
