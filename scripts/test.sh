@@ -18,8 +18,16 @@ if [[ -n $unformatted ]]; then
 fi
 go vet ./...
 
+# The race detector checks every package but the ZooKeeper client library:
+# go-zookeeper v1.0.4 (the newest release) reads Conn.lastZxid in
+# sendSetWatches while recvLoop writes it, when a session with watches
+# reconnects (go-zookeeper/zk#35, unmerged). The race is the library's own
+# and benign (a slightly older zxid in SET_WATCHES), but it would fail any
+# test whose watches outlive a killed server.
+race=(-race -gcflags=github.com/go-zookeeper/zk=-race=false)
+
 echo "== unit tests (-short, -race)"
-go test -race -short -count=1 ./...
+go test "${race[@]}" -short -count=1 ./...
 
 echo "== real-ensemble tests (-race, one package at a time)"
-go test -race -p 1 -count=1 -timeout 30m ./cluster/... ./workloads/... ./harness/... ./cmd/...
+go test "${race[@]}" -p 1 -count=1 -timeout 30m ./cluster/... ./workloads/... ./harness/... ./cmd/...
