@@ -142,6 +142,7 @@ func Run(ctx context.Context, opts Options) (Outcome, error) {
 	runErr := r.execute(ctx, opts)
 	interrupted := ctx.Err() != nil
 	res.Interrupted = interrupted
+	res.RunPeakRSS = peakRSS()
 
 	if runErr == nil && !interrupted {
 		checked, err := judge(cleanupCtx, dir, s, wl, res)

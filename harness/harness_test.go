@@ -66,6 +66,10 @@ func TestRegisterUnderLeaderKillsIsLinearizableAndRecheckable(t *testing.T) {
 	assert.Equal(t, res.Verdict, again.Verdict)
 	assert.Equal(t, res.Counts, again.Counts)
 	assert.Equal(t, res.HealthyAfter, again.HealthyAfter, "facts of the run survive a re-check")
+	assert.Greater(t, res.RunPeakRSS, int64(10<<20), "the harness's own memory is measured")
+	assert.Equal(t, res.RunPeakRSS, again.RunPeakRSS, "and kept by a re-check")
+	require.NotNil(t, again.Summary)
+	assert.Greater(t, again.Summary.Latency[history.Read][history.OK].Count, 0)
 }
 
 func TestInterruptedRunHealsKeepsHistoryAndSaysSo(t *testing.T) {

@@ -41,6 +41,10 @@ type Results struct {
 	Distribution string   `json:"distribution,omitempty"`
 	Nodes        []string `json:"nodes"`
 	Logs         []string `json:"logs"` // node log paths relative to the run dir
+	// RunPeakRSS is the harness's peak resident memory in bytes until the
+	// ensemble was torn down, before the history is read back to be judged:
+	// what a long run costs while it records (0 when unknown).
+	RunPeakRSS int64 `json:"run_peak_rss_bytes,omitempty"`
 	// Summary holds latency, availability, recovery and leadership, from
 	// the history; absent when the history could not be read.
 	Summary *Summary `json:"summary,omitempty"`
