@@ -123,7 +123,9 @@ func servers(t *testing.T, dir string) []int {
 
 // TestShippedFaultScenariosAreValid runs every shipped scenario of the
 // nemesis suite, shortened, and expects quorum reads to come out valid and
-// the ensemble to recover from every fault kind.
+// the ensemble to recover from every fault kind. The run as a whole may be
+// invalid only by a known bug of the ZooKeeper under test that the servers
+// report themselves (see below).
 func TestShippedFaultScenariosAreValid(t *testing.T) {
 	localtest.RequireZooKeeper(t)
 	for _, name := range []string{
@@ -133,14 +135,32 @@ func TestShippedFaultScenariosAreValid(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s, err := scenarios.Load(filepath.Join("..", "scenarios", name+".yaml"))
 			require.NoError(t, err)
-			s.TimeLimit = 25 * time.Second
+			// Long enough for the warm-up and one whole fault window with its
+			// election and recovery.
+			s.TimeLimit = 20 * time.Second
 			s.Recovery = 2 * time.Second
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
 			out, err := Run(ctx, Options{Scenario: s, OutDir: t.TempDir()})
 			require.NoError(t, err)
 			res := out.Results
-			assert.Equal(t, checker.Valid, res.Verdict, "%s", res.Check.Message)
+			checks := map[string]checker.Result{}
+			for _, c := range res.Check.Children {
+				checks[c.Checker] = c
+			}
+			// What clients were promised holds, and the ensemble recovers.
+			assert.Equal(t, checker.Valid, checks["register"].Verdict, "%s", checks["register"].Message)
+			assert.Equal(t, checker.Valid, checks["recovery"].Verdict, "%s", checks["recovery"].Message)
+			if res.Verdict != checker.Valid {
+				// The one finding 3.8.0 may add under these faults is its
+				// own: after ZOOKEEPER-4541 a follower's disk writer goes
+				// on, and the server's digest check finds its data tree
+				// inconsistent (ZOOKEEPER-4712, fixed in 3.9.3). The server
+				// reports it itself; anything else fails the test.
+				assert.Contains(t, checks["convergence"].Message, "zk_digest_mismatches_count", "%s", res.Check.Message)
+				assert.Contains(t, checks["server-logs"].Message, "ZOOKEEPER-4541", "%s", res.Check.Message)
+				t.Logf("ZooKeeper 3.8.0 diverged by its own digest check (ZOOKEEPER-4541/-4712)")
+			}
 			injected := 0
 			read, err := history.ReadFile(filepath.Join(out.Dir, history.FileName))
 			require.NoError(t, err)
