@@ -62,8 +62,13 @@ const (
 
 // confirmBudget bounds the Porcupine search that confirms a contradiction
 // the version order found, for its explanation and visualization; the
-// contradiction stands when the search does not finish.
-const confirmBudget = 5 * time.Second
+// contradiction stands when the search does not finish. Keys with more than
+// confirmMaxOps operations are not searched at all: the search rarely
+// finishes there, costs memory, and its picture would be unreadable.
+const (
+	confirmBudget = 5 * time.Second
+	confirmMaxOps = 5000
+)
 
 // LinearizableDetails is the evidence of the Linearizable checker.
 type LinearizableDetails struct {
@@ -466,6 +471,11 @@ func (l Linearizable) checkKey(kh *keyHistory, deadline time.Time, stop *atomic.
 	}
 	if order.verdict == orderValid && !visualizeAll {
 		d.Verdict, d.Method = Valid, MethodVersionOrder
+		return done(keyOutcome{details: d})
+	}
+	if order.verdict == orderInvalid && len(kh.ops) > confirmMaxOps {
+		d.Verdict, d.Method = Invalid, MethodVersionOrder
+		d.Explanation = order.reason
 		return done(keyOutcome{details: d})
 	}
 	if order.verdict == orderInvalid && (timeout == 0 || timeout > confirmBudget) {

@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"context"
 	"math/rand/v2"
 	"sync/atomic"
 	"testing"
@@ -151,4 +152,15 @@ func TestVersionOrderDecidesABigKey(t *testing.T) {
 	got := versionOrder(keys[0])
 	assert.Equal(t, orderValid, got.verdict, got.reason)
 	t.Logf("50,000 calls on one key decided in %s", time.Since(start))
+}
+
+func TestBigKeyContradictionStandsWithoutASearch(t *testing.T) {
+	ops := gen.Register(gen.Config{Seed: 5, Calls: 2 * confirmMaxOps, Keys: 1, Processes: 20, Anomaly: gen.LostWrite})
+	r := Linearizable{ReadMode: ReadQuorum}.Check(context.Background(), ops)
+	require.Equal(t, Invalid, r.Verdict, r.Message)
+	k := details(t, r).Keys[0]
+	assert.Greater(t, k.Ops, confirmMaxOps)
+	assert.Equal(t, MethodVersionOrder, k.Method)
+	assert.Contains(t, k.Explanation, "two acknowledged writes both made version")
+	assert.Empty(t, r.Visualizations, "no search, no picture of a key this big")
 }
