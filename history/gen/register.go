@@ -136,6 +136,7 @@ const (
 	evReturn
 )
 
+// events is a min-heap of events by time, for container/heap.
 type events []event
 
 func (e events) Len() int { return len(e) }
