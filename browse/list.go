@@ -54,7 +54,7 @@ type Index struct {
 // List reads the index of root. A run whose results.json cannot be read is
 // listed with the reason in Error and an unknown verdict, not left out.
 func List(root string) (Index, error) {
-	dirs, err := reports.FindRuns(root)
+	dirs, _, err := reports.FindRuns(root)
 	if err != nil {
 		return Index{}, err
 	}

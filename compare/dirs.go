@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/reports"
 )
 
@@ -82,41 +81,23 @@ func isLatestLink(fi fs.FileInfo) bool {
 	return fi.Mode()&fs.ModeSymlink != 0 && fi.Name() == reports.LatestLink
 }
 
-// findRuns returns dir itself when it is a run directory, else the run
-// directories below it, in lexical order (by scenario, then time).
+// findRuns returns dir itself, as named, when it is a run directory, else
+// the run directories below it; one that has a history but was never judged
+// is an error naming the missing file.
 func findRuns(dir string) ([]string, error) {
 	if exists(filepath.Join(dir, reports.ResultsFile)) {
 		return []string{dir}, nil
 	}
-	// WalkDir does not descend into a root that is a symlink.
-	root, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		return nil, fmt.Errorf("search %s for runs: %w", dir, err)
-	}
-	var out []string
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return fmt.Errorf("search %s for runs: %w", dir, err)
-		}
-		if !d.IsDir() {
-			// WalkDir does not follow symlinks: latest links show up here
-			// as entries that are not directories, and are skipped.
-			return nil
-		}
-		switch {
-		case exists(filepath.Join(path, reports.ResultsFile)):
-			out = append(out, path)
-			return filepath.SkipDir
-		case exists(filepath.Join(path, history.FileName)) || exists(filepath.Join(path, "scenario.yaml")):
-			return fmt.Errorf("run directory %s has no %s (judge it first: zkchaos check %s)",
-				path, filepath.Join(path, reports.ResultsFile), path)
-		}
-		return nil
-	})
+	runs, unjudged, err := reports.FindRuns(dir)
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	if len(unjudged) > 0 {
+		u := unjudged[0]
+		return nil, fmt.Errorf("run directory %s has no %s (judge it first: zkchaos check %s)",
+			u, filepath.Join(u, reports.ResultsFile), u)
+	}
+	return runs, nil
 }
 
 // exists reports whether path exists.

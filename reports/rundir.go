@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/zkchaos/zkchaos/history"
 )
 
 // LatestLink is the name of the symlink beside a scenario's runs that points at the newest one.
@@ -71,15 +73,17 @@ func pointLatest(parent, target string) error {
 }
 
 // FindRuns returns the run directories at or below each root: directories
-// holding a results.json. Latest links are skipped, so no run counts twice;
-// the result is sorted and free of duplicates.
-func FindRuns(roots ...string) ([]string, error) {
-	seen := map[string]bool{}
+// holding a results.json. Unjudged are directories that hold a history but
+// no results.json (a harness killed before it wrote them; zkchaos check
+// judges them). Latest links are skipped, so no run counts twice; both lists
+// are sorted and free of duplicates.
+func FindRuns(roots ...string) (runs, unjudged []string, err error) {
+	judged, pending := map[string]bool{}, map[string]bool{}
 	for _, root := range roots {
 		// A root may itself be a latest link: walk what it points at.
 		root, err := filepath.EvalSymlinks(root)
 		if err != nil {
-			return nil, fmt.Errorf("find runs: %w", err)
+			return nil, nil, fmt.Errorf("find runs: %w", err)
 		}
 		err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
@@ -88,20 +92,33 @@ func FindRuns(roots ...string) ([]string, error) {
 			if !d.IsDir() {
 				return nil // a latest link is not a directory to WalkDir, so it ends here
 			}
-			if _, err := os.Stat(filepath.Join(path, ResultsFile)); err == nil {
-				seen[filepath.Clean(path)] = true
-				return fs.SkipDir // a run holds no runs
+			switch {
+			case exists(filepath.Join(path, ResultsFile)):
+				judged[filepath.Clean(path)] = true
+			case exists(filepath.Join(path, history.FileName)):
+				pending[filepath.Clean(path)] = true
+			default:
+				return nil
 			}
-			return nil
+			return fs.SkipDir // a run holds no runs
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	runs := make([]string, 0, len(seen))
-	for dir := range seen {
-		runs = append(runs, dir)
+	return sortedKeys(judged), sortedKeys(pending), nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
-	sort.Strings(runs)
-	return runs, nil
+	sort.Strings(keys)
+	return keys
 }

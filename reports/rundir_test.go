@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/zkchaos/zkchaos/history"
 )
 
 func TestNewRunDirIsUniqueAndMovesLatest(t *testing.T) {
@@ -80,14 +82,21 @@ func TestFindRuns(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "smoke", "unfinished"), 0o755))
 	require.NoError(t, os.MkdirAll(filepath.Join(made[0], "nodes", "n1"), 0o755))
 
-	runs, err := FindRuns(root)
+	// A run killed before its results were written.
+	killed := filepath.Join(root, "smoke", "20261125T090000Z")
+	require.NoError(t, os.MkdirAll(killed, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(killed, history.FileName), nil, 0o644))
+
+	runs, unjudged, err := FindRuns(root)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, made, runs, "every run once, latest links skipped")
+	assert.Equal(t, []string{killed}, unjudged)
 
-	runs, err = FindRuns(filepath.Join(root, "smoke", LatestLink), made[1])
+	runs, unjudged, err = FindRuns(filepath.Join(root, "smoke", LatestLink), made[1])
 	require.NoError(t, err)
 	assert.Equal(t, []string{made[1]}, runs, "a latest link as root is followed, and duplicates collapse")
+	assert.Empty(t, unjudged)
 
-	_, err = FindRuns(filepath.Join(root, "missing"))
+	_, _, err = FindRuns(filepath.Join(root, "missing"))
 	require.ErrorContains(t, err, "missing")
 }
