@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -223,6 +224,12 @@ func (c *orderCheck) witness() orderResult {
 	for v := range c.writerOf {
 		top = max(top, v)
 	}
+	if int(top) > len(c.kh.ops) {
+		// More versions than writes could make: no witness exists, and
+		// the versions must not size the work (a history read from a file
+		// may say anything). Porcupine decides.
+		return undecided()
+	}
 	// Indeterminate writes no read saw may fill versions nobody reported,
 	// earliest call first; the rest take effect at the end, or never.
 	sp := spares{plain: &queue{}, cas: map[int32]*queue{}}
@@ -305,9 +312,9 @@ func (c *orderCheck) witness() orderResult {
 	}
 	slices.SortStableFunc(seq, func(a, b placed) int {
 		if a.point != b.point {
-			return cmpInt64(a.point, b.point)
+			return cmp.Compare(a.point, b.point)
 		}
-		return cmpInt64(a.rank, b.rank)
+		return cmp.Compare(a.rank, b.rank)
 	})
 	// Replay: the witness must be a legal run of the model, each point
 	// inside its operation's call.
@@ -347,7 +354,7 @@ type spares struct {
 }
 
 func (s spares) sort(c *orderCheck) {
-	byCall := func(a, b int) int { return cmpInt64(c.call(a), c.call(b)) }
+	byCall := func(a, b int) int { return cmp.Compare(c.call(a), c.call(b)) }
 	slices.SortStableFunc(s.plain.ids, byCall)
 	for _, q := range s.cas {
 		slices.SortStableFunc(q.ids, byCall)
@@ -368,14 +375,4 @@ func (s spares) take(c *orderCheck, v int32) int {
 		s.cas[v].next++
 		return cas
 	}
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

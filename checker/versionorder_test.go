@@ -73,6 +73,9 @@ func TestVersionOrderDecides(t *testing.T) {
 			// places writes as early as they can go: Porcupine decides.
 			writeOK(1, key, 1, 0, 10, 1), casConflict(2, key, 5, 1, 5, 8), writeOK(3, key, 2, 20, 30, 2)), orderUndecided, ""},
 		{"a version no write can fill", hist(writeOK(1, key, 1, 0, 10, 2)), orderUndecided, ""},
+		{"a version beyond what the writes could make", hist(
+			// Sizing the witness by this version would take 16 GB.
+			writeInfo(1, key, 7, 0, 5), readOK(2, key, 10, 20, 7, 2_000_000_000)), orderUndecided, ""},
 		{"a value written twice", hist(
 			writeOK(1, key, 1, 0, 10, 1), writeInfo(2, key, 1, 20, 30)), orderUndecided, ""},
 	} {
