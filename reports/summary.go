@@ -165,7 +165,7 @@ func okTimes(ops []history.Op) ([]int64, Window) {
 	if span.Start < 0 {
 		return nil, Window{}
 	}
-	sort.Slice(oks, func(i, j int) bool { return oks[i] < oks[j] })
+	slices.Sort(oks)
 	return oks, span
 }
 
@@ -190,12 +190,16 @@ func outages(oks []int64, span Window, threshold time.Duration) []Window {
 	}
 	var out []Window
 	prev := span.Start
-	for _, t := range append(oks, span.End) {
+	gap := func(t int64) {
 		if time.Duration(t-prev) > threshold {
 			out = append(out, Window{Start: prev, End: t})
 		}
 		prev = max(prev, t)
 	}
+	for _, t := range oks {
+		gap(t)
+	}
+	gap(span.End)
 	return out
 }
 
