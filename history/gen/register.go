@@ -105,7 +105,6 @@ type state struct {
 
 // call is one call in flight.
 type call struct {
-	worker   int
 	process  history.Process
 	f        string
 	key      int
@@ -117,9 +116,7 @@ type call struct {
 	invokeAt int64
 	effectAt int64
 	returnAt int64
-	// filled at the effect
-	result  state
-	applied bool
+	result   state // what the effect left: read, or made by a write
 }
 
 // event is a point in simulated time: a call's invocation, effect or return.
@@ -190,7 +187,7 @@ func Register(cfg Config) []history.Op {
 	}
 	s.roles()
 	for w := range cfg.Processes {
-		s.schedule(s.exp(cfg.Latency), evInvoke, &call{worker: w, process: history.Process(w)})
+		s.schedule(s.exp(cfg.Latency), evInvoke, &call{process: history.Process(w)})
 	}
 	for s.queue.Len() > 0 {
 		ev := heap.Pop(&s.queue).(event)
@@ -307,7 +304,7 @@ func (s *sim) invoke(at int64, c *call) {
 	if s.inFault(at) {
 		latency, info, fail = 5*latency, 10*info, 10*fail
 	}
-	c.outcome, c.applies, c.crashes, c.applied = history.OK, true, false, false
+	c.outcome, c.applies, c.crashes = history.OK, true, false
 	switch r := s.rng.Float64(); {
 	case r < info:
 		c.outcome = history.Info
@@ -355,7 +352,7 @@ func (s *sim) effect(c *call) {
 		return
 	}
 	next := state{value: c.value, version: cur.version + 1, zxid: s.nextZxid(), setDone: c.returnAt}
-	c.result, c.applied = next, true
+	c.result = next
 	if s.armed && !s.planted && k == 0 && c.outcome == history.OK {
 		switch s.cfg.Anomaly {
 		case LostWrite:
@@ -402,7 +399,7 @@ func (s *sim) complete(c *call) {
 		}
 		s.record(op)
 	}
-	next := &call{worker: c.worker, process: c.process}
+	next := &call{process: c.process}
 	if c.outcome == history.Info {
 		next.process = s.nextProc
 		s.nextProc++
