@@ -1,0 +1,556 @@
+package deploy
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/zkchaos/zkchaos/cluster/k8s/k8stest"
+)
+
+// TestMain stops the API server TestManifestsAreAcceptedByTheAPIServer
+// starts.
+func TestMain(m *testing.M) { k8stest.Main(m) }
+
+// scenarioFile is the repository's copy of the scenario job.yaml ships.
+const scenarioFile = "../scenarios/k8s-register-partition.yaml"
+
+// kinds lists the objects' types in order.
+func kinds(objs []client.Object) []string {
+	out := make([]string, len(objs))
+	for i, o := range objs {
+		out[i] = fmt.Sprintf("%T", o)
+	}
+	return out
+}
+
+// find returns the only object of type T named name.
+func find[T client.Object](t *testing.T, objs []client.Object, name string) T {
+	t.Helper()
+	var found []T
+	for _, o := range objs {
+		if o, ok := o.(T); ok && o.GetName() == name {
+			found = append(found, o)
+		}
+	}
+	var zero T
+	require.Len(t, found, 1, "exactly one %T named %s", zero, name)
+	return found[0]
+}
+
+func TestShippedFilesDecodeStrictly(t *testing.T) {
+	zk, err := ZooKeeper{Namespace: "zkchaos", Name: "zk", Image: "zookeeper:3.8.0", Replicas: 3}.Objects()
+	require.NoError(t, err)
+	rbac, err := RBAC("zkchaos")
+	require.NoError(t, err)
+	decoded := func(file string) []client.Object {
+		objs, err := decodeAll(file, Files()[file])
+		require.NoError(t, err, file)
+		return objs
+	}
+	for _, tc := range []struct {
+		file  string
+		objs  []client.Object
+		kinds []string
+	}{
+		{zookeeperFile, zk, []string{"*v1.Service", "*v1.Service", "*v1.StatefulSet"}},
+		{rbacFile, rbac, []string{"*v1.ServiceAccount", "*v1.Role", "*v1.RoleBinding", "*v1.Role", "*v1.RoleBinding"}},
+		{jobFile, decoded(jobFile), []string{"*v1.ConfigMap", "*v1.PersistentVolumeClaim", "*v1.Job"}},
+		{cronJobFile, decoded(cronJobFile), []string{"*v1.CronJob"}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			assert.Equal(t, tc.kinds, kinds(tc.objs))
+			for _, o := range tc.objs {
+				gvk := o.GetObjectKind().GroupVersionKind()
+				assert.NotEmpty(t, gvk.Kind, "%T %s keeps its kind", o, o.GetName())
+				assert.NotEmpty(t, o.GetName(), "%T has a name", o)
+			}
+		})
+	}
+}
+
+func TestDecodeIsStrict(t *testing.T) {
+	good := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"
+	for _, tc := range []struct {
+		name, doc, want string
+	}{
+		{"unknown field", "apiVersion: v1\nkind: Service\nmetadata: {name: b}\nspec: {selectr: {a: b}}\n", `unknown field "spec.selectr"`},
+		{"misspelt case", "apiVersion: v1\nkind: Service\nmetadata: {name: b}\nspec: {ClusterIP: None}\n", `unknown field "spec.ClusterIP"`},
+		{"duplicate field", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\nmetadata: {name: c}\n", `"metadata" already set`},
+		{"unknown kind", "apiVersion: v1\nkind: Servise\nmetadata: {name: b}\n", "Servise"},
+		{"wrong type", "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: b}\nspec: {replicas: three}\n", "replicas"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := "# header only\n---\n" + good + "---\n" + tc.doc
+			_, err := decodeAll("x.yaml", []byte(data))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "x.yaml, document 3:")
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+	objs, err := decodeAll("x.yaml", []byte("# header only\n---\n"+good+"---\n# trailing comment\n"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"*v1.ConfigMap"}, kinds(objs))
+}
+
+func TestZooKeeperObjects(t *testing.T) {
+	for _, tc := range []struct {
+		z       ZooKeeper
+		servers []string
+	}{
+		{ZooKeeper{Namespace: "zkchaos", Name: "zk", Image: "zookeeper:3.8.0", Replicas: 3}, []string{
+			"server.1=zk-0.zk-hl.zkchaos.svc.cluster.local:2888:3888;2181",
+			"server.2=zk-1.zk-hl.zkchaos.svc.cluster.local:2888:3888;2181",
+			"server.3=zk-2.zk-hl.zkchaos.svc.cluster.local:2888:3888;2181",
+		}},
+		{ZooKeeper{Namespace: "team-a", Name: "ensemble", Image: "registry.example.com/zk@sha256:0123", Replicas: 5}, []string{
+			"server.1=ensemble-0.ensemble-hl.team-a.svc.cluster.local:2888:3888;2181",
+			"server.2=ensemble-1.ensemble-hl.team-a.svc.cluster.local:2888:3888;2181",
+			"server.3=ensemble-2.ensemble-hl.team-a.svc.cluster.local:2888:3888;2181",
+			"server.4=ensemble-3.ensemble-hl.team-a.svc.cluster.local:2888:3888;2181",
+			"server.5=ensemble-4.ensemble-hl.team-a.svc.cluster.local:2888:3888;2181",
+		}},
+	} {
+		t.Run(fmt.Sprint(tc.z.Replicas), func(t *testing.T) {
+			z := tc.z
+			objs, err := z.Objects()
+			require.NoError(t, err)
+			for _, o := range objs {
+				assert.Equal(t, z.Namespace, o.GetNamespace(), "%T %s", o, o.GetName())
+				assert.Equal(t, map[string]string{
+					"app.kubernetes.io/name":     "zookeeper",
+					"app.kubernetes.io/instance": z.Name,
+					"app.kubernetes.io/part-of":  "zkchaos",
+				}, o.GetLabels(), "%T %s", o, o.GetName())
+			}
+			sel, err := labels.Parse(z.Selector())
+			require.NoError(t, err)
+			assert.Equal(t, "app.kubernetes.io/name=zookeeper,app.kubernetes.io/instance="+z.Name, z.Selector())
+
+			hl := find[*corev1.Service](t, objs, z.Name+"-hl")
+			assert.Equal(t, corev1.ClusterIPNone, hl.Spec.ClusterIP)
+			assert.True(t, hl.Spec.PublishNotReadyAddresses)
+			assert.Equal(t, map[string]int32{"client": 2181, "peer": 2888, "election": 3888}, servicePorts(hl))
+			cs := find[*corev1.Service](t, objs, z.Name+"-cs")
+			assert.Equal(t, map[string]int32{"client": 2181}, servicePorts(cs))
+
+			sts := find[*appsv1.StatefulSet](t, objs, z.Name)
+			assert.Equal(t, int32(z.Replicas), *sts.Spec.Replicas)
+			assert.Equal(t, hl.Name, sts.Spec.ServiceName)
+			assert.Equal(t, appsv1.ParallelPodManagement, sts.Spec.PodManagementPolicy)
+			pod := sts.Spec.Template
+			podLabels := labels.Set(pod.Labels)
+			assert.True(t, sel.Matches(podLabels), "Selector() matches the pods")
+			assert.True(t, labels.SelectorFromSet(sts.Spec.Selector.MatchLabels).Matches(podLabels))
+			assert.True(t, labels.SelectorFromSet(hl.Spec.Selector).Matches(podLabels))
+			assert.True(t, labels.SelectorFromSet(cs.Spec.Selector).Matches(podLabels))
+			require.NotNil(t, pod.Spec.TerminationGracePeriodSeconds)
+			assert.LessOrEqual(t, *pod.Spec.TerminationGracePeriodSeconds, int64(10))
+
+			require.Len(t, pod.Spec.Containers, 1)
+			c := pod.Spec.Containers[0]
+			assert.Equal(t, z.Image, c.Image)
+			assert.Contains(t, strings.Join(c.Args, "\n"), "/docker-entrypoint.sh zkServer.sh start-foreground")
+			assert.Contains(t, strings.Join(c.Args, "\n"), "ZOO_MY_ID=$((ordinal + 1))")
+			env := map[string]string{}
+			for _, e := range c.Env {
+				env[e.Name] = e.Value
+			}
+			assert.Equal(t, tc.servers, strings.Split(env["ZOO_SERVERS"], " "))
+			assert.ElementsMatch(t, []string{"srvr", "mntr", "conf", "ruok", "stat"}, strings.Split(env["ZOO_4LW_COMMANDS_WHITELIST"], ","))
+			assert.Subset(t, strings.Fields(env["ZOO_CFG_EXTRA"]), []string{"digest.enabled=true", "quorumListenOnAllIPs=true"})
+			assert.Equal(t, "false", env["ZOO_STANDALONE_ENABLED"])
+			require.NotNil(t, c.ReadinessProbe)
+			require.NotNil(t, c.ReadinessProbe.Exec)
+
+			require.Len(t, sts.Spec.VolumeClaimTemplates, 1)
+			claim := sts.Spec.VolumeClaimTemplates[0]
+			assert.Equal(t, "data", claim.Name)
+			assert.True(t, resource.MustParse("1Gi").Equal(claim.Spec.Resources.Requests[corev1.ResourceStorage]))
+			mounts := map[string]string{}
+			for _, m := range c.VolumeMounts {
+				assert.Equal(t, "data", m.Name)
+				mounts[m.MountPath] = m.SubPath
+			}
+			assert.Equal(t, map[string]string{"/data": "data", "/datalog": "datalog"}, mounts)
+			assert.Equal(t, "/data", env["ZOO_DATA_DIR"])
+			assert.Equal(t, "/datalog", env["ZOO_DATA_LOG_DIR"])
+		})
+	}
+}
+
+// servicePorts maps a Service's port names to port numbers.
+func servicePorts(s *corev1.Service) map[string]int32 {
+	out := map[string]int32{}
+	for _, p := range s.Spec.Ports {
+		out[p.Name] = p.Port
+	}
+	return out
+}
+
+func TestZooKeeperObjectsAreFresh(t *testing.T) {
+	z := ZooKeeper{Namespace: "zkchaos", Name: "zk", Image: "zookeeper:3.8.0", Replicas: 3}
+	a, err := z.Objects()
+	require.NoError(t, err)
+	a[0].SetName("changed")
+	b, err := z.Objects()
+	require.NoError(t, err)
+	assert.Equal(t, "zk-hl", b[0].GetName())
+}
+
+func TestZooKeeperRejectsBadParams(t *testing.T) {
+	good := ZooKeeper{Namespace: "zkchaos", Name: "zk", Image: "zookeeper:3.8.0", Replicas: 3}
+	for _, tc := range []struct {
+		name   string
+		change func(*ZooKeeper)
+		want   []string
+	}{
+		{"empty name", func(z *ZooKeeper) { z.Name = "" }, []string{"name is empty"}},
+		{"upper case name", func(z *ZooKeeper) { z.Name = "ZK" }, []string{`name "ZK"`}},
+		{"name with a dot", func(z *ZooKeeper) { z.Name = "zk.a" }, []string{`name "zk.a"`}},
+		{"name starting with a digit", func(z *ZooKeeper) { z.Name = "1zk" }, []string{`name "1zk"`}},
+		{"name too long", func(z *ZooKeeper) { z.Name = strings.Repeat("z", 53) }, []string{"53 characters long, at most 52"}},
+		{"empty namespace", func(z *ZooKeeper) { z.Namespace = "" }, []string{"namespace is empty"}},
+		{"bad namespace", func(z *ZooKeeper) { z.Namespace = "Zk_Chaos" }, []string{`namespace "Zk_Chaos"`}},
+		{"empty image", func(z *ZooKeeper) { z.Image = "" }, []string{"image is empty"}},
+		{"image with a space", func(z *ZooKeeper) { z.Image = "zookeeper 3.8" }, []string{`image "zookeeper 3.8"`}},
+		{"image with a quote", func(z *ZooKeeper) { z.Image = `zoo"keeper` }, []string{"image"}},
+		{"no replicas", func(z *ZooKeeper) { z.Replicas = 0 }, []string{"replicas is 0, want at least 1"}},
+		{"negative replicas", func(z *ZooKeeper) { z.Replicas = -3 }, []string{"replicas is -3"}},
+		{"everything at once", func(z *ZooKeeper) { *z = ZooKeeper{} },
+			[]string{"name is empty", "namespace is empty", "image is empty", "replicas is 0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			z := good
+			tc.change(&z)
+			objs, err := z.Objects()
+			require.Error(t, err)
+			assert.Nil(t, objs)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+	for _, n := range []int{1, 2, 7} {
+		z := good
+		z.Replicas = n
+		_, err := z.Objects()
+		assert.NoError(t, err, "%d replicas", n)
+	}
+	z := good
+	z.Name = strings.Repeat("z", 52)
+	_, err := z.Objects()
+	assert.NoError(t, err, "a 52-character name")
+}
+
+// rule is one (API group, resource, verb) a Role grants.
+type rule struct{ role, group, resource, verb string }
+
+func TestRBAC(t *testing.T) {
+	// Every permission the shipped Roles may grant. Granting more must change
+	// this list.
+	allowed := []rule{
+		{"zkchaos", "", "pods", "get"},
+		{"zkchaos", "", "pods", "list"},
+		{"zkchaos", "", "pods", "watch"},
+		{"zkchaos", "", "pods", "delete"},
+		{"zkchaos", "", "pods/portforward", "create"},
+		{"zkchaos", "", "pods/portforward", "get"},
+		{"zkchaos", "", "pods/log", "get"},
+		{"zkchaos-deploy", "apps", "statefulsets", "create"},
+		{"zkchaos-deploy", "apps", "statefulsets", "get"},
+		{"zkchaos-deploy", "apps", "statefulsets", "list"},
+		{"zkchaos-deploy", "apps", "statefulsets", "delete"},
+		{"zkchaos-deploy", "", "services", "create"},
+		{"zkchaos-deploy", "", "services", "get"},
+		{"zkchaos-deploy", "", "services", "list"},
+		{"zkchaos-deploy", "", "services", "delete"},
+		{"zkchaos-deploy", "", "persistentvolumeclaims", "get"},
+		{"zkchaos-deploy", "", "persistentvolumeclaims", "list"},
+		{"zkchaos-deploy", "", "persistentvolumeclaims", "delete"},
+		{"zkchaos-deploy", "", "persistentvolumeclaims", "deletecollection"},
+	}
+	for _, r := range []string{"podchaos", "networkchaos", "timechaos"} {
+		for _, v := range []string{"create", "delete", "get", "list", "watch"} {
+			allowed = append(allowed, rule{"zkchaos", "chaos-mesh.org", r, v})
+		}
+	}
+
+	for _, ns := range []string{"zkchaos", "other-ns"} {
+		t.Run(ns, func(t *testing.T) {
+			objs, err := RBAC(ns)
+			require.NoError(t, err)
+			var granted []rule
+			for _, o := range objs {
+				assert.Equal(t, ns, o.GetNamespace(), "%T %s", o, o.GetName())
+				switch o := o.(type) {
+				case *corev1.ServiceAccount:
+					assert.Equal(t, "zkchaos", o.Name)
+				case *rbacv1.Role:
+					for _, r := range o.Rules {
+						assert.Empty(t, r.ResourceNames, "%s", o.Name)
+						assert.Empty(t, r.NonResourceURLs, "%s", o.Name)
+						for _, g := range r.APIGroups {
+							for _, res := range r.Resources {
+								for _, v := range r.Verbs {
+									granted = append(granted, rule{o.Name, g, res, v})
+								}
+							}
+						}
+					}
+				case *rbacv1.RoleBinding:
+					assert.Equal(t, "Role", o.RoleRef.Kind, "%s binds a namespaced Role", o.Name)
+					find[*rbacv1.Role](t, objs, o.RoleRef.Name)
+					require.Len(t, o.Subjects, 1)
+					assert.Equal(t, rbacv1.Subject{Kind: "ServiceAccount", Name: "zkchaos", Namespace: ns}, o.Subjects[0])
+				default:
+					t.Errorf("unexpected %T %s in rbac.yaml", o, o.GetName())
+				}
+			}
+			sortRules(granted)
+			sortRules(allowed)
+			assert.Equal(t, allowed, granted)
+		})
+	}
+
+	// The shipped file carries no namespace except the subjects' zkchaos.
+	raw, err := decodeAll(rbacFile, Files()[rbacFile])
+	require.NoError(t, err)
+	for _, o := range raw {
+		assert.Empty(t, o.GetNamespace(), "%T %s", o, o.GetName())
+		if b, ok := o.(*rbacv1.RoleBinding); ok {
+			assert.Equal(t, "zkchaos", b.Subjects[0].Namespace)
+		}
+	}
+	// RBAC hands out fresh objects each time.
+	a, err := RBAC("a")
+	require.NoError(t, err)
+	b, err := RBAC("b")
+	require.NoError(t, err)
+	assert.Equal(t, "a", a[0].GetNamespace())
+	assert.Equal(t, "b", b[0].GetNamespace())
+}
+
+func sortRules(rs []rule) {
+	sort.Slice(rs, func(i, j int) bool {
+		return fmt.Sprint(rs[i]) < fmt.Sprint(rs[j])
+	})
+}
+
+func TestRBACRejectsBadNamespace(t *testing.T) {
+	for _, ns := range []string{"", "Zkchaos", "zk.chaos", strings.Repeat("n", 64)} {
+		objs, err := RBAC(ns)
+		assert.Error(t, err, "%q", ns)
+		assert.Nil(t, objs)
+	}
+}
+
+func TestJobScenarioIsTheRepositoryScenario(t *testing.T) {
+	want, err := os.ReadFile(scenarioFile)
+	require.NoError(t, err)
+	objs, err := decodeAll(jobFile, Files()[jobFile])
+	require.NoError(t, err)
+	cm := find[*corev1.ConfigMap](t, objs, "zkchaos-scenarios")
+	assert.Equal(t, []string{"k8s-register-partition.yaml"}, slices.Sorted(maps.Keys(cm.Data)))
+	assert.Equal(t, string(want), cm.Data["k8s-register-partition.yaml"],
+		"job.yaml's copy of the scenario must be byte-identical to %s", scenarioFile)
+}
+
+func TestScenarioSelectsTheShippedEnsemble(t *testing.T) {
+	b, err := os.ReadFile(scenarioFile)
+	require.NoError(t, err)
+	var s struct {
+		Cluster struct {
+			Backend    string `yaml:"backend"`
+			Nodes      int    `yaml:"nodes"`
+			Kubernetes struct {
+				Namespace string `yaml:"namespace"`
+				Selector  string `yaml:"selector"`
+				Connect   string `yaml:"connect"`
+			} `yaml:"kubernetes"`
+		} `yaml:"cluster"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &s))
+	assert.Equal(t, "kubernetes", s.Cluster.Backend)
+	assert.Equal(t, "auto", s.Cluster.Kubernetes.Connect)
+	k := s.Cluster.Kubernetes
+	z := ZooKeeper{Namespace: k.Namespace, Name: "zk", Image: "zookeeper:3.8.0", Replicas: s.Cluster.Nodes}
+	assert.Equal(t, "zkchaos", k.Namespace)
+	assert.Equal(t, z.Selector(), k.Selector, "the scenario selects the ensemble the docs deploy")
+}
+
+// podSpec returns the pod template of a Job or CronJob.
+func podSpec(t *testing.T, o client.Object) corev1.PodSpec {
+	switch o := o.(type) {
+	case *batchv1.Job:
+		return o.Spec.Template.Spec
+	case *batchv1.CronJob:
+		return o.Spec.JobTemplate.Spec.Template.Spec
+	}
+	t.Fatalf("%T is not a Job or CronJob", o)
+	return corev1.PodSpec{}
+}
+
+func TestJobAndCronJobPods(t *testing.T) {
+	jobObjs, err := decodeAll(jobFile, Files()[jobFile])
+	require.NoError(t, err)
+	cronObjs, err := decodeAll(cronJobFile, Files()[cronJobFile])
+	require.NoError(t, err)
+	rbac, err := RBAC("zkchaos")
+	require.NoError(t, err)
+	cm := find[*corev1.ConfigMap](t, jobObjs, "zkchaos-scenarios")
+	pvc := find[*corev1.PersistentVolumeClaim](t, jobObjs, "zkchaos-runs")
+	// The CronJob's shared objects are job.yaml's, selectable without its Job.
+	shared, err := labels.Parse("zkchaos.io/shared=true")
+	require.NoError(t, err)
+	for _, o := range jobObjs {
+		_, isJob := o.(*batchv1.Job)
+		assert.Equal(t, !isJob, shared.Matches(labels.Set(o.GetLabels())), "%T %s", o, o.GetName())
+	}
+
+	job := find[*batchv1.Job](t, jobObjs, "zkchaos")
+	cron := find[*batchv1.CronJob](t, cronObjs, "zkchaos-nightly")
+	require.NotNil(t, job.Spec.BackoffLimit)
+	assert.Zero(t, *job.Spec.BackoffLimit)
+	assert.NotNil(t, job.Spec.ActiveDeadlineSeconds)
+	assert.Equal(t, batchv1.ForbidConcurrent, cron.Spec.ConcurrencyPolicy)
+	assert.NotNil(t, cron.Spec.SuccessfulJobsHistoryLimit)
+	assert.NotNil(t, cron.Spec.FailedJobsHistoryLimit)
+	require.NotNil(t, cron.Spec.JobTemplate.Spec.BackoffLimit)
+	assert.Zero(t, *cron.Spec.JobTemplate.Spec.BackoffLimit)
+
+	for _, o := range []client.Object{job, cron} {
+		t.Run(fmt.Sprintf("%T", o), func(t *testing.T) {
+			spec := podSpec(t, o)
+			assert.Equal(t, "zkchaos", spec.ServiceAccountName)
+			find[*corev1.ServiceAccount](t, rbac, spec.ServiceAccountName)
+			assert.Equal(t, corev1.RestartPolicyNever, spec.RestartPolicy)
+			require.NotNil(t, spec.SecurityContext)
+			require.NotNil(t, spec.SecurityContext.RunAsNonRoot)
+			assert.True(t, *spec.SecurityContext.RunAsNonRoot)
+
+			volumes := map[string]corev1.Volume{}
+			for _, v := range spec.Volumes {
+				volumes[v.Name] = v
+			}
+			mounted := map[string]string{}
+			for _, c := range spec.Containers {
+				for _, m := range c.VolumeMounts {
+					_, ok := volumes[m.Name]
+					assert.True(t, ok, "mount %s names a volume of the pod", m.Name)
+					mounted[m.MountPath] = m.Name
+				}
+			}
+			for name := range volumes {
+				assert.Contains(t, slices.Collect(maps.Values(mounted)), name, "volume %s is mounted", name)
+			}
+			require.Contains(t, mounted, "/scenarios")
+			require.Contains(t, mounted, "/runs")
+			require.NotNil(t, volumes[mounted["/scenarios"]].ConfigMap)
+			assert.Equal(t, cm.Name, volumes[mounted["/scenarios"]].ConfigMap.Name)
+			require.NotNil(t, volumes[mounted["/runs"]].PersistentVolumeClaim)
+			assert.Equal(t, pvc.Name, volumes[mounted["/runs"]].PersistentVolumeClaim.ClaimName)
+		})
+	}
+
+	c := podSpec(t, job).Containers[0]
+	assert.Equal(t, []string{"zkchaos", "run", "/scenarios/k8s-register-partition.yaml", "--out", "/runs"},
+		append(slices.Clone(c.Command), c.Args...))
+	assert.Contains(t, cm.Data, "k8s-register-partition.yaml")
+	script := strings.Join(podSpec(t, cron).Containers[0].Args, "\n")
+	for _, want := range []string{"/scenarios/*.yaml", "zkchaos run", "--out", "zkchaos heal --kubernetes", "trap "} {
+		assert.Contains(t, script, want)
+	}
+}
+
+func TestFiles(t *testing.T) {
+	f := Files()
+	assert.ElementsMatch(t, []string{"rbac.yaml", "job.yaml", "cronjob.yaml", "zookeeper.yaml.tmpl"},
+		slices.Collect(maps.Keys(f)))
+	for name, b := range f {
+		disk, err := os.ReadFile(name)
+		require.NoError(t, err)
+		assert.Equal(t, disk, b, name)
+		b[0] = '!'
+	}
+	assert.NotEqual(t, byte('!'), Files()["rbac.yaml"][0], "callers get copies")
+}
+
+// TestManifestsAreAcceptedByTheAPIServer creates every shipped object on a
+// real kube-apiserver, which validates what strict decoding cannot (names,
+// label values, ports, volume references, the cron schedule), and deploys
+// and removes the ensemble as the shipped ServiceAccount, as the harness
+// does in deploy mode. No kubelet or controller runs: nothing starts.
+func TestManifestsAreAcceptedByTheAPIServer(t *testing.T) {
+	env := k8stest.Start(t)
+	ns := env.Namespace(t)
+	ctx := t.Context()
+	create := func(c client.Client, objs []client.Object) {
+		t.Helper()
+		for _, o := range objs {
+			require.NoError(t, c.Create(ctx, o, client.FieldValidation(metav1.FieldValidationStrict)), "%T %s", o, o.GetName())
+		}
+	}
+
+	rbac, err := RBAC(ns)
+	require.NoError(t, err)
+	create(env.Client, rbac)
+	for _, file := range []string{jobFile, cronJobFile} {
+		objs, err := decodeAll(file, Files()[file])
+		require.NoError(t, err)
+		for _, o := range objs {
+			o.SetNamespace(ns)
+		}
+		create(env.Client, objs)
+	}
+	big, err := ZooKeeper{Namespace: ns, Name: "big", Image: "zookeeper:3.8.0", Replicas: 5}.Objects()
+	require.NoError(t, err)
+	create(env.Client, big)
+
+	// Deploy mode as the ServiceAccount: create, then remove as
+	// cluster/k8s does (foreground deletes, then the claims by selector).
+	sa, err := client.New(env.ServiceAccountConfig(ns, "zkchaos"), client.Options{Scheme: scheme.Scheme})
+	require.NoError(t, err)
+	z := ZooKeeper{Namespace: ns, Name: "zk", Image: "zookeeper:3.8.0", Replicas: 3}
+	objs, err := z.Objects()
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		return sa.List(ctx, &appsv1.StatefulSetList{}, client.InNamespace(ns)) == nil
+	}, 10*time.Second, 100*time.Millisecond, "the RoleBindings take effect")
+	create(sa, objs)
+	for _, o := range slices.Backward(objs) {
+		require.NoError(t, sa.Delete(ctx, o, client.PropagationPolicy(metav1.DeletePropagationForeground)), "%T %s", o, o.GetName())
+	}
+	sel, err := labels.Parse(z.Selector())
+	require.NoError(t, err)
+	require.NoError(t, sa.DeleteAllOf(ctx, &corev1.PersistentVolumeClaim{}, client.InNamespace(ns),
+		client.MatchingLabelsSelector{Selector: sel}))
+
+	// Nothing beyond the namespace, and no updates.
+	sts := find[*appsv1.StatefulSet](t, big, "big")
+	err = sa.Update(ctx, sts)
+	assert.True(t, apierrors.IsForbidden(err), "update a StatefulSet: %v", err)
+	err = sa.List(ctx, &corev1.PodList{}, client.InNamespace("kube-system"))
+	assert.True(t, apierrors.IsForbidden(err), "list pods in kube-system: %v", err)
+	err = sa.List(ctx, &corev1.ConfigMapList{}, client.InNamespace(ns))
+	assert.True(t, apierrors.IsForbidden(err), "list ConfigMaps: %v", err)
+}
