@@ -126,6 +126,15 @@ func LeaderOf(roles map[string]Role) string {
 	return leader
 }
 
+// Limited is a cluster that has the methods of a fault capability but
+// cannot do some faults in its current setting, e.g. because a component it
+// needs is not installed.
+type Limited interface {
+	// Unavailable says why the cluster cannot do faults of the kind (a
+	// nemesis fault kind such as "partition"), or nil when it can.
+	Unavailable(kind string) error
+}
+
 // Pauser is a cluster whose servers can be frozen and thawed (SIGSTOP and
 // SIGCONT for local processes).
 type Pauser interface {

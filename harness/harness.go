@@ -19,6 +19,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkchaos/zkchaos/cluster"
+	"github.com/zkchaos/zkchaos/cluster/k8s"
 	"github.com/zkchaos/zkchaos/cluster/local"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/nemesis"
@@ -54,6 +55,9 @@ type Options struct {
 	// Workload, when set, is run instead of the one the scenario names: for
 	// tests of workloads the scenario schema does not know yet.
 	Workload workloads.Workload
+	// Kubeconfig, when set, overrides the scenario's kubeconfig file
+	// (kubernetes backend).
+	Kubeconfig string
 }
 
 // Progress is a snapshot of a running workload, for a live status line.
@@ -97,24 +101,9 @@ func Run(ctx context.Context, opts Options) (Outcome, error) {
 	// Cleanup must run even after ctx is cancelled.
 	cleanupCtx := context.WithoutCancel(ctx)
 
-	// Every distribution the run needs is resolved (and fetched) before
-	// anything starts, so that a missing one fails the run at once.
-	dist, err := prepareDistribution(ctx, s.Cluster.Distribution, log)
+	distName, err := prepareLocal(ctx, s, log)
 	if err != nil {
 		return Outcome{}, err
-	}
-	for _, name := range nemesis.Distributions(s.Nemesis.Faults) {
-		if name == s.Cluster.Distribution {
-			continue
-		}
-		if _, err := prepareDistribution(ctx, name, log); err != nil {
-			return Outcome{}, fmt.Errorf("scenario %s: a fault restarts nodes on %s: %w", s.Name, name, err)
-		}
-	}
-	if _, clocks := nemesis.Needs(s.Nemesis.Faults); clocks {
-		if _, err := local.FindFaketime(); err != nil {
-			return Outcome{}, fmt.Errorf("scenario %s has clock faults: %w", s.Name, err)
-		}
 	}
 	started := time.Now()
 	dir, err := reports.NewRunDir(outDir, s.Name, started)
@@ -122,7 +111,7 @@ func Run(ctx context.Context, opts Options) (Outcome, error) {
 		return Outcome{}, err
 	}
 	out := Outcome{Dir: dir}
-	res := reports.Results{Scenario: s.Name, Seed: s.Seed, Started: started, Verdict: "unknown", Distribution: dist.Name()}
+	res := reports.Results{Scenario: s.Name, Seed: s.Seed, Started: started, Verdict: "unknown", Distribution: distName}
 	resolved, err := s.Marshal()
 	if err != nil {
 		return out, err
@@ -130,7 +119,7 @@ func Run(ctx context.Context, opts Options) (Outcome, error) {
 	if err := os.WriteFile(filepath.Join(dir, ScenarioFile), resolved, 0o644); err != nil {
 		return out, fmt.Errorf("write resolved scenario: %w", err)
 	}
-	log.Info("run directory", "dir", dir, "distribution", dist.Name(), "jars", dist.Dir)
+	log.Info("run directory", "dir", dir, "distribution", distName)
 
 	wl := opts.Workload
 	if wl == nil {
@@ -138,7 +127,7 @@ func Run(ctx context.Context, opts Options) (Outcome, error) {
 			return out, err
 		}
 	}
-	r := &run{s: s, dir: dir, log: log, res: &res, wl: wl}
+	r := &run{s: s, dir: dir, log: log, res: &res, wl: wl, kubeconfig: opts.Kubeconfig}
 	runErr := r.execute(ctx, opts)
 	interrupted := ctx.Err() != nil
 	res.Interrupted = interrupted
@@ -174,6 +163,35 @@ func Run(ctx context.Context, opts Options) (Outcome, error) {
 	return out, runErr
 }
 
+// prepareLocal resolves (and fetches) every distribution a local run needs
+// before anything starts, so that a missing one fails the run at once, and
+// checks that clock faults can be injected. It returns the label of the
+// servers' distribution; for other backends it checks nothing and returns
+// the backend's name.
+func prepareLocal(ctx context.Context, s *scenarios.Scenario, log *slog.Logger) (string, error) {
+	if s.Cluster.Backend != scenarios.BackendLocal {
+		return s.Cluster.Backend, nil
+	}
+	dist, err := prepareDistribution(ctx, s.Cluster.Distribution, log)
+	if err != nil {
+		return "", err
+	}
+	for _, name := range nemesis.Distributions(s.Nemesis.Faults) {
+		if name == s.Cluster.Distribution {
+			continue
+		}
+		if _, err := prepareDistribution(ctx, name, log); err != nil {
+			return "", fmt.Errorf("scenario %s: a fault restarts nodes on %s: %w", s.Name, name, err)
+		}
+	}
+	if _, clocks := nemesis.Needs(s.Nemesis.Faults); clocks {
+		if _, err := local.FindFaketime(); err != nil {
+			return "", fmt.Errorf("scenario %s has clock faults: %w", s.Name, err)
+		}
+	}
+	return dist.Name(), nil
+}
+
 // prepareDistribution resolves a distribution name, fetching it when it is
 // not cached yet, and logs what it found and how long that took.
 func prepareDistribution(ctx context.Context, name string, log *slog.Logger) (local.Distribution, error) {
@@ -194,6 +212,8 @@ type run struct {
 	log *slog.Logger
 	res *reports.Results
 	wl  workloads.Workload
+	// kubeconfig overrides the scenario's kubeconfig file.
+	kubeconfig string
 }
 
 // execute starts the ensemble, runs workload and nemesis, heals, reads the
@@ -202,19 +222,9 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 	s, log := r.s, r.log
 	cleanupCtx := context.WithoutCancel(ctx)
 
-	partitions, clocks := nemesis.Needs(s.Nemesis.Faults)
+	partitions, _ := nemesis.Needs(s.Nemesis.Faults)
 	startCtx, cancelStart := context.WithTimeout(ctx, s.Cluster.StartTimeout)
-	ens, err := local.Start(startCtx, local.Config{
-		Dir:          r.dir,
-		Nodes:        s.Cluster.Nodes,
-		Distribution: s.Cluster.Distribution,
-		TickTime:     s.Cluster.TickTime,
-		JVMFlags:     s.Cluster.JVMFlags,
-		ForceSync:    s.Cluster.ForceSync,
-		Partitions:   partitions,
-		Clock:        clocks,
-		Logger:       log,
-	})
+	ens, err := r.startCluster(startCtx)
 	cancelStart()
 	if err != nil {
 		return fmt.Errorf("start ensemble: %w", err)
@@ -222,6 +232,11 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 	defer func() {
 		closeCtx, cancel := context.WithTimeout(cleanupCtx, time.Minute)
 		defer cancel()
+		if saver, ok := ens.(logSaver); ok {
+			if _, serr := saver.SaveLogs(closeCtx, r.dir); serr != nil {
+				log.Warn("server logs incomplete", "err", serr)
+			}
+		}
 		if cerr := ens.Close(closeCtx); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("tear down ensemble: %w", cerr))
 		}
@@ -229,9 +244,10 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 	r.res.HealthyAfter = time.Since(r.res.Started)
 	for _, n := range ens.Nodes() {
 		r.res.Nodes = append(r.res.Nodes, n.Name)
-		if rel, err := filepath.Rel(r.dir, ens.LogPath(n)); err == nil {
-			r.res.Logs = append(r.res.Logs, rel)
-		}
+		// Servers' logs are in the run directory, where the checkers read
+		// them: written there by local servers, copied there from pods
+		// before the teardown.
+		r.res.Logs = append(r.res.Logs, filepath.Join("nodes", n.Name, "zookeeper.log"))
 	}
 	log.Info("ensemble healthy", "nodes", len(ens.Nodes()), "after", r.res.HealthyAfter.Round(time.Millisecond))
 
@@ -240,8 +256,8 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 		return fmt.Errorf("scenario %s: %w", s.Name, err)
 	}
 	env := workloadEnv(s, ens.Nodes(), log)
-	if partitions {
-		env.Dialer = func(n cluster.Node) zk.Dialer { return ens.ClientDialer(n) }
+	if p, ok := ens.(cluster.Partitioner); ok && partitions {
+		env.Dialer = func(n cluster.Node) zk.Dialer { return p.ClientDialer(n) }
 	}
 	wl := r.wl
 	setupCtx, cancelSetup := context.WithTimeout(ctx, 30*time.Second)
@@ -320,6 +336,47 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 		}
 	}
 	return errors.Join(workErr, nemesisErr, healErr)
+}
+
+// logSaver is a cluster whose servers' logs live elsewhere and are copied
+// into the run directory before the teardown.
+type logSaver interface {
+	SaveLogs(ctx context.Context, dir string) ([]string, error)
+}
+
+// startCluster starts the scenario's ensemble locally, or connects to it
+// (deploying it if asked) in Kubernetes.
+func (r *run) startCluster(ctx context.Context) (cluster.Cluster, error) {
+	s := r.s
+	if s.Cluster.Backend == scenarios.BackendKubernetes {
+		cfg, err := s.KubernetesConfig(r.kubeconfig, filepath.Base(r.dir))
+		if err != nil {
+			return nil, err
+		}
+		cfg.Logger = r.log
+		ens, err := k8s.Connect(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := ens.WaitHealthy(ctx, s.Cluster.StartTimeout); err != nil {
+			closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			return nil, errors.Join(err, ens.Close(closeCtx))
+		}
+		return ens, nil
+	}
+	partitions, clocks := nemesis.Needs(s.Nemesis.Faults)
+	return local.Start(ctx, local.Config{
+		Dir:          r.dir,
+		Nodes:        s.Cluster.Nodes,
+		Distribution: s.Cluster.Distribution,
+		TickTime:     s.Cluster.TickTime,
+		JVMFlags:     s.Cluster.JVMFlags,
+		ForceSync:    s.Cluster.ForceSync,
+		Partitions:   partitions,
+		Clock:        clocks,
+		Logger:       r.log,
+	})
 }
 
 // schedule builds the nemesis schedule a scenario describes.

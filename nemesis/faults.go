@@ -203,6 +203,10 @@ func (l *link) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (I
 // faults (the local backend preloads libfaketime when the nodes start).
 type clockCapable interface{ CanShiftClock() bool }
 
+// clockNoter is a Clock that says how far its shifts reach, for the
+// records of clock faults.
+type clockNoter interface{ ClockNote() string }
+
 // clock moves the target nodes' clocks: a bump, a strobe flipping between
 // the offset and real time, or a different rate. Healing resets them.
 type clock struct{ spec Spec }
@@ -255,7 +259,11 @@ func (k *clock) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (
 			}
 		}()
 	}
-	detail = joinDetail(detail, fmt.Sprintf("%s: offset %s rate %g; the JVM's monotonic clock moves too", k.spec.Clock, shift.Offset, shift.Rate))
+	note := "the JVM's monotonic clock moves too"
+	if cn, ok := c.(clockNoter); ok {
+		note = cn.ClockNote()
+	}
+	detail = joinDetail(detail, fmt.Sprintf("%s: offset %s rate %g; %s", k.spec.Clock, shift.Offset, shift.Rate, note))
 	return &injection{targets: names(nodes), detail: detail, heal: func(ctx context.Context) error {
 		close(stop)
 		strobe.Wait()

@@ -57,6 +57,11 @@ func FromSpecs(specs []Spec, c cluster.Cluster) ([]Fault, error) {
 		if err != nil {
 			return nil, err
 		}
+		if l, ok := c.(cluster.Limited); ok {
+			if err := l.Unavailable(s.Resolved().Name); err != nil {
+				return nil, fmt.Errorf("fault %q: %w", f.Name(), err)
+			}
+		}
 		if err := f.Available(c); err != nil {
 			return nil, fmt.Errorf("fault %q: %w", f.Name(), err)
 		}

@@ -112,6 +112,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
+	if v.Kind() == reflect.Pointer && v.Type().Elem().Kind() == reflect.Struct {
+		// An optional section: present means set, even when empty.
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		v = v.Elem()
+	}
 	if v.Kind() == reflect.Struct && v.Type().PkgPath() != "time" {
 		if n.Kind == yaml.ScalarNode && d.setShorthand(n, v) {
 			return
@@ -245,15 +252,28 @@ func (s *Scenario) validate(at func(path, format string, args ...any) error, pre
 	c := s.Cluster
 	oneOf(c.Backend, "cluster.backend", knownBackends)
 	check(c.Nodes >= 1 && c.Nodes <= 9, "cluster.nodes", "must be between 1 and 9, got %d", c.Nodes)
-	if err := cluster.CheckDistributionName(c.Distribution); err != nil {
-		errs = append(errs, at("cluster.distribution", "%v", err))
-	}
-	check(c.TickTime >= 10*time.Millisecond, "cluster.tick-time", "must be at least 10ms, got %s", c.TickTime)
-	for _, f := range c.JVMFlags {
-		check(strings.HasPrefix(f, "-") && strings.TrimSpace(f) == f, "cluster.jvm-flags",
-			"each flag must start with - and carry no surrounding spaces, got %q", f)
-	}
 	check(c.StartTimeout > 0, "cluster.start-timeout", "must be positive, got %s", c.StartTimeout)
+	switch c.Backend {
+	case BackendLocal:
+		if present("cluster.kubernetes") {
+			errs = append(errs, at("cluster.kubernetes", "applies only to the kubernetes backend (cluster.backend: kubernetes)"))
+		}
+		if err := cluster.CheckDistributionName(c.Distribution); err != nil {
+			errs = append(errs, at("cluster.distribution", "%v", err))
+		}
+		check(c.TickTime >= 10*time.Millisecond, "cluster.tick-time", "must be at least 10ms, got %s", c.TickTime)
+		for _, f := range c.JVMFlags {
+			check(strings.HasPrefix(f, "-") && strings.TrimSpace(f) == f, "cluster.jvm-flags",
+				"each flag must start with - and carry no surrounding spaces, got %q", f)
+		}
+	case BackendKubernetes:
+		for _, f := range localOnly {
+			if present("cluster." + f) {
+				errs = append(errs, at("cluster."+f, "does not apply to the kubernetes backend: the StatefulSet configures the servers"))
+			}
+		}
+		errs = append(errs, validateKubernetes(c.Kubernetes, at)...)
+	}
 
 	w := s.Workload
 	oneOf(w.Name, "workload.name", knownWorkloads)
@@ -305,9 +325,44 @@ func (s *Scenario) validate(at func(path, format string, args ...any) error, pre
 
 // Marshal renders the resolved scenario as YAML, every default spelled out.
 func (s *Scenario) Marshal() ([]byte, error) {
-	b, err := yaml.Marshal(s)
+	var doc yaml.Node
+	if err := doc.Encode(s); err != nil {
+		return nil, fmt.Errorf("encode scenario: %w", err)
+	}
+	if s.Cluster.Backend != BackendLocal {
+		// The local backend's settings would not load again elsewhere.
+		dropKeys(mappingValue(&doc, "cluster"), localOnly...)
+	}
+	b, err := yaml.Marshal(&doc)
 	if err != nil {
 		return nil, fmt.Errorf("encode scenario: %w", err)
 	}
 	return b, nil
+}
+
+// localOnly are the cluster fields of the local backend alone.
+var localOnly = []string{"distribution", "tick-time", "jvm-flags", "force-sync"}
+
+// mappingValue returns the value of key in a mapping node, or nil.
+func mappingValue(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; m != nil && i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// dropKeys removes keys and their values from a mapping node.
+func dropKeys(m *yaml.Node, keys ...string) {
+	if m == nil {
+		return
+	}
+	kept := m.Content[:0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if !slices.Contains(keys, m.Content[i].Value) {
+			kept = append(kept, m.Content[i], m.Content[i+1])
+		}
+	}
+	m.Content = kept
 }

@@ -40,7 +40,9 @@ type Scenario struct {
 
 // Cluster is the ensemble under test.
 type Cluster struct {
-	// Backend is where the ensemble runs: "local" (default).
+	// Backend is where the ensemble runs: "local" (default: real processes
+	// on this machine) or "kubernetes" (an ensemble in a Kubernetes
+	// cluster, see Kubernetes).
 	Backend string `yaml:"backend"`
 	// Nodes is the number of servers (default 3).
 	Nodes int `yaml:"nodes"`
@@ -57,8 +59,56 @@ type Cluster struct {
 	// ForceSync makes servers fsync their transaction log (default true).
 	ForceSync bool `yaml:"force-sync"`
 	// StartTimeout bounds how long the ensemble may take to become healthy,
-	// at start and after the final heal (default 60s).
+	// at start and after the final heal (default 60s locally, 5m on
+	// Kubernetes).
 	StartTimeout time.Duration `yaml:"start-timeout"`
+	// Kubernetes says where the ensemble is and how faults reach it, for
+	// the kubernetes backend only. Distribution, tick-time, jvm-flags and
+	// force-sync are the local backend's: on Kubernetes the StatefulSet
+	// configures the servers.
+	Kubernetes *Kubernetes `yaml:"kubernetes,omitempty"`
+}
+
+// Kubernetes is the cluster section of the kubernetes backend.
+type Kubernetes struct {
+	// Kubeconfig is the kubeconfig file (default: the run command's
+	// --kubeconfig, else KUBECONFIG, ~/.kube/config, then the pod's service
+	// account, as kubectl resolves it).
+	Kubeconfig string `yaml:"kubeconfig,omitempty"`
+	// Context is the kubeconfig context (default: the current one).
+	Context string `yaml:"context,omitempty"`
+	// Namespace holds the ensemble and the chaos objects (default: the
+	// context's namespace, or the pod's own).
+	Namespace string `yaml:"namespace,omitempty"`
+	// Selector is the label selector of the ZooKeeper pods (default
+	// "app.kubernetes.io/name=zookeeper"; with deploy, the deployed
+	// ensemble's).
+	Selector string `yaml:"selector,omitempty"`
+	// ClientPort is the servers' client port (default 2181).
+	ClientPort int `yaml:"client-port"`
+	// Container is the ZooKeeper container, for container-kill (default:
+	// each pod's first container).
+	Container string `yaml:"container,omitempty"`
+	// Connect is how the harness reaches the servers: "in-cluster",
+	// "port-forward" (one per pod, through the API server) or "auto"
+	// (default: in-cluster when the harness runs in a pod).
+	Connect string `yaml:"connect"`
+	// Kill is how kill faults take a pod down: "pod-failure", "pod-kill",
+	// "container-kill" (Chaos Mesh PodChaos actions), "delete" (a plain pod
+	// delete, no Chaos Mesh needed) or "auto" (default: pod-failure when
+	// Chaos Mesh is installed, delete otherwise).
+	Kill string `yaml:"kill"`
+	// Deploy, when given, makes the harness deploy the shipped ZooKeeper
+	// StatefulSet before the run and remove it afterwards.
+	Deploy *KubernetesDeploy `yaml:"deploy,omitempty"`
+}
+
+// KubernetesDeploy is the ensemble the harness deploys itself.
+type KubernetesDeploy struct {
+	// Name names the StatefulSet and its Services (default "zk").
+	Name string `yaml:"name"`
+	// Image is the ZooKeeper image (default "zookeeper:3.8.0").
+	Image string `yaml:"image"`
 }
 
 // Workload is the client side of a run.
@@ -150,6 +200,14 @@ const (
 	ScheduleSequence = "sequence"
 )
 
+// Backends.
+const (
+	// BackendLocal runs real ZooKeeper processes on this machine.
+	BackendLocal = "local"
+	// BackendKubernetes tests an ensemble in a Kubernetes cluster.
+	BackendKubernetes = "kubernetes"
+)
+
 // Workload and backend names this version supports.
 var (
 	knownWorkloads = []string{"register", "set", "queue", "lock", "session", "watch", "multi"}
@@ -161,7 +219,7 @@ var (
 		"multi":    {"keys"},
 		"lock":     {"hold"},
 	}
-	knownBackends  = []string{"local"}
+	knownBackends  = []string{BackendLocal, BackendKubernetes}
 	knownReadModes = []string{ReadPlain, ReadSync, ReadQuorum}
 	knownSchedules = []string{ScheduleInterval, ScheduleRandom, ScheduleSequence}
 )
@@ -177,13 +235,30 @@ func (s *Scenario) applyDefaults(defaultName string, present func(path string) b
 	setDefault(d, &s.Recovery, "recovery", 5*time.Second)
 
 	c := &s.Cluster
-	setDefault(d, &c.Backend, "cluster.backend", "local")
+	setDefault(d, &c.Backend, "cluster.backend", BackendLocal)
 	setDefault(d, &c.Nodes, "cluster.nodes", 3)
-	setDefault(d, &c.Distribution, "cluster.distribution", "debian")
-	setDefault(d, &c.TickTime, "cluster.tick-time", 500*time.Millisecond)
-	setDefault(d, &c.JVMFlags, "cluster.jvm-flags", local.DefaultJVMFlags())
-	setDefault(d, &c.ForceSync, "cluster.force-sync", true)
-	setDefault(d, &c.StartTimeout, "cluster.start-timeout", 60*time.Second)
+	if c.Backend == BackendKubernetes {
+		setDefault(d, &c.StartTimeout, "cluster.start-timeout", 5*time.Minute)
+		if c.Kubernetes == nil {
+			c.Kubernetes = &Kubernetes{}
+		}
+		k := c.Kubernetes
+		setDefault(d, &k.ClientPort, "cluster.kubernetes.client-port", 2181)
+		setDefault(d, &k.Connect, "cluster.kubernetes.connect", "auto")
+		setDefault(d, &k.Kill, "cluster.kubernetes.kill", "auto")
+		if k.Deploy != nil {
+			setDefault(d, &k.Deploy.Name, "cluster.kubernetes.deploy.name", "zk")
+			setDefault(d, &k.Deploy.Image, "cluster.kubernetes.deploy.image", "zookeeper:3.8.0")
+		} else {
+			setDefault(d, &k.Selector, "cluster.kubernetes.selector", "app.kubernetes.io/name=zookeeper")
+		}
+	} else {
+		setDefault(d, &c.Distribution, "cluster.distribution", "debian")
+		setDefault(d, &c.TickTime, "cluster.tick-time", 500*time.Millisecond)
+		setDefault(d, &c.JVMFlags, "cluster.jvm-flags", local.DefaultJVMFlags())
+		setDefault(d, &c.ForceSync, "cluster.force-sync", true)
+		setDefault(d, &c.StartTimeout, "cluster.start-timeout", 60*time.Second)
+	}
 
 	w := &s.Workload
 	setDefault(d, &w.Name, "workload.name", "register")
@@ -208,7 +283,7 @@ func (s *Scenario) applyDefaults(defaultName string, present func(path string) b
 	n := &s.Nemesis
 	for i := range n.Faults {
 		n.Faults[i] = n.Faults[i].Resolved()
-		if n.Faults[i].Name == nemesis.KindRollback && n.Faults[i].To == "" {
+		if n.Faults[i].Name == nemesis.KindRollback && n.Faults[i].To == "" && c.Backend == BackendLocal {
 			n.Faults[i].To = c.Distribution
 		}
 	}

@@ -26,8 +26,14 @@ go vet ./...
 # test whose watches outlive a killed server.
 race=(-race -gcflags=github.com/go-zookeeper/zk=-race=false)
 
+# The Kubernetes backend's tests run a real kube-apiserver and etcd, built
+# from the Go module proxy once and cached under the user's cache directory.
+echo "== API server binaries for the Kubernetes tests"
+KUBEBUILDER_ASSETS=$(bash scripts/apiserver-bins.sh)
+export KUBEBUILDER_ASSETS
+
 echo "== unit tests (-short, -race)"
 go test "${race[@]}" -short -count=1 ./...
 
-echo "== real-ensemble tests (-race, one package at a time)"
-go test "${race[@]}" -p 1 -count=1 -timeout 30m ./cluster/... ./workloads/... ./harness/... ./cmd/...
+echo "== real-ensemble and API-server tests (-race, one package at a time)"
+go test "${race[@]}" -p 1 -count=1 -timeout 30m ./cluster/... ./deploy/... ./workloads/... ./harness/... ./cmd/...

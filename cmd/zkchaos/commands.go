@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/cluster/k8s"
 	"github.com/zkchaos/zkchaos/harness"
 	"github.com/zkchaos/zkchaos/reports"
 	"github.com/zkchaos/zkchaos/scenarios"
@@ -31,11 +33,12 @@ func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 
 func newRunCmd() *cobra.Command {
 	var (
-		timeLimit time.Duration
-		seed      int64
-		outDir    string
-		runs      int
-		junit     string
+		timeLimit  time.Duration
+		seed       int64
+		outDir     string
+		runs       int
+		junit      string
+		kubeconfig string
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO.yaml",
@@ -60,7 +63,10 @@ func newRunCmd() *cobra.Command {
 			}
 			errOut := cmd.ErrOrStderr()
 			live := isTerminal(errOut)
-			opts := harness.Options{Scenario: s, OutDir: outDir, Logger: slog.Default()}
+			if kubeconfig != "" && s.Cluster.Backend != scenarios.BackendKubernetes {
+				return badInput(fmt.Errorf("--kubeconfig: scenario %s uses the %s backend, not kubernetes", s.Name, s.Cluster.Backend))
+			}
+			opts := harness.Options{Scenario: s, OutDir: outDir, Logger: slog.Default(), Kubeconfig: kubeconfig}
 			if live {
 				// One live line on a terminal; only warnings as log lines.
 				opts.Logger = slog.New(slog.NewTextHandler(&lineBreaker{w: errOut}, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -105,6 +111,7 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().DurationVar(&timeLimit, "time-limit", 0, "override the scenario's time limit")
 	cmd.Flags().Int64Var(&seed, "seed", 0, "override the scenario's seed")
 	cmd.Flags().StringVar(&outDir, "out", "runs", "directory that holds run directories")
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file for the kubernetes backend (overrides the scenario's)")
 	return cmd
 }
 
@@ -307,27 +314,88 @@ func (l *lineBreaker) Write(p []byte) (int, error) {
 }
 
 func newHealCmd() *cobra.Command {
-	var root string
+	var (
+		root       string
+		kubernetes bool
+		kubeconfig string
+		kubectx    string
+		namespace  string
+		run        string
+	)
 	cmd := &cobra.Command{
 		Use:   "heal [RUN_DIR...]",
-		Short: "Remove what a killed harness left behind (servers still running)",
+		Short: "Remove what a killed harness left behind (servers still running, chaos objects)",
 		Long: `heal stops every ZooKeeper server that a run directory's ensemble started and
 that still runs, e.g. after the harness was killed with SIGKILL or hung. With no
-argument it looks at every run directory under --out.`,
+argument it looks at every run directory under --out.
+
+With --kubernetes it deletes instead every Chaos Mesh object the harness created
+(label app.kubernetes.io/managed-by=zkchaos) in --namespace (default: the
+context's), or in all namespaces with --namespace '*', and waits until Chaos
+Mesh has undone each; --run limits it to one run's objects.`,
 		RunE: func(cmd *cobra.Command, a []string) error {
+			out := cmd.OutOrStdout()
+			if kubernetes {
+				if len(a) > 0 {
+					return badInput(errors.New("heal --kubernetes takes no run directories (use --run)"))
+				}
+				return healKubernetes(cmd.Context(), out, kubeconfig, kubectx, namespace, run)
+			}
 			left, err := harness.HealLeftovers(cmd.Context(), root, a)
 			for _, l := range left {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: stopped %d server(s): %v\n", l.Dir, len(l.Killed), l.Killed)
+				fmt.Fprintf(out, "%s: stopped %d server(s): %v\n", l.Dir, len(l.Killed), l.Killed)
 			}
 			if err != nil {
 				return &exitError{code: exitHarness, err: err}
 			}
 			if len(left) == 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "nothing left behind")
+				fmt.Fprintln(out, "nothing left behind")
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&root, "out", "runs", "directory that holds run directories")
+	cmd.Flags().BoolVar(&kubernetes, "kubernetes", false, "delete leftover chaos objects in a Kubernetes cluster instead")
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)")
+	cmd.Flags().StringVar(&kubectx, "context", "", "kubeconfig context (default: the current one)")
+	cmd.Flags().StringVar(&namespace, "namespace", "", "namespace to clean (default: the context's; '*' for all)")
+	cmd.Flags().StringVar(&run, "run", "", "only the objects of this run (its run directory's name)")
 	return cmd
+}
+
+// healKubernetes deletes the chaos objects a killed harness left behind.
+func healKubernetes(ctx context.Context, out io.Writer, kubeconfig, kubectx, namespace, run string) error {
+	cfg, ns, err := k8s.RESTConfig(kubeconfig, kubectx)
+	if err != nil {
+		return &exitError{code: exitHarness, err: err}
+	}
+	switch namespace {
+	case "":
+		namespace = ns
+	case "*":
+		namespace = ""
+	}
+	clients, err := k8s.NewClients(cfg)
+	if err != nil {
+		return &exitError{code: exitHarness, err: err}
+	}
+	if missing, err := k8s.MissingChaosResources(clients.Clientset); err != nil {
+		return &exitError{code: exitHarness, err: err}
+	} else if len(missing) == len(k8s.ChaosResources) {
+		fmt.Fprintln(out, "Chaos Mesh is not installed: no chaos objects can be left behind")
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	left, err := k8s.HealLeftovers(ctx, clients.Client, namespace, run)
+	for _, l := range left {
+		fmt.Fprintf(out, "deleted %s %s/%s (run %s)\n", l.Kind, l.Namespace, l.Name, l.Run)
+	}
+	if err != nil {
+		return &exitError{code: exitHarness, err: err}
+	}
+	if len(left) == 0 {
+		fmt.Fprintln(out, "nothing left behind")
+	}
+	return nil
 }

@@ -13,7 +13,10 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/zkchaos/zkchaos/checker"
 )
@@ -107,6 +110,15 @@ Exit codes: 0 valid, 1 invalid, 2 unknown, 3 the harness failed,
 				level = slog.LevelDebug
 			}
 			slog.SetDefault(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})))
+			// The Kubernetes libraries log through klog and logr: into the
+			// same log, their routine chatter only with --verbose.
+			libLevel := slog.LevelWarn
+			if verbose {
+				libLevel = slog.LevelDebug
+			}
+			lib := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: libLevel})).With("from", "kubernetes")
+			klog.SetSlogLogger(lib)
+			ctrllog.SetLogger(logr.FromSlogHandler(lib.Handler()))
 		},
 	}
 	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "log debug messages")

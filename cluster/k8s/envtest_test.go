@@ -1,0 +1,427 @@
+package k8s_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/zkchaos/zkchaos/cluster"
+	"github.com/zkchaos/zkchaos/cluster/k8s"
+	"github.com/zkchaos/zkchaos/cluster/k8s/k8stest"
+	"github.com/zkchaos/zkchaos/deploy"
+	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/nemesis"
+)
+
+func TestMain(m *testing.M) { k8stest.Main(m) }
+
+const zkSelector = "app.kubernetes.io/name=zookeeper"
+
+// ensemblePods creates n ready pods as the shipped StatefulSet would,
+// addressed on loopback so that nothing the harness dials leaves the
+// machine.
+func ensemblePods(t *testing.T, env *k8stest.Env, ns string, n int) {
+	for i := range n {
+		env.ReadyPod(t, ns, "zk-"+strconv.Itoa(i), map[string]string{"app.kubernetes.io/name": "zookeeper"},
+			fmt.Sprintf("127.0.0.%d", 100+i))
+	}
+}
+
+func connect(t *testing.T, env *k8stest.Env, clients k8s.Clients, ns string, kill k8s.KillAction) *k8s.Ensemble {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	e, err := k8s.ConnectWith(ctx, k8s.Config{
+		Namespace: ns, Selector: zkSelector, Nodes: 3, Connect: k8s.ConnectInCluster, Kill: kill,
+		Run: "20261204T150000-" + t.Name(), Logger: slog.New(slog.DiscardHandler),
+	}, clients)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = e.Close(context.Background()) })
+	return e
+}
+
+func adminClients(t *testing.T, env *k8stest.Env) k8s.Clients {
+	c, err := k8s.NewClients(env.Config)
+	require.NoError(t, err)
+	return c
+}
+
+// chaosObjects lists the harness's chaos objects in ns by kind.
+func chaosObjects(t *testing.T, env *k8stest.Env, ns string) map[string][]client.Object {
+	out := map[string][]client.Object{}
+	sel := client.MatchingLabels{k8s.ManagedByLabel: k8s.ManagedByValue}
+	var pods v1alpha1.PodChaosList
+	require.NoError(t, env.Client.List(t.Context(), &pods, client.InNamespace(ns), sel))
+	for i := range pods.Items {
+		out["PodChaos"] = append(out["PodChaos"], &pods.Items[i])
+	}
+	var nets v1alpha1.NetworkChaosList
+	require.NoError(t, env.Client.List(t.Context(), &nets, client.InNamespace(ns), sel))
+	for i := range nets.Items {
+		out["NetworkChaos"] = append(out["NetworkChaos"], &nets.Items[i])
+	}
+	var times v1alpha1.TimeChaosList
+	require.NoError(t, env.Client.List(t.Context(), &times, client.InNamespace(ns), sel))
+	for i := range times.Items {
+		out["TimeChaos"] = append(out["TimeChaos"], &times.Items[i])
+	}
+	return out
+}
+
+func TestConnectFindsTheEnsemblesPods(t *testing.T) {
+	env := k8stest.Start(t)
+	ns := env.Namespace(t)
+	ensemblePods(t, env, ns, 3)
+	// A pod of another application in the same namespace is not a server.
+	env.ReadyPod(t, ns, "web-0", map[string]string{"app.kubernetes.io/name": "web"}, "127.0.0.99")
+
+	e := connect(t, env, adminClients(t, env), ns, k8s.KillAuto)
+	nodes := e.Nodes()
+	require.Len(t, nodes, 3)
+	for i, n := range nodes {
+		assert.Equal(t, i+1, n.ID, "myid is the StatefulSet ordinal plus one")
+		assert.Equal(t, fmt.Sprintf("n%d", i+1), n.Name)
+		assert.Equal(t, fmt.Sprintf("127.0.0.%d:2181", 100+i), n.ClientAddr)
+		assert.Equal(t, fmt.Sprintf("zk-%d", i), e.Pod(n))
+	}
+	assert.Equal(t, k8s.PodFailure, e.KillAction(), "with Chaos Mesh's CRDs served, kills are pod-failures")
+	assert.Equal(t, ns, e.Namespace())
+	missing, err := k8s.MissingChaosResources(adminClients(t, env).Clientset)
+	require.NoError(t, err)
+	assert.Empty(t, missing)
+}
+
+func TestConnectWaitsForEveryPodAndSaysWhatIsMissing(t *testing.T) {
+	env := k8stest.Start(t)
+	ns := env.Namespace(t)
+	ensemblePods(t, env, ns, 2)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	_, err := k8s.ConnectWith(ctx, k8s.Config{Namespace: ns, Selector: zkSelector, Nodes: 3, Connect: k8s.ConnectInCluster}, adminClients(t, env))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "2 pods match, want 3")
+
+	// A third pod that never becomes ready.
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "zk-2", Namespace: ns, Labels: map[string]string{"app.kubernetes.io/name": "zookeeper"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "zookeeper", Image: "zookeeper:3.8.0"}}}}
+	require.NoError(t, env.Client.Create(t.Context(), pod))
+	ctx, cancel = context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	_, err = k8s.ConnectWith(ctx, k8s.Config{Namespace: ns, Selector: zkSelector, Nodes: 3, Connect: k8s.ConnectInCluster}, adminClients(t, env))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not ready: zk-2")
+}
+
+func TestKillIsAPodFailureUntilStarted(t *testing.T) {
+	env := k8stest.Start(t)
+	ns := env.Namespace(t)
+	ensemblePods(t, env, ns, 3)
+	e := connect(t, env, adminClients(t, env), ns, k8s.PodFailure)
+	n2 := e.Nodes()[1]
+
+	require.NoError(t, e.Kill(t.Context(), n2))
+	assert.False(t, e.Running(n2))
+	objs := chaosObjects(t, env, ns)
+	require.Len(t, objs["PodChaos"], 1)
+	pc := objs["PodChaos"][0].(*v1alpha1.PodChaos)
+	assert.Equal(t, v1alpha1.PodFailureAction, pc.Spec.Action)
+	assert.Equal(t, map[string][]string{ns: {"zk-1"}}, pc.Spec.Selector.Pods)
+	assert.Equal(t, "n2", pc.Labels[k8s.NodeLabel])
+	assert.Equal(t, k8s.RunLabelValue("20261204T150000-"+t.Name()), pc.Labels[k8s.RunLabel])
+
+	require.NoError(t, e.Start(t.Context(), n2))
+	assert.True(t, e.Running(n2))
+	assert.Empty(t, chaosObjects(t, env, ns)["PodChaos"], "starting the node deletes its PodChaos")
+}
+
+func TestKillByDeleteWaitsForTheRecreatedPod(t *testing.T) {
+	env := k8stest.Start(t)
+	ns := env.Namespace(t)
+	ensemblePods(t, env, ns, 3)
+	e := connect(t, env, adminClients(t, env), ns, k8s.Delete)
+	n1 := e.Nodes()[0]
+
+	require.NoError(t, e.Kill(t.Context(), n1))
+	assert.Empty(t, chaosObjects(t, env, ns), "a plain delete needs no chaos object")
+	_, err := env.Clientset.CoreV1().Pods(ns).Get(t.Context(), "zk-0", metav1.GetOptions{})
+	require.True(t, apierrors.IsNotFound(err), "the pod is deleted at once: %v", err)
+
+	started := make(chan error, 1)
+	go func() { started <- e.Start(t.Context(), n1) }()
+	select {
+	case err := <-started:
+		t.Fatalf("Start returned before the pod came back: %v", err)
+	case <-time.After(time.Second):
+	}
+	// No StatefulSet controller runs here: recreate the pod as it would.
+	env.ReadyPod(t, ns, "zk-0", map[string]string{"app.kubernetes.io/name": "zookeeper"}, "127.0.0.100")
+	select {
+	case err := <-started:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Start did not see the recreated pod")
+	}
+	assert.True(t, e.Running(n1))
+}
+
+func TestPartitionShapeAndClockObjectsAreDeletedOnHeal(t *testing.T) {
+	env := k8stest.Start(t)
+	ns := env.Namespace(t)
+	ensemblePods(t, env, ns, 3)
+	e := connect(t, env, adminClients(t, env), ns, k8s.PodFailure)
+	ctx := t.Context()
+
+	g := cluster.Grudge{"n1": {"n2", "n3"}, "n2": {"n1"}, "n3": {"n1"}}
+	require.NoError(t, e.Partition(ctx, g, cluster.LinkHang))
+	nets := chaosObjects(t, env, ns)["NetworkChaos"]
+	require.Len(t, nets, 2, "one NetworkChaos per side")
+	for _, o := range nets {
+		nc := o.(*v1alpha1.NetworkChaos)
+		assert.Equal(t, v1alpha1.PartitionAction, nc.Spec.Action)
+		assert.Equal(t, v1alpha1.Both, nc.Spec.Direction)
+	}
+	// A new partition replaces the old one.
+	require.NoError(t, e.Partition(ctx, cluster.Grudge{"n3": {"n1", "n2"}}, cluster.LinkReset))
+	nets = chaosObjects(t, env, ns)["NetworkChaos"]
+	require.Len(t, nets, 1)
+	assert.Equal(t, v1alpha1.From, nets[0].(*v1alpha1.NetworkChaos).Spec.Direction)
+
+	require.NoError(t, e.Shape(ctx, []string{"n2"}, cluster.LinkShape{Delay: 100 * time.Millisecond}))
+	assert.Len(t, chaosObjects(t, env, ns)["NetworkChaos"], 2)
+	require.NoError(t, e.HealLinks(ctx))
+	assert.Empty(t, chaosObjects(t, env, ns)["NetworkChaos"])
+
+	n3 := e.Nodes()[2]
+	require.NoError(t, e.SetClock(ctx, n3, cluster.ClockShift{Offset: -time.Minute}))
+	require.NoError(t, e.SetClock(ctx, n3, cluster.ClockShift{Offset: time.Minute}))
+	times := chaosObjects(t, env, ns)["TimeChaos"]
+	require.Len(t, times, 1, "a new shift replaces the old one")
+	assert.Equal(t, "1m0s", times[0].(*v1alpha1.TimeChaos).Spec.TimeOffset)
+	require.Error(t, e.SetClock(ctx, n3, cluster.ClockShift{Rate: 2}), "TimeChaos cannot change a clock's rate")
+	require.NoError(t, e.ResetClock(ctx, n3))
+	assert.Empty(t, chaosObjects(t, env, ns))
+}
+
+func TestCloseDeletesEveryFaultInForce(t *testing.T) {
+	env := k8stest.Start(t)
+	ns := env.Namespace(t)
+	ensemblePods(t, env, ns, 3)
+	e := connect(t, env, adminClients(t, env), ns, k8s.PodFailure)
+	ctx := t.Context()
+	require.NoError(t, e.Kill(ctx, e.Nodes()[0]))
+	require.NoError(t, e.Partition(ctx, cluster.Grudge{"n2": {"n3"}, "n3": {"n2"}}, cluster.LinkHang))
+	require.NoError(t, e.SetClock(ctx, e.Nodes()[2], cluster.ClockShift{Offset: time.Hour}))
+	require.Len(t, chaosObjects(t, env, ns), 3)
+	require.NoError(t, e.Close(ctx))
+	assert.Empty(t, chaosObjects(t, env, ns))
+}
+
+// recorder keeps the nemesis's records.
+type recorder struct{ ops []history.Op }
+
+func (r *recorder) Append(op history.Op) (history.Op, error) {
+	r.ops = append(r.ops, op)
+	return op, nil
+}
+
+func TestInterruptedScheduleLeavesNoChaosObject(t *testing.T) {
+	env := k8stest.Start(t)
+	ns := env.Namespace(t)
+	ensemblePods(t, env, ns, 3)
+	e := connect(t, env, adminClients(t, env), ns, k8s.PodFailure)
+	specs := []nemesis.Spec{{Name: nemesis.KindKill, Target: "one"}, {Name: nemesis.KindPartition, Grudge: nemesis.GrudgeHalves, Mode: "hang"}}
+	faults, err := nemesis.FromSpecs(specs, e)
+	require.NoError(t, err)
+
+	// The schedule is interrupted while a fault is in force.
+	ctx, cancel := context.WithCancel(t.Context())
+	rec := &recorder{}
+	done := make(chan error, 1)
+	go func() {
+		done <- nemesis.Schedule{Faults: faults, Seed: 3, MinQuiet: 10 * time.Millisecond, MaxQuiet: 10 * time.Millisecond,
+			MinDuration: time.Minute, MaxDuration: time.Minute}.Run(ctx, e, rec)
+	}()
+	require.Eventually(t, func() bool { return len(chaosObjects(t, env, ns)) > 0 }, 10*time.Second, 50*time.Millisecond)
+	cancel()
+	<-done
+	require.NoError(t, nemesis.HealAll(context.Background(), e, rec, slog.New(slog.DiscardHandler)))
+	assert.Empty(t, chaosObjects(t, env, ns), "healing after an interrupt deletes every chaos object")
+}
+
+func TestFaultsChaosMeshCannotDoAreRefusedUpFront(t *testing.T) {
+	env := k8stest.Start(t)
+	ns := env.Namespace(t)
+	ensemblePods(t, env, ns, 3)
+	e := connect(t, env, adminClients(t, env), ns, k8s.PodFailure)
+	for _, spec := range []nemesis.Spec{{Name: nemesis.KindPause}, {Name: nemesis.KindClients}} {
+		_, err := nemesis.FromSpecs([]nemesis.Spec{spec}, e)
+		require.Error(t, err, spec.Name)
+		assert.Contains(t, err.Error(), "kubernetes backend cannot")
+	}
+}
+
+func TestHealLeftoversDeletesOnlyTheHarnesssObjects(t *testing.T) {
+	env := k8stest.Start(t)
+	ns := env.Namespace(t)
+	ensemblePods(t, env, ns, 3)
+	ctx := t.Context()
+	// Two runs' worth of faults, as a killed harness leaves them.
+	for _, run := range []string{"run-a", "run-b"} {
+		obj, err := k8s.PodChaos(ns, run, "n1", "zk-0", "zookeeper", k8s.PodFailure)
+		require.NoError(t, err)
+		require.NoError(t, env.Client.Create(ctx, obj))
+		nets, err := k8s.Partitions(ns, run, cluster.Grudge{"n1": {"n2"}, "n2": {"n1"}}, cluster.LinkHang, map[string]string{"n1": "zk-0", "n2": "zk-1"})
+		require.NoError(t, err)
+		for _, o := range nets {
+			require.NoError(t, env.Client.Create(ctx, o))
+		}
+	}
+	// A chaos object somebody else made stays.
+	other := &v1alpha1.PodChaos{ObjectMeta: metav1.ObjectMeta{Name: "someone-elses", Namespace: ns},
+		Spec: v1alpha1.PodChaosSpec{Action: v1alpha1.PodKillAction, ContainerSelector: v1alpha1.ContainerSelector{
+			PodSelector: v1alpha1.PodSelector{Mode: v1alpha1.OneMode}}}}
+	require.NoError(t, env.Client.Create(ctx, other))
+
+	left, err := k8s.HealLeftovers(ctx, env.Client, ns, "run-a")
+	require.NoError(t, err)
+	assert.Len(t, left, 3)
+	for _, l := range left {
+		assert.Equal(t, "run-a", l.Run)
+	}
+	left, err = k8s.HealLeftovers(ctx, env.Client, ns, "")
+	require.NoError(t, err)
+	assert.Len(t, left, 3)
+	var all v1alpha1.PodChaosList
+	require.NoError(t, env.Client.List(ctx, &all, client.InNamespace(ns)))
+	require.Len(t, all.Items, 1)
+	assert.Equal(t, "someone-elses", all.Items[0].Name)
+}
+
+// TestShippedRoleAllowsExactlyWhatTheHarnessDoes runs the harness's
+// Kubernetes calls as the shipped service account and checks that the Role
+// grants them and nothing more.
+func TestShippedRoleAllowsExactlyWhatTheHarnessDoes(t *testing.T) {
+	env := k8stest.Start(t)
+	ns := env.Namespace(t)
+	ensemblePods(t, env, ns, 3)
+	ctx := t.Context()
+	objs, err := deploy.RBAC(ns)
+	require.NoError(t, err)
+	for _, o := range objs {
+		require.NoError(t, env.Client.Create(ctx, o), "%T %s", o, o.GetName())
+	}
+	sa, err := k8s.NewClients(env.ServiceAccountConfig(ns, "zkchaos"))
+	require.NoError(t, err)
+
+	// Everything a run does, as the service account.
+	require.Eventually(t, func() bool {
+		_, err := sa.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		return err == nil
+	}, 10*time.Second, 100*time.Millisecond, "the RoleBinding takes effect")
+	e := connect(t, env, sa, ns, k8s.PodFailure)
+	n := e.Nodes()
+	require.NoError(t, e.Kill(ctx, n[0]))
+	require.NoError(t, e.Start(ctx, n[0]))
+	require.NoError(t, e.Partition(ctx, cluster.Grudge{"n1": {"n2", "n3"}, "n2": {"n1"}, "n3": {"n1"}}, cluster.LinkHang))
+	require.NoError(t, e.Shape(ctx, nil, cluster.LinkShape{Loss: 0.1}))
+	require.NoError(t, e.HealLinks(ctx))
+	require.NoError(t, e.SetClock(ctx, n[1], cluster.ClockShift{Offset: time.Minute}))
+	require.NoError(t, e.Kill(ctx, n[2]))
+	require.NoError(t, e.Close(ctx))
+	left, err := k8s.HealLeftovers(ctx, sa.Client, ns, "")
+	require.NoError(t, err)
+	assert.Empty(t, left)
+	del, err := connectDelete(t, env, sa, ns)
+	require.NoError(t, err)
+	require.NoError(t, del.Kill(ctx, del.Nodes()[0]), "a plain pod delete is allowed")
+
+	// What the harness does not do is denied, here and cluster-wide.
+	allowed := func(ra authorizationv1.ResourceAttributes) bool {
+		review, err := sa.Clientset.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx,
+			&authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &ra}},
+			metav1.CreateOptions{})
+		require.NoError(t, err)
+		return review.Status.Allowed
+	}
+	for _, ra := range []authorizationv1.ResourceAttributes{
+		{Namespace: ns, Verb: "create", Resource: "pods", Subresource: "portforward"},
+		{Namespace: ns, Verb: "get", Resource: "pods", Subresource: "log"},
+		{Namespace: ns, Verb: "watch", Resource: "pods"},
+		{Namespace: ns, Verb: "create", Group: "chaos-mesh.org", Resource: "networkchaos"},
+	} {
+		assert.True(t, allowed(ra), "%+v must be allowed", ra)
+	}
+	for _, ra := range []authorizationv1.ResourceAttributes{
+		{Namespace: ns, Verb: "get", Resource: "secrets"},
+		{Namespace: ns, Verb: "create", Resource: "pods"},
+		{Namespace: ns, Verb: "create", Resource: "pods", Subresource: "exec"},
+		{Namespace: ns, Verb: "update", Group: "chaos-mesh.org", Resource: "podchaos"},
+		{Namespace: ns, Verb: "create", Group: "chaos-mesh.org", Resource: "stresschaos"},
+		{Namespace: ns, Verb: "patch", Group: "apps", Resource: "statefulsets"},
+		{Namespace: "kube-system", Verb: "list", Resource: "pods"},
+		{Verb: "list", Resource: "nodes"},
+		{Verb: "list", Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions"},
+	} {
+		assert.False(t, allowed(ra), "%+v must be denied", ra)
+	}
+}
+
+func connectDelete(t *testing.T, env *k8stest.Env, clients k8s.Clients, ns string) (*k8s.Ensemble, error) {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	e, err := k8s.ConnectWith(ctx, k8s.Config{Namespace: ns, Selector: zkSelector, Nodes: 3, Connect: k8s.ConnectInCluster, Kill: k8s.Delete}, clients)
+	if err == nil {
+		t.Cleanup(func() { _ = e.Close(context.Background()) })
+	}
+	return e, err
+}
+
+func TestDeployCreatesTheEnsembleAndCloseRemovesIt(t *testing.T) {
+	env := k8stest.Start(t)
+	ns := env.Namespace(t)
+	ctx := t.Context()
+	type result struct {
+		e   *k8s.Ensemble
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		e, err := k8s.ConnectWith(cctx, k8s.Config{Namespace: ns, Nodes: 3, Connect: k8s.ConnectInCluster,
+			Deploy: &k8s.Deployment{Name: "zk", Image: "zookeeper:3.8.0"}}, adminClients(t, env))
+		done <- result{e, err}
+	}()
+	var sts appsv1.StatefulSet
+	require.Eventually(t, func() bool {
+		return env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "zk"}, &sts) == nil
+	}, 10*time.Second, 50*time.Millisecond, "the StatefulSet is created")
+	assert.Equal(t, int32(3), *sts.Spec.Replicas)
+	// No StatefulSet controller runs here: create its pods as it would.
+	for i := range 3 {
+		env.ReadyPod(t, ns, "zk-"+strconv.Itoa(i), sts.Spec.Template.Labels, fmt.Sprintf("127.0.0.%d", 120+i))
+	}
+	r := <-done
+	require.NoError(t, r.err)
+	require.Len(t, r.e.Nodes(), 3)
+
+	require.NoError(t, r.e.Close(ctx))
+	err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "zk"}, &sts)
+	assert.True(t, apierrors.IsNotFound(err), "the StatefulSet is removed: %v", err)
+	var services corev1.ServiceList
+	require.NoError(t, env.Client.List(ctx, &services, client.InNamespace(ns)))
+	assert.Empty(t, services.Items, "its Services are removed")
+}
