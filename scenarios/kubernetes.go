@@ -26,6 +26,7 @@ func validateKubernetes(k *Kubernetes, at func(path, format string, args ...any)
 		kills[i] = string(a)
 	}
 	check(slices.Contains(kills, k.Kill), base+"kill", "%q is not one of: %s", k.Kill, strings.Join(kills, ", "))
+	check(k.InjectTimeout > 0, base+"inject-timeout", "must be positive, got %s", k.InjectTimeout)
 	check(k.ClientPort >= 1 && k.ClientPort <= 65535, base+"client-port", "must be a TCP port (1-65535), got %d", k.ClientPort)
 	if k.Selector != "" {
 		if _, err := labels.Parse(k.Selector); err != nil {
@@ -58,7 +59,7 @@ func (s *Scenario) KubernetesConfig(kubeconfig, run string) (k8s.Config, error) 
 	cfg := k8s.Config{
 		Kubeconfig: k.Kubeconfig, Context: k.Context, Namespace: k.Namespace, Selector: k.Selector,
 		Nodes: s.Cluster.Nodes, ClientPort: k.ClientPort, Container: k.Container, Connect: k.Connect,
-		Kill: k8s.KillAction(k.Kill), Run: run,
+		Kill: k8s.KillAction(k.Kill), InjectTimeout: k.InjectTimeout, Run: run,
 	}
 	if kubeconfig != "" {
 		cfg.Kubeconfig = kubeconfig

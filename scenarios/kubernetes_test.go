@@ -20,6 +20,7 @@ func TestKubernetesDefaults(t *testing.T) {
 	assert.Equal(t, 2181, k.ClientPort)
 	assert.Equal(t, "auto", k.Connect)
 	assert.Equal(t, "auto", k.Kill)
+	assert.Equal(t, 30*time.Second, k.InjectTimeout)
 	assert.Equal(t, 5*time.Minute, s.Cluster.StartTimeout)
 	assert.Empty(t, s.Cluster.Distribution, "local settings stay unset on kubernetes")
 
@@ -28,6 +29,7 @@ func TestKubernetesDefaults(t *testing.T) {
 	assert.Equal(t, "/tmp/kc", cfg.Kubeconfig, "the command line wins over the scenario")
 	assert.Equal(t, k8s.KillAuto, cfg.Kill)
 	assert.Equal(t, 3, cfg.Nodes)
+	assert.Equal(t, 30*time.Second, cfg.InjectTimeout)
 	assert.Nil(t, cfg.Deploy)
 }
 
@@ -63,6 +65,8 @@ func TestKubernetesBadInputNamesLineAndField(t *testing.T) {
 			"k.yaml:4: field cluster.kubernetes.selector: must be left out with deploy"},
 		{"bad deploy name", "cluster:\n  backend: kubernetes\n  kubernetes:\n    deploy:\n      name: ZK!\n",
 			`k.yaml:5: field cluster.kubernetes.deploy.name: "ZK!" cannot name a StatefulSet`},
+		{"zero inject timeout", "cluster:\n  backend: kubernetes\n  kubernetes:\n    inject-timeout: 0s\n",
+			"k.yaml:4: field cluster.kubernetes.inject-timeout: must be positive"},
 		{"unknown field", "cluster:\n  backend: kubernetes\n  kubernetes:\n    namespaces: x\n",
 			"k.yaml:4: field cluster.kubernetes.namespaces: unknown field"},
 		{"local field on kubernetes", "cluster:\n  backend: kubernetes\n  tick-time: 200ms\n",

@@ -98,6 +98,10 @@ type Kubernetes struct {
 	// delete, no Chaos Mesh needed) or "auto" (default: pod-failure when
 	// Chaos Mesh is installed, delete otherwise).
 	Kill string `yaml:"kill"`
+	// InjectTimeout bounds the wait for Chaos Mesh to report each fault in
+	// force on every pod it selects; a fault that is not fails the run
+	// (default 30s).
+	InjectTimeout time.Duration `yaml:"inject-timeout"`
 	// Deploy, when given, makes the harness deploy the shipped ZooKeeper
 	// StatefulSet before the run and remove it afterwards.
 	Deploy *KubernetesDeploy `yaml:"deploy,omitempty"`
@@ -246,6 +250,7 @@ func (s *Scenario) applyDefaults(defaultName string, present func(path string) b
 		setDefault(d, &k.ClientPort, "cluster.kubernetes.client-port", 2181)
 		setDefault(d, &k.Connect, "cluster.kubernetes.connect", "auto")
 		setDefault(d, &k.Kill, "cluster.kubernetes.kill", "auto")
+		setDefault(d, &k.InjectTimeout, "cluster.kubernetes.inject-timeout", 30*time.Second)
 		if k.Deploy != nil {
 			setDefault(d, &k.Deploy.Name, "cluster.kubernetes.deploy.name", "zk")
 			setDefault(d, &k.Deploy.Image, "cluster.kubernetes.deploy.image", "zookeeper:3.8.0")

@@ -257,6 +257,7 @@ func TimeChaos(namespace, run, node, pod string, offset time.Duration) (*v1alpha
 // webhook: defaulting and validation.
 type chaosObject interface {
 	client.Object
+	v1alpha1.StatefulObject
 	webhook.CustomDefaulter
 	webhook.CustomValidator
 }
@@ -265,10 +266,10 @@ type chaosObject interface {
 // admission webhook would; none may run in the cluster to catch mistakes.
 func check(obj chaosObject) error {
 	if err := obj.Default(context.Background(), obj); err != nil {
-		return fmt.Errorf("default %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, err)
+		return fmt.Errorf("default %s: %w", kindOf(obj), err)
 	}
 	if _, err := obj.ValidateCreate(context.Background(), obj); err != nil {
-		return fmt.Errorf("invalid %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, err)
+		return fmt.Errorf("invalid %s: %w", kindOf(obj), err)
 	}
 	return nil
 }

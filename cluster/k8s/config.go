@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
@@ -61,6 +62,9 @@ type Config struct {
 	// Deploy, when set, deploys the ensemble before the run and removes it
 	// afterwards.
 	Deploy *Deployment
+	// InjectTimeout bounds the wait for Chaos Mesh to report a fault in
+	// force on every pod it selects (default 30s).
+	InjectTimeout time.Duration
 	// Run names the run; chaos objects carry it in RunLabel.
 	Run string
 	// Logger receives the backend's structured log.
@@ -86,6 +90,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Kill == "" {
 		c.Kill = KillAuto
+	}
+	if c.InjectTimeout == 0 {
+		c.InjectTimeout = 30 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

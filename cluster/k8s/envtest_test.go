@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,8 +41,11 @@ func ensemblePods(t *testing.T, env *k8stest.Env, ns string, n int) {
 	}
 }
 
+// connect connects to the ensemble in ns, with Chaos Mesh's part played by
+// actAsChaosMesh.
 func connect(t *testing.T, env *k8stest.Env, clients k8s.Clients, ns string, kill k8s.KillAction) *k8s.Ensemble {
 	t.Helper()
+	actAsChaosMesh(t, env, ns)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	e, err := k8s.ConnectWith(ctx, k8s.Config{
@@ -61,24 +65,76 @@ func adminClients(t *testing.T, env *k8stest.Env) k8s.Clients {
 
 // chaosObjects lists the harness's chaos objects in ns by kind.
 func chaosObjects(t *testing.T, env *k8stest.Env, ns string) map[string][]client.Object {
+	objs, err := listChaos(t.Context(), env.Client, ns)
+	require.NoError(t, err)
 	out := map[string][]client.Object{}
-	sel := client.MatchingLabels{k8s.ManagedByLabel: k8s.ManagedByValue}
-	var pods v1alpha1.PodChaosList
-	require.NoError(t, env.Client.List(t.Context(), &pods, client.InNamespace(ns), sel))
-	for i := range pods.Items {
-		out["PodChaos"] = append(out["PodChaos"], &pods.Items[i])
-	}
-	var nets v1alpha1.NetworkChaosList
-	require.NoError(t, env.Client.List(t.Context(), &nets, client.InNamespace(ns), sel))
-	for i := range nets.Items {
-		out["NetworkChaos"] = append(out["NetworkChaos"], &nets.Items[i])
-	}
-	var times v1alpha1.TimeChaosList
-	require.NoError(t, env.Client.List(t.Context(), &times, client.InNamespace(ns), sel))
-	for i := range times.Items {
-		out["TimeChaos"] = append(out["TimeChaos"], &times.Items[i])
+	for _, o := range objs {
+		kind := strings.TrimPrefix(fmt.Sprintf("%T", o), "*v1alpha1.")
+		out[kind] = append(out[kind], o)
 	}
 	return out
+}
+
+// listChaos lists the harness's PodChaos, NetworkChaos and TimeChaos
+// objects in ns.
+func listChaos(ctx context.Context, c client.Client, ns string) ([]chaosObject, error) {
+	sel := client.MatchingLabels{k8s.ManagedByLabel: k8s.ManagedByValue}
+	var pods v1alpha1.PodChaosList
+	var nets v1alpha1.NetworkChaosList
+	var times v1alpha1.TimeChaosList
+	var out []chaosObject
+	for _, l := range []client.ObjectList{&pods, &nets, &times} {
+		if err := c.List(ctx, l, client.InNamespace(ns), sel); err != nil {
+			return nil, err
+		}
+	}
+	for i := range pods.Items {
+		out = append(out, &pods.Items[i])
+	}
+	for i := range nets.Items {
+		out = append(out, &nets.Items[i])
+	}
+	for i := range times.Items {
+		out = append(out, &times.Items[i])
+	}
+	return out, nil
+}
+
+// chaosObject is a Chaos Mesh object with a status.
+type chaosObject interface {
+	client.Object
+	v1alpha1.StatefulObject
+}
+
+// actAsChaosMesh plays the one part of the Chaos Mesh controller (which
+// cannot run here) that the harness waits for: once a chaos object exists,
+// it reports the fault in force on every selected pod (condition
+// AllInjected).
+func actAsChaosMesh(t *testing.T, env *k8stest.Env, ns string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			objs, _ := listChaos(ctx, env.Client, ns)
+			for _, o := range objs {
+				st := o.GetStatus()
+				if len(st.Conditions) == 0 {
+					st.Conditions = []v1alpha1.ChaosCondition{{Type: v1alpha1.ConditionAllInjected, Status: corev1.ConditionTrue}}
+					// The generated CRDs have no status subresource, like
+					// Chaos Mesh's own: the status is updated with the object.
+					if err := env.Client.Update(ctx, o); err != nil && ctx.Err() == nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+						t.Errorf("mark %s injected: %v", o.GetName(), err)
+					}
+				}
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
 }
 
 func TestConnectFindsTheEnsemblesPods(t *testing.T) {
@@ -424,4 +480,23 @@ func TestDeployCreatesTheEnsembleAndCloseRemovesIt(t *testing.T) {
 	var services corev1.ServiceList
 	require.NoError(t, env.Client.List(ctx, &services, client.InNamespace(ns)))
 	assert.Empty(t, services.Items, "its Services are removed")
+}
+
+func TestAFaultChaosMeshDoesNotApplyFailsAndIsStillHealed(t *testing.T) {
+	env := k8stest.Start(t)
+	ns := env.Namespace(t)
+	ensemblePods(t, env, ns, 3)
+	// No actAsChaosMesh: the CRDs are served but nothing acts on them.
+	e, err := k8s.ConnectWith(t.Context(), k8s.Config{Namespace: ns, Selector: zkSelector, Nodes: 3,
+		Connect: k8s.ConnectInCluster, Kill: k8s.PodFailure, InjectTimeout: 500 * time.Millisecond}, adminClients(t, env))
+	require.NoError(t, err)
+	n := e.Nodes()[0]
+	err = e.Kill(t.Context(), n)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not in force after 500ms (is the Chaos Mesh controller running?): no status conditions yet")
+	assert.False(t, e.Running(n), "a partly applied kill is still healed")
+	require.Len(t, chaosObjects(t, env, ns)["PodChaos"], 1)
+	require.NoError(t, e.Start(t.Context(), n))
+	assert.Empty(t, chaosObjects(t, env, ns))
+	require.NoError(t, e.Close(t.Context()))
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
@@ -71,7 +72,7 @@ func (e *Ensemble) Kill(ctx context.Context, n cluster.Node) error {
 	e.mu.Lock()
 	e.killed[n.Name] = obj
 	e.mu.Unlock()
-	return nil
+	return e.waitInjected(ctx, obj)
 }
 
 // Start undoes a kill: it deletes the kill's PodChaos, if any, and waits
@@ -212,7 +213,7 @@ func (e *Ensemble) SetClock(ctx context.Context, n cluster.Node, shift cluster.C
 	e.mu.Lock()
 	e.clocks[n.Name] = obj
 	e.mu.Unlock()
-	return nil
+	return e.waitInjected(ctx, obj)
 }
 
 // ResetClock deletes the node's TimeChaos, if any.
@@ -237,7 +238,68 @@ func (e *Ensemble) createAll(ctx context.Context, objs []*v1alpha1.NetworkChaos,
 		*into = append(*into, o)
 		e.mu.Unlock()
 	}
+	for _, o := range objs {
+		if err := e.waitInjected(ctx, o); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// waitInjected waits until Chaos Mesh reports the object's fault in force
+// on every pod it selects (condition AllInjected), bounded by
+// InjectTimeout: the fault's record then tells when it took effect, and a
+// fault that no Chaos Mesh controller applies fails the run instead of
+// letting it be judged as if the fault had happened.
+func (e *Ensemble) waitInjected(ctx context.Context, obj chaosObject) error {
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.InjectTimeout)
+	defer cancel()
+	fresh := obj.DeepCopyObject().(chaosObject)
+	var last string
+	for {
+		err := e.clients.Client.Get(ctx, client.ObjectKeyFromObject(obj), fresh)
+		if err == nil {
+			if injected(fresh.GetStatus()) {
+				return nil
+			}
+			last = conditionsOf(fresh.GetStatus())
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s %s not in force after %s (is the Chaos Mesh controller running?): %s: %w",
+				kindOf(obj), obj.GetName(), e.cfg.InjectTimeout, last, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// injected reports whether Chaos Mesh says the fault is in force on every
+// selected pod.
+func injected(st *v1alpha1.ChaosStatus) bool {
+	for _, c := range st.Conditions {
+		if c.Type == v1alpha1.ConditionAllInjected {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// conditionsOf describes a chaos object's conditions for an error message.
+func conditionsOf(st *v1alpha1.ChaosStatus) string {
+	if len(st.Conditions) == 0 {
+		return "no status conditions yet"
+	}
+	parts := make([]string, 0, len(st.Conditions))
+	for _, c := range st.Conditions {
+		p := fmt.Sprintf("%s=%s", c.Type, c.Status)
+		if c.Reason != "" {
+			p += " (" + c.Reason + ")"
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // removeAll deletes every object and waits until each is gone.
@@ -255,8 +317,22 @@ func (e *Ensemble) remove(ctx context.Context, obj client.Object) error {
 	return deleteAndWait(ctx, e.clients.Client, obj)
 }
 
+// kindOf names a chaos object's kind (a typed object read from the server
+// carries no TypeMeta).
+func kindOf(obj client.Object) string {
+	switch obj.(type) {
+	case *v1alpha1.PodChaos:
+		return v1alpha1.KindPodChaos
+	case *v1alpha1.NetworkChaos:
+		return v1alpha1.KindNetworkChaos
+	case *v1alpha1.TimeChaos:
+		return v1alpha1.KindTimeChaos
+	}
+	return fmt.Sprintf("%T", obj)
+}
+
 func deleteAndWait(ctx context.Context, c client.Client, obj client.Object) error {
-	kind := fmt.Sprintf("%T", obj)
+	kind := kindOf(obj)
 	if err := c.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete %s %s: %w", kind, obj.GetName(), err)
 	}
