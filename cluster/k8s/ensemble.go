@@ -178,8 +178,11 @@ func connectWith(ctx context.Context, cfg Config, clients Clients, defaultNS str
 			e.kill, v1alpha1.SchemeGroupVersion.WithResource("podchaos").GroupResource())
 	}
 	log := cfg.Logger
-	log.Info("kubernetes cluster", "host", clients.REST.Host, "namespace", e.namespace, "connect", e.connect,
-		"kill", e.kill, "chaos_mesh_missing", e.missing)
+	log.Info("kubernetes cluster", "host", clients.REST.Host, "namespace", e.namespace, "connect", e.connect, "kill", e.kill)
+	if len(e.missing) > 0 {
+		log.Warn("Chaos Mesh resources missing: faults that need them are refused; kills are plain pod deletes",
+			"group", v1alpha1.SchemeGroupVersion.Group, "missing", e.missing)
+	}
 	defer func() {
 		if err != nil {
 			closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)

@@ -110,15 +110,20 @@ Exit codes: 0 valid, 1 invalid, 2 unknown, 3 the harness failed,
 				level = slog.LevelDebug
 			}
 			slog.SetDefault(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})))
-			// The Kubernetes libraries log through klog and logr: into the
-			// same log, their routine chatter only with --verbose.
-			libLevel := slog.LevelWarn
+			// The Kubernetes libraries log through klog and logr, into the
+			// same log. klog's errors are client-go's port-forward streams
+			// failing while a pod is down, one per connection attempt: a
+			// fault doing its work, shown only with --verbose, like the
+			// libraries' routine chatter.
+			libLevel, klogLevel := slog.LevelWarn, slog.LevelError+1
 			if verbose {
-				libLevel = slog.LevelDebug
+				libLevel, klogLevel = slog.LevelDebug, slog.LevelDebug
 			}
-			lib := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: libLevel})).With("from", "kubernetes")
-			klog.SetSlogLogger(lib)
-			ctrllog.SetLogger(logr.FromSlogHandler(lib.Handler()))
+			lib := func(l slog.Level) *slog.Logger {
+				return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: l})).With("from", "kubernetes")
+			}
+			klog.SetSlogLogger(lib(klogLevel))
+			ctrllog.SetLogger(logr.FromSlogHandler(lib(libLevel).Handler()))
 		},
 	}
 	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "log debug messages")

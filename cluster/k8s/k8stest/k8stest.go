@@ -1,7 +1,10 @@
 // Package k8stest starts a real Kubernetes API server (etcd and kube-apiserver
 // built from the Go module proxy) with the Chaos Mesh CRDs, for the tests of
 // the Kubernetes backend. No kubelet runs: pods are created by the tests and
-// marked ready through the status subresource.
+// marked ready through the status subresource. For port-forwarding, a test
+// starts a stand-in kubelet of its own (StartKubelet) and binds pods to its
+// node (ReadyPodOn): kube-apiserver proxies pods/portforward to it over TLS
+// checked against a CA that Start generates.
 //
 // One API server serves a whole test binary: the first Start starts it, later
 // ones share it, and each test works in a namespace of its own (Namespace). A
@@ -117,6 +120,8 @@ type server struct {
 	crds       int
 	took       time.Duration
 	watchdog   *exec.Cmd
+	// kubeletPKI is the CA the API server trusts for kubelets (kubelet.go).
+	kubeletPKI *kubeletPKI
 }
 
 var shared struct {
@@ -210,6 +215,10 @@ func startServer(t testing.TB) (*server, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(crdDir)
+	pki, err := newKubeletPKI()
+	if err != nil {
+		return nil, fmt.Errorf("generating the kubelet CA: %w", err)
+	}
 
 	env := &envtest.Environment{
 		Scheme:                   Scheme(),
@@ -229,19 +238,26 @@ func startServer(t testing.TB) (*server, error) {
 	// not answered 429 "storage is (re)initializing", which client-go waits
 	// a second on, while the cache of its fresh storage fills.
 	apiServer.Configure().Set("watch-cache", "false")
+	// Port-forwards reach the stand-in kubelets (StartKubelet) over TLS
+	// verified against the generated CA, at their Nodes' InternalIP.
+	for flag, value := range pki.apiServerFlags() {
+		apiServer.Configure().Set(flag, value)
+	}
 
 	start := time.Now()
 	cfg, err := env.Start()
 	if err != nil {
 		_ = env.Stop()
+		os.RemoveAll(pki.dir)
 		return nil, fmt.Errorf("starting etcd and kube-apiserver from %s: %w", dir, err)
 	}
-	srv := &server{env: env, config: cfg, kubeconfig: env.KubeConfig, crds: n}
+	srv := &server{env: env, config: cfg, kubeconfig: env.KubeConfig, crds: n, kubeletPKI: pki}
 	if len(env.CRDs) != n {
 		_ = env.Stop()
+		os.RemoveAll(pki.dir)
 		return nil, fmt.Errorf("installed %d CRDs, want the %d of crds/", len(env.CRDs), n)
 	}
-	srv.watchdog, err = startWatchdog(env)
+	srv.watchdog, err = startWatchdog(env, pki.dir)
 	if err != nil {
 		t.Logf("k8stest: no watchdog, etcd and kube-apiserver outlive the binary should it end without StopShared: %v", err)
 	}
@@ -288,6 +304,9 @@ func stopServer(srv *server) error {
 	if err := srv.env.Stop(); err != nil {
 		// The watchdog ends what is left once the binary is gone.
 		return err
+	}
+	if srv.kubeletPKI != nil {
+		os.RemoveAll(srv.kubeletPKI.dir)
 	}
 	if srv.watchdog != nil {
 		// The watchdog runs in a process group of its own: end it with its
@@ -434,9 +453,10 @@ func repoRoot() (string, error) {
 
 // startWatchdog starts a process that, once this test binary is gone, ends
 // etcd and kube-apiserver (envtest starts them in process groups of their
-// own, so they outlive the binary) and removes their data. StopShared ends
-// the watchdog after stopping the server itself.
-func startWatchdog(env *envtest.Environment) (*exec.Cmd, error) {
+// own, so they outlive the binary) and removes their data and the other
+// directories given. StopShared ends the watchdog after stopping the server
+// itself.
+func startWatchdog(env *envtest.Environment, other ...string) (*exec.Cmd, error) {
 	dirs := []string{env.ControlPlane.APIServer.CertDir, env.ControlPlane.Etcd.DataDir}
 	var pids []string
 	for _, dir := range dirs {
@@ -465,6 +485,7 @@ done
 rm -rf "$@"
 `
 	args := append([]string{"-c", script, "k8stest-watchdog", strconv.Itoa(os.Getpid()), strings.Join(pids, " ")}, dirs...)
+	args = append(args, other...)
 	cmd := exec.Command("sh", args...)
 	// Its own process group, so that an interrupt of go test, which ends
 	// the test binary, leaves the watchdog to do its work.
@@ -541,7 +562,15 @@ func (e *Env) Namespace(t testing.TB) string {
 // statefulset.kubernetes.io/pod-name) on top of the given ones, its hostname,
 // and, when the StatefulSet exists in the namespace, a controller reference
 // to it. The zookeeper container listens on client port 2181.
+//
+// The pod is bound to a node "k8stest-node" that does not exist: to reach
+// the pod through a port-forward, bind it to a Kubelet's node with ReadyPodOn.
 func (e *Env) ReadyPod(t testing.TB, namespace, name string, labels map[string]string, podIP string) *corev1.Pod {
+	t.Helper()
+	return e.readyPod(t, "k8stest-node", namespace, name, labels, podIP)
+}
+
+func (e *Env) readyPod(t testing.TB, node, namespace, name string, labels map[string]string, podIP string) *corev1.Pod {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
@@ -564,7 +593,7 @@ func (e *Env) ReadyPod(t testing.TB, namespace, name string, labels map[string]s
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: podLabels},
 		Spec: corev1.PodSpec{
 			Hostname: name,
-			NodeName: "k8stest-node",
+			NodeName: node,
 			Containers: []corev1.Container{{
 				Name:  "zookeeper",
 				Image: "zookeeper:3.9",
