@@ -35,15 +35,16 @@ export KUBEBUILDER_ASSETS
 echo "== unit tests (-short, -race)"
 go test "${race[@]}" -short -count=1 ./...
 
-# The API-server tests need little CPU once their server is up: they run in
-# the background beside the ZooKeeper ensembles, and their output follows.
+# The tests that need only an API server (no ZooKeeper) use little CPU once
+# it is up: they run in the background beside the ensembles, and their
+# output follows. cluster/k8s forwards to a real ensemble: it runs in turn.
 echo "== API-server tests (in the background) and real-ensemble tests (-race, one package at a time)"
 api_log=$(mktemp)
 trap 'rm -f "$api_log"' EXIT
-go test "${race[@]}" -p 1 -count=1 -timeout 15m ./cluster/k8s/... ./deploy/... >"$api_log" 2>&1 &
+go test "${race[@]}" -p 1 -count=1 -timeout 15m ./cluster/k8s/k8stest/ ./deploy/... >"$api_log" 2>&1 &
 api_pid=$!
 ensemble_status=0
-go test "${race[@]}" -p 1 -count=1 -timeout 30m $(go list ./cluster/... | grep -v '/cluster/k8s') \
+go test "${race[@]}" -p 1 -count=1 -timeout 30m $(go list ./cluster/... | grep -v /k8stest) \
 	./workloads/... ./harness/... ./cmd/... || ensemble_status=$?
 api_status=0
 wait "$api_pid" || api_status=$?
