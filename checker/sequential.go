@@ -187,7 +187,7 @@ func scValueText(o *scOp) string {
 }
 
 func (o *scOp) involved(role string) InvolvedOp {
-	return InvolvedOp{Role: role, Invoke: o.call.Invoke, Complete: o.call.Complete}
+	return InvolvedOp{Role: role, Invoke: *o.call.Invoke, Complete: *o.call.Complete}
 }
 
 // scState collects the findings of one check.

@@ -139,8 +139,8 @@ func (c StaleReads) Check(ctx context.Context, ops []history.Op) Result {
 			Key: k, Node: r.Invoke.Node, ReadVersion: rv, LatestVersion: top.version,
 			VersionsBehind: top.version - rv,
 			Lag:            time.Duration(r.Invoke.Time - ws[idx[first]].ret),
-			Read:           InvolvedOp{Role: "stale read", Invoke: r.Invoke, Complete: r.Complete},
-			Latest:         InvolvedOp{Role: "latest acknowledged write", Invoke: top.call.Invoke, Complete: top.call.Complete},
+			Read:           InvolvedOp{Role: "stale read", Invoke: *r.Invoke, Complete: *r.Complete},
+			Latest:         InvolvedOp{Role: "latest acknowledged write", Invoke: *top.call.Invoke, Complete: *top.call.Complete},
 		}
 		d.Stale++
 		if d.ByNode == nil {

@@ -1,13 +1,17 @@
 package history
 
-// Call is a client operation with its invocation and its completion.
+// Call is a client operation with its invocation and its completion. Both
+// point into the history the call was paired from, which a Call's users must
+// not modify: a history of millions of records is paired by many checkers at
+// once, and pointers keep each pairing small.
 type Call struct {
 	// Invoke is the invocation record.
-	Invoke Op
+	Invoke *Op
 	// Complete is the completion record. An invocation that never completed
-	// (the harness stopped first) gets a synthetic info completion with
-	// Index -1 and the time of the last record in the history.
-	Complete Op
+	// (the harness stopped first, or its process invoked again) gets a
+	// synthetic info completion with Index -1 and the time of the last
+	// record in the history.
+	Complete *Op
 }
 
 // Type returns how the call ended: ok, fail or info.
@@ -17,15 +21,16 @@ func (c Call) Type() Type { return c.Complete.Type }
 // process, in invocation order. Nemesis records are skipped.
 func Calls(ops []Op) []Call {
 	n := 0
-	for _, op := range ops {
-		if op.Type == Invoke && !op.IsNemesis() {
+	for i := range ops {
+		if ops[i].Type == Invoke && !ops[i].IsNemesis() {
 			n++
 		}
 	}
-	calls := make([]Call, 0, n) // sized once: a Call is two records
+	calls := make([]Call, 0, n) // sized once
 	open := map[Process]int{}   // process -> index into calls
 	var last int64
-	for _, op := range ops {
+	for i := range ops {
+		op := &ops[i]
 		if op.Time > last {
 			last = op.Time
 		}
@@ -37,16 +42,21 @@ func Calls(ops []Op) []Call {
 			calls = append(calls, Call{Invoke: op})
 			continue
 		}
-		i, ok := open[op.Process]
+		j, ok := open[op.Process]
 		if !ok {
 			continue // a completion without invocation: nothing to pair
 		}
-		calls[i].Complete = op
+		calls[j].Complete = op
 		delete(open, op.Process)
 	}
-	for _, i := range open {
-		inv := calls[i].Invoke
-		calls[i].Complete = Op{
+	// Calls still open when the history ends, or abandoned by a process
+	// that invoked again (a malformed history), are indeterminate.
+	for j := range calls {
+		if calls[j].Complete != nil {
+			continue
+		}
+		inv := calls[j].Invoke
+		calls[j].Complete = &Op{
 			Index: -1, Type: Info, F: inv.F, Process: inv.Process, Time: last,
 			Key: inv.Key, Node: inv.Node, Session: inv.Session,
 			Error: "no completion recorded (run ended while in flight)",
