@@ -117,18 +117,47 @@ func ReadFile(path string) (ReadResult, error) {
 		return ReadResult{}, fmt.Errorf("open history: %w", err)
 	}
 	defer f.Close()
-	res, err := Decode(f)
+	// Counting the lines first sizes the records once: growing a slice of
+	// millions of records by appending copies it over and over, and holds
+	// the old and the new array at once.
+	lines, err := countLines(f)
+	if err != nil {
+		return ReadResult{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return ReadResult{}, fmt.Errorf("%s: %w", path, err)
+	}
+	res, err := decode(f, lines+1)
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", path, err)
 	}
 	return res, nil
 }
 
+// countLines counts the newlines r holds.
+func countLines(r io.Reader) (int, error) {
+	buf := make([]byte, 1<<20)
+	n := 0
+	for {
+		k, err := r.Read(buf)
+		n += bytes.Count(buf[:k], []byte{'\n'})
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, fmt.Errorf("count history lines: %w", err)
+		}
+	}
+}
+
 // Decode reads JSONL records. A last line without its newline that does not
 // decode is a write torn by a crash: it is dropped and reported in TornTail.
 // Any other undecodable line is an error naming its line number.
-func Decode(r io.Reader) (ReadResult, error) {
-	var res ReadResult
+func Decode(r io.Reader) (ReadResult, error) { return decode(r, 0) }
+
+// decode is Decode with room for capacity records made at once.
+func decode(r io.Reader, capacity int) (ReadResult, error) {
+	res := ReadResult{Ops: make([]Op, 0, capacity)}
 	br := bufio.NewReaderSize(r, 1<<20)
 	for line := 1; ; line++ {
 		b, err := br.ReadBytes('\n')
@@ -137,15 +166,17 @@ func Decode(r io.Reader) (ReadResult, error) {
 		}
 		complete := len(b) > 0 && b[len(b)-1] == '\n'
 		if trimmed := bytes.TrimSpace(b); len(trimmed) > 0 {
-			var op Op
-			if uerr := json.Unmarshal(trimmed, &op); uerr != nil {
+			// Decoded in place: a record decoded elsewhere and copied in
+			// would be allocated twice.
+			res.Ops = append(res.Ops, Op{})
+			if uerr := json.Unmarshal(trimmed, &res.Ops[len(res.Ops)-1]); uerr != nil {
+				res.Ops = res.Ops[:len(res.Ops)-1]
 				if !complete {
 					res.TornTail = true
 					return res, nil
 				}
 				return res, fmt.Errorf("line %d: %w", line, uerr)
 			}
-			res.Ops = append(res.Ops, op)
 		}
 		if err != nil { // io.EOF
 			return res, nil
