@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
-	"runtime/metrics"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/history/gen"
+	"github.com/zkchaos/zkchaos/internal/memstat"
 )
 
 // Benchmarks of the linearizability checker on generated register histories
@@ -79,7 +78,7 @@ func benchCheck(b *testing.B, ops []history.Op, l Linearizable, wantInvalid bool
 		want = Invalid
 	}
 	debug.FreeOSMemory() // what earlier benchmarks left must not count
-	stop := sampleMemory()
+	stop := memstat.Sample()
 	b.ResetTimer()
 	for range b.N {
 		if r := l.Check(context.Background(), ops); r.Verdict != want {
@@ -89,35 +88,4 @@ func benchCheck(b *testing.B, ops []history.Op, l Linearizable, wantInvalid bool
 	b.StopTimer()
 	b.ReportMetric(float64(stop())/1e6, "peak-MB")
 	b.ReportMetric(float64(len(ops)/2), "calls")
-}
-
-// sampleMemory samples the memory the Go runtime holds from the OS (mapped,
-// less what it released) every few milliseconds until the returned function
-// is called, which returns the peak.
-func sampleMemory() func() uint64 {
-	sample := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
-	read := func() uint64 {
-		metrics.Read(sample)
-		return sample[0].Value.Uint64() - sample[1].Value.Uint64()
-	}
-	done := make(chan struct{})
-	peak := make(chan uint64)
-	go func() {
-		top := read()
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				top = max(top, read())
-			case <-done:
-				peak <- max(top, read())
-				return
-			}
-		}
-	}()
-	return func() uint64 {
-		close(done)
-		return <-peak
-	}
 }

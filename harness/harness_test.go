@@ -135,9 +135,10 @@ func TestShippedFaultScenariosAreValid(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s, err := scenarios.Load(filepath.Join("..", "scenarios", name+".yaml"))
 			require.NoError(t, err)
-			// Long enough for the warm-up and one whole fault window with its
-			// election and recovery.
-			s.TimeLimit = 20 * time.Second
+			// A short warm-up, then one whole fault window with its election
+			// and recovery.
+			s.Nemesis.Warmup = min(s.Nemesis.Warmup, 3*time.Second)
+			s.TimeLimit = 15 * time.Second
 			s.Recovery = 2 * time.Second
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
