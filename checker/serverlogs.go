@@ -56,6 +56,8 @@ var errorLine = regexp.MustCompile(`\b(ERROR|FATAL)\b`)
 
 // NodeLog is what one node's log held.
 type NodeLog struct {
+	// Lines counts the lines read, the harness's own markers left out.
+	Lines int `json:"lines"`
 	// Errors counts ERROR and FATAL lines.
 	Errors int `json:"errors"`
 	// Examples are the first ERROR/FATAL lines (up to 5).
@@ -74,7 +76,7 @@ type NodeLog struct {
 func (s ServerLogs) Check(ctx context.Context, _ []history.Op) Result {
 	start := time.Now()
 	details := map[string]NodeLog{}
-	var bad, errs int
+	var bad, errs, empty int
 	var firstBad string
 	nodes := make([]string, 0, len(s.Logs))
 	for n := range s.Logs {
@@ -86,6 +88,9 @@ func (s ServerLogs) Check(ctx context.Context, _ []history.Op) Result {
 		details[n] = nl
 		errs += nl.Errors
 		bad += len(nl.Bad)
+		if nl.Lines == 0 && nl.Error == "" {
+			empty++
+		}
 		if firstBad == "" && len(nl.Bad) > 0 {
 			firstBad = n + ": " + nl.Bad[0]
 		}
@@ -94,6 +99,8 @@ func (s ServerLogs) Check(ctx context.Context, _ []history.Op) Result {
 	switch {
 	case len(s.Logs) == 0:
 		r.Verdict, r.Message = Unknown, "no server logs to read"
+	case empty == len(s.Logs):
+		r.Verdict, r.Message = Unknown, fmt.Sprintf("all %d server logs are empty: nothing to judge", empty)
 	case bad > 0:
 		r.Verdict = Invalid
 		r.Message = fmt.Sprintf("%d log lines show ZooKeeper itself going wrong, e.g. %s", bad, clipText(firstBad, 300)) + knownBugSummary(details)
@@ -120,6 +127,7 @@ func scanLog(ctx context.Context, path string) NodeLog {
 		if strings.HasPrefix(line, "=== zkchaos:") {
 			continue // the harness's own markers, e.g. the command line
 		}
+		nl.Lines++
 		if errorLine.MatchString(line) {
 			nl.Errors++
 			if len(nl.Examples) < 5 {

@@ -38,6 +38,10 @@ func TestServerLogs(t *testing.T) {
 	assert.Equal(t, Invalid, ServerLogs{Logs: map[string]string{"n3": digest}}.Check(ctx, nil).Verdict)
 
 	assert.Equal(t, Unknown, ServerLogs{}.Check(ctx, nil).Verdict)
+	empty := writeLog(t, "")
+	r = ServerLogs{Logs: map[string]string{"n1": empty, "n2": empty}}.Check(ctx, nil)
+	assert.Equal(t, Unknown, r.Verdict, "empty logs say nothing: %s", r.Message)
+	assert.Equal(t, Valid, ServerLogs{Logs: map[string]string{"n1": empty, "n2": calm}}.Check(ctx, nil).Verdict)
 	missing := ServerLogs{Logs: map[string]string{"n1": filepath.Join(t.TempDir(), "nope.log")}}.Check(ctx, nil)
 	assert.Equal(t, Valid, missing.Verdict)
 	assert.NotEmpty(t, missing.Details.(map[string]NodeLog)["n1"].Error)

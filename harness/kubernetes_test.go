@@ -94,6 +94,8 @@ nemesis:
 	}
 	assert.Equal(t, checker.Valid, checks["register"].Verdict, "%s", checks["register"].Message)
 	assert.Equal(t, checker.Valid, checks["recovery"].Verdict, "%s", checks["recovery"].Message)
+	assert.Equal(t, checker.Valid, checks["convergence"].Verdict, "%s", checks["convergence"].Message)
+	assert.Equal(t, checker.Unknown, checks["server-logs"].Verdict, "the stand-in kubelet serves no logs: %s", checks["server-logs"].Message)
 	assert.NotEqual(t, checker.Invalid, out.Results.Verdict)
 
 	read, err := history.ReadFile(filepath.Join(out.Dir, history.FileName))
