@@ -266,10 +266,10 @@ type chaosObject interface {
 // admission webhook would; none may run in the cluster to catch mistakes.
 func check(obj chaosObject) error {
 	if err := obj.Default(context.Background(), obj); err != nil {
-		return fmt.Errorf("default %s: %w", kindOf(obj), err)
+		return fmt.Errorf("default %s: %w", Kind(obj), err)
 	}
 	if _, err := obj.ValidateCreate(context.Background(), obj); err != nil {
-		return fmt.Errorf("invalid %s: %w", kindOf(obj), err)
+		return fmt.Errorf("invalid %s: %w", Kind(obj), err)
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/zkchaos/zkchaos/cluster"
@@ -65,46 +65,17 @@ func adminClients(t *testing.T, env *k8stest.Env) k8s.Clients {
 
 // chaosObjects lists the harness's chaos objects in ns by kind.
 func chaosObjects(t *testing.T, env *k8stest.Env, ns string) map[string][]client.Object {
-	objs, err := listChaos(t.Context(), env.Client, ns)
+	objs, err := k8s.ListChaos(t.Context(), env.Client, ns, harnessLabels)
 	require.NoError(t, err)
 	out := map[string][]client.Object{}
 	for _, o := range objs {
-		kind := strings.TrimPrefix(fmt.Sprintf("%T", o), "*v1alpha1.")
-		out[kind] = append(out[kind], o)
+		out[k8s.Kind(o)] = append(out[k8s.Kind(o)], o)
 	}
 	return out
 }
 
-// listChaos lists the harness's PodChaos, NetworkChaos and TimeChaos
-// objects in ns.
-func listChaos(ctx context.Context, c client.Client, ns string) ([]chaosObject, error) {
-	sel := client.MatchingLabels{k8s.ManagedByLabel: k8s.ManagedByValue}
-	var pods v1alpha1.PodChaosList
-	var nets v1alpha1.NetworkChaosList
-	var times v1alpha1.TimeChaosList
-	var out []chaosObject
-	for _, l := range []client.ObjectList{&pods, &nets, &times} {
-		if err := c.List(ctx, l, client.InNamespace(ns), sel); err != nil {
-			return nil, err
-		}
-	}
-	for i := range pods.Items {
-		out = append(out, &pods.Items[i])
-	}
-	for i := range nets.Items {
-		out = append(out, &nets.Items[i])
-	}
-	for i := range times.Items {
-		out = append(out, &times.Items[i])
-	}
-	return out, nil
-}
-
-// chaosObject is a Chaos Mesh object with a status.
-type chaosObject interface {
-	client.Object
-	v1alpha1.StatefulObject
-}
+// harnessLabels select the chaos objects the harness made.
+var harnessLabels = labels.Set{k8s.ManagedByLabel: k8s.ManagedByValue}
 
 // actAsChaosMesh plays the one part of the Chaos Mesh controller (which
 // cannot run here) that the harness waits for: once a chaos object exists,
@@ -117,9 +88,9 @@ func actAsChaosMesh(t *testing.T, env *k8stest.Env, ns string) {
 	go func() {
 		defer close(done)
 		for ctx.Err() == nil {
-			objs, _ := listChaos(ctx, env.Client, ns)
+			objs, _ := k8s.ListChaos(ctx, env.Client, ns, harnessLabels)
 			for _, o := range objs {
-				st := o.GetStatus()
+				st := o.(v1alpha1.StatefulObject).GetStatus()
 				if len(st.Conditions) == 0 {
 					st.Conditions = []v1alpha1.ChaosCondition{{Type: v1alpha1.ConditionAllInjected, Status: corev1.ConditionTrue}}
 					// The generated CRDs have no status subresource, like

@@ -85,7 +85,7 @@ func (e *Ensemble) Start(ctx context.Context, n cluster.Node) error {
 		return nil
 	}
 	if obj != nil {
-		if err := e.remove(ctx, obj); err != nil {
+		if err := deleteAndWait(ctx, e.clients.Client, obj); err != nil {
 			return err
 		}
 	}
@@ -225,7 +225,7 @@ func (e *Ensemble) ResetClock(ctx context.Context, n cluster.Node) error {
 	if obj == nil {
 		return nil
 	}
-	return e.remove(ctx, obj)
+	return deleteAndWait(ctx, e.clients.Client, obj)
 }
 
 // createAll creates the objects, appending each created one to *into.
@@ -269,7 +269,7 @@ func (e *Ensemble) waitInjected(ctx context.Context, obj chaosObject) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%s %s not in force after %s (is the Chaos Mesh controller running?): %s: %w",
-				kindOf(obj), obj.GetName(), e.cfg.InjectTimeout, last, ctx.Err())
+				Kind(obj), obj.GetName(), e.cfg.InjectTimeout, last, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -306,20 +306,14 @@ func conditionsOf(st *v1alpha1.ChaosStatus) string {
 func (e *Ensemble) removeAll(ctx context.Context, objs []client.Object) error {
 	var errs []error
 	for _, o := range objs {
-		errs = append(errs, e.remove(ctx, o))
+		errs = append(errs, deleteAndWait(ctx, e.clients.Client, o))
 	}
 	return errors.Join(errs...)
 }
 
-// remove deletes a chaos object and waits until it is gone: Chaos Mesh
-// holds it with a finalizer until it has undone the fault.
-func (e *Ensemble) remove(ctx context.Context, obj client.Object) error {
-	return deleteAndWait(ctx, e.clients.Client, obj)
-}
-
-// kindOf names a chaos object's kind (a typed object read from the server
+// Kind names a chaos object's kind (a typed object read from the server
 // carries no TypeMeta).
-func kindOf(obj client.Object) string {
+func Kind(obj client.Object) string {
 	switch obj.(type) {
 	case *v1alpha1.PodChaos:
 		return v1alpha1.KindPodChaos
@@ -331,8 +325,10 @@ func kindOf(obj client.Object) string {
 	return fmt.Sprintf("%T", obj)
 }
 
+// deleteAndWait deletes a chaos object and waits until it is gone: Chaos
+// Mesh holds it with a finalizer until it has undone the fault.
 func deleteAndWait(ctx context.Context, c client.Client, obj client.Object) error {
-	kind := kindOf(obj)
+	kind := Kind(obj)
 	if err := c.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete %s %s: %w", kind, obj.GetName(), err)
 	}

@@ -31,6 +31,23 @@ func HealLeftovers(ctx context.Context, c client.Client, namespace, run string) 
 	if run != "" {
 		set[RunLabel] = RunLabelValue(run)
 	}
+	objs, err := ListChaos(ctx, c, namespace, set)
+	errs := []error{err}
+	var out []Leftover
+	for _, o := range objs {
+		if err := deleteAndWait(ctx, c, o); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, Leftover{Kind: Kind(o), Namespace: o.GetNamespace(), Name: o.GetName(), Run: o.GetLabels()[RunLabel]})
+	}
+	return out, errors.Join(errs...)
+}
+
+// ListChaos lists the PodChaos, NetworkChaos and TimeChaos objects whose
+// labels hold set, in the namespace (all namespaces when empty). A kind that
+// cannot be listed is an error; the others are still returned.
+func ListChaos(ctx context.Context, c client.Client, namespace string, set labels.Set) ([]client.Object, error) {
 	opts := []client.ListOption{client.MatchingLabels(set)}
 	if namespace != "" {
 		opts = append(opts, client.InNamespace(namespace))
@@ -39,36 +56,20 @@ func HealLeftovers(ctx context.Context, c client.Client, namespace, run string) 
 	var nets v1alpha1.NetworkChaosList
 	var times v1alpha1.TimeChaosList
 	var errs []error
-	var found []Leftover
-	var objs []client.Object
-	for _, l := range []struct {
-		kind string
-		list client.ObjectList
-	}{{v1alpha1.KindPodChaos, &pods}, {v1alpha1.KindNetworkChaos, &nets}, {v1alpha1.KindTimeChaos, &times}} {
-		if err := c.List(ctx, l.list, opts...); err != nil {
-			errs = append(errs, fmt.Errorf("list %s: %w", l.kind, err))
+	for _, l := range []client.ObjectList{&pods, &nets, &times} {
+		if err := c.List(ctx, l, opts...); err != nil {
+			errs = append(errs, fmt.Errorf("list %T: %w", l, err))
 		}
 	}
-	add := func(kind string, o client.Object) {
-		objs = append(objs, o)
-		found = append(found, Leftover{Kind: kind, Namespace: o.GetNamespace(), Name: o.GetName(), Run: o.GetLabels()[RunLabel]})
-	}
+	var out []client.Object
 	for i := range pods.Items {
-		add(v1alpha1.KindPodChaos, &pods.Items[i])
+		out = append(out, &pods.Items[i])
 	}
 	for i := range nets.Items {
-		add(v1alpha1.KindNetworkChaos, &nets.Items[i])
+		out = append(out, &nets.Items[i])
 	}
 	for i := range times.Items {
-		add(v1alpha1.KindTimeChaos, &times.Items[i])
-	}
-	var out []Leftover
-	for i, o := range objs {
-		if err := deleteAndWait(ctx, c, o); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		out = append(out, found[i])
+		out = append(out, &times.Items[i])
 	}
 	return out, errors.Join(errs...)
 }
