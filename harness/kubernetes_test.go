@@ -3,7 +3,6 @@ package harness
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -50,18 +49,11 @@ func TestKubernetesScenarioEndToEnd(t *testing.T) {
 	}
 
 	ns := env.Namespace(t)
-	kubelet := env.StartKubelet(t, func(ctx context.Context, pod string, port int32) (net.Conn, error) {
-		i, ok := serverOf(pod)
-		if !ok || port != 2181 {
-			return nil, fmt.Errorf("pod %s has no port %d", pod, port)
-		}
-		var d net.Dialer
-		return d.DialContext(ctx, "tcp", servers[i].ClientAddr)
-	})
-	for i := range servers {
-		env.ReadyPodOn(t, kubelet.Node, ns, "zk-"+strconv.Itoa(i), map[string]string{"app.kubernetes.io/name": "zookeeper"},
-			fmt.Sprintf("127.0.0.%d", 130+i))
+	addrs := make([]string, len(servers))
+	for i, n := range servers {
+		addrs[i] = n.ClientAddr
 	}
+	env.ZooKeeperPods(t, ns, addrs)
 	injected := podFailures(t, env, ns, zkEnsemble, serverOf)
 
 	file := filepath.Join(t.TempDir(), "k8s-e2e.yaml")

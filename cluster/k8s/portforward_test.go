@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -77,18 +75,11 @@ func startLocalEnsemble(t *testing.T) *local.Ensemble {
 func checkPortForward(t *testing.T, env *k8stest.Env, zkEnsemble *local.Ensemble, ns string, clients k8s.Clients) {
 	localNodes := zkEnsemble.Nodes()
 	require.Len(t, localNodes, 3)
-	kubelet := env.StartKubelet(t, func(ctx context.Context, pod string, port int32) (net.Conn, error) {
-		i, err := strconv.Atoi(strings.TrimPrefix(pod, "zk-"))
-		if err != nil || i < 0 || i >= len(localNodes) || port != 2181 {
-			return nil, fmt.Errorf("pod %s has no port %d", pod, port)
-		}
-		var d net.Dialer
-		return d.DialContext(ctx, "tcp", localNodes[i].ClientAddr)
-	})
-	for i := range localNodes {
-		env.ReadyPodOn(t, kubelet.Node, ns, "zk-"+strconv.Itoa(i), map[string]string{"app.kubernetes.io/name": "zookeeper"},
-			fmt.Sprintf("127.0.0.%d", 100+i))
+	addrs := make([]string, len(localNodes))
+	for i, n := range localNodes {
+		addrs[i] = n.ClientAddr
 	}
+	kubelet := env.ZooKeeperPods(t, ns, addrs)
 
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()

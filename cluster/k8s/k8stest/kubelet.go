@@ -22,6 +22,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -476,4 +478,24 @@ func (k *Kubelet) Forwards(namespace, pod string) int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.forwards[namespace+"/"+pod]
+}
+
+// ZooKeeperPods starts a stand-in kubelet and puts on it ready pods zk-0 …
+// zk-N, labelled app.kubernetes.io/name=zookeeper as the shipped
+// StatefulSet's are, whose client port 2181 forwards to addrs[i] (e.g. the
+// servers of a local ensemble). Any other pod or port is refused.
+func (e *Env) ZooKeeperPods(t testing.TB, namespace string, addrs []string) *Kubelet {
+	k := e.StartKubelet(t, func(ctx context.Context, pod string, port int32) (net.Conn, error) {
+		i, err := strconv.Atoi(strings.TrimPrefix(pod, "zk-"))
+		if err != nil || i < 0 || i >= len(addrs) || port != 2181 {
+			return nil, fmt.Errorf("pod %s has no port %d", pod, port)
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", addrs[i])
+	})
+	for i := range addrs {
+		e.ReadyPodOn(t, k.Node, namespace, "zk-"+strconv.Itoa(i), map[string]string{"app.kubernetes.io/name": "zookeeper"},
+			fmt.Sprintf("127.0.0.%d", 100+i))
+	}
+	return k
 }
