@@ -94,6 +94,35 @@ func (z ZooKeeper) Selector() string {
 	return nameLabel + "=" + nameValue + "," + instanceLabel + "=" + z.Name
 }
 
+// CheckName says why name cannot name the ensemble's StatefulSet and its
+// Services, or nil.
+func CheckName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("name is empty")
+	case len(name) > maxNameLength:
+		return fmt.Errorf("name %q is %d characters long, at most %d fit a StatefulSet's pod labels",
+			name, len(name), maxNameLength)
+	}
+	// Services need DNS-1035 labels (a letter first), stricter than the
+	// DNS-1123 labels StatefulSets take.
+	if msgs := validation.IsDNS1035Label(name + "-hl"); len(msgs) > 0 {
+		return fmt.Errorf("name %q cannot name the ensemble's StatefulSet and Services: %s", name, strings.Join(msgs, "; "))
+	}
+	return nil
+}
+
+// CheckImage says why image is not a container image reference, or nil.
+func CheckImage(image string) error {
+	if image == "" {
+		return errors.New("image is empty")
+	}
+	if strings.ContainsFunc(image, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || r == '"' }) {
+		return fmt.Errorf("image %q is not a container image reference", image)
+	}
+	return nil
+}
+
 // validate says everything that is wrong with the parameters at once.
 func (z ZooKeeper) validate() error {
 	var errs []error
@@ -102,24 +131,11 @@ func (z ZooKeeper) validate() error {
 	} else if msgs := validation.IsDNS1123Label(z.Namespace); len(msgs) > 0 {
 		errs = append(errs, fmt.Errorf("namespace %q is not a namespace name: %s", z.Namespace, strings.Join(msgs, "; ")))
 	}
-	switch {
-	case z.Name == "":
-		errs = append(errs, errors.New("name is empty"))
-	case len(z.Name) > maxNameLength:
-		errs = append(errs, fmt.Errorf("name %q is %d characters long, at most %d fit a StatefulSet's pod labels",
-			z.Name, len(z.Name), maxNameLength))
-	default:
-		// Services need DNS-1035 labels (a letter first), stricter than
-		// the DNS-1123 labels StatefulSets take.
-		if msgs := validation.IsDNS1035Label(z.Name + "-hl"); len(msgs) > 0 {
-			errs = append(errs, fmt.Errorf("name %q cannot name the ensemble's StatefulSet and Services: %s",
-				z.Name, strings.Join(msgs, "; ")))
-		}
+	if err := CheckName(z.Name); err != nil {
+		errs = append(errs, err)
 	}
-	if z.Image == "" {
-		errs = append(errs, errors.New("image is empty"))
-	} else if strings.ContainsFunc(z.Image, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || r == '"' }) {
-		errs = append(errs, fmt.Errorf("image %q is not a container image reference", z.Image))
+	if err := CheckImage(z.Image); err != nil {
+		errs = append(errs, err)
 	}
 	if z.Replicas < 1 {
 		errs = append(errs, fmt.Errorf("replicas is %d, want at least 1", z.Replicas))

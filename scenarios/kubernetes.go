@@ -2,50 +2,43 @@ package scenarios
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/zkchaos/zkchaos/cluster/k8s"
+	"github.com/zkchaos/zkchaos/deploy"
 )
 
-// validateKubernetes checks the kubernetes section of a resolved scenario.
-func validateKubernetes(k *Kubernetes, at func(path, format string, args ...any) error) []error {
-	var errs []error
-	check := func(ok bool, path, format string, args ...any) {
-		if !ok {
-			errs = append(errs, at(path, format, args...))
-		}
-	}
+// validateKubernetes checks the kubernetes section of a resolved scenario
+// with validate's check and oneOf.
+func validateKubernetes(k *Kubernetes, check func(ok bool, path, format string, args ...any),
+	oneOf func(v, path string, allowed []string)) {
 	const base = "cluster.kubernetes."
-	check(slices.Contains(k8s.ConnectModes, k.Connect), base+"connect", "%q is not one of: %s", k.Connect, strings.Join(k8s.ConnectModes, ", "))
+	oneOf(k.Connect, base+"connect", k8s.ConnectModes)
 	kills := make([]string, len(k8s.KillActions))
 	for i, a := range k8s.KillActions {
 		kills[i] = string(a)
 	}
-	check(slices.Contains(kills, k.Kill), base+"kill", "%q is not one of: %s", k.Kill, strings.Join(kills, ", "))
+	oneOf(k.Kill, base+"kill", kills)
 	check(k.InjectTimeout > 0, base+"inject-timeout", "must be positive, got %s", k.InjectTimeout)
 	check(k.ClientPort >= 1 && k.ClientPort <= 65535, base+"client-port", "must be a TCP port (1-65535), got %d", k.ClientPort)
 	if k.Selector != "" {
-		if _, err := labels.Parse(k.Selector); err != nil {
-			errs = append(errs, at(base+"selector", "is not a label selector: %v", err))
-		}
+		_, err := labels.Parse(k.Selector)
+		check(err == nil, base+"selector", "is not a label selector: %v", err)
 	}
 	if k.Namespace != "" {
-		for _, msg := range validation.IsDNS1123Label(k.Namespace) {
-			errs = append(errs, at(base+"namespace", "%q is not a namespace name: %s", k.Namespace, msg))
-		}
+		msgs := validation.IsDNS1123Label(k.Namespace)
+		check(len(msgs) == 0, base+"namespace", "%q is not a namespace name: %s", k.Namespace, strings.Join(msgs, "; "))
 	}
 	if d := k.Deploy; d != nil {
 		check(k.Selector == "", base+"selector", "must be left out with deploy: the harness selects the pods it deployed")
-		for _, msg := range validation.IsDNS1123Label(d.Name) {
-			errs = append(errs, at(base+"deploy.name", "%q cannot name a StatefulSet: %s", d.Name, msg))
-		}
-		check(d.Image != "" && !strings.ContainsAny(d.Image, " \t\n"), base+"deploy.image", "must be a container image reference, got %q", d.Image)
+		err := deploy.CheckName(d.Name)
+		check(err == nil, base+"deploy.name", "%q cannot name a StatefulSet: %v", d.Name, err)
+		err = deploy.CheckImage(d.Image)
+		check(err == nil, base+"deploy.image", "must be a container image reference: %v", err)
 	}
-	return errs
 }
 
 // KubernetesConfig is the kubernetes backend's configuration for a

@@ -67,6 +67,8 @@ func TestKubernetesBadInputNamesLineAndField(t *testing.T) {
 			`k.yaml:5: field cluster.kubernetes.deploy.name: "ZK!" cannot name a StatefulSet`},
 		{"zero inject timeout", "cluster:\n  backend: kubernetes\n  kubernetes:\n    inject-timeout: 0s\n",
 			"k.yaml:4: field cluster.kubernetes.inject-timeout: must be positive"},
+		{"deploy name a Service cannot take", "cluster:\n  backend: kubernetes\n  kubernetes:\n    deploy:\n      name: 1zk\n",
+			`k.yaml:5: field cluster.kubernetes.deploy.name: "1zk" cannot name a StatefulSet`},
 		{"unknown field", "cluster:\n  backend: kubernetes\n  kubernetes:\n    namespaces: x\n",
 			"k.yaml:4: field cluster.kubernetes.namespaces: unknown field"},
 		{"local field on kubernetes", "cluster:\n  backend: kubernetes\n  tick-time: 200ms\n",

@@ -272,7 +272,7 @@ func (s *Scenario) validate(at func(path, format string, args ...any) error, pre
 				errs = append(errs, at("cluster."+f, "does not apply to the kubernetes backend: the StatefulSet configures the servers"))
 			}
 		}
-		errs = append(errs, validateKubernetes(c.Kubernetes, at)...)
+		validateKubernetes(c.Kubernetes, check, oneOf)
 	}
 
 	w := s.Workload
