@@ -131,7 +131,8 @@ func LeaderOf(roles map[string]Role) string {
 // needs is not installed.
 type Limited interface {
 	// Unavailable says why the cluster cannot do faults of the kind (a
-	// nemesis fault kind such as "partition"), or nil when it can.
+	// nemesis fault kind such as "partition", or "clock-rate" for clock
+	// faults that change a clock's rate), or nil when it can.
 	Unavailable(kind string) error
 }
 

@@ -58,7 +58,7 @@ func FromSpecs(specs []Spec, c cluster.Cluster) ([]Fault, error) {
 			return nil, err
 		}
 		if l, ok := c.(cluster.Limited); ok {
-			if err := l.Unavailable(s.Resolved().Name); err != nil {
+			if err := l.Unavailable(capability(s.Resolved())); err != nil {
 				return nil, fmt.Errorf("fault %q: %w", f.Name(), err)
 			}
 		}
@@ -68,6 +68,15 @@ func FromSpecs(specs []Spec, c cluster.Cluster) ([]Fault, error) {
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// capability names what a fault asks of the cluster, for
+// cluster.Limited: its kind, or "clock-rate" for a clock rate change.
+func capability(s Spec) string {
+	if s.Name == KindClock && s.Clock == ClockRate {
+		return "clock-rate"
+	}
+	return s.Name
 }
 
 // Needs reports which cluster capabilities a list of faults requires, so the

@@ -29,7 +29,7 @@ func TestFaultsThatNeedAMissingResourceAreUnavailable(t *testing.T) {
 	assert.ErrorContains(t, e.Unavailable("partition"), "the API server does not serve networkchaos.chaos-mesh.org")
 	assert.ErrorContains(t, e.Unavailable("link"), "networkchaos")
 	assert.ErrorContains(t, e.Unavailable("clock"), "timechaos")
-	for _, kind := range []string{"pause", "clients", "upgrade", "rollback"} {
+	for _, kind := range []string{"pause", "clients", "upgrade", "rollback", "clock-rate"} {
 		assert.ErrorContains(t, e.Unavailable(kind), "kubernetes backend cannot", kind)
 	}
 	assert.NoError(t, (&Ensemble{}).Unavailable("partition"), "with Chaos Mesh, partitions are available")

@@ -293,7 +293,7 @@ func TestFaultsChaosMeshCannotDoAreRefusedUpFront(t *testing.T) {
 	ns := env.Namespace(t)
 	ensemblePods(t, env, ns, 3)
 	e := connect(t, env, adminClients(t, env), ns, k8s.PodFailure)
-	for _, spec := range []nemesis.Spec{{Name: nemesis.KindPause}, {Name: nemesis.KindClients}} {
+	for _, spec := range []nemesis.Spec{{Name: nemesis.KindPause}, {Name: nemesis.KindClients}, {Name: nemesis.KindClock, Clock: nemesis.ClockRate, Rate: 2}} {
 		_, err := nemesis.FromSpecs([]nemesis.Spec{spec}, e)
 		require.Error(t, err, spec.Name)
 		assert.Contains(t, err.Error(), "kubernetes backend cannot")

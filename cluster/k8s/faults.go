@@ -22,9 +22,9 @@ import (
 	"github.com/zkchaos/zkchaos/cluster"
 )
 
-// Unavailable says why the ensemble cannot do a kind of fault, or nil: pause
-// and client isolation have no Chaos Mesh action, and partitions, link
-// shaping and clock shifts need Chaos Mesh's CRDs.
+// Unavailable says why the ensemble cannot do a kind of fault, or nil: pause,
+// client isolation and clock rates have no Chaos Mesh action, and
+// partitions, link shaping and clock shifts need Chaos Mesh's CRDs.
 func (e *Ensemble) Unavailable(kind string) error {
 	need := ""
 	switch kind {
@@ -32,6 +32,8 @@ func (e *Ensemble) Unavailable(kind string) error {
 		return errors.New("the kubernetes backend cannot pause servers: Chaos Mesh has no action that freezes a process")
 	case "clients":
 		return errors.New("the kubernetes backend cannot cut clients off their servers: the harness's own connections are not pods Chaos Mesh can select")
+	case "clock-rate":
+		return errors.New("the kubernetes backend cannot change a clock's rate: Chaos Mesh's TimeChaos only offsets clocks")
 	case "upgrade", "rollback":
 		return errors.New("the kubernetes backend cannot restart servers on another distribution: change the StatefulSet's image instead")
 	case "partition", "link":
@@ -195,7 +197,7 @@ func (e *Ensemble) ClientDialer(cluster.Node) func(network, address string, time
 // replacing an earlier shift; Chaos Mesh cannot change a clock's rate.
 func (e *Ensemble) SetClock(ctx context.Context, n cluster.Node, shift cluster.ClockShift) error {
 	if shift.Rate != 0 && shift.Rate != 1 {
-		return errors.New("the kubernetes backend cannot change a clock's rate: Chaos Mesh's TimeChaos only offsets clocks")
+		return e.Unavailable("clock-rate")
 	}
 	if err := e.ResetClock(ctx, n); err != nil {
 		return err
