@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -237,6 +239,14 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 				log.Warn("server logs incomplete", "err", serr)
 			}
 		}
+		// The servers' logs are in the run directory, where the checkers
+		// read them: written there by local servers, copied there from pods.
+		logs := nodeLogs(r.dir)
+		for _, name := range slices.Sorted(maps.Keys(logs)) {
+			if rel, rerr := filepath.Rel(r.dir, logs[name]); rerr == nil {
+				r.res.Logs = append(r.res.Logs, rel)
+			}
+		}
 		if cerr := ens.Close(closeCtx); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("tear down ensemble: %w", cerr))
 		}
@@ -244,10 +254,6 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 	r.res.HealthyAfter = time.Since(r.res.Started)
 	for _, n := range ens.Nodes() {
 		r.res.Nodes = append(r.res.Nodes, n.Name)
-		// Servers' logs are in the run directory, where the checkers read
-		// them: written there by local servers, copied there from pods
-		// before the teardown.
-		r.res.Logs = append(r.res.Logs, filepath.Join("nodes", n.Name, "zookeeper.log"))
 	}
 	log.Info("ensemble healthy", "nodes", len(ens.Nodes()), "after", r.res.HealthyAfter.Round(time.Millisecond))
 

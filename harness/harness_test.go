@@ -57,6 +57,7 @@ func TestRegisterUnderLeaderKillsIsLinearizableAndRecheckable(t *testing.T) {
 	for _, f := range []string{history.FileName, reports.ResultsFile, reports.ReportFile, ScenarioFile} {
 		assert.FileExists(t, filepath.Join(out.Dir, f))
 	}
+	assert.Len(t, res.Logs, len(res.Nodes), "every server's log is listed")
 	for _, l := range res.Logs {
 		assert.FileExists(t, filepath.Join(out.Dir, l))
 	}
