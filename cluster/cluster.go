@@ -215,3 +215,23 @@ type Clock interface {
 	// ResetClock puts the server's clock back to real time.
 	ResetClock(ctx context.Context, node Node) error
 }
+
+// LogFollower is a cluster whose servers' log lines can be followed as the
+// servers write them: the base of state-triggered faults.
+type LogFollower interface {
+	Cluster
+	// FollowLog sends the node's log lines, in order and without gaps, as
+	// the server writes them, across restarts, until ctx ends; then the
+	// channel is closed. With fromStart it begins at the first line of the
+	// server's current run (or of its next run, when it is down); otherwise
+	// at the next line written.
+	FollowLog(ctx context.Context, node Node, fromStart bool) (<-chan LogLine, error)
+}
+
+// LogLine is one line of a server's log.
+type LogLine struct {
+	// Text is the line without its line break.
+	Text string
+	// At is when the harness received the line from the server.
+	At time.Time
+}
