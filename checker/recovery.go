@@ -119,7 +119,7 @@ func (Recovery) Check(_ context.Context, ops []history.Op) Result {
 			observations = append(observations, rolesAt{op.Time, op.Roles})
 		case op.F == history.FHealthy:
 			final = &ops[i]
-		case op.Fault == nil:
+		case op.Fault == nil || history.IsObservation(op.F):
 		case isHeal(op.F):
 			if open >= 0 {
 				windows[open].Healed = time.Duration(op.Time)

@@ -224,7 +224,7 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 	s, log := r.s, r.log
 	cleanupCtx := context.WithoutCancel(ctx)
 
-	partitions, _ := nemesis.Needs(s.Nemesis.Faults)
+	partitions, _ := needs(s)
 	startCtx, cancelStart := context.WithTimeout(ctx, s.Cluster.StartTimeout)
 	ens, err := r.startCluster(startCtx)
 	cancelStart()
@@ -259,6 +259,10 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 
 	faults, err := nemesis.FromSpecs(s.Nemesis.Faults, ens)
 	if err != nil {
+		return fmt.Errorf("scenario %s: %w", s.Name, err)
+	}
+	script := nemesis.Script{Steps: s.Nemesis.Script, Seed: s.Seed, Logger: log}
+	if err := script.Available(ens); err != nil {
 		return fmt.Errorf("scenario %s: %w", s.Name, err)
 	}
 	env := workloadEnv(s, ens.Nodes(), log)
@@ -306,7 +310,20 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 	nemesisDone := make(chan struct{})
 	go func() {
 		defer close(nemesisDone)
-		nemesisErr = safely("nemesis", func() error { return schedule(s, faults, log).Run(faultCtx, ens, rec) })
+		if len(script.Steps) == 0 {
+			nemesisErr = safely("nemesis", func() error { return schedule(s, faults, log).Run(faultCtx, ens, rec) })
+			return
+		}
+		// A script that stops early leaves a history worth judging: why
+		// it stopped goes into the results, not into a run error.
+		var stopped error
+		nemesisErr = safely("nemesis", func() error {
+			stopped = script.Run(faultCtx, ens, rec)
+			return nil
+		})
+		if stopped != nil {
+			r.res.ScriptStopped = stopped.Error()
+		}
 	}()
 	if opts.Progress != nil {
 		go reportProgress(nemesisDone, opts.Progress, rec, workStart, s.TimeLimit)
@@ -371,7 +388,7 @@ func (r *run) startCluster(ctx context.Context) (cluster.Cluster, error) {
 		}
 		return ens, nil
 	}
-	partitions, clocks := nemesis.Needs(s.Nemesis.Faults)
+	partitions, clocks := needs(s)
 	return local.Start(ctx, local.Config{
 		Dir:          r.dir,
 		Nodes:        s.Cluster.Nodes,
@@ -383,6 +400,13 @@ func (r *run) startCluster(ctx context.Context) (cluster.Cluster, error) {
 		Clock:        clocks,
 		Logger:       r.log,
 	})
+}
+
+// needs reports whether the scenario's faults or script cut links and shift
+// clocks, so that the ensemble is started with the means to.
+func needs(s *scenarios.Scenario) (partitions, clocks bool) {
+	partitions, clocks = nemesis.Needs(s.Nemesis.Faults)
+	return partitions || nemesis.ScriptPartitions(s.Nemesis.Script), clocks
 }
 
 // schedule builds the nemesis schedule a scenario describes.

@@ -58,7 +58,7 @@ func WriteEDN(w io.Writer, ops []Op) error {
 		}
 	}
 	for _, op := range ops {
-		if op.F == FRoles || op.F == FSnapshot || op.F == FHealthy {
+		if op.IsNemesis() && IsObservation(op.F) {
 			continue
 		}
 		m := map[edn.Keyword]any{

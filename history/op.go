@@ -138,7 +138,20 @@ const (
 	FHealthy = "healthy"
 	// FSnapshot records what one node holds at the end of the run.
 	FSnapshot = "snapshot"
+	// FTrigger records a scripted step's trigger: the node state it waited
+	// for and saw (Fault.Trigger), or, with Error, that it never came.
+	FTrigger = "trigger"
+	// FStep records a scripted step that changes nothing in the cluster:
+	// a sleep, a wait for a leader, a name bound to a node.
+	FStep = "step"
 )
+
+// IsObservation reports whether the nemesis record's f is one of the
+// harness's observations or script bookkeeping rather than a fault or a
+// heal.
+func IsObservation(f string) bool {
+	return f == FRoles || f == FHealthy || f == FSnapshot || f == FTrigger || f == FStep
+}
 
 // Nemesis actions that end with their own completion rather than with a
 // healing action: a rolling upgrade or rollback moves one node to another
@@ -164,7 +177,38 @@ type Fault struct {
 	Grudge map[string][]string `json:"grudge,omitempty"`
 	// Detail is free text, e.g. why an action could not be applied.
 	Detail string `json:"detail,omitempty"`
+	// Step is the 1-based number of the scripted step that wrote the
+	// record; 0 outside scripts.
+	Step int `json:"step,omitempty"`
+	// Trigger is the node state a scripted step waited for and saw.
+	Trigger *Trigger `json:"trigger,omitempty"`
 }
+
+// Trigger is what fired a state-triggered step, and whether its action
+// landed inside the window it aimed at.
+type Trigger struct {
+	// Node is the node whose state was watched.
+	Node string `json:"node"`
+	// Saw is the log line, or the "mntr"/"srvr" field and value, that fired
+	// the trigger.
+	Saw string `json:"saw,omitempty"`
+	// AtNS is when the harness saw it, in ns since the run started.
+	AtNS int64 `json:"at_ns,omitempty"`
+	// DelayNS is the delay drawn after the trigger fired, before the action.
+	DelayNS int64 `json:"delay_ns,omitempty"`
+	// Window is "landed" when the action was applied before the node logged
+	// the line that closes the window the step aims at, "missed" when the
+	// line came first, "" when the step names no window.
+	Window string `json:"window,omitempty"`
+	// Closed is the closing line, when the window was missed.
+	Closed string `json:"closed,omitempty"`
+}
+
+// Window outcomes of a Trigger.
+const (
+	WindowLanded = "landed"
+	WindowMissed = "missed"
+)
 
 // IsNemesis reports whether the record belongs to the nemesis.
 func (o Op) IsNemesis() bool { return o.Process == NemesisProcess }

@@ -119,7 +119,7 @@ func faultWindows(ops []history.Op) []faultWindow {
 		if op.Time > last {
 			last = op.Time
 		}
-		if !op.IsNemesis() || op.Fault == nil || op.F == history.FHealthy || op.F == history.FRoles {
+		if !op.IsNemesis() || op.Fault == nil || history.IsObservation(op.F) {
 			continue // observations of the harness, not faults
 		}
 		key := recordKey(op)

@@ -37,6 +37,10 @@ type Results struct {
 	OpsPerSecond   float64       `json:"ops_per_second"` // completed client ops / duration
 	Interrupted    bool          `json:"interrupted"`
 	Error          string        `json:"error,omitempty"` // harness error, if the run failed
+	// ScriptStopped says why the scenario's script stopped before its last
+	// step (a trigger that never fired, an action that failed); the run is
+	// judged all the same.
+	ScriptStopped string `json:"script_stopped,omitempty"`
 	// Distribution names the ZooKeeper the servers ran, e.g. "debian 3.8.0-11+deb12u2".
 	Distribution string   `json:"distribution,omitempty"`
 	Nodes        []string `json:"nodes"`

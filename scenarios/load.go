@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/zkchaos/zkchaos/cluster"
+	"github.com/zkchaos/zkchaos/nemesis"
 )
 
 // FieldError is a problem with one field of a scenario file.
@@ -310,6 +311,19 @@ func (s *Scenario) validate(at func(path, format string, args ...any) error, pre
 			errs = append(errs, at(path, "%s", p.Msg))
 		}
 	}
+	for _, p := range nemesis.ValidateScript(n.Script) {
+		path := fmt.Sprintf("nemesis.script[%d]", p.Step)
+		if p.Field != "" && present(path+"."+p.Field) {
+			path += "." + p.Field
+		} else if p.Field != "" {
+			// A field left out or with a default: name it, point at the step.
+			errs = append(errs, at(path, "%s: %s", p.Field, p.Msg))
+			continue
+		}
+		errs = append(errs, at(path, "%s", p.Msg))
+	}
+	check(len(n.Script) == 0 || len(n.Faults) == 0, "nemesis.script",
+		"a scenario has either faults (a seeded schedule) or a script (steps in order), not both")
 	oneOf(n.Schedule, "nemesis.schedule", knownSchedules)
 	check(n.Warmup >= 0, "nemesis.warmup", "must not be negative, got %s", n.Warmup)
 	check(n.Interval > 0, "nemesis.interval", "must be positive, got %s", n.Interval)

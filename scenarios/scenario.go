@@ -163,6 +163,13 @@ type Nemesis struct {
 	// halves, mode: hang}, or a shorthand name such as kill-leader. A
 	// rollback's "to" defaults to the cluster's distribution.
 	Faults []nemesis.Spec `yaml:"faults"`
+	// Script is an ordered list of steps run once instead of a schedule:
+	// kill, start, pause, resume, isolate or heal nodes, sleep, wait for a
+	// leader, bind a name to a node by role, and wait for a node's state
+	// (a log line, a mntr field, its role) before acting, after a delay
+	// drawn from a range. The run ends when the script does (or at
+	// time-limit). See nemesis.ScriptStep.
+	Script []nemesis.ScriptStep `yaml:"script,omitempty"`
 	// Schedule is "interval" (fixed quiet time and duration, the default),
 	// "random" (each drawn between its bounds) or "sequence" (as interval,
 	// with the faults taken in the order listed, over and over).
