@@ -33,12 +33,14 @@ func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 
 func newRunCmd() *cobra.Command {
 	var (
-		timeLimit  time.Duration
-		seed       int64
-		outDir     string
-		runs       int
-		junit      string
-		kubeconfig string
+		timeLimit    time.Duration
+		seed         int64
+		outDir       string
+		runs         int
+		untilInvalid bool
+		budget       time.Duration
+		junit        string
+		kubeconfig   string
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO.yaml",
@@ -60,6 +62,9 @@ func newRunCmd() *cobra.Command {
 			}
 			if runs < 1 {
 				return badInput(fmt.Errorf("--runs must be at least 1, got %d", runs))
+			}
+			if budget < 0 {
+				return badInput(fmt.Errorf("--budget must not be negative, got %s", budget))
 			}
 			errOut := cmd.ErrOrStderr()
 			live := isTerminal(errOut)
@@ -83,7 +88,12 @@ func newRunCmd() *cobra.Command {
 			var done []reports.JUnitRun
 			var worst error
 			base := s.Seed
+			huntStart := time.Now()
 			for i := 0; i < runs; i++ {
+				if budget > 0 && i > 0 && time.Since(huntStart) >= budget {
+					fmt.Fprintf(errOut, "zkchaos: budget of %s spent after %d runs\n", budget, i)
+					break
+				}
 				s.Seed = base + int64(i)
 				fmt.Fprintf(errOut, "zkchaos: running %s (seed %d, %s)\n", s.Name, s.Seed, s.TimeLimit)
 				out, err := harness.Run(cmd.Context(), opts)
@@ -97,6 +107,15 @@ func newRunCmd() *cobra.Command {
 				if errors.Is(err, harness.ErrInterrupted) {
 					break
 				}
+				if untilInvalid && err == nil && out.Results.Verdict == checker.Invalid {
+					fmt.Fprintf(errOut, "zkchaos: invalid with seed %d after %d runs\n", s.Seed, i+1)
+					break
+				}
+			}
+			if runs > 1 {
+				if err := summarizeHunt(cmd.OutOrStdout(), outDir, s.Name, huntStart, done); err != nil {
+					worst = worse(worst, &exitError{code: exitHarness, err: err})
+				}
 			}
 			if junit != "" {
 				if err := reports.WriteJUnit(junit, done); err != nil {
@@ -106,13 +125,36 @@ func newRunCmd() *cobra.Command {
 			return worst
 		},
 	}
-	cmd.Flags().IntVar(&runs, "runs", 1, "run the scenario N times with successive seeds")
+	cmd.Flags().IntVar(&runs, "runs", 1, "run the scenario N times with successive seeds, then sum the runs up (hunt-*.json)")
+	cmd.Flags().BoolVar(&untilInvalid, "until-invalid", false, "stop at the first run judged invalid")
+	cmd.Flags().DurationVar(&budget, "budget", 0, "start no run after this much time has passed (0: no limit)")
 	cmd.Flags().StringVar(&junit, "junit", "", "also write JUnit XML to this file (one test case per checker per run)")
 	cmd.Flags().DurationVar(&timeLimit, "time-limit", 0, "override the scenario's time limit")
 	cmd.Flags().Int64Var(&seed, "seed", 0, "override the scenario's seed")
 	cmd.Flags().StringVar(&outDir, "out", "runs", "directory that holds run directories")
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file for the kubernetes backend (overrides the scenario's)")
 	return cmd
+}
+
+// summarizeHunt reads what each run's script did, prints the sum and
+// writes it next to the run directories.
+func summarizeHunt(w io.Writer, outDir, scenario string, started time.Time, done []reports.JUnitRun) error {
+	var runs []reports.HuntRun
+	for _, d := range done {
+		r, err := reports.ReadHuntRun(d.Dir, d.Results)
+		if err != nil {
+			return err
+		}
+		runs = append(runs, r)
+	}
+	h := reports.SumHunt(scenario, started, runs)
+	path := filepath.Join(outDir, reports.HuntFile(scenario, started))
+	if err := h.Write(path); err != nil {
+		return err
+	}
+	h.Text(w)
+	fmt.Fprintf(w, "hunt summary: %s\n", path)
+	return nil
 }
 
 // worse returns whichever of two command outcomes is worse: interrupted,
