@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,6 +33,9 @@ type Hunt struct {
 	Runs []HuntRun `json:"runs"`
 	// Steps sum up the triggered steps over every run.
 	Steps []StepStats `json:"steps,omitempty"`
+	// KnownBugs counts, by issue id, the runs whose server logs showed a
+	// known ZooKeeper bug's signature.
+	KnownBugs map[string]int `json:"known_bugs,omitempty"`
 }
 
 // HuntRun is one run of a hunt.
@@ -50,6 +54,9 @@ type HuntRun struct {
 	ScriptStopped string `json:"script_stopped,omitempty"`
 	// Steps are the triggered steps of the run's script.
 	Steps []StepOutcome `json:"steps,omitempty"`
+	// KnownBugs counts the servers' log lines that are signatures of known
+	// ZooKeeper bugs, by issue id (the server-logs checker's finding).
+	KnownBugs map[string]int `json:"known_bugs,omitempty"`
 }
 
 // StepOutcome is what one triggered step did in one run.
@@ -94,6 +101,9 @@ func ReadHuntRun(dir string, res Results) (HuntRun, error) {
 		if c.Verdict == checker.Invalid {
 			r.Invalid = append(r.Invalid, c.Checker)
 		}
+		if c.Checker == "server-logs" {
+			r.KnownBugs = knownBugs(c.Details)
+		}
 	}
 	path := filepath.Join(dir, history.FileName)
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
@@ -127,6 +137,30 @@ func ReadHuntRun(dir string, res Results) (HuntRun, error) {
 	return r, nil
 }
 
+// knownBugs sums the server-logs checker's known-bug counts over the
+// nodes. Details read back from results.json are plain JSON values, so
+// they are decoded again into the checker's type.
+func knownBugs(details any) map[string]int {
+	b, err := json.Marshal(details)
+	if err != nil {
+		return nil
+	}
+	var logs map[string]checker.NodeLog
+	if json.Unmarshal(b, &logs) != nil {
+		return nil
+	}
+	var out map[string]int
+	for _, nl := range logs {
+		for id, n := range nl.KnownBugs {
+			if out == nil {
+				out = map[string]int{}
+			}
+			out[id] += n
+		}
+	}
+	return out
+}
+
 // leaves flattens a composed checker result.
 func leaves(r checker.Result) []checker.Result {
 	if len(r.Children) == 0 {
@@ -147,6 +181,12 @@ func SumHunt(scenario string, started time.Time, runs []HuntRun) Hunt {
 		hit := r.Verdict == checker.Invalid
 		if hit {
 			h.Hits++
+		}
+		for id := range r.KnownBugs {
+			if h.KnownBugs == nil {
+				h.KnownBugs = map[string]int{}
+			}
+			h.KnownBugs[id]++
 		}
 		for _, s := range r.Steps {
 			st := stats[s.Step]
@@ -206,6 +246,9 @@ func (h Hunt) Text(w io.Writer) {
 		if len(r.Invalid) > 0 {
 			notes = append(notes, "invalid: "+strings.Join(r.Invalid, ", "))
 		}
+		for _, id := range slices.Sorted(maps.Keys(r.KnownBugs)) {
+			notes = append(notes, fmt.Sprintf("%s ×%d in the logs", id, r.KnownBugs[id]))
+		}
 		for _, s := range r.Steps {
 			switch {
 			case !s.Fired:
@@ -215,6 +258,9 @@ func (h Hunt) Text(w io.Writer) {
 			}
 		}
 		fmt.Fprintf(w, "  seed %-6d %-8s %s  %s\n", r.Seed, verdict, r.Dir, strings.Join(notes, "; "))
+	}
+	for _, id := range slices.Sorted(maps.Keys(h.KnownBugs)) {
+		fmt.Fprintf(w, "  %s seen in the server logs of %d/%d runs\n", id, h.KnownBugs[id], len(h.Runs))
 	}
 	for _, s := range h.Steps {
 		fmt.Fprintf(w, "  %s: fired %d/%d", s.Label, s.Fired, s.Reached)

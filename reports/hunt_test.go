@@ -52,7 +52,11 @@ func scriptRunDir(t *testing.T, fired bool, window string) string {
 
 func TestHuntSumsTriggersWindowsAndHits(t *testing.T) {
 	invalid := Results{Seed: 3, Verdict: checker.Invalid, Check: checker.Result{Checker: "all", Verdict: checker.Invalid,
-		Children: []checker.Result{{Checker: "set", Verdict: checker.Invalid}, {Checker: "convergence", Verdict: checker.Valid}}}}
+		Children: []checker.Result{{Checker: "set", Verdict: checker.Invalid}, {Checker: "convergence", Verdict: checker.Valid},
+			{Checker: "server-logs", Verdict: checker.Valid, Details: map[string]any{
+				"n1": map[string]any{"lines": 10, "known_bugs": map[string]any{"ZOOKEEPER-4394": 2}},
+				"n2": map[string]any{"lines": 10, "known_bugs": map[string]any{"ZOOKEEPER-4394": 1}},
+			}}}}}
 	var runs []HuntRun
 	for _, c := range []struct {
 		fired  bool
@@ -73,6 +77,7 @@ func TestHuntSumsTriggersWindowsAndHits(t *testing.T) {
 	runs = append(runs, failed)
 
 	assert.Equal(t, []string{"set"}, runs[2].Invalid)
+	assert.Equal(t, map[string]int{"ZOOKEEPER-4394": 3}, runs[2].KnownBugs, "summed over the nodes, read back from JSON")
 	assert.Equal(t, int64(17*time.Millisecond), runs[0].Steps[0].DelayNS)
 	assert.Empty(t, runs[4].Verdict)
 
@@ -87,9 +92,11 @@ func TestHuntSumsTriggersWindowsAndHits(t *testing.T) {
 	assert.Contains(t, text.String(), "5 runs")
 	assert.Contains(t, text.String(), "seed 2      VALID")
 	assert.Contains(t, text.String(), "step 10 trigger did not fire")
-	assert.Contains(t, text.String(), "invalid: set; step 10 landed (+17ms)")
+	assert.Contains(t, text.String(), "invalid: set; ZOOKEEPER-4394 ×3 in the logs; step 10 landed (+17ms)")
 	assert.Contains(t, text.String(), "fired 3/4, landed in window 2/3, invalid when landed 1/2")
 	assert.Contains(t, text.String(), "FAILED")
+	assert.Contains(t, text.String(), "ZOOKEEPER-4394 ×3 in the logs")
+	assert.Contains(t, text.String(), "ZOOKEEPER-4394 seen in the server logs of 1/5 runs")
 
 	path := filepath.Join(t.TempDir(), HuntFile(h.Scenario, h.Started))
 	require.NoError(t, h.Write(path))
