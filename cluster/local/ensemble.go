@@ -31,8 +31,9 @@ const (
 	tailSize = 20
 )
 
-// Ensemble is a running local ensemble. It implements cluster.Killer and
-// cluster.Upgrader. All methods are safe for concurrent use.
+// Ensemble is a running local ensemble. It implements cluster.Killer,
+// cluster.Upgrader and cluster.LogFollower (follow.go). All methods are safe
+// for concurrent use.
 type Ensemble struct {
 	cfg Config
 	// dist is the distribution the ensemble was started on.
@@ -207,6 +208,14 @@ func (e *Ensemble) spawnLocked(n *node) error {
 // exited logs the end of one of n's processes.
 func (e *Ensemble) exited(n *node, p *process) {
 	e.clockExited(p)
+	if p.outputCut {
+		e.log.Warn("ZooKeeper node's output still open after it exited: the rest is dropped",
+			"node", n.Name, "pid", p.pid, "waited", outputGrace, "log", n.logPath)
+	}
+	if p.outputErr != nil {
+		e.log.Error("ZooKeeper node's output not fully written to its log", "node", n.Name, "pid", p.pid,
+			"log", n.logPath, "err", p.outputErr)
+	}
 	if p.killed.Load() {
 		e.log.Debug("ZooKeeper node exited", "node", n.Name, "pid", p.pid, "status", exitStatus(p.err))
 		return

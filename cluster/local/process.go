@@ -19,13 +19,21 @@ import (
 type process struct {
 	pid     int
 	started time.Time
-	// done is closed once the process has exited and been reaped.
+	// done is closed once the process has exited and been reaped, and its
+	// output is in its log file.
 	done chan struct{}
 	// err is the exit error of cmd.Wait, valid once done is closed.
 	err error
 	// killed is set before this package signals the process, so that its
 	// exit is not taken for a crash.
 	killed atomic.Bool
+	// outputCut is set, before done is closed, when the process's output
+	// pipe was still open outputGrace after it exited (a child of the
+	// process held it) and the rest of the output was dropped.
+	outputCut bool
+	// outputErr is the first error writing the process's output to its
+	// log, valid once done is closed.
+	outputErr error
 }
 
 // exited reports whether the process has exited.
@@ -81,34 +89,71 @@ func startCmd(cmd *exec.Cmd) error {
 	return <-errc
 }
 
+// outputGrace bounds how long a process's exit waits for the rest of its
+// output: a child the server started may still hold the pipe's write end.
+const outputGrace = 2 * time.Second
+
 // startProcess runs argv in dir with extra environment variables, appending
-// its stdout and stderr to logPath after a marker line. The process leads its
-// own process group (so Kill reaches everything it runs, and a terminal's
-// Ctrl-C does not reach it) and is killed if the harness dies. A goroutine
-// waits for it, so its state is always known.
+// its stdout and stderr to logPath after two marker lines. The output goes
+// through a pipe that a goroutine copies into the file (see logFile), so
+// that FollowLog can see every line as it arrives. The process leads its own
+// process group (so Kill reaches everything it runs, and a terminal's Ctrl-C
+// does not reach it) and is killed if the harness dies. A goroutine waits
+// for it, so its state is always known; its done channel is closed once it
+// has exited and its output is in the file.
 func startProcess(argv []string, dir string, env []string, logPath string, onExit func(*process)) (*process, error) {
-	f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	lf := logFileFor(logPath)
+	out, err := lf.beginRun()
 	if err != nil {
-		return nil, fmt.Errorf("open log: %w", err)
+		return nil, err
 	}
-	defer f.Close() // the child has its own copy of the descriptor
 	now := time.Now()
-	if _, err := fmt.Fprintf(f, "=== zkchaos: node started %s ===\n=== zkchaos: command: %s ===\n",
-		now.Format(time.RFC3339Nano), strings.Join(argv, " ")); err != nil {
-		return nil, fmt.Errorf("write log: %w", err)
+	marker := fmt.Sprintf("=== zkchaos: node started %s ===\n=== zkchaos: command: %s ===\n",
+		now.Format(time.RFC3339Nano), strings.Join(argv, " "))
+	if err := out.write([]byte(marker), now); err != nil {
+		_ = out.end() // err says it
+		return nil, err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		_ = out.end() // nothing else is written
+		return nil, fmt.Errorf("create output pipe: %w", err)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout = f
-	cmd.Stderr = f
+	// An *os.File is handed to the child as is: os/exec adds no copying
+	// goroutine of its own.
+	cmd.Stdout = w
+	cmd.Stderr = w
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := startCmd(cmd); err != nil {
+	err = startCmd(cmd)
+	w.Close() // the child has its own copy; EOF comes once every copy is gone
+	if err != nil {
+		r.Close()
+		_ = out.end() // nothing else is written
 		return nil, fmt.Errorf("start %s: %w", argv[0], err)
 	}
 	p := &process{pid: cmd.Process.Pid, started: now, done: make(chan struct{})}
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		out.copyFrom(r)
+	}()
 	go func() {
 		p.err = cmd.Wait()
+		select {
+		case <-copied:
+			r.Close()
+		case <-time.After(outputGrace):
+			// Something else holds the write end: stop reading (closing
+			// ends the pending read), so that the log is final once done
+			// is closed.
+			p.outputCut = true
+			r.Close()
+			<-copied
+		}
+		p.outputErr = out.end()
 		close(p.done)
 		if onExit != nil {
 			onExit(p)
