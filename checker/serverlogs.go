@@ -50,6 +50,8 @@ var knownBugs = []struct {
 		regexp.MustCompile(`"pif" is null`)},
 	{"ZOOKEEPER-4541", "3.9.3", "NullPointerException in SendAckRequestProcessor after the learner closed its socket on leader loss; the follower's disk writer may not be stopped",
 		regexp.MustCompile(`"this\.learner\.sock" is null`)},
+	{"ZOOKEEPER-4685", "3.9.3", "a syncing follower ACKed a proposal before NEWLEADER and the leader took it for a NEWLEADER ACK of another epoch; without its quorum of NEWLEADER ACKs the leader shuts down and elections repeat",
+		regexp.MustCompile(`NEWLEADER ACK from sid: \d+ is from a different epoch`)},
 }
 
 var errorLine = regexp.MustCompile(`\b(ERROR|FATAL)\b`)

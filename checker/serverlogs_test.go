@@ -34,6 +34,11 @@ func TestServerLogs(t *testing.T) {
 	assert.Equal(t, Valid, r.Verdict, "a known, reported bug is named, not judged again")
 	assert.Contains(t, r.Message, "ZOOKEEPER-4394 ×1")
 
+	stray := writeLog(t, "2026-12-04 17:46:00,131 [myid:1] - ERROR [LearnerHandler-/127.0.0.1:32784:Leader] - NEWLEADER ACK from sid: 2 is from a different epoch - current 0x300000000 received 0x200000041\n")
+	r = ServerLogs{Logs: map[string]string{"n1": stray}}.Check(ctx, nil)
+	assert.Equal(t, Valid, r.Verdict)
+	assert.Contains(t, r.Message, "ZOOKEEPER-4685 ×1")
+
 	digest := writeLog(t, "WARN [CommitProcessor] Digests are not matching. Value is Zxid.\n")
 	assert.Equal(t, Invalid, ServerLogs{Logs: map[string]string{"n3": digest}}.Check(ctx, nil).Verdict)
 
