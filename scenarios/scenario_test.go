@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +30,9 @@ func TestMalformedFilesNameFileLineAndField(t *testing.T) {
 		{"bad-grudge.yaml", `testdata/bad-grudge.yaml:5: field nemesis.faults[0].grudge: "triangle" is not one of`},
 		{"bad-read-mode.yaml", `testdata/bad-read-mode.yaml:3: field workload.read-mode: "linearizable" is not one of: plain, sync, quorum`},
 		{"not-yaml.yaml", "testdata/not-yaml.yaml:1: not valid YAML"},
+		{"script-unbound.yaml", `testdata/script-unbound.yaml:6: field nemesis.script[1].kill: "B" is neither a node name`},
+		{"script-bad-trigger.yaml", "testdata/script-bad-trigger.yaml:8: field nemesis.script[0].when.log[0]: not a regular expression"},
+		{"script-and-faults.yaml", "testdata/script-and-faults.yaml:6: field nemesis.script: a scenario has either faults"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
@@ -96,6 +100,32 @@ func TestShippedScenariosAreValid(t *testing.T) {
 	for _, f := range files {
 		_, err := Load(f)
 		assert.NoError(t, err, f)
+	}
+}
+
+// TestRegressionScenariosSayWhatTheyLookFor loads every regression
+// scenario: each is a script with a triggered or timed path to its bug, and
+// its header states the symptom and the checker that sees it.
+func TestRegressionScenariosSayWhatTheyLookFor(t *testing.T) {
+	files, err := filepath.Glob("regressions/ZOOKEEPER-*.yaml")
+	require.NoError(t, err)
+	require.Len(t, files, 5)
+	for _, f := range files {
+		s, err := Load(f)
+		require.NoError(t, err, f)
+		assert.Equal(t, strings.TrimSuffix(filepath.Base(f), ".yaml"), s.Name)
+		assert.NotEmpty(t, s.Nemesis.Script, f)
+		assert.Empty(t, s.Nemesis.Faults, f)
+		assert.Regexp(t, `\(.*(checker|server-logs|set|convergence|recovery).*\)`, s.Description, "%s: the description names the checker", f)
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		assert.Contains(t, string(b), "\n# Symptom: ", "%s states its symptom", f)
+		assert.Contains(t, string(b), "fixed upstream in", f)
+		again, err := s.Marshal()
+		require.NoError(t, err)
+		back, err := Parse("resolved.yaml", "other", again)
+		require.NoError(t, err, "%s: the resolved scenario loads again", f)
+		assert.Equal(t, s.Nemesis.Script, back.Nemesis.Script)
 	}
 }
 

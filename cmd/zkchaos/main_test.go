@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -61,9 +62,13 @@ func zkchaos(t *testing.T, args ...string) (int, string, string) {
 func TestValidateAcceptsShippedScenarios(t *testing.T) {
 	files, err := filepath.Glob("../../scenarios/*.yaml")
 	require.NoError(t, err)
-	code, out, stderr := zkchaos(t, append([]string{"validate"}, files...)...)
+	regressions, err := filepath.Glob("../../scenarios/regressions/*.yaml")
+	require.NoError(t, err)
+	require.Len(t, regressions, 5)
+	code, out, stderr := zkchaos(t, append([]string{"validate"}, append(files, regressions...)...)...)
 	assert.Equal(t, exitValid, code, stderr)
 	assert.Contains(t, out, "register-kill.yaml: ok")
+	assert.Contains(t, out, "ZOOKEEPER-4785.yaml: ok")
 }
 
 func TestValidateNamesFileLineAndField(t *testing.T) {
@@ -225,4 +230,45 @@ func TestRunsRepeatWithSuccessiveSeedsAndWriteJUnit(t *testing.T) {
 
 	code, _, _ = zkchaos(t, "run", "../../scenarios/smoke.yaml", "--runs", "0")
 	assert.Equal(t, exitBadInput, code)
+}
+
+// TestHuntReproducesZOOKEEPER4643 hunts with the regression scenario for
+// one run (the budget is spent by then): C is killed as soon as it logs
+// NEWLEADER during a DIFF sync. When the kill lands before C's disk writer
+// starts on the synced transactions, 3.8.0 loses acknowledged writes on
+// every replica, and the set checker must say so.
+func TestHuntReproducesZOOKEEPER4643(t *testing.T) {
+	localtest.RequireZooKeeper(t)
+	out := t.TempDir()
+	code, stdout, stderr := zkchaos(t, "run", "../../scenarios/regressions/ZOOKEEPER-4643.yaml",
+		"--runs", "3", "--until-invalid", "--budget", "1s", "--out", out)
+	t.Log(stdout)
+	files, err := filepath.Glob(filepath.Join(out, "hunt-ZOOKEEPER-4643-*.json"))
+	require.NoError(t, err)
+	require.Len(t, files, 1, stderr)
+	b, err := os.ReadFile(files[0])
+	require.NoError(t, err)
+	var h reports.Hunt
+	require.NoError(t, json.Unmarshal(b, &h))
+	require.Len(t, h.Runs, 1, "the budget stops the hunt after its first run")
+	require.Len(t, h.Steps, 1, "one triggered step")
+	step := h.Steps[0]
+	assert.Equal(t, 10, step.Step)
+	require.Equal(t, 1, step.Fired, "C logged the diff and NEWLEADER: %s", stderr)
+	require.Equal(t, 1, step.Landed+step.Missed, "the window was measured")
+	assert.Contains(t, stdout, "hunt summary: ")
+	if step.Missed == 1 {
+		// The disk writer won the race: nothing was lost, so nothing
+		// may be reported lost.
+		t.Logf("the kill missed the window: %+v", h.Runs[0].Steps)
+		assert.Equal(t, exitValid, code, stderr)
+		return
+	}
+	assert.Equal(t, exitInvalid, code, stderr)
+	assert.Equal(t, 1, h.Hits)
+	assert.Equal(t, []string{"set"}, h.Runs[0].Invalid)
+	assert.Regexp(t, `node n1 lost acknowledged adds \d+ .*node n2 lost acknowledged adds \d+ .*node n3 lost acknowledged adds`, stdout,
+		"lost on every replica")
+	assert.Contains(t, stdout, "convergence    valid", "the replicas agree with each other")
+	assert.Contains(t, stderr, "invalid with seed 1 after 1 runs")
 }
