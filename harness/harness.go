@@ -277,7 +277,8 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 		return err
 	}
 
-	w, err := history.Create(filepath.Join(r.dir, history.FileName), time.Now())
+	r.res.HistoryStarted = time.Now()
+	w, err := history.Create(filepath.Join(r.dir, history.FileName), r.res.HistoryStarted)
 	if err != nil {
 		return err
 	}

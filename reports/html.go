@@ -94,6 +94,7 @@ type pageData struct {
 	HasOps       bool
 	HasRoles     bool
 	Scatter      []scatterNote
+	Path         *Path // nil when the run had no script
 	ChartScript  template.JS
 	PageScript   template.JS
 	Scenario     string
@@ -167,14 +168,14 @@ type vizFrame struct {
 // results.json.
 func WriteHTML(dir string, p Page) error {
 	var buf bytes.Buffer
-	if err := renderHTML(&buf, p); err != nil {
+	if err := renderHTML(&buf, dir, p); err != nil {
 		return fmt.Errorf("render %s: %w", filepath.Join(dir, ReportFile), err)
 	}
 	return WriteFileAtomic(filepath.Join(dir, ReportFile), buf.Bytes())
 }
 
-// renderHTML writes the page to buf.
-func renderHTML(buf *bytes.Buffer, p Page) error {
+// renderHTML writes the page of the run in dir to buf.
+func renderHTML(buf *bytes.Buffer, dir string, p Page) error {
 	windows := faultWindows(p.Ops)
 	var summary Summary
 	if p.Results.Summary != nil {
@@ -242,6 +243,7 @@ func renderHTML(buf *bytes.Buffer, p Page) error {
 			Length: formatDuration(t.Window.Length()),
 		})
 	}
+	d.Path = BuildPath(dir, p.Results, p.Ops)
 	d.ReportFailed = strings.Join(problems, "; ")
 	return pageTemplate.Execute(buf, d)
 }

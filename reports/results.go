@@ -23,14 +23,17 @@ const ResultsFile = "results.json"
 
 // Results is results.json: the verdict of one run and the facts a reader needs.
 type Results struct {
-	Scenario     string          `json:"scenario"`
-	Seed         int64           `json:"seed"`
-	Verdict      checker.Verdict `json:"verdict"`
-	Check        checker.Result  `json:"check"`            // the composed checker result
-	Counts       Counts          `json:"counts"`           // f -> type(ok/fail/info) -> n, client ops only
-	Started      time.Time       `json:"started"`          // wall-clock start of the run
-	Duration     time.Duration   `json:"duration_ns"`      // workload phase
-	HealthyAfter time.Duration   `json:"healthy_after_ns"` // ensemble start until healthy
+	Scenario string          `json:"scenario"`
+	Seed     int64           `json:"seed"`
+	Verdict  checker.Verdict `json:"verdict"`
+	Check    checker.Result  `json:"check"`   // the composed checker result
+	Counts   Counts          `json:"counts"`  // f -> type(ok/fail/info) -> n, client ops only
+	Started  time.Time       `json:"started"` // wall-clock start of the run
+	// HistoryStarted is the wall-clock time the history's clock reads 0:
+	// when the workload began, after the ensemble was healthy.
+	HistoryStarted time.Time     `json:"history_started,omitzero"`
+	Duration       time.Duration `json:"duration_ns"`      // workload phase
+	HealthyAfter   time.Duration `json:"healthy_after_ns"` // ensemble start until healthy
 	// RecoveredAfter is how long the ensemble took to be healthy again after
 	// the final heal (0 when there was nothing to recover from, or it never was).
 	RecoveredAfter time.Duration `json:"recovered_after_ns,omitempty"`
