@@ -544,9 +544,12 @@ func (c *counting) Append(op history.Op) (history.Op, error) {
 		c.mu.Lock()
 		// An upgrade step completes ok; every other nemesis action info.
 		if (op.Type == history.Info || op.Type == history.OK) && op.Error == "" && op.Fault != nil {
-			if nemesis.IsHealAction(op.F) {
+			switch {
+			case nemesis.IsHealAction(op.F):
 				c.fault = ""
-			} else {
+			case len(op.Fault.Targets) == 0:
+				c.fault = op.Fault.Name // a script's sleep or wait
+			default:
 				c.fault = fmt.Sprintf("%s %v", op.Fault.Name, op.Fault.Targets)
 			}
 		}
