@@ -30,6 +30,9 @@ type ScriptStep struct {
 	// WaitLeader waits at most this long until exactly one node leads and
 	// serves; the script stops when none does.
 	WaitLeader time.Duration `yaml:"wait-leader,omitempty"`
+	// WaitHealthy waits at most this long until every node serves with
+	// one leader; the script stops when they do not.
+	WaitHealthy time.Duration `yaml:"wait-healthy,omitempty"`
 	// Bind names a node for later steps: the node holding Role now, or the
 	// first node step From acted on.
 	Bind string `yaml:"bind,omitempty"`
@@ -136,6 +139,7 @@ func (st ScriptStep) actions() []string {
 	add(st.Heal, "heal")
 	add(st.Sleep != 0, "sleep")
 	add(st.WaitLeader != 0, "wait-leader")
+	add(st.WaitHealthy != 0, "wait-healthy")
 	add(st.Bind != "", "bind")
 	return out
 }
@@ -177,6 +181,8 @@ func (st ScriptStep) Describe() string {
 		what = "sleep " + st.Sleep.String()
 	case "wait-leader":
 		what = "wait for a leader"
+	case "wait-healthy":
+		what = "wait until healthy"
 	case "bind":
 		if st.From > 0 {
 			what = fmt.Sprintf("bind %s to the node of step %d", st.Bind, st.From)
@@ -219,7 +225,7 @@ func ValidateScript(steps []ScriptStep) []StepProblem {
 			bad(acts[1], "a step does one thing; this one has both %s and %s (split it into steps)", acts[0], acts[1])
 		case len(acts) == 0 && st.When == nil:
 			bad("", "the step does nothing: give one of kill, start, pause, resume, isolate, heal, sleep, "+
-				"wait-leader, bind, or a when trigger to wait for")
+				"wait-leader, wait-healthy, bind, or a when trigger to wait for")
 		}
 		checkRef := func(field, ref string) {
 			if ref == "" {
@@ -237,6 +243,9 @@ func ValidateScript(steps []ScriptStep) []StepProblem {
 		}
 		if st.WaitLeader < 0 {
 			bad("wait-leader", "must be positive")
+		}
+		if st.WaitHealthy < 0 {
+			bad("wait-healthy", "must be positive")
 		}
 		if st.Bind != "" {
 			switch {

@@ -88,6 +88,7 @@ var script4785 = []ScriptStep{
 		Delay: time.Millisecond, MaxDelay: 3 * time.Millisecond, Window: "UPTODATE"},
 	{Bind: "K", From: 3},
 	{WaitLeader: time.Second},
+	{WaitHealthy: time.Second},
 }
 
 func TestScriptFiresOnLogSequenceAndMeasuresTheWindow(t *testing.T) {
@@ -141,6 +142,10 @@ func TestScriptFiresOnLogSequenceAndMeasuresTheWindow(t *testing.T) {
 			assert.GreaterOrEqual(t, kill.Fault.Trigger.DelayNS, int64(time.Millisecond))
 			assert.LessOrEqual(t, kill.Fault.Trigger.DelayNS, int64(3*time.Millisecond))
 			assert.True(t, c.down[kill.Fault.Targets[0]])
+			last := rec.ops[len(rec.ops)-1]
+			assert.Equal(t, history.FStep, last.F)
+			assert.Equal(t, "step 6: wait until healthy", last.Fault.Name)
+			assert.Equal(t, "healthy after 0s", last.Fault.Detail)
 		})
 	}
 }

@@ -145,6 +145,16 @@ func (r *scriptRun) step(ctx context.Context, n int, st ScriptStep) error {
 		}
 		record(r.rec, r.log, op)
 		return err
+	case "wait-healthy":
+		took, err := r.c.WaitHealthy(ctx, st.WaitHealthy)
+		op := r.note(n, label)
+		if err != nil {
+			op.Error = err.Error()
+		} else {
+			op.Fault.Detail = "healthy after " + took.Round(time.Millisecond).String()
+		}
+		record(r.rec, r.log, op)
+		return err
 	case "bind":
 		node, err := r.bind(ctx, st)
 		op := r.note(n, label)
