@@ -192,8 +192,6 @@ type Trigger struct {
 	// Saw is the log line, or the "mntr"/"srvr" field and value, that fired
 	// the trigger.
 	Saw string `json:"saw,omitempty"`
-	// AtNS is when the harness saw it, in ns since the run started.
-	AtNS int64 `json:"at_ns,omitempty"`
 	// DelayNS is the delay drawn after the trigger fired, before the action.
 	DelayNS int64 `json:"delay_ns,omitempty"`
 	// Window is "landed" when the action was applied before the node logged
