@@ -34,6 +34,7 @@ func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 func newRunCmd() *cobra.Command {
 	var (
 		timeLimit    time.Duration
+		rate         float64
 		seed         int64
 		outDir       string
 		runs         int
@@ -56,6 +57,12 @@ func newRunCmd() *cobra.Command {
 					return badInput(fmt.Errorf("--time-limit must be positive, got %s", timeLimit))
 				}
 				s.TimeLimit = timeLimit
+			}
+			if cmd.Flags().Changed("rate") {
+				if rate < 0 {
+					return badInput(fmt.Errorf("--rate must not be negative (0 means unlimited), got %g", rate))
+				}
+				s.Workload.Rate = rate
 			}
 			if cmd.Flags().Changed("seed") {
 				s.Seed = seed
@@ -130,6 +137,7 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().DurationVar(&budget, "budget", 0, "start no run after this much time has passed (0: no limit)")
 	cmd.Flags().StringVar(&junit, "junit", "", "also write JUnit XML to this file (one test case per checker per run)")
 	cmd.Flags().DurationVar(&timeLimit, "time-limit", 0, "override the scenario's time limit")
+	cmd.Flags().Float64Var(&rate, "rate", 0, "override the workload's total ops/s (0: as fast as the ensemble answers)")
 	cmd.Flags().Int64Var(&seed, "seed", 0, "override the scenario's seed")
 	cmd.Flags().StringVar(&outDir, "out", "runs", "directory that holds run directories")
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file for the kubernetes backend (overrides the scenario's)")

@@ -90,6 +90,12 @@ func TestRunWithBadScenarioIsBadInputAndStartsNothing(t *testing.T) {
 	assert.Equal(t, exitBadInput, code, "a missing argument is bad input")
 	code, _, _ = zkchaos(t, "run", "../../scenarios/smoke.yaml", "--time-limit", "soon")
 	assert.Equal(t, exitBadInput, code, "a malformed flag is bad input")
+	code, _, stderr = zkchaos(t, "run", "../../scenarios/smoke.yaml", "--rate", "-5", "--out", out)
+	assert.Equal(t, exitBadInput, code)
+	assert.Contains(t, stderr, "--rate must not be negative")
+	code, _, stderr = zkchaos(t, "run", "../../scenarios/smoke.yaml", "--budget", "-1s", "--out", out)
+	assert.Equal(t, exitBadInput, code)
+	assert.Contains(t, stderr, "--budget must not be negative")
 }
 
 func TestCheckJudgesAStoredHistoryOffline(t *testing.T) {
