@@ -9,6 +9,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/history"
@@ -46,6 +47,10 @@ func Snapshots(ctx context.Context, env Env, rec Recorder, mntr FourLetter) erro
 	return errors.Join(errs...)
 }
 
+// snapshotParallelism is how many reads one snapshot keeps in flight on
+// its session: the walk is one read per znode, and a session pipelines them.
+const snapshotParallelism = 32
+
 func snapshot(ctx context.Context, env Env, node cluster.Node) (map[string]string, error) {
 	conn, err := env.Connect(ctx, node)
 	if err != nil {
@@ -55,40 +60,99 @@ func snapshot(ctx context.Context, env Env, node cluster.Node) (map[string]strin
 	if _, err := conn.Sync("/"); err != nil {
 		return nil, fmt.Errorf("snapshot of %s: sync: %w", node.Name, err)
 	}
-	out := map[string]string{}
-	queue := []string{"/"}
-	for len(queue) > 0 && ctx.Err() == nil {
-		p := queue[0]
-		queue = queue[1:]
+	w := &walk{out: map[string]string{}}
+	slots := make(chan struct{}, snapshotParallelism)
+	var wg sync.WaitGroup
+	// list reads the children of p and, for each, its data and stat; a
+	// child with children of its own is listed in turn.
+	var list func(p string)
+	list = func(p string) {
+		defer wg.Done()
+		if w.stopped(ctx) {
+			return
+		}
+		slots <- struct{}{}
 		children, _, err := conn.Children(p)
+		<-slots
 		if err != nil {
-			return out, fmt.Errorf("snapshot of %s: children of %s: %w", node.Name, p, err)
+			w.fail(fmt.Errorf("snapshot of %s: children of %s: %w", node.Name, p, err))
+			return
 		}
 		for _, c := range children {
 			full := path.Join(p, c)
 			if full == "/zookeeper" || strings.HasPrefix(full, "/zookeeper/") {
 				continue
 			}
-			data, stat, err := conn.Get(full)
-			if err != nil {
-				// Deleted since it was listed (an ephemeral whose session
-				// just closed): not a difference between replicas.
-				continue
-			}
-			if stat.EphemeralOwner != 0 {
-				// Ephemerals come and go with sessions that may still be
-				// expiring while the nodes are read one after another.
-				continue
-			}
-			sum := sha256.Sum256(data)
-			out[full] = "v" + strconv.Itoa(int(stat.Version)) + ":" + hex.EncodeToString(sum[:6])
-			if len(out) >= maxSnapshotNodes {
-				return out, fmt.Errorf("snapshot of %s: more than %d znodes, stopped", node.Name, maxSnapshotNodes)
-			}
-			queue = append(queue, full)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if w.stopped(ctx) {
+					return
+				}
+				slots <- struct{}{}
+				data, stat, err := conn.Get(full)
+				<-slots
+				if err != nil || stat.EphemeralOwner != 0 {
+					// Deleted since it was listed (an ephemeral whose
+					// session just closed), or an ephemeral: those come
+					// and go with sessions that may still be expiring
+					// while the nodes are read one after another. Neither
+					// is a difference between replicas.
+					return
+				}
+				sum := sha256.Sum256(data)
+				if !w.add(full, "v"+strconv.Itoa(int(stat.Version))+":"+hex.EncodeToString(sum[:6])) {
+					w.fail(fmt.Errorf("snapshot of %s: more than %d znodes, stopped", node.Name, maxSnapshotNodes))
+					return
+				}
+				if stat.NumChildren > 0 {
+					wg.Add(1)
+					go list(full)
+				}
+			}()
 		}
 	}
-	return out, ctx.Err()
+	wg.Add(1)
+	go list("/")
+	wg.Wait()
+	if w.err != nil {
+		return w.out, w.err
+	}
+	return w.out, ctx.Err()
+}
+
+// walk is what a snapshot's concurrent reads share.
+type walk struct {
+	mu  sync.Mutex
+	out map[string]string
+	err error
+}
+
+// add records a znode; false when the snapshot is full.
+func (w *walk) add(p, v string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.out) >= maxSnapshotNodes {
+		return false
+	}
+	w.out[p] = v
+	return true
+}
+
+// fail keeps the first error, which stops the walk.
+func (w *walk) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = err
+	}
+}
+
+// stopped reports whether the walk should read no more.
+func (w *walk) stopped(ctx context.Context) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err != nil || ctx.Err() != nil
 }
 
 // digestMetrics keeps the mntr lines about the server's own data digest.

@@ -3,6 +3,7 @@ package set_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,9 +79,14 @@ func TestAcknowledgedAddsSurvivePartitionsOnEveryNode(t *testing.T) {
 	require.NoError(t, err)
 	partitions := 0
 	errs := map[string]int{}
+	snapshots := map[string]map[string]string{}
 	for _, op := range read.Ops {
 		if op.IsNemesis() && op.Type == history.Info && op.F == "partition" && op.Error == "" {
 			partitions++
+		}
+		if op.F == history.FSnapshot {
+			require.Empty(t, op.Error, "snapshot of %s", op.Node)
+			snapshots[op.Node] = op.Snapshot
 		}
 		if op.F == checker.SetAdd && (op.Type == history.Fail || op.Type == history.Info) {
 			errs[string(op.Type)+": "+op.Error]++
@@ -88,4 +94,21 @@ func TestAcknowledgedAddsSurvivePartitionsOnEveryNode(t *testing.T) {
 	}
 	t.Logf("adds that did not complete ok, by error: %v", errs)
 	assert.GreaterOrEqual(t, partitions, 1, "the network was partitioned")
+
+	// The snapshots the convergence checker compares walk every znode of
+	// every node, many reads at a time: each holds the root and every
+	// element the set checker found, and they agree.
+	require.Len(t, snapshots, 3)
+	for _, n := range d.Nodes {
+		snap := snapshots[n.Node]
+		elements := 0
+		for p := range snap {
+			if strings.HasPrefix(p, set.Root+"/") {
+				elements++
+			}
+		}
+		assert.Contains(t, snap, set.Root)
+		assert.Equal(t, n.Present, elements, "%s: the znode of every element the final read found", n.Node)
+		assert.Equal(t, snapshots[d.Nodes[0].Node], snap, "%s agrees with %s", n.Node, d.Nodes[0].Node)
+	}
 }
