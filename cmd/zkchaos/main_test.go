@@ -224,7 +224,7 @@ func TestRunsRepeatWithSuccessiveSeedsAndWriteJUnit(t *testing.T) {
 	localtest.RequireZooKeeper(t)
 	out := t.TempDir()
 	junit := filepath.Join(out, "junit.xml")
-	code, stdout, stderr := zkchaos(t, "run", "../../scenarios/smoke.yaml", "--time-limit", "5s", "--runs", "2", "--seed", "40", "--junit", junit, "--out", out)
+	code, stdout, stderr := zkchaos(t, "run", "../../scenarios/smoke.yaml", "--time-limit", "2s", "--runs", "2", "--seed", "40", "--junit", junit, "--out", out)
 	assert.Equal(t, exitValid, code, stderr)
 	assert.Equal(t, 2, strings.Count(stdout, "verdict: VALID"))
 	b, err := os.ReadFile(junit)

@@ -21,7 +21,10 @@ import (
 // TestRegressionScenarios hunts with every regression scenario for one run
 // (the budget is spent by then; `--runs N` hunts longer, see README): the
 // script must run to its end on real servers, every trigger must fire, and
-// the verdict must follow from what the servers did.
+// the verdict must follow from what the servers did. Two run at a time
+// (go test's -parallel is the number of cores): the scripts wait for
+// states, not for times, and the verdicts are held to what the servers did,
+// so a slower machine changes what they find, not whether they pass.
 func TestRegressionScenarios(t *testing.T) {
 	localtest.RequireZooKeeper(t)
 	for _, tc := range []struct {
@@ -47,6 +50,7 @@ func TestRegressionScenarios(t *testing.T) {
 		{"ZOOKEEPER-4685", fullSpeedBounded, serversRecovered},
 	} {
 		t.Run(tc.bug, func(t *testing.T) {
+			t.Parallel()
 			out := t.TempDir()
 			args := []string{"run", "../../scenarios/regressions/" + tc.bug + ".yaml",
 				"--runs", "2", "--until-invalid", "--budget", "1s", "--out", out}
