@@ -134,6 +134,7 @@ func TestShippedFaultScenariosAreValid(t *testing.T) {
 		"register-clock-bump", "register-mixed",
 	} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel() // two at a time: go test's -parallel is the number of cores
 			s, err := scenarios.Load(filepath.Join("..", "scenarios", name+".yaml"))
 			require.NoError(t, err)
 			// A short warm-up, then one whole fault window with its election
