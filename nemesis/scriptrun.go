@@ -407,7 +407,8 @@ func (r *scriptRun) await(ctx context.Context, w Trigger) (*history.Trigger, <-c
 			if err != nil {
 				return "", false
 			}
-			v, ok := mntrField(reply, w.Mntr)
+			v, ok := local.MntrValue(reply, w.Mntr)
+			v = strings.TrimSpace(v)
 			return w.Mntr + "=" + v, ok && re.MatchString(v)
 		})
 		t.Saw = saw // on failure, the last value seen
@@ -470,14 +471,4 @@ func poll(ctx context.Context, check func() (string, bool)) (string, error) {
 			return last, ctx.Err()
 		}
 	}
-}
-
-// mntrField finds a field of a mntr reply ("key<TAB>value" lines).
-func mntrField(reply, key string) (string, bool) {
-	for _, line := range strings.Split(reply, "\n") {
-		if k, v, ok := strings.Cut(line, "\t"); ok && k == key {
-			return strings.TrimSpace(v), true
-		}
-	}
-	return "", false
 }

@@ -490,16 +490,16 @@ func syncState(ctx context.Context, addr string) (state string, synced bool) {
 	if err != nil {
 		return string(role) + ", " + err.Error(), false
 	}
-	peer, ok := mntrValue(reply, "zk_peer_state")
+	peer, ok := MntrValue(reply, "zk_peer_state")
 	if !ok || peer == leadingBroadcast || peer == followingBroadcast {
 		return string(role), true
 	}
 	return fmt.Sprintf("%s, zk_peer_state %q", role, peer), false
 }
 
-// mntrValue returns the value of key in a mntr reply ("key<TAB>value"
+// MntrValue returns the value of key in a mntr reply ("key<TAB>value"
 // lines).
-func mntrValue(reply, key string) (string, bool) {
+func MntrValue(reply, key string) (string, bool) {
 	for line := range strings.Lines(reply) {
 		k, v, ok := strings.Cut(strings.TrimRight(line, "\r\n"), "\t")
 		if ok && k == key {

@@ -542,7 +542,7 @@ func TestFetchedDebianVersionRunsAndNodesRestartOnAnother(t *testing.T) {
 		assert.True(t, synced, "%s: %s", n.Name, state)
 		mntr, err := FourLetter(ctx, n.ClientAddr, "mntr")
 		require.NoError(t, err)
-		peer, ok := mntrValue(mntr, "zk_peer_state")
+		peer, ok := MntrValue(mntr, "zk_peer_state")
 		assert.True(t, ok, "3.8 reports zk_peer_state")
 		assert.Contains(t, []string{leadingBroadcast, followingBroadcast}, peer)
 	}
