@@ -2,6 +2,7 @@ package checker
 
 import (
 	"context"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -9,37 +10,270 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/history/gen"
+	"github.com/zkchaos/zkchaos/internal/oracle"
 )
 
-func jepsen(t *testing.T, text string) []history.Op {
+func jepsen(t testing.TB, text string) []history.Op {
 	t.Helper()
-	ops, err := history.ReadEDN(strings.NewReader(text))
+	h, err := history.ReadEDN(strings.NewReader(text))
 	require.NoError(t, err)
-	return ops
+	return h.Ops
 }
 
-func TestValueRegisterOnJepsenHistories(t *testing.T) {
-	ctx := context.Background()
-	valid := jepsen(t, `{:type :invoke, :f :write, :value 1, :process 0, :time 1}
-{:type :ok, :f :write, :value 1, :process 0, :time 2}
-{:type :invoke, :f :cas, :value [1 2], :process 1, :time 3}
-{:type :invoke, :f :read, :value nil, :process 2, :time 4}
-{:type :ok, :f :read, :value 2, :process 2, :time 5}
-{:type :info, :f :cas, :value [1 2], :process 1, :time 6}
-{:type :invoke, :f :cas, :value [1 3], :process 3, :time 7}
-{:type :fail, :f :cas, :value [1 3], :process 3, :time 8}`)
-	assert.Equal(t, Valid, ValueRegister{CAS: true}.Check(ctx, valid).Verdict, "the info cas happened, the later cas from 1 failed")
+func zero() *int64 { return history.Int64(0) }
 
-	stale := jepsen(t, `{:type :invoke, :f :write, :value [:k 1], :process 0, :time 1}
-{:type :ok, :f :write, :value [:k 1], :process 0, :time 2}
-{:type :invoke, :f :read, :value [:k nil], :process 1, :time 3}
-{:type :ok, :f :read, :value [:k nil], :process 1, :time 4}`)
-	r := ValueRegister{}.Check(ctx, stale)
-	assert.Equal(t, Invalid, r.Verdict)
-	assert.Contains(t, r.Message, "k")
-	assert.NotEmpty(t, r.Visualizations)
+// TestValueRegisterKnownAnswers holds one history per class of mistake a
+// register checker can make, each with the answer Knossos gives.
+func TestValueRegisterKnownAnswers(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		initial *int64
+		edn     string
+		want    Verdict
+		message string
+	}{{
+		name: "a failed cas while the register holds its expected value is no violation",
+		edn: `{:type :invoke, :f :write, :value 1, :process 0}
+{:type :ok, :f :write, :value 1, :process 0}
+{:type :invoke, :f :cas, :value [1 2], :process 1}
+{:type :fail, :f :cas, :value [1 2], :process 1, :error :timeout}
+{:type :invoke, :f :read, :value nil, :process 2}
+{:type :ok, :f :read, :value 1, :process 2}`,
+		want: Valid,
+	}, {
+		name: "an indeterminate cas that took effect",
+		edn: `{:type :invoke, :f :write, :value 1, :process 0}
+{:type :ok, :f :write, :value 1, :process 0}
+{:type :invoke, :f :cas, :value [1 2], :process 1}
+{:type :invoke, :f :read, :value nil, :process 2}
+{:type :ok, :f :read, :value 2, :process 2}
+{:type :info, :f :cas, :value [1 2], :process 1}
+{:type :invoke, :f :cas, :value [1 3], :process 3}
+{:type :fail, :f :cas, :value [1 3], :process 3}`,
+		want: Valid,
+	}, {
+		name: "a read of a value only a failed write wrote",
+		edn: `{:type :invoke, :f :write, :value 5, :process 0}
+{:type :fail, :f :write, :value 5, :process 0}
+{:type :invoke, :f :read, :value nil, :process 1}
+{:type :ok, :f :read, :value 5, :process 1}`,
+		want: Invalid, message: "no operation wrote 5",
+	}, {
+		name: "a read of a value nobody wrote, with no ok write at all",
+		edn: `{:type :invoke, :f :read, :value nil, :process 1}
+{:type :ok, :f :read, :value 7, :process 1}`,
+		initial: zero(), want: Invalid, message: "process 1: read 7 (records 1-2), but no operation wrote 7",
+	}, {
+		name: "two concurrent cas from the same value both succeed",
+		edn: `{:type :invoke, :f :cas, :value [0 1], :process 1}
+{:type :invoke, :f :cas, :value [0 2], :process 2}
+{:type :ok, :f :cas, :value [0 1], :process 1}
+{:type :ok, :f :cas, :value [0 2], :process 2}`,
+		initial: zero(), want: Invalid, message: "none of these fits next",
+	}, {
+		name: "a read that saw a pending write, and nothing else completed",
+		edn: `{:type :invoke, :f :write, :value 3, :process 0}
+{:type :invoke, :f :read, :value nil, :process 1}
+{:type :ok, :f :read, :value 3, :process 1}`,
+		want: Valid, message: "exercised little: no write completed ok",
+	}, {
+		name: "reads of the initial value only",
+		edn: `{:type :invoke, :f :read, :value nil, :process 1}
+{:type :ok, :f :read, :value 0, :process 1}
+{:type :invoke, :f :read, :value nil, :process 1}
+{:type :ok, :f :read, :value 0, :process 1}`,
+		initial: zero(), want: Valid, message: "exercised little",
+	}, {
+		name: "nothing completed",
+		edn: `{:type :invoke, :f :write, :value 3, :process 0}
+{:type :info, :f :write, :value 3, :process 0}`,
+		want: Valid, message: "exercised nothing",
+	}, {
+		name: "a stale read after an acknowledged write",
+		edn: `{:type :invoke, :f :write, :value [:k 1], :process 0}
+{:type :ok, :f :write, :value [:k 1], :process 0}
+{:type :invoke, :f :write, :value [:k 2], :process 0}
+{:type :ok, :f :write, :value [:k 2], :process 0}
+{:type :invoke, :f :read, :value [:k nil], :process 1}
+{:type :ok, :f :read, :value [:k 1], :process 1}`,
+		want: Invalid, message: "leaves the register at 2, and none of these fits next: process 1: read 1 (records 5-6)",
+	}, {
+		name: "a read of nil is a read of an unknown value, as in Knossos",
+		edn: `{:type :invoke, :f :write, :value 1, :process 0}
+{:type :ok, :f :write, :value 1, :process 0}
+{:type :invoke, :f :read, :value nil, :process 1}
+{:type :ok, :f :read, :value nil, :process 1}`,
+		want: Valid, message: "1 ok read of nil left out",
+	}, {
+		name: "an indeterminate write read after a later write: it took effect late",
+		edn: `{:type :invoke, :f :write, :value 1, :process 0}
+{:type :invoke, :f :write, :value 2, :process 1}
+{:type :ok, :f :write, :value 2, :process 1}
+{:type :invoke, :f :read, :value nil, :process 2}
+{:type :ok, :f :read, :value 1, :process 2}
+{:type :info, :f :write, :value 1, :process 0}`,
+		want: Valid,
+	}, {
+		name: "a lost write: a read after the write returned, of the value before it",
+		edn: `{:type :invoke, :f :write, :value 1, :process 0}
+{:type :ok, :f :write, :value 1, :process 0}
+{:type :invoke, :f :write, :value 2, :process 0}
+{:type :ok, :f :write, :value 2, :process 0}
+{:type :invoke, :f :write, :value 3, :process 1}
+{:type :info, :f :write, :value 3, :process 1}
+{:type :invoke, :f :read, :value nil, :process 2}
+{:type :ok, :f :read, :value 1, :process 2}`,
+		want: Invalid,
+	}, {
+		// Knossos' core test "history-a": a crashed read, then reads
+		// that follow the writes.
+		name: "Knossos history-a",
+		edn: `{:process 4, :type :invoke, :f :write, :value 2}
+{:process 4, :type :ok, :f :write, :value 2}
+{:process 6, :type :invoke, :f :read, :value nil}
+{:process 1, :type :invoke, :f :write, :value 4}
+{:process 1, :type :ok, :f :write, :value 4}
+{:process 14, :type :invoke, :f :read, :value 4}
+{:process 14, :type :ok, :f :read, :value 4}
+{:process 9, :type :invoke, :f :write, :value 0}
+{:process 9, :type :ok, :f :write, :value 0}
+{:process 19, :type :invoke, :f :read, :value 0}
+{:process 19, :type :ok, :f :read, :value 0}`,
+		initial: zero(), want: Valid,
+	}, {
+		// After Knossos' "bad analysis" history: a crashed read, a write
+		// of 1 that never completes, and two concurrent reads that see
+		// the register before and after it.
+		name: "concurrent reads around a pending write",
+		edn: `{:process 4, :type :invoke, :f :write, :value 2}
+{:process 4, :type :ok, :f :write, :value 2}
+{:process 6, :type :invoke, :f :read, :value nil}
+{:process 9, :type :invoke, :f :write, :value 0}
+{:process 9, :type :ok, :f :write, :value 0}
+{:process 20, :type :invoke, :f :write, :value 1}
+{:process 22, :type :invoke, :f :read, :value nil}
+{:process 21, :type :invoke, :f :read, :value nil}
+{:process 21, :type :ok, :f :read, :value 0}
+{:process 22, :type :ok, :f :read, :value 1}`,
+		initial: zero(), want: Valid,
+	}, {
+		// The same reads in sequence: once a read saw the pending write,
+		// a later read cannot see the register before it.
+		name: "sequential reads around a pending write",
+		edn: `{:process 4, :type :invoke, :f :write, :value 2}
+{:process 4, :type :ok, :f :write, :value 2}
+{:process 9, :type :invoke, :f :write, :value 0}
+{:process 9, :type :ok, :f :write, :value 0}
+{:process 20, :type :invoke, :f :write, :value 1}
+{:process 22, :type :invoke, :f :read, :value nil}
+{:process 22, :type :ok, :f :read, :value 1}
+{:process 21, :type :invoke, :f :read, :value nil}
+{:process 21, :type :ok, :f :read, :value 0}`,
+		initial: zero(), want: Invalid, message: "leaves the register at 1, and none of these fits next: process 21: read 0 (records 8-9)",
+	}, {
+		// Knossos' "bad analysis": two concurrent reads of values no
+		// operation wrote.
+		name: "Knossos bad analysis",
+		edn: `{:process 4, :type :invoke, :f :write, :value 2}
+{:process 4, :type :ok, :f :write, :value 2}
+{:process 9, :type :invoke, :f :write, :value 0}
+{:process 9, :type :ok, :f :write, :value 0}
+{:process 20, :type :invoke, :f :write, :value 1}
+{:process 22, :type :invoke, :f :read, :value 3}
+{:process 21, :type :invoke, :f :read, :value 2}
+{:process 21, :type :ok, :f :read, :value 2}
+{:process 22, :type :ok, :f :read, :value 3}`,
+		initial: zero(), want: Invalid, message: "no operation wrote 3",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ops := jepsen(t, tc.edn)
+			r := ValueRegister{CAS: true, Initial: tc.initial}.Check(context.Background(), ops)
+			assert.Equal(t, tc.want, r.Verdict, r.Message)
+			assert.Contains(t, r.Message, tc.message)
+			want, err := oracle.JepsenRegister(ops, true, initialOf(tc.initial))
+			require.NoError(t, err)
+			assert.Equal(t, want, r.Verdict == Valid, "the brute force disagrees")
+			if tc.want == Invalid {
+				d := r.Details.(ValueRegisterDetails)
+				require.Len(t, d.Keys, 1)
+				assert.NotEmpty(t, d.Keys[0].Explanation)
+				assert.NotEmpty(t, d.Keys[0].NeverLinearized, "the operation that could not be placed is named")
+				assert.NotEmpty(t, r.Visualizations, "a key that is not linearizable is drawn")
+			}
+		})
+	}
+}
 
-	noReads := jepsen(t, `[{:type :invoke, :f :write, :value 1, :process 0, :time 1} {:type :ok, :f :write, :value 1, :process 0, :time 2}]`)
-	assert.Equal(t, Unknown, ValueRegister{}.Check(ctx, noReads).Verdict)
-	assert.Equal(t, Unknown, ValueRegister{}.Check(ctx, valid).Verdict, "cas outside the register model")
+func initialOf(p *int64) int64 {
+	if p == nil {
+		return oracle.Nil
+	}
+	return *p
+}
+
+func TestValueRegisterModelErrors(t *testing.T) {
+	cas := jepsen(t, `{:type :invoke, :f :write, :value 1, :process 0}
+{:type :ok, :f :write, :value 1, :process 0}
+{:type :invoke, :f :cas, :value [1 2], :process 1}
+{:type :ok, :f :cas, :value [1 2], :process 1}`)
+	err := ValueRegister{}.Validate(cas)
+	var me *ModelError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, int64(2), me.Index)
+	assert.Contains(t, err.Error(), "use the cas-register model")
+	r := ValueRegister{}.Check(context.Background(), cas)
+	assert.Equal(t, Unknown, r.Verdict)
+	assert.Contains(t, r.Message, "record 3:")
+	assert.NoError(t, ValueRegister{CAS: true}.Validate(cas))
+
+	add := jepsen(t, "{:type :invoke, :f :add, :value 1, :process 0}\n{:type :ok, :f :add, :value 1, :process 0}")
+	assert.ErrorContains(t, ValueRegister{CAS: true}.Validate(add), ":add is not an operation of the cas-register model")
+	set := jepsen(t, "{:type :invoke, :f :read, :process 0}\n{:type :ok, :f :read, :value #{1 2}, :process 0}")
+	assert.ErrorContains(t, ValueRegister{CAS: true}.Validate(set), "an ok read that returned [1 2]")
+	short := jepsen(t, "{:type :invoke, :f :cas, :value [1], :process 0}")
+	assert.ErrorContains(t, ValueRegister{CAS: true}.Validate(short), "a cas of [1], not of [old new]")
+}
+
+// TestValueRegisterAgreesWithBruteForce compares the verdict with the
+// oracle's exhaustive search on thousands of small random histories, one
+// and two keys, about a third of them corrupted.
+func TestValueRegisterAgreesWithBruteForce(t *testing.T) {
+	n := 3000
+	if testing.Short() {
+		n = 1000
+	}
+	rng := rand.New(rand.NewPCG(14, 1))
+	var valid, invalid int
+	for i := range n {
+		keys := 1 + i%2
+		ops := gen.Jepsen(gen.JepsenConfig{
+			Seed: uint64(i), Calls: 3 + rng.IntN(7*keys), Keys: keys, Processes: 2 + rng.IntN(3), Values: 3,
+			Reads: 0.34, CAS: 0.33, Info: 0.12, Fail: 0.1, Nil: 0.15, CorruptRead: rng.IntN(3) == 0,
+		})
+		var initial *int64
+		if i%3 == 0 {
+			initial = zero()
+		}
+		want, err := oracle.JepsenRegister(ops, true, initialOf(initial))
+		require.NoError(t, err)
+		r := ValueRegister{CAS: true, Initial: initial}.Check(context.Background(), ops)
+		if !assert.NotEqual(t, Unknown, r.Verdict, r.Message) || !assert.Equal(t, want, r.Verdict == Valid, "history %d: %s\n%s", i, r.Message, ednText(t, ops)) {
+			return
+		}
+		if want {
+			valid++
+		} else {
+			invalid++
+		}
+	}
+	t.Logf("%d valid, %d invalid", valid, invalid)
+	assert.Greater(t, valid, n/5)
+	assert.Greater(t, invalid, n/10)
+}
+
+func ednText(t *testing.T, ops []history.Op) string {
+	var b strings.Builder
+	require.NoError(t, history.WriteEDN(&b, ops))
+	return b.String()
 }

@@ -2,6 +2,8 @@ package harness
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -36,25 +38,72 @@ func ExportEDN(dir, path string) error {
 	return nil
 }
 
-// CheckEDN judges a Jepsen history file with the named model.
-func CheckEDN(ctx context.Context, path, model string, budget time.Duration) (checker.Result, error) {
-	var c checker.Checker
-	switch model {
+// EDNCheck says how to judge a Jepsen history.
+type EDNCheck struct {
+	// Path is the history.edn file.
+	Path string
+	// Model is one of EDNModels.
+	Model string
+	// Initial is the register's value before the history; nil is Jepsen's
+	// nil.
+	Initial *int64
+	// Budget bounds the search; zero means one minute.
+	Budget time.Duration
+}
+
+// CheckEDN judges a Jepsen history file. A file that is not a well-formed
+// Jepsen history, or holds operations the model does not have, is an error
+// that names the record and its line.
+func CheckEDN(ctx context.Context, c EDNCheck) (checker.Result, error) {
+	var v checker.ValueRegister
+	switch c.Model {
 	case "cas-register":
-		c = checker.ValueRegister{CAS: true, Budget: budget}
+		v = checker.ValueRegister{CAS: true}
 	case "register":
-		c = checker.ValueRegister{Budget: budget}
 	default:
-		return checker.Result{}, fmt.Errorf("unknown model %q (models: %s)", model, strings.Join(EDNModels, ", "))
+		return checker.Result{}, fmt.Errorf("unknown model %q (models: %s)", c.Model, strings.Join(EDNModels, ", "))
 	}
-	f, err := os.Open(path)
+	v.Initial, v.Budget = c.Initial, c.Budget
+	f, err := os.Open(c.Path)
 	if err != nil {
 		return checker.Result{}, fmt.Errorf("open Jepsen history: %w", err)
 	}
 	defer f.Close()
-	ops, err := history.ReadEDN(f)
+	h, err := history.ReadEDN(f)
 	if err != nil {
-		return checker.Result{}, fmt.Errorf("%s: %w", path, err)
+		return checker.Result{}, fmt.Errorf("%s: %w", c.Path, err)
 	}
-	return c.Check(ctx, ops), nil
+	if err := v.Validate(h.Ops); err != nil {
+		var me *checker.ModelError
+		if errors.As(err, &me) {
+			return checker.Result{}, fmt.Errorf("%s: %s: %s", c.Path, h.Where(me.Index), me.Reason)
+		}
+		return checker.Result{}, fmt.Errorf("%s: %w", c.Path, err)
+	}
+	return v.Check(ctx, h.Ops), nil
+}
+
+// WriteEDNResults writes what a check of a Jepsen history found into dir:
+// results.json, and one page per visualization. It returns the pages'
+// paths.
+func WriteEDNResults(dir string, r checker.Result) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode results: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), append(b, '\n'), 0o644); err != nil {
+		return nil, fmt.Errorf("write results: %w", err)
+	}
+	var pages []string
+	for i, v := range r.AllVisualizations() {
+		p := filepath.Join(dir, fmt.Sprintf("linearizability-%d.html", i+1))
+		if err := os.WriteFile(p, v.HTML, 0o644); err != nil {
+			return pages, fmt.Errorf("write visualization: %w", err)
+		}
+		pages = append(pages, p)
+	}
+	return pages, nil
 }

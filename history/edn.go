@@ -115,8 +115,14 @@ func ednValue(op Op, valueAt map[string]map[int32]int64) any {
 		}
 		v = []any{expected, *op.Value}
 	case op.Values != nil:
-		v = op.Values
-	case op.Value != nil:
+		vals := make([]any, len(op.Values))
+		for i, x := range op.Values {
+			if x != EDNNil {
+				vals[i] = x
+			}
+		}
+		v = vals
+	case op.Value != nil && *op.Value != EDNNil:
 		v = *op.Value
 	}
 	if op.Key != "" {
@@ -141,57 +147,155 @@ func versionValues(ops []Op) map[string]map[int32]int64 {
 	return out
 }
 
+// EDNHistory is a Jepsen history read from history.edn.
+type EDNHistory struct {
+	// Ops are the records in file order; an Op's Index is its position in
+	// the file, which is the history's order (Jepsen's :time is kept in
+	// Time but orders nothing).
+	Ops []Op
+	// Lines are the line of the file on which each record starts.
+	Lines []int
+}
+
+// Where names record i for messages, e.g. "record 12 (line 13)".
+func (h EDNHistory) Where(i int64) string {
+	if i < 0 || int(i) >= len(h.Lines) {
+		return fmt.Sprintf("record %d", i+1)
+	}
+	return fmt.Sprintf("record %d (line %d)", i+1, h.Lines[i])
+}
+
 // ReadEDN reads a Jepsen history: EDN maps one after another (one per line,
 // as Jepsen writes them, or inside one vector). Values are understood in the
 // shapes Jepsen's register, cas-register and set workloads use, with or
 // without independent [key value] tuples: a read's or write's integer (or
 // nil), a cas's [old new] (into Values), a set read's collection (into
-// Values). Times, indices and processes are taken as given; :nemesis and
-// other non-integer processes become NemesisProcess.
-func ReadEDN(r io.Reader) ([]Op, error) {
-	dec := edn.NewDecoder(bufio.NewReader(r))
-	var ops []Op
-	for n := 1; ; n++ {
-		var raw any
-		err := dec.Decode(&raw)
-		if errors.Is(err, io.EOF) {
+// Values). Processes that are not integers (:nemesis) become
+// NemesisProcess.
+//
+// The history is validated as Jepsen defines one: every completion follows
+// an invocation of the same process and :f, a process has at most one
+// operation in flight, and where records carry :time a process's times do
+// not go backwards. An error names the line and record and quotes at most
+// a short excerpt; nesting deeper than MaxEDNDepth or a record larger than
+// MaxEDNRecord is refused before it is decoded.
+func ReadEDN(r io.Reader) (EDNHistory, error) {
+	sc := newEDNScanner(r)
+	var h EDNHistory
+	v := newEDNValidator()
+	for {
+		rec, err := sc.next()
+		if errors.Is(err, errEDNEnd) {
 			break
 		}
 		if err != nil {
-			return ops, fmt.Errorf("EDN form %d: %w", n, err)
+			return h, err
 		}
-		forms := []any{raw}
-		if vec, ok := raw.([]any); ok {
-			forms = vec
-		}
-		for _, f := range forms {
-			op, err := opFromEDN(f)
-			if err != nil {
-				return ops, fmt.Errorf("EDN operation %d: %w", len(ops)+1, err)
+		var raw any
+		if err := edn.Unmarshal(rec.text, &raw); err != nil {
+			if errors.Is(err, io.EOF) {
+				continue // only a discarded form
 			}
-			op.Index = int64(len(ops)) // file order is history order
-			ops = append(ops, op)
+			return h, fmt.Errorf("line %d: %w: %s", rec.line, err, excerpt(rec.text))
 		}
+		op, err := opFromEDN(raw)
+		if err != nil {
+			return h, fmt.Errorf("line %d (record %d): %w: %s", rec.line, len(h.Ops)+1, err, excerpt(rec.text))
+		}
+		op.Index = int64(len(h.Ops)) // file order is history order
+		if err := v.check(op, rec.line, raw); err != nil {
+			return h, fmt.Errorf("line %d (record %d): %w", rec.line, len(h.Ops)+1, err)
+		}
+		h.Ops = append(h.Ops, op)
+		h.Lines = append(h.Lines, rec.line)
 	}
-	return ops, nil
+	return h, nil
+}
+
+// excerpt quotes at most the first 80 bytes of a record.
+func excerpt(text []byte) string {
+	const most = 80
+	if len(text) <= most {
+		return strconv.Quote(string(text))
+	}
+	return strconv.Quote(string(text[:most])) + "..."
+}
+
+// ednValidator checks the structure of a Jepsen history record by record.
+type ednValidator struct {
+	open map[Process]pending // the operation each process has in flight
+	last map[Process]int64   // the last :time of each process
+}
+
+type pending struct {
+	f    string
+	line int
+}
+
+func newEDNValidator() *ednValidator {
+	return &ednValidator{open: map[Process]pending{}, last: map[Process]int64{}}
+}
+
+func (v *ednValidator) check(op Op, line int, raw any) error {
+	if op.IsNemesis() {
+		return nil
+	}
+	if _, ok := ednField(raw, "time").(int64); ok {
+		if prev, seen := v.last[op.Process]; seen && op.Time < prev {
+			return fmt.Errorf(":time %d of process %s is earlier than its previous record's :time %d", op.Time, op.Process, prev)
+		}
+		v.last[op.Process] = op.Time
+	}
+	p, inFlight := v.open[op.Process]
+	switch {
+	case op.Type == Invoke && inFlight:
+		return fmt.Errorf("process %s invokes :%s while its :%s invoked on line %d has not completed", op.Process, op.F, p.f, p.line)
+	case op.Type == Invoke:
+		v.open[op.Process] = pending{f: op.F, line: line}
+	case !inFlight:
+		return fmt.Errorf(":%s completion of :%s by process %s, which has no operation in flight", op.Type, op.F, op.Process)
+	case p.f != op.F:
+		return fmt.Errorf(":%s completion of :%s by process %s, whose operation in flight (line %d) is :%s", op.Type, op.F, op.Process, p.line, p.f)
+	default:
+		delete(v.open, op.Process)
+	}
+	return nil
+}
+
+// ednField returns a record's field, or nil.
+func ednField(raw any, k string) any {
+	if m, ok := ednMap(raw); ok {
+		return m[edn.Keyword(k)]
+	}
+	return nil
+}
+
+// ednMap returns the map of a record, looking through a tag such as
+// #jepsen.history.Op{...}.
+func ednMap(raw any) (map[any]any, bool) {
+	if t, ok := raw.(edn.Tag); ok {
+		raw = t.Value
+	}
+	m, ok := raw.(map[any]any)
+	return m, ok
 }
 
 func opFromEDN(f any) (Op, error) {
-	m, ok := f.(map[any]any)
+	m, ok := ednMap(f)
 	if !ok {
-		return Op{}, fmt.Errorf("not a map: %v", f)
+		return Op{}, errors.New("not a map")
 	}
 	get := func(k string) any { return m[edn.Keyword(k)] }
 	var op Op
 	t, ok := get("type").(edn.Keyword)
 	if !ok {
-		return op, fmt.Errorf("no :type keyword in %v", f)
+		return op, errors.New("no :type keyword")
 	}
 	op.Type = Type(t)
 	switch op.Type {
 	case Invoke, OK, Fail, Info:
 	default:
-		return op, fmt.Errorf(":type %s is not :invoke, :ok, :fail or :info", t)
+		return op, fmt.Errorf(":type %s is not :invoke, :ok, :fail or :info", short(t))
 	}
 	switch fv := get("f").(type) {
 	case edn.Keyword:
@@ -201,9 +305,12 @@ func opFromEDN(f any) (Op, error) {
 	case string:
 		op.F = fv
 	default:
-		return op, fmt.Errorf("no :f in %v", f)
+		return op, errors.New("no :f keyword")
 	}
 	if p, ok := get("process").(int64); ok {
+		if p < 0 || p > math.MaxInt32 {
+			return op, fmt.Errorf(":process %d is out of range", p)
+		}
 		op.Process = Process(p)
 	} else {
 		op.Process = NemesisProcess
@@ -212,19 +319,19 @@ func opFromEDN(f any) (Op, error) {
 		op.Time = t
 	}
 	if e := get("error"); e != nil {
-		op.Error = fmt.Sprint(e)
+		op.Error = short(e)
 	}
 	if op.IsNemesis() {
 		return op, nil
 	}
 	v := get("value")
-	if tuple, ok := v.([]any); ok && len(tuple) == 2 && isKey(tuple[0]) && !(op.F == CAS && isInt(tuple[0]) && isInt(tuple[1])) {
+	if tuple, ok := v.([]any); ok && len(tuple) == 2 && isKey(tuple[0]) && !(op.F == CAS && isValue(tuple[0]) && isValue(tuple[1])) {
 		op.Key = keyString(tuple[0])
 		v = tuple[1]
 	}
 	switch x := v.(type) {
 	case nil:
-		if op.Type == OK && op.F == Read {
+		if (op.Type == OK && op.F == Read) || op.F == Write {
 			op.Value = Int64(EDNNil)
 		}
 	case int64:
@@ -232,14 +339,26 @@ func opFromEDN(f any) (Op, error) {
 	case []any, map[any]bool:
 		vals, err := ints(x)
 		if err != nil {
-			return op, fmt.Errorf("value of %s: %w", op.F, err)
+			return op, fmt.Errorf(":value of :%s: %w", op.F, err)
 		}
 		op.Values = vals
 	default:
-		return op, fmt.Errorf("value %v of %s is not an integer, nil or a collection of integers", v, op.F)
+		return op, fmt.Errorf(":value %s of :%s is not an integer, nil or a collection of integers", short(v), op.F)
 	}
 	return op, nil
 }
+
+// short renders an EDN value for a message, at most 40 characters.
+func short(v any) string {
+	s := fmt.Sprint(v)
+	if len(s) > 40 {
+		s = s[:40] + "..."
+	}
+	return s
+}
+
+// isValue reports whether v can be a register's value: an integer or nil.
+func isValue(v any) bool { return v == nil || isInt(v) }
 
 func isInt(v any) bool { _, ok := v.(int64); return ok }
 
@@ -272,7 +391,7 @@ func ints(v any) ([]int64, error) {
 		case nil:
 			out = append(out, EDNNil) // e.g. a cas from nil
 		default:
-			return fmt.Errorf("%v is not an integer", x)
+			return fmt.Errorf("%s is not an integer", short(x))
 		}
 		return nil
 	}

@@ -75,13 +75,21 @@ func FuzzDecode(f *testing.F) {
 func FuzzReadEDN(f *testing.F) {
 	f.Add([]byte(`{:type :invoke, :f :cas, :value ["k0" [1 2]], :process 3, :time 10}`))
 	f.Add([]byte(`[{:type :ok, :f :read, :value #{1 2}, :process :nemesis}]`))
+	f.Add([]byte("[" + strings.Repeat("[", 100) + "]"))
+	f.Add([]byte("{:type :invoke :f :read :process 1 :error #_ [1 (2] \\] \"x;\"} ; c\n#tag {:a 1}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ops, err := ReadEDN(bytes.NewReader(data))
+		h, err := ReadEDN(bytes.NewReader(data))
 		if err != nil {
+			if !strings.HasPrefix(err.Error(), "line ") {
+				t.Fatalf("error does not name its line: %v", err)
+			}
 			return
 		}
+		if len(h.Lines) != len(h.Ops) {
+			t.Fatalf("%d records but %d lines", len(h.Ops), len(h.Lines))
+		}
 		var buf bytes.Buffer
-		if err := WriteEDN(&buf, ops); err != nil {
+		if err := WriteEDN(&buf, h.Ops); err != nil {
 			t.Fatalf("a history read from EDN must write back: %v", err)
 		}
 	})

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/zkchaos/zkchaos/checker"
 	"github.com/zkchaos/zkchaos/cluster/k8s"
 	"github.com/zkchaos/zkchaos/harness"
+	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/reports"
 	"github.com/zkchaos/zkchaos/scenarios"
 )
@@ -258,6 +260,8 @@ func newCheckCmd() *cobra.Command {
 	var (
 		ednFile string
 		model   string
+		initial string
+		out     string
 		budget  time.Duration
 		junit   string
 	)
@@ -272,12 +276,12 @@ func newCheckCmd() *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if ednFile != "" {
-				res, err := harness.CheckEDN(cmd.Context(), ednFile, model, budget)
-				if err != nil {
-					return badInput(err)
+				return checkEDN(cmd, harness.EDNCheck{Path: ednFile, Model: model, Budget: budget}, initial, out)
+			}
+			for _, f := range []string{"initial", "out"} {
+				if cmd.Flags().Changed(f) {
+					return badInput(fmt.Errorf("--%s applies to --edn only", f))
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "verdict: %s\n  %s %s\n", strings.ToUpper(string(res.Verdict)), res.Checker, res.Message)
-				return &exitError{code: verdictCode(res.Verdict)}
 			}
 			dir := a[0]
 			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
@@ -299,8 +303,49 @@ func newCheckCmd() *cobra.Command {
 	cmd.Flags().StringVar(&junit, "junit", "", "also write JUnit XML to this file (one test case per checker)")
 	cmd.Flags().StringVar(&ednFile, "edn", "", "judge this Jepsen history.edn instead of a run directory")
 	cmd.Flags().StringVar(&model, "model", "cas-register", "model for --edn: "+strings.Join(harness.EDNModels, ", "))
+	cmd.Flags().StringVar(&initial, "initial", "nil", "for --edn: the register's value before the history, an integer or nil (Knossos' tests start at 0)")
+	cmd.Flags().StringVar(&out, "out", "", "for --edn: write results.json and the visualization of every key that is not linearizable into this directory")
 	cmd.Flags().DurationVar(&budget, "budget", time.Minute, "time budget of the linearizability search for --edn")
 	return cmd
+}
+
+// checkEDN judges a Jepsen history and prints the verdict with its
+// explanation.
+func checkEDN(cmd *cobra.Command, c harness.EDNCheck, initial, out string) error {
+	if initial != "nil" {
+		v, err := strconv.ParseInt(initial, 10, 64)
+		if err != nil || v == history.EDNNil {
+			return badInput(fmt.Errorf("--initial must be an integer or nil, got %q", initial))
+		}
+		c.Initial = &v
+	}
+	if c.Budget <= 0 {
+		return badInput(fmt.Errorf("--budget must be positive, got %s", c.Budget))
+	}
+	res, err := harness.CheckEDN(cmd.Context(), c)
+	if err != nil {
+		return badInput(err)
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "verdict: %s\n  %s %s\n", strings.ToUpper(string(res.Verdict)), res.Checker, res.Message)
+	if d, ok := res.Details.(checker.ValueRegisterDetails); ok {
+		for _, k := range d.Keys {
+			if k.Verdict == checker.Invalid && len(d.Keys) > 1 {
+				fmt.Fprintf(w, "  key %s: %s\n", k.Key, k.Explanation)
+			}
+		}
+	}
+	if out != "" {
+		pages, err := harness.WriteEDNResults(out, res)
+		if err != nil {
+			return &exitError{code: exitHarness, err: err}
+		}
+		fmt.Fprintf(w, "results: %s\n", filepath.Join(out, "results.json"))
+		for _, p := range pages {
+			fmt.Fprintf(w, "visualization: %s\n", p)
+		}
+	}
+	return &exitError{code: verdictCode(res.Verdict)}
 }
 
 func newExportCmd() *cobra.Command {
