@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/history/gen"
@@ -88,4 +89,55 @@ func benchCheck(b *testing.B, ops []history.Op, l Linearizable, wantInvalid bool
 	b.StopTimer()
 	b.ReportMetric(float64(stop())/1e6, "peak-MB")
 	b.ReportMetric(float64(len(ops)/2), "calls")
+}
+
+// Benchmarks of the Jepsen register check on hard histories: hundreds of
+// calls on one register with many crashed clients (:info), or long ones with
+// hundreds of failed cas; each valid, and with one planted stale read that
+// every search must exhaust the history to prove. Each runs with the exact
+// search and with Porcupine alone on the same operations, for the ratio.
+//
+//	go test -run x -bench ValueRegisterHard -benchtime 1x -count 5 ./checker/
+func BenchmarkValueRegisterHard(b *testing.B) {
+	shapes := []struct {
+		name string
+		cfg  gen.JepsenConfig
+	}{
+		{"crashed-writers/calls=300", gen.JepsenConfig{Calls: 300, Processes: 10, Info: 0.25, Fail: 0.05}},
+		{"failed-cas/calls=750", gen.JepsenConfig{Calls: 750, Processes: 10, Reads: 0.3, CAS: 0.6, Info: 0.02, Fail: 0.1}},
+	}
+	for _, shape := range shapes {
+		for _, stale := range []bool{false, true} {
+			for _, porcupineOnly := range []bool{false, true} {
+				name := shape.name + "/valid"
+				if stale {
+					name = shape.name + "/stale-read"
+				}
+				method := "search"
+				if porcupineOnly {
+					method = "porcupine"
+				}
+				b.Run(name+"/"+method, func(b *testing.B) {
+					cfg := shape.cfg
+					if stale {
+						cfg.Anomaly = gen.StaleRead
+					}
+					var decided int
+					for i := range b.N {
+						cfg.Seed = uint64(i)
+						ops := gen.Jepsen(cfg)
+						r := ValueRegister{CAS: true, Budget: time.Minute, PorcupineOnly: porcupineOnly}.Check(context.Background(), ops)
+						if r.Verdict == Unknown {
+							continue
+						}
+						decided++
+						if want := map[bool]Verdict{false: Valid, true: Invalid}[stale]; r.Verdict != want {
+							b.Fatalf("seed %d: verdict %s, want %s: %s", i, r.Verdict, want, r.Message)
+						}
+					}
+					b.ReportMetric(float64(decided)/float64(b.N), "decided")
+				})
+			}
+		}
+	}
 }

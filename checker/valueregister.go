@@ -3,6 +3,7 @@ package checker
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"sort"
@@ -41,6 +42,13 @@ type ValueRegister struct {
 	// Budget bounds the search; when spent the verdict is Unknown. Zero
 	// means one minute.
 	Budget time.Duration
+	// Draw adds Porcupine's visualization of every key that is not
+	// linearizable, when Porcupine finishes it in a second (five in all).
+	Draw bool
+	// PorcupineOnly searches every key with Porcupine alone, on the same
+	// operations with the same meaning but nothing left out beforehand, as
+	// a reference for measurements.
+	PorcupineOnly bool
 }
 
 // Name returns "cas-register" or "register".
@@ -52,10 +60,15 @@ func (v ValueRegister) Name() string {
 }
 
 // MethodSearch is linsearch's exact search; MethodNeverWritten is a read or
-// cas that expects a value no operation could have written.
+// cas that expects a value no operation could have written, and
+// MethodOverwritten one whose value every write of it was certainly
+// overwritten since; MethodWindow a short stretch of the history that no
+// state of the register explains.
 const (
 	MethodSearch       = "exact search"
 	MethodNeverWritten = "value never written"
+	MethodOverwritten  = "value overwritten"
+	MethodWindow       = "no state explains a window"
 )
 
 // ValueRegisterDetails is the evidence of the ValueRegister checker.
@@ -121,6 +134,15 @@ func valueStep(s int64, in valueOp) (int64, bool) {
 var valueSearchModel = linsearch.Model[int64, valueOp]{
 	Step: valueStep,
 	Pure: func(in valueOp) bool { return in.f == 'r' },
+	Needs: func(in valueOp) (int64, bool) {
+		switch in.f {
+		case 'r':
+			return in.value, true
+		case 'c':
+			return in.old, true
+		}
+		return 0, false
+	},
 }
 
 func (in valueOp) String() string {
@@ -306,13 +328,14 @@ func (v ValueRegister) Check(ctx context.Context, ops []history.Op) Result {
 	}
 
 	outcomes := make([]keyOutcome, len(keys))
+	draw := &drawBudget{left: drawTime}
 	work := make(chan int)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	for range min(runtime.GOMAXPROCS(0), len(keys)) {
 		wg.Go(func() {
 			for i := range work {
-				o, configs := v.checkKey(ctx, keys[i], deadline, len(ops))
+				o, configs := v.checkKey(ctx, keys[i], deadline, len(ops), draw)
 				outcomes[i] = o
 				mu.Lock()
 				d.Configurations += configs
@@ -355,9 +378,12 @@ func (v ValueRegister) Check(ctx context.Context, ops []history.Op) Result {
 	case len(invalid) > 0:
 		r.Verdict = Invalid
 		first := invalid[0]
-		if len(keys) == 1 {
-			r.Message = fmt.Sprintf("Not linearizable: %s.", first.Explanation)
-		} else {
+		switch {
+		case len(keys) == 1 && first.Key == "":
+			r.Message = fmt.Sprintf("The register is not linearizable: %s.", first.Explanation)
+		case len(keys) == 1:
+			r.Message = fmt.Sprintf("Key %s is not linearizable: %s.", first.Key, first.Explanation)
+		default:
 			r.Message = fmt.Sprintf("%d of %d keys are not linearizable (%s); key %s: %s.", len(invalid), len(keys), keyList(invalid), first.Key, first.Explanation)
 		}
 	case len(unfinished) > 0:
@@ -388,8 +414,11 @@ func (v ValueRegister) Check(ctx context.Context, ops []history.Op) Result {
 // have written is a violation on its face; otherwise the exact search
 // decides. A key found not linearizable is explained, and visualized when
 // Porcupine can draw it within a few seconds.
-func (v ValueRegister) checkKey(ctx context.Context, k *valueKey, deadline time.Time, records int) (keyOutcome, int) {
+func (v ValueRegister) checkKey(ctx context.Context, k *valueKey, deadline time.Time, records int, draw *drawBudget) (keyOutcome, int) {
 	start := time.Now()
+	if v.PorcupineOnly {
+		return v.porcupineKey(k, deadline, records), 0
+	}
 	pruneUnobserved(k)
 	d := KeyDetails{Key: k.key, Ops: len(k.ops), Verdict: Unknown}
 	for _, op := range k.ops {
@@ -401,53 +430,294 @@ func (v ValueRegister) checkKey(ctx context.Context, k *valueKey, deadline time.
 		o.details.Duration = time.Since(start)
 		return o
 	}
-	if i, ok := v.neverWritten(k); ok {
-		d.Verdict, d.Method = Invalid, MethodNeverWritten
-		in := k.ops[i].Input
-		want := in.value
-		if in.f == 'c' {
-			want = in.old
+	if i, why, ok := v.impossibleRead(k); ok {
+		d.Verdict = Invalid
+		d.Method = MethodOverwritten
+		if strings.Contains(why, "no operation wrote") {
+			d.Method = MethodNeverWritten
 		}
-		d.Explanation = fmt.Sprintf("%s, but no operation wrote %s and the register did not start at it",
-			describeValueCall(k, i), describeValue(want))
+		d.Explanation = describeValueCall(k, i) + ", but " + why
 		d.NeverLinearized = describeValueCall(k, i)
-		return done(keyOutcome{details: d, visual: v.visualize(k, deadline, records)}), 0
+		return done(keyOutcome{details: d, visual: v.visualize(k, k.ops[i].Return, deadline, records, draw)}), 0
 	}
+	// The whole search decides most histories at once. One it cannot
+	// decide in a second is usually not linearizable with a violation far
+	// from where the search spends its time: look for it in small windows,
+	// then search the whole again with what is left.
 	m := valueSearchModel
 	m.Init = v.initial()
-	out := linsearch.Check(ctx, m, k.ops, linsearch.Options{Deadline: deadline})
 	d.Method = MethodSearch
+	configs := 0
+	first := time.Now().Add(min(time.Second, time.Until(deadline)/4))
+	out := linsearch.Check(ctx, m, k.ops, linsearch.Options{Deadline: first})
+	configs += out.Configurations
+	if out.Verdict == linsearch.Unknown && ctx.Err() == nil {
+		windows := time.Now().Add(min(time.Second, time.Until(deadline)/4))
+		if w, tried, ok := refuteLocally(ctx, k, frontier(k, out), windows); ok {
+			d.Verdict, d.Method = Invalid, MethodWindow
+			explainWindow(&d, k, w)
+			return done(keyOutcome{details: d, visual: v.visualize(k, k.ops[w[len(w)-1]].Return, deadline, records, draw)}), configs + tried
+		} else {
+			configs += tried
+		}
+		out = linsearch.Check(ctx, m, k.ops, linsearch.Options{Deadline: deadline})
+		configs += out.Configurations
+	}
 	switch out.Verdict {
 	case linsearch.Linearizable:
 		d.Verdict = Valid
-		return done(keyOutcome{details: d}), out.Configurations
+		return done(keyOutcome{details: d}), configs
 	case linsearch.Unknown:
 		d.Explanation = "the budget ran out before the search finished"
-		return done(keyOutcome{details: d, unfinished: true}), out.Configurations
+		return done(keyOutcome{details: d, unfinished: true}), configs
 	}
 	d.Verdict = Invalid
 	explainValue(&d, k, out)
-	return done(keyOutcome{details: d, visual: v.visualize(k, deadline, records)}), out.Configurations
+	return done(keyOutcome{details: d, visual: v.visualize(k, math.MaxInt64, deadline, records, draw)}), configs
 }
 
-// neverWritten finds an ok read, or a cas, of a value that neither the
-// initial state nor any write or cas that may have happened holds.
-func (v ValueRegister) neverWritten(k *valueKey) (int, bool) {
-	written := map[int64]bool{v.initial(): true}
-	for _, op := range k.ops {
-		if op.Input.f != 'r' {
-			written[op.Input.value] = true
-		}
-	}
+// refuteLocally looks for a short stretch of the history that no state of
+// the register can explain. A window ends just after an ok read or cas and
+// starts some operations before it; inside it, operations invoked and
+// completed within it must happen, those that straddle one of its edges, and
+// every indeterminate one invoked before its end, may or may not, and the
+// register may hold anything at its start. In any linearization of the whole
+// history the stretch from the last operation completed before the window to
+// the last one inside it is such an order, so a window with none proves
+// that the history has none. It returns the window's definite operations
+// (indices into k.ops, by call) and how many configurations it tried.
+//
+// Windows are tried first where the search of the whole history got stuck
+// (at call time from), then farther and farther from it.
+func refuteLocally(ctx context.Context, k *valueKey, from int64, deadline time.Time) ([]int, int, bool) {
+	var def []int
 	for i, op := range k.ops {
-		switch {
-		case op.Input.f == 'r' && !written[op.Input.value]:
-			return i, true
-		case op.Input.f == 'c' && !op.Indeterminate && !written[op.Input.old]:
-			return i, true
+		if !op.Indeterminate {
+			def = append(def, i)
 		}
 	}
-	return 0, false
+	sort.SliceStable(def, func(a, b int) bool { return k.ops[def[a]].Call < k.ops[def[b]].Call })
+	positions := make([]int, 0, len(def))
+	for at, j := range def {
+		if k.ops[j].Input.f != 'w' {
+			positions = append(positions, at)
+		}
+	}
+	dist := func(at int) int64 {
+		d := k.ops[def[at]].Call - from
+		if d < 0 {
+			return -d
+		}
+		return d
+	}
+	sort.SliceStable(positions, func(a, b int) bool { return dist(positions[a]) < dist(positions[b]) })
+	tried := 0
+	for _, at := range positions {
+		j := def[at]
+		for _, width := range []int{8, 32} {
+			if ctx.Err() != nil || time.Now().After(deadline) {
+				return nil, tried, false
+			}
+			lo := max(0, at-width)
+			c1, c2 := k.ops[def[lo]].Call, k.ops[j].Return+1
+			var window []linsearch.Op[valueOp]
+			var inside []int
+			for i, op := range k.ops {
+				switch {
+				case op.Indeterminate && op.Call < c2:
+				case op.Indeterminate || op.Return < c1 || op.Call >= c2:
+					continue
+				case op.Call >= c1 && op.Return < c2:
+					inside = append(inside, i)
+				case op.Input.f == 'r':
+					continue // a read that may not have happened changes nothing
+				default:
+					op.Indeterminate, op.Input.indeterminate = true, true
+				}
+				window = append(window, op)
+			}
+			wk := &valueKey{ops: window, calls: make([]history.Call, len(window))}
+			pruneUnobserved(wk)
+			window = wk.ops
+			values := map[int64]bool{}
+			for _, op := range window {
+				values[op.Input.value] = true
+				if op.Input.f == 'c' {
+					values[op.Input.old] = true
+				}
+			}
+			// A state no operation in the window mentions stands for all
+			// of them: each behaves the same in every such state.
+			other := int64(math.MinInt64 + 1)
+			for values[other] {
+				other++
+			}
+			values[other] = true
+			refuted := true
+			for s := range values {
+				m := valueSearchModel
+				m.Init = s
+				out := linsearch.Check(ctx, m, window, linsearch.Options{Deadline: deadline})
+				tried += out.Configurations
+				if out.Verdict != linsearch.NotLinearizable {
+					refuted = false
+					break
+				}
+			}
+			if refuted {
+				sort.SliceStable(inside, func(a, b int) bool { return k.ops[inside[a]].Call < k.ops[inside[b]].Call })
+				return inside, tried, true
+			}
+			if lo == 0 {
+				break
+			}
+		}
+	}
+	return nil, tried, false
+}
+
+// frontier is where a search that did not finish got stuck: the call time
+// of the earliest definite operation its longest prefix left out.
+func frontier(k *valueKey, out linsearch.Outcome[int64]) int64 {
+	placed := make([]bool, len(k.ops))
+	for _, i := range out.Order {
+		placed[i] = true
+	}
+	at := int64(math.MaxInt64)
+	for i, op := range k.ops {
+		if !placed[i] && !op.Indeterminate {
+			at = min(at, op.Call)
+		}
+	}
+	return at
+}
+
+// explainWindow says which stretch of the history no state explains.
+func explainWindow(d *KeyDetails, k *valueKey, w []int) {
+	first, last := k.calls[w[0]], k.calls[w[len(w)-1]]
+	d.LongestPrefix = 0
+	descs := make([]string, 0, min(len(w), 5))
+	for _, i := range w[:min(len(w), 5)] {
+		descs = append(descs, describeValueCall(k, i))
+	}
+	if len(w) > 5 {
+		descs = append(descs, fmt.Sprintf("and %d more", len(w)-5))
+	}
+	d.NeverLinearized = describeValueCall(k, w[len(w)-1])
+	d.NotPlaceable = descs
+	d.Explanation = fmt.Sprintf("the %d operations invoked and completed between records %d and %d cannot be ordered from any value the register could hold before them, whatever the operations around them did: %s",
+		len(w), first.Invoke.Index+1, last.Complete.Index+1, strings.Join(descs, "; "))
+}
+
+// impossibleRead finds an ok read, or an ok cas, whose value the register
+// cannot have held: no operation that may have happened wrote it and the
+// register did not start at it; or every operation that wrote it (and the
+// initial state, if it held it) was certainly followed, before the read
+// began, by an acknowledged write or cas of another value. Either is a
+// violation on its face, whatever else the history holds. It takes
+// O(n log n) time.
+func (v ValueRegister) impossibleRead(k *valueKey) (int, string, bool) {
+	// The producers of each value, by call, with the latest return among
+	// the first i of them; the initial state is a producer that returned
+	// before anything.
+	type producer struct {
+		call, ret  int64
+		latest     int64 // greatest ret among producers up to this one
+		latestFrom int   // and whose it is: an index into k.ops, or -1
+	}
+	producers := map[int64][]producer{v.initial(): {{call: -1, ret: -1, latest: -1, latestFrom: -1}}}
+	var setters []int // definite writes and cas: they certainly set the register
+	order := make([]int, len(k.ops))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return k.ops[order[a]].Call < k.ops[order[b]].Call })
+	for _, i := range order {
+		op := k.ops[i]
+		if op.Input.f == 'r' {
+			continue
+		}
+		ret := op.Return
+		if op.Indeterminate {
+			ret = math.MaxInt64
+		} else {
+			setters = append(setters, i)
+		}
+		ps := producers[op.Input.value]
+		p := producer{call: op.Call, ret: ret, latest: ret, latestFrom: i}
+		if n := len(ps); n > 0 && ps[n-1].latest > ret {
+			p.latest, p.latestFrom = ps[n-1].latest, ps[n-1].latestFrom
+		}
+		producers[op.Input.value] = append(ps, p)
+	}
+	sort.SliceStable(setters, func(a, b int) bool { return k.ops[setters[a]].Return < k.ops[setters[b]].Return })
+
+	// The consumers, by call; for each, the latest-invoked setter of each
+	// of two distinct values among those that returned before it began.
+	var consumers []int
+	for _, i := range order {
+		if op := k.ops[i]; !op.Indeterminate && op.Input.f != 'w' {
+			consumers = append(consumers, i)
+		}
+	}
+	best := [2]int{-1, -1} // indices into k.ops, best[0] invoked last
+	next := 0
+	for _, i := range consumers {
+		r := k.ops[i]
+		for ; next < len(setters) && k.ops[setters[next]].Return < r.Call; next++ {
+			best = better(k, best, setters[next])
+		}
+		want := r.Input.value
+		if r.Input.f == 'c' {
+			want = r.Input.old
+		}
+		// The latest producer of want invoked before the consumer
+		// returned, itself excluded.
+		ps := producers[want]
+		n := sort.Search(len(ps), func(j int) bool { return ps[j].call >= r.Return })
+		if n > 0 && ps[n-1].latestFrom == i {
+			n-- // a cas from and to the same value cannot produce itself
+		}
+		if n == 0 {
+			return i, fmt.Sprintf("no operation wrote %s and the register did not start at it", describeValue(want)), true
+		}
+		w := best[0]
+		if w >= 0 && k.ops[w].Input.value == want {
+			w = best[1]
+		}
+		if w < 0 || ps[n-1].latest >= k.ops[w].Call {
+			continue
+		}
+		last := "the initial value"
+		if from := ps[n-1].latestFrom; from >= 0 {
+			last = "the last write of it, " + describeValueCall(k, from) + ","
+		}
+		return i, fmt.Sprintf("%s was overwritten before the read began: %s completed before it, and after %s completed",
+			describeValue(want), describeValueCall(k, w), last), true
+	}
+	return 0, "", false
+}
+
+// better keeps, among setters, the one invoked last and the one invoked
+// last among those of another value.
+func better(k *valueKey, best [2]int, i int) [2]int {
+	call := func(j int) int64 {
+		if j < 0 {
+			return math.MinInt64
+		}
+		return k.ops[j].Call
+	}
+	val := func(j int) int64 { return k.ops[j].Input.value }
+	switch {
+	case call(i) > call(best[0]):
+		if best[0] >= 0 && val(best[0]) != val(i) {
+			best[1] = best[0]
+		}
+		best[0] = i
+	case val(i) != val(best[0]) && call(i) > call(best[1]):
+		best[1] = i
+	}
+	return best
 }
 
 // explainValue says why a key is not linearizable, from the longest prefix
@@ -512,20 +782,26 @@ func describeValueCall(k *valueKey, i int) string {
 	return fmt.Sprintf("process %s: %s (%s)", c.Invoke.Process, op.Input, when)
 }
 
-// visualizeBudget bounds Porcupine's search for the picture of a key the
-// exact search already decided.
-const visualizeBudget = 5 * time.Second
+// porcupineKey decides one key with Porcupine alone.
+func (v ValueRegister) porcupineKey(k *valueKey, deadline time.Time, records int) keyOutcome {
+	start := time.Now()
+	d := KeyDetails{Key: k.key, Ops: len(k.ops), Verdict: Unknown, Method: MethodPorcupine}
+	switch porcupine.CheckOperationsTimeout(v.porcupineModel(), v.porcupineOps(k, records), time.Until(deadline)) {
+	case porcupine.Ok:
+		d.Verdict = Valid
+	case porcupine.Illegal:
+		d.Verdict = Invalid
+		d.Explanation = "Porcupine found no linearization"
+	default:
+		d.Explanation = "the budget ran out before the search finished"
+	}
+	d.Duration = time.Since(start)
+	return keyOutcome{details: d, unfinished: d.Verdict == Unknown}
+}
 
-// visualize draws a key that is not linearizable with Porcupine, when its
-// search finishes within visualizeBudget (the verdict does not depend on it).
-func (v ValueRegister) visualize(k *valueKey, deadline time.Time, records int) *Visualization {
-	if len(k.ops) > confirmMaxOps {
-		return nil
-	}
-	timeout := min(visualizeBudget, time.Until(deadline))
-	if timeout <= 0 {
-		return nil
-	}
+// porcupineOps are a key's operations for Porcupine: an indeterminate one
+// returns after every record.
+func (v ValueRegister) porcupineOps(k *valueKey, records int) []porcupine.Operation {
 	pops := make([]porcupine.Operation, len(k.ops))
 	for i, op := range k.ops {
 		ret := op.Return
@@ -534,8 +810,65 @@ func (v ValueRegister) visualize(k *valueKey, deadline time.Time, records int) *
 		}
 		pops[i] = porcupine.Operation{ClientId: int(k.calls[i].Invoke.Process), Input: op.Input, Call: op.Call, Return: ret, Metadata: k.calls[i]}
 	}
+	return pops
+}
+
+// drawTime bounds the time Porcupine spends drawing the keys of one check
+// that are not linearizable, and drawKeyTime one key: the verdict never
+// waits on a picture.
+const (
+	drawTime    = 5 * time.Second
+	drawKeyTime = time.Second
+)
+
+// drawBudget is what is left of drawTime, shared by the keys of a check.
+type drawBudget struct {
+	mu   sync.Mutex
+	left time.Duration
+}
+
+// take reserves up to drawKeyTime, and give returns what was not used.
+func (b *drawBudget) take() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := min(b.left, drawKeyTime)
+	b.left -= t
+	return t
+}
+
+func (b *drawBudget) give(t time.Duration) {
+	b.mu.Lock()
+	b.left += max(t, 0)
+	b.mu.Unlock()
+}
+
+// visualize draws a key that is not linearizable with Porcupine, when its
+// search finishes within the drawing budget (the verdict does not depend
+// on it). Only operations invoked up to until are drawn: a violation on the
+// face of the history is already one in the prefix that ends with it.
+func (v ValueRegister) visualize(k *valueKey, until int64, deadline time.Time, records int, budget *drawBudget) *Visualization {
+	if !v.Draw {
+		return nil
+	}
+	sub := &valueKey{key: k.key}
+	for i, op := range k.ops {
+		if op.Call <= until {
+			sub.ops, sub.calls = append(sub.ops, op), append(sub.calls, k.calls[i])
+		}
+	}
+	if len(sub.ops) > confirmMaxOps {
+		return nil
+	}
+	granted := budget.take()
+	timeout := min(granted, time.Until(deadline))
+	if timeout <= 0 {
+		budget.give(granted)
+		return nil
+	}
+	start := time.Now()
 	model := v.porcupineModel()
-	res, info := porcupine.CheckOperationsVerbose(model, pops, timeout)
+	res, info := porcupine.CheckOperationsVerbose(model, v.porcupineOps(sub, records), timeout)
+	budget.give(granted - time.Since(start))
 	if res != porcupine.Illegal {
 		return nil
 	}
@@ -543,7 +876,11 @@ func (v ValueRegister) visualize(k *valueKey, deadline time.Time, records int) *
 	if err := porcupine.Visualize(model, info, &buf); err != nil {
 		return nil
 	}
-	return &Visualization{Title: "key " + k.key + " (not linearizable)", HTML: []byte(buf.String())}
+	title := "the register (not linearizable)"
+	if k.key != "" {
+		title = "key " + k.key + " (not linearizable)"
+	}
+	return &Visualization{Title: title, HTML: []byte(buf.String())}
 }
 
 // porcupineModel is the value register for Porcupine's visualization.

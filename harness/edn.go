@@ -49,6 +49,8 @@ type EDNCheck struct {
 	Initial *int64
 	// Budget bounds the search; zero means one minute.
 	Budget time.Duration
+	// Draw asks for a visualization of every key that is not linearizable.
+	Draw bool
 }
 
 // CheckEDN judges a Jepsen history file. A file that is not a well-formed
@@ -63,7 +65,7 @@ func CheckEDN(ctx context.Context, c EDNCheck) (checker.Result, error) {
 	default:
 		return checker.Result{}, fmt.Errorf("unknown model %q (models: %s)", c.Model, strings.Join(EDNModels, ", "))
 	}
-	v.Initial, v.Budget = c.Initial, c.Budget
+	v.Initial, v.Budget, v.Draw = c.Initial, c.Budget, c.Draw
 	f, err := os.Open(c.Path)
 	if err != nil {
 		return checker.Result{}, fmt.Errorf("open Jepsen history: %w", err)

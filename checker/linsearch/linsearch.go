@@ -22,6 +22,14 @@
 //   - Reads commute: an operation that never changes the state and is legal
 //     now can be placed now with no loss (nothing it precedes can observe
 //     it), so it is placed without trying alternatives.
+//   - Needed or nothing: in a model where an operation is either legal in one
+//     state only or overwrites the state (a register), a block of
+//     indeterminate operations followed by a definite operation that was
+//     legal without the block can be taken out (moved to the end) with no
+//     change to anything after it, and so can a step of a block to a state
+//     no operation needs; so indeterminate operations are tried only when
+//     the next definite operation needs them, and only through needed
+//     states.
 //
 // The model is a plain value, as in Porcupine; operations carry their input
 // and whether their output was recorded; the state and input types must be
@@ -49,6 +57,16 @@ type Model[S comparable, I comparable] struct {
 	// Pure reports whether an operation never changes the state (a read).
 	// Nil means none does.
 	Pure func(in I) bool
+	// Needs, when set, says of every operation either the one state in
+	// which it is legal (for an indeterminate one: in which it changes the
+	// state), or, with false, that it is legal in every state and leaves
+	// the same state whatever came before (a write that overwrites). A
+	// register has it. Then indeterminate operations are tried only in
+	// blocks that lead, step by step through states some operation needs,
+	// to a state in which the next definite operation is legal and was not
+	// before: any other placement can be taken out without changing what
+	// anyone observed.
+	Needs func(in I) (S, bool)
 }
 
 // Op is one operation: its input (which, for a definite operation, holds the
@@ -125,24 +143,24 @@ type entry struct {
 // continuation from it failed.
 type cacheEntry[S comparable] struct {
 	placed []uint64
-	state  S
+	at     pos[S]
 	used   []uint64
-	done   bool
+	key    uint64 // in search.failed
 }
 
 // child is a move from a configuration: an operation (definite d >= 0, or
-// indeterminate kind k as -1-k) and the state it leads to.
+// indeterminate kind k as -1-k) and where it leads.
 type child[S comparable] struct {
-	move  int
-	state S
+	move int
+	to   pos[S]
 }
 
 type frame[S comparable] struct {
-	move      int // the move that led here; 0 at the root is unused
-	prevState S
-	entry     *cacheEntry[S]
-	children  []child[S]
-	next      int
+	move     int // the move that led here; 0 at the root is unused
+	prev     pos[S]
+	entry    *cacheEntry[S]
+	children []child[S]
+	next     int
 }
 
 // search is the state of one Check.
@@ -163,9 +181,15 @@ type search[S comparable, I comparable] struct {
 	placed     []uint64
 	used       []uint64
 	hash       uint64 // of placed
+	usedHash   uint64 // of used
 	zobrist    []uint64
+	zobristUse []uint64
 	seed       maphash.Seed
+	// cache holds every configuration seen, by placed, position and used;
+	// failed holds those that failed, by placed and position, to find one
+	// that used fewer indeterminate operations.
 	cache      map[uint64][]*cacheEntry[S]
+	failed     map[uint64][]*cacheEntry[S]
 	cacheWords int
 	wordsLeft  int
 	remaining  int // definite operations not placed
@@ -183,7 +207,7 @@ func Check[S comparable, I comparable](ctx context.Context, m Model[S, I], ops [
 }
 
 func newSearch[S comparable, I comparable](m Model[S, I], ops []Op[I], opt Options) *search[S, I] {
-	s := &search[S, I]{m: m, ops: ops, seed: maphash.MakeSeed(), cache: map[uint64][]*cacheEntry[S]{}}
+	s := &search[S, I]{m: m, ops: ops, seed: maphash.MakeSeed(), cache: map[uint64][]*cacheEntry[S]{}, failed: map[uint64][]*cacheEntry[S]{}}
 	s.wordsLeft = opt.CacheWords
 	if s.wordsLeft <= 0 {
 		s.wordsLeft = 1 << 25
@@ -223,6 +247,10 @@ func newSearch[S comparable, I comparable](m Model[S, I], ops []Op[I], opt Optio
 	s.zobrist = make([]uint64, len(s.def))
 	for i := range s.zobrist {
 		s.zobrist[i] = rng.Uint64()
+	}
+	s.zobristUse = make([]uint64, s.nIndet)
+	for i := range s.zobristUse {
+		s.zobristUse[i] = rng.Uint64()
 	}
 
 	// The events of definite operations, by time; at equal times calls
@@ -292,6 +320,7 @@ func (s *search[S, I]) apply(move int) {
 	k := -1 - move
 	b := s.kindBit[k][s.usedOf[k]]
 	s.used[b/64] |= 1 << (b % 64)
+	s.usedHash ^= s.zobristUse[b]
 	s.path = append(s.path, s.kinds[k][s.usedOf[k]])
 	s.usedOf[k]++
 }
@@ -310,21 +339,37 @@ func (s *search[S, I]) undo(move int) {
 	s.usedOf[k]--
 	b := s.kindBit[k][s.usedOf[k]]
 	s.used[b/64] &^= 1 << (b % 64)
+	s.usedHash ^= s.zobristUse[b]
 }
 
-// expand lists the moves worth trying from the current configuration in
-// state st: a pure operation legal now alone, if there is one; otherwise
-// every definite operation that may come next and is legal, then the
-// earliest unused indeterminate operation of each kind that may come next
-// and would change the state.
-func (s *search[S, I]) expand(st S) []child[S] {
+// pos is where a configuration stands: the object's state and, inside a
+// block of indeterminate operations, the state the block started from.
+type pos[S comparable] struct {
+	st      S
+	inBlock bool
+	from    S
+}
+
+// expand lists the moves worth trying from the current configuration: a
+// pure operation legal now alone, if there is one; otherwise every definite
+// operation that may come next and is legal, then the earliest unused
+// indeterminate operation of each kind that may come next and would change
+// the state. With Model.Needs, indeterminate operations come in blocks that
+// end with a definite operation they made legal.
+func (s *search[S, I]) expand(p pos[S]) []child[S] {
 	e := s.head.next
-	for ; e != nil && e.call; e = e.next {
-		in := s.ops[s.def[e.op]].Input
-		if s.m.Pure != nil && s.m.Pure(in) {
-			if next, ok := s.m.Step(st, in); ok {
-				return []child[S]{{move: e.op, state: next}}
+	if !p.inBlock {
+		for ; e != nil && e.call; e = e.next {
+			in := s.ops[s.def[e.op]].Input
+			if s.m.Pure != nil && s.m.Pure(in) {
+				if next, ok := s.m.Step(p.st, in); ok {
+					return []child[S]{{move: e.op, to: pos[S]{st: next}}}
+				}
 			}
+		}
+	} else {
+		for e != nil && e.call {
+			e = e.next
 		}
 	}
 	bound := int64(math.MaxInt64)
@@ -332,35 +377,91 @@ func (s *search[S, I]) expand(st S) []child[S] {
 		bound = e.time
 	}
 	var out []child[S]
+	blocks := s.m.Needs != nil
+	from := p.st
+	if p.inBlock {
+		from = p.from
+	}
+	// The states a block may pass through: those the definite operations
+	// it could end with need, then, back from them, those from which an
+	// indeterminate operation that needs a state leads into them. A step
+	// to any other state is undone by the next step (which overwrites it,
+	// since it needs nothing) or leads nowhere.
+	var targets []S
 	for e := s.head.next; e != nil && e.call; e = e.next {
-		if next, ok := s.m.Step(st, s.ops[s.def[e.op]].Input); ok {
-			out = append(out, child[S]{move: e.op, state: next})
+		in := s.ops[s.def[e.op]].Input
+		next, ok := s.m.Step(p.st, in)
+		if blocks {
+			if _, before := s.m.Step(from, in); !before {
+				if need, ok := s.m.Needs(in); ok {
+					targets = append(targets, need)
+				}
+			} else if p.inBlock {
+				continue // legal without the block: the block was not needed
+			}
+		}
+		if ok {
+			out = append(out, child[S]{move: e.op, to: pos[S]{st: next}})
 		}
 	}
+	if blocks && len(targets) == 0 {
+		return out
+	}
+	var eligible []int
 	for k, members := range s.kinds {
 		u := s.usedOf[k]
 		if u == len(members) || s.ops[members[u]].Call > bound {
 			continue
 		}
-		if next, _ := s.m.Step(st, s.kindIn[k]); next != st {
-			out = append(out, child[S]{move: -1 - k, state: next})
+		eligible = append(eligible, k)
+	}
+	for grew := blocks; grew; {
+		grew = false
+		for _, k := range eligible {
+			in := s.kindIn[k]
+			if need, ok := s.m.Needs(in); ok && !slices.Contains(targets, need) {
+				if next, _ := s.m.Step(need, in); slices.Contains(targets, next) {
+					targets, grew = append(targets, need), true
+				}
+			}
 		}
+	}
+	for _, k := range eligible {
+		next, _ := s.m.Step(p.st, s.kindIn[k])
+		if next == p.st || (blocks && (next == from || !slices.Contains(targets, next))) {
+			continue // changes nothing, undoes the block, or leads nowhere needed
+		}
+		to := pos[S]{st: next}
+		if blocks {
+			to.inBlock, to.from = true, from
+		}
+		out = append(out, child[S]{move: -1 - k, to: to})
 	}
 	return out
 }
 
-// visit looks the configuration reached (state st) up in the cache: it is
+// dominanceScan bounds how many failed configurations with the same placed
+// operations and position are compared with a new one: pruning less is
+// always sound, and the lists can grow long.
+const dominanceScan = 16
+
+// visit looks the configuration reached (at p) up in the cache: it is
 // pruned when it was seen before, or when one with the same placed
-// operations and state, fewer indeterminate ones used, already failed.
+// operations and position, fewer indeterminate ones used, already failed.
 // Otherwise it is remembered, while the cache has room.
-func (s *search[S, I]) visit(st S) (*cacheEntry[S], bool) {
-	h := s.hash ^ maphash.Comparable(s.seed, st)
+func (s *search[S, I]) visit(p pos[S]) (*cacheEntry[S], bool) {
+	at := s.hash ^ maphash.Comparable(s.seed, p)
+	h := at ^ s.usedHash
 	bucket := s.cache[h]
 	for _, ce := range bucket {
-		if ce.state != st || !slices.Equal(ce.placed, s.placed) {
-			continue
+		if ce.at == p && slices.Equal(ce.placed, s.placed) && slices.Equal(ce.used, s.used) {
+			return nil, true
 		}
-		if slices.Equal(ce.used, s.used) || (ce.done && subset(ce.used, s.used)) {
+	}
+	failed := s.failed[at]
+	for i := len(failed) - 1; i >= max(0, len(failed)-dominanceScan); i-- {
+		ce := failed[i]
+		if ce.at == p && slices.Equal(ce.placed, s.placed) && subset(ce.used, s.used) {
 			return nil, true
 		}
 	}
@@ -368,9 +469,16 @@ func (s *search[S, I]) visit(st S) (*cacheEntry[S], bool) {
 		return nil, false
 	}
 	s.wordsLeft -= s.cacheWords
-	ce := &cacheEntry[S]{placed: slices.Clone(s.placed), state: st, used: slices.Clone(s.used)}
+	ce := &cacheEntry[S]{placed: slices.Clone(s.placed), at: p, used: slices.Clone(s.used), key: at}
 	s.cache[h] = append(bucket, ce)
 	return ce, false
+}
+
+// fail records that every continuation from ce failed.
+func (s *search[S, I]) fail(ce *cacheEntry[S]) {
+	if ce != nil && s.nIndet > 0 {
+		s.failed[ce.key] = append(s.failed[ce.key], ce)
+	}
 }
 
 // subset reports whether every bit of a is set in b.
@@ -385,13 +493,13 @@ func subset(a, b []uint64) bool {
 
 // run is the depth-first search.
 func (s *search[S, I]) run(ctx context.Context, deadline time.Time) Outcome[S] {
-	st := s.m.Init
-	s.bestState = st
+	at := pos[S]{st: s.m.Init}
+	s.bestState = at.st
 	if s.remaining == 0 {
-		return Outcome[S]{Verdict: Linearizable, State: st}
+		return Outcome[S]{Verdict: Linearizable, State: at.st}
 	}
-	root, _ := s.visit(st)
-	stack := []frame[S]{{entry: root, children: s.expand(st)}}
+	root, _ := s.visit(at)
+	stack := []frame[S]{{entry: root, children: s.expand(at)}}
 	for iter := 1; ; iter++ {
 		if iter%1024 == 0 && (ctx.Err() != nil || (!deadline.IsZero() && time.Now().After(deadline))) {
 			return s.outcome(Unknown, s.best, s.bestState)
@@ -399,13 +507,11 @@ func (s *search[S, I]) run(ctx context.Context, deadline time.Time) Outcome[S] {
 		top := &stack[len(stack)-1]
 		if top.next == len(top.children) {
 			// Every move from here failed.
-			if top.entry != nil {
-				top.entry.done = true
-			}
+			s.fail(top.entry)
 			if len(stack) == 1 {
 				return s.outcome(NotLinearizable, s.best, s.bestState)
 			}
-			st = top.prevState
+			at = top.prev
 			s.undo(top.move)
 			stack = stack[:len(stack)-1]
 			continue
@@ -415,19 +521,19 @@ func (s *search[S, I]) run(ctx context.Context, deadline time.Time) Outcome[S] {
 		s.apply(c.move)
 		if s.remaining == 0 {
 			// The unused indeterminate operations go last, unobserved.
-			return s.outcome(Linearizable, s.path, c.state)
+			return s.outcome(Linearizable, s.path, c.to.st)
 		}
-		ce, pruned := s.visit(c.state)
+		ce, pruned := s.visit(c.to)
 		if pruned {
 			s.undo(c.move)
 			continue
 		}
 		if n := len(s.def) - s.remaining; n > s.bestCount {
-			s.bestCount, s.bestState = n, c.state
+			s.bestCount, s.bestState = n, c.to.st
 			s.best = append(s.best[:0], s.path...)
 		}
-		stack = append(stack, frame[S]{move: c.move, prevState: st, entry: ce, children: s.expand(c.state)})
-		st = c.state
+		stack = append(stack, frame[S]{move: c.move, prev: at, entry: ce, children: s.expand(c.to)})
+		at = c.to
 	}
 }
 

@@ -276,7 +276,7 @@ func newCheckCmd() *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if ednFile != "" {
-				return checkEDN(cmd, harness.EDNCheck{Path: ednFile, Model: model, Budget: budget}, initial, out)
+				return checkEDN(cmd, harness.EDNCheck{Path: ednFile, Model: model, Budget: budget, Draw: out != ""}, initial, out)
 			}
 			for _, f := range []string{"initial", "out"} {
 				if cmd.Flags().Changed(f) {

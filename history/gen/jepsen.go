@@ -36,10 +36,12 @@ type JepsenConfig struct {
 	Fail float64
 	// Nil is the share of written and expected values that are nil.
 	Nil float64
-	// StaleRead plants one certain violation after half of the calls: a
-	// new process writes a value nobody else writes, then another, then
-	// reads the first back.
-	StaleRead bool
+	// Anomaly plants one certain violation after half of the calls:
+	// StaleRead (a new process writes a value nobody else writes, then
+	// another, then reads the first back) or DoubleCAS (a new process
+	// writes a value nobody else writes, then two new processes both cas
+	// from it to values of their own, concurrently, and both succeed).
+	Anomaly Anomaly
 	// CorruptRead makes one ok read, chosen at random, return a value drawn
 	// at random: the history may or may not stay linearizable.
 	CorruptRead bool
@@ -114,7 +116,7 @@ func Jepsen(cfg JepsenConfig) []history.Op {
 	}
 	nextProcess := history.Process(cfg.Processes)
 	var late []*jepsenCall // :info calls that will take effect later
-	planted := !cfg.StaleRead
+	planted := cfg.Anomaly == None
 	issued, open := 0, 0
 	for issued < cfg.Calls || open > 0 {
 		if len(late) > 0 && rng.IntN(8) == 0 {
@@ -124,20 +126,37 @@ func Jepsen(cfg JepsenConfig) []history.Op {
 		}
 		if !planted && issued >= cfg.Calls/2 {
 			planted = true
-			p := nextProcess
-			nextProcess++
+			// Values from cfg.Values up are written by the plant alone.
 			fresh := int64(cfg.Values)
-			for _, v := range []int64{fresh, fresh + 1} {
-				w := history.Op{Type: history.Invoke, F: history.Write, Process: p, Key: keyOf(0), Value: history.Int64(v)}
-				emit(w)
-				value[0] = v
-				w.Type = history.OK
-				emit(w)
+			p := nextProcess
+			nextProcess += 3
+			w := history.Op{Type: history.Invoke, F: history.Write, Process: p, Key: keyOf(0), Value: history.Int64(fresh)}
+			emit(w)
+			w.Type = history.OK
+			emit(w)
+			value[0] = fresh
+			switch cfg.Anomaly {
+			case StaleRead:
+				w2 := w
+				w2.Type, w2.Value = history.Invoke, history.Int64(fresh+1)
+				emit(w2)
+				w2.Type = history.OK
+				emit(w2)
+				r := history.Op{Type: history.Invoke, F: history.Read, Process: p, Key: keyOf(0)}
+				emit(r)
+				r.Type, r.Value = history.OK, history.Int64(fresh)
+				emit(r)
+				value[0] = fresh + 1
+			case DoubleCAS:
+				a := history.Op{Type: history.Invoke, F: history.CAS, Process: p + 1, Key: keyOf(0), Values: []int64{fresh, fresh + 1}}
+				b := history.Op{Type: history.Invoke, F: history.CAS, Process: p + 2, Key: keyOf(0), Values: []int64{fresh, fresh + 2}}
+				emit(a)
+				emit(b)
+				a.Type, b.Type = history.OK, history.OK
+				emit(a)
+				emit(b)
+				value[0] = fresh + 2
 			}
-			r := history.Op{Type: history.Invoke, F: history.Read, Process: p, Key: keyOf(0)}
-			emit(r)
-			r.Type, r.Value = history.OK, history.Int64(fresh)
-			emit(r)
 		}
 		i := rng.IntN(cfg.Processes)
 		c := inFlight[i]

@@ -20,8 +20,8 @@ import (
 // Anomaly names a planted violation of linearizability.
 type Anomaly string
 
-// The anomalies Register can plant, once, on the first key, after half of
-// the calls.
+// The anomalies Register can plant (and Jepsen: StaleRead and DoubleCAS),
+// once, on the first key, after half of the calls.
 const (
 	// None plants nothing: the history is linearizable.
 	None Anomaly = ""
@@ -34,6 +34,9 @@ const (
 	// DuplicateWrite applies one write a second time, after the next write
 	// to its key.
 	DuplicateWrite Anomaly = "duplicate-write"
+	// DoubleCAS lets two concurrent cas from the same value both succeed
+	// (Jepsen histories only).
+	DoubleCAS Anomaly = "double-cas"
 )
 
 // Anomalies lists the anomalies that plant something.
