@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"context"
 	"sort"
 	"time"
 
@@ -120,3 +121,18 @@ func hist(groups ...[]history.Op) []history.Op {
 
 // one wraps a single record as a group for hist.
 func one(op history.Op) []history.Op { return []history.Op{op} }
+
+// cancelledLater is a context that a check finds cancelled from its
+// (n+1)th look on: a check cut short part of the way through.
+type cancelledLater struct {
+	context.Context
+	looks, n int
+}
+
+func (c *cancelledLater) Err() error {
+	c.looks++
+	if c.looks > c.n {
+		return context.Canceled
+	}
+	return nil
+}

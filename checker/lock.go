@@ -135,10 +135,11 @@ func (Lock) check(ctx context.Context, ops []history.Op) Result {
 	// Sweep in order of acquisition, keeping the holds whose believed
 	// interval is still open; a proven part ends no later than the believed.
 	var active []LockHold
+	var cut string // why the sweep stopped early
 	for n, h := range holds {
 		if n%256 == 0 && ctx.Err() != nil {
-			return Result{Verdict: Unknown, Details: d,
-				Message: fmt.Sprintf("ran out of time after %d of %d holds: %v", n, len(holds), ctx.Err())}
+			cut = fmt.Sprintf("ran out of time after %d of %d holds: %v", n, len(holds), ctx.Err())
+			break
 		}
 		kept := active[:0]
 		for _, a := range active {
@@ -162,6 +163,11 @@ func (Lock) check(ctx context.Context, ops []history.Op) Result {
 		r.Verdict = Invalid
 		r.Message = fmt.Sprintf("%d overlaps of holds whose sessions were both alive: process %s held the lock from %s and process %s from %s, both until at least %s.",
 			d.Violations, first.First.Process, sessMS(first.First.Acquired), first.Second.Process, sessMS(first.Second.Acquired), sessMS(first.To))
+		if cut != "" {
+			r.Message += " The check " + cut + "."
+		}
+	case cut != "":
+		r.Verdict, r.Message = Unknown, "The check "+cut+"; no overlap was found before."
 	case d.Holds == 0:
 		r.Verdict = Unknown
 		r.Message = "no evidence: no acquire succeeded."

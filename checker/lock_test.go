@@ -232,6 +232,28 @@ func TestLockCancelledCheckIsUnknown(t *testing.T) {
 	assert.Equal(t, Unknown, r.Verdict, r.Message)
 }
 
+// A check cut short still reports the violations it found: no lack of time
+// hides what was proven.
+func TestLockCheckCutShortAfterAViolationIsInvalid(t *testing.T) {
+	parts := [][]history.Op{
+		lkAcquire(0, 1, "/l/a-01", history.OK, 0, 10),
+		lkAcquire(1, 2, "/l/a-02", history.OK, 5, 100), // while 0 still holds
+		lkRelease(0, 1, "/l/a-01", history.OK, 200, 210),
+		lkRelease(1, 2, "/l/a-02", history.OK, 300, 310),
+	}
+	for i := range int64(300) {
+		at := 1000 + 100*i
+		parts = append(parts, lkAcquire(int(2+i), 3+i, "/l/b", history.OK, at, at+10), lkRelease(int(2+i), 3+i, "/l/b", history.OK, at+20, at+30))
+	}
+	ops := hist(parts...)
+	r := Lock{}.Check(&cancelledLater{Context: context.Background(), n: 1}, ops)
+	assert.Equal(t, Invalid, r.Verdict, r.Message)
+	assert.Contains(t, r.Message, "ran out of time after 256 of 302 holds")
+	r = Lock{}.Check(&cancelledLater{Context: context.Background(), n: 0}, ops)
+	assert.Equal(t, Unknown, r.Verdict, r.Message)
+	assert.Contains(t, r.Message, "no overlap was found before")
+}
+
 // lsFuzzOps turns arbitrary bytes into a history of lock and session records:
 // every 8 bytes are one record (type, f, process, path, value, owner, event
 // and session, time step), with role records mixed in. Nothing need be

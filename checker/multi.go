@@ -157,16 +157,13 @@ func (Multi) Check(ctx context.Context, ops []history.Op) Result {
 		}
 	}
 	s.d.Snapshots = len(snaps)
-	unknown := func(why string) Result {
-		return Result{Checker: "transactions", Verdict: Unknown, Details: s.d, Duration: time.Since(start),
-			Message: "ran out of time " + why + ": " + ctx.Err().Error()}
-	}
-
 	// Which zxid each transaction committed at: from its completion, then
 	// from every snapshot that shows one of its values.
+	var cut string // why the check stopped early
 	for n, sn := range snaps {
 		if n%256 == 0 && ctx.Err() != nil {
-			return unknown("while reading the snapshots")
+			cut = "ran out of time while reading the snapshots: " + ctx.Err().Error()
+			break
 		}
 		for p, k := range sn.keys {
 			if t, ok := s.writer(sn.values[p], k); ok {
@@ -174,12 +171,19 @@ func (Multi) Check(ctx context.Context, ops []history.Op) Result {
 			}
 		}
 	}
-	floors := s.realTimeFloors()
-	for n := range snaps {
-		if n%256 == 0 && ctx.Err() != nil {
-			return unknown("while checking the snapshots")
+	if cut == "" {
+		floors := s.realTimeFloors()
+		for n := range snaps {
+			if n%256 == 0 && ctx.Err() != nil {
+				cut = "ran out of time while checking the snapshots: " + ctx.Err().Error()
+				break
+			}
+			s.snapshot(&snaps[n], floors)
 		}
-		s.snapshot(&snaps[n], floors)
+	}
+	if cut != "" && s.d.ViolationCount == 0 {
+		return Result{Checker: "transactions", Verdict: Unknown, Details: s.d, Duration: time.Since(start),
+			Message: "The check " + cut + "; no violation was found before."}
 	}
 
 	d := s.d
@@ -198,6 +202,9 @@ func (Multi) Check(ctx context.Context, ops []history.Op) Result {
 			}
 		}
 		r.Message = fmt.Sprintf("%d transaction violations (%s); first: %s. %s.", d.ViolationCount, strings.Join(rules, ", "), d.Violations[0].Message, summary)
+		if cut != "" {
+			r.Message += " The check " + cut + "."
+		}
 	case d.TxnOK == 0 || d.Snapshots == 0 || d.AtomicityChecks == 0:
 		r.Verdict = Unknown
 		r.Message = "too little evidence: no snapshot showed a committed transaction of several keys. " + summary + "."

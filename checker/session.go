@@ -248,10 +248,11 @@ func (s Sessions) check(ctx context.Context, ops []history.Op) Result {
 			d.Examples = append(d.Examples, v)
 		}
 	}
+	var cut string // why the check stopped early
 	for i, c := range checks {
 		if i%1024 == 0 && ctx.Err() != nil {
-			return Result{Verdict: Unknown, Details: d,
-				Message: fmt.Sprintf("ran out of time after %d of %d checks: %v", i, len(checks), ctx.Err())}
+			cut = fmt.Sprintf("ran out of time after %d of %d checks: %v", i, len(checks), ctx.Err())
+			break
 		}
 		path := c.Invoke.Path
 		n := nodes[path]
@@ -312,6 +313,11 @@ func (s Sessions) check(ctx context.Context, ops []history.Op) Result {
 		r.Verdict = Invalid
 		r.Message = fmt.Sprintf("%d checks contradict the ephemeral nodes' sessions; first: %s %s (check by process %s at %s): %s. %s.",
 			d.Violations, first.Path, first.Kind, first.Process, sessMS(first.Invoked), first.Evidence, summary)
+		if cut != "" {
+			r.Message += " The check " + cut + "."
+		}
+	case cut != "":
+		r.Verdict, r.Message = Unknown, "The check "+cut+"; no contradiction was found before. "+summary+"."
 	case d.ProvenAlive == 0 && d.AfterBound == 0:
 		r.Verdict = Unknown
 		r.Message = "no evidence: no check was made while its node's session was proven alive or after the session had certainly ended. " + summary + "."

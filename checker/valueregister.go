@@ -514,7 +514,7 @@ func refuteLocally(ctx context.Context, k *valueKey, from int64, deadline time.T
 	tried := 0
 	for _, at := range positions {
 		j := def[at]
-		for _, width := range []int{8, 32} {
+		for _, width := range []int{3, 8, 32} {
 			if ctx.Err() != nil || time.Now().After(deadline) {
 				return nil, tried, false
 			}

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -315,4 +316,43 @@ func TestExactSearchAgreesWithBruteForce(t *testing.T) {
 		}
 	}
 	assert.Greater(t, invalid, n/10)
+}
+
+// TestWindowsRefuteOnlyWhatIsNotLinearizable holds the local refutation to
+// the oracle: on small random histories, every window it finds that no state
+// explains must belong to a history the brute force finds not linearizable,
+// and it must find some.
+func TestWindowsRefuteOnlyWhatIsNotLinearizable(t *testing.T) {
+	rng := rand.New(rand.NewPCG(16, 1))
+	refuted := 0
+	for i := range 2000 {
+		ops := gen.Jepsen(gen.JepsenConfig{
+			Seed: uint64(i), Calls: 4 + rng.IntN(8), Processes: 2 + rng.IntN(3), Values: 3,
+			Reads: 0.34, CAS: 0.33, Info: 0.15, Fail: 0.1, Nil: 0.15, CorruptRead: rng.IntN(2) == 0,
+		})
+		keys, _, err := ValueRegister{CAS: true}.split(ops)
+		require.NoError(t, err)
+		if len(keys) == 0 {
+			continue
+		}
+		w, _, ok := refuteLocally(context.Background(), keys[0], 0, time.Now().Add(time.Minute))
+		if !ok {
+			continue
+		}
+		refuted++
+		want, err := oracle.JepsenRegister(ops, true, oracle.Nil)
+		require.NoError(t, err)
+		require.False(t, want, "history %d: window %v refuted a linearizable history:\n%s", i, w, ednText(t, ops))
+	}
+	t.Logf("%d histories refuted by a window", refuted)
+	assert.Greater(t, refuted, 100)
+}
+
+func TestDoubleCASIsFoundInAWindow(t *testing.T) {
+	ops := gen.Jepsen(gen.JepsenConfig{Seed: 2, Calls: 300, Processes: 10, Info: 0.25, Fail: 0.05, Anomaly: gen.DoubleCAS})
+	r := ValueRegister{CAS: true}.Check(context.Background(), ops)
+	require.Equal(t, Invalid, r.Verdict, r.Message)
+	d := r.Details.(ValueRegisterDetails)
+	assert.Contains(t, []string{MethodWindow, MethodSearch}, d.Keys[0].Method)
+	assert.Contains(t, r.Message, "cas 5→")
 }

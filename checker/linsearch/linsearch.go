@@ -501,7 +501,7 @@ func (s *search[S, I]) run(ctx context.Context, deadline time.Time) Outcome[S] {
 	root, _ := s.visit(at)
 	stack := []frame[S]{{entry: root, children: s.expand(at)}}
 	for iter := 1; ; iter++ {
-		if iter%1024 == 0 && (ctx.Err() != nil || (!deadline.IsZero() && time.Now().After(deadline))) {
+		if (iter == 1 || iter%1024 == 0) && (ctx.Err() != nil || (!deadline.IsZero() && time.Now().After(deadline))) {
 			return s.outcome(Unknown, s.best, s.bestState)
 		}
 		top := &stack[len(stack)-1]
