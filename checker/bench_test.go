@@ -1,8 +1,11 @@
 package checker
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"testing"
@@ -147,10 +150,71 @@ func BenchmarkValueRegisterHard(b *testing.B) {
 							}
 						}
 					}
-					b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N*histories), "ms/history")
+					b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N*histories), "ms/history")
 					b.ReportMetric(float64(decided)/float64(b.N*histories), "decided")
 				})
 			}
 		}
+	}
+}
+
+// BenchmarkKnossosHistories judges Knossos' own published cas-register
+// histories (its data/cas-register/good and bad folders, which this
+// repository does not carry) from the directory ZKCHAOS_KNOSSOS_DATA names,
+// with the register starting at 0 as Knossos' tests do, and fails on any
+// verdict that differs from the folder's.
+//
+//	ZKCHAOS_KNOSSOS_DATA=.../knossos/data/cas-register go test -run x -bench KnossosHistories -benchtime 1x -count 5 ./checker/
+func BenchmarkKnossosHistories(b *testing.B) {
+	dir := os.Getenv("ZKCHAOS_KNOSSOS_DATA")
+	if dir == "" {
+		b.Skip("ZKCHAOS_KNOSSOS_DATA is not set")
+	}
+	type known struct {
+		name string
+		ops  []history.Op
+		want Verdict
+	}
+	var all []known
+	for folder, want := range map[string]Verdict{"good": Valid, "bad": Invalid} {
+		files, err := filepath.Glob(filepath.Join(dir, folder, "*.edn"))
+		if err != nil || len(files) == 0 {
+			b.Fatalf("no histories in %s: %v", filepath.Join(dir, folder), err)
+		}
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			h, err := history.ReadEDN(bytes.NewReader(data))
+			if err != nil {
+				b.Fatalf("%s: %v", f, err)
+			}
+			all = append(all, known{filepath.Base(f), h.Ops, want})
+		}
+	}
+	for _, porcupineOnly := range []bool{false, true} {
+		name := "search"
+		if porcupineOnly {
+			name = "porcupine"
+		}
+		b.Run(name, func(b *testing.B) {
+			decided := 0
+			for range b.N {
+				for _, k := range all {
+					r := ValueRegister{CAS: true, Initial: history.Int64(0), Budget: 10 * time.Second, PorcupineOnly: porcupineOnly}.Check(context.Background(), k.ops)
+					if r.Verdict == Unknown {
+						continue
+					}
+					decided++
+					if r.Verdict != k.want {
+						b.Fatalf("%s: verdict %s, Knossos says %s: %s", k.name, r.Verdict, k.want, r.Message)
+					}
+				}
+			}
+			b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N*len(all)), "ms/history")
+			b.ReportMetric(float64(decided)/float64(b.N*len(all)), "decided")
+			b.ReportMetric(float64(len(all)), "histories")
+		})
 	}
 }

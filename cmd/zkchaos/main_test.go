@@ -220,6 +220,63 @@ func TestExportedHistoryIsJudgedTheSameAsJepsenEDN(t *testing.T) {
 	assert.Contains(t, stderr, `unknown model "queue"`)
 }
 
+func TestCheckEDNExplainsAndRefusesBadInput(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
+		return p
+	}
+	stale := write("stale.edn", `{:process 0, :type :invoke, :f :write, :value 1}
+{:process 0, :type :ok, :f :write, :value 1}
+{:process 1, :type :invoke, :f :cas, :value [1 2]}
+{:process 2, :type :invoke, :f :read, :value nil}
+{:process 1, :type :ok, :f :cas, :value [1 2]}
+{:process 2, :type :ok, :f :read, :value 1}
+{:process 3, :type :invoke, :f :read, :value nil}
+{:process 3, :type :ok, :f :read, :value 1}
+`)
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := zkchaos(t, "check", "--edn", stale, "--out", out)
+	require.Equal(t, exitInvalid, code, stderr)
+	assert.Contains(t, stdout, "process 3: read 1 (records 7-8), but 1 was overwritten before the read began")
+	assert.FileExists(t, filepath.Join(out, "results.json"))
+	assert.Contains(t, stdout, "visualization: "+filepath.Join(out, "linearizability-1.html"))
+	assert.FileExists(t, filepath.Join(out, "linearizability-1.html"))
+
+	zeroes := write("zeroes.edn", "{:process 0, :type :invoke, :f :read}\n{:process 0, :type :ok, :f :read, :value 0}\n")
+	code, stdout, _ = zkchaos(t, "check", "--edn", zeroes)
+	assert.Equal(t, exitInvalid, code, "the register starts at nil: nothing wrote 0\n%s", stdout)
+	code, stdout, _ = zkchaos(t, "check", "--edn", zeroes, "--initial", "0")
+	assert.Equal(t, exitValid, code, stdout)
+	assert.Contains(t, stdout, "exercised little")
+
+	for name, tc := range map[string]struct{ text, want string }{
+		"nesting":          {"{:process 0, :type :invoke, :f :read, :error " + strings.Repeat("[", 1_000_000), "line 1: the record starting on line 1 nests deeper than 64 levels"},
+		"completion first": {"{:process 0, :type :invoke, :f :read}\n{:process 5, :type :ok, :f :read, :value 1}", "line 2 (record 2): :ok completion of :read by process 5, which has no operation in flight"},
+		"time backwards":   {"{:process 0, :type :invoke, :f :read, :time 10}\n{:process 0, :type :ok, :f :read, :value 1, :time 3}", "line 2 (record 2): :time 3 of process 0 is earlier"},
+		"model":            {"{:process 0, :type :invoke, :f :cas, :value [1 2]}\n{:process 0, :type :ok, :f :cas, :value [1 2]}", "record 1 (line 1): a cas, which the register model does not have"},
+		"garbage":          {"\x00\x01\x02", "line 1"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			args := []string{"check", "--edn", write(name+".edn", tc.text)}
+			if name == "model" {
+				args = append(args, "--model", "register")
+			}
+			code, _, stderr := zkchaos(t, args...)
+			assert.Equal(t, exitBadInput, code, stderr)
+			assert.Contains(t, stderr, tc.want)
+			assert.Less(t, len(stderr), 1000, "the error quotes a short excerpt")
+		})
+	}
+	code, _, stderr = zkchaos(t, "check", "--edn", zeroes, "--initial", "zero")
+	assert.Equal(t, exitBadInput, code)
+	assert.Contains(t, stderr, `--initial must be an integer or nil, got "zero"`)
+	code, _, stderr = zkchaos(t, "check", "--initial", "0", dir)
+	assert.Equal(t, exitBadInput, code)
+	assert.Contains(t, stderr, "--initial applies to --edn only")
+}
+
 func TestRunsRepeatWithSuccessiveSeedsAndWriteJUnit(t *testing.T) {
 	localtest.RequireZooKeeper(t)
 	out := t.TempDir()

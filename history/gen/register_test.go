@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -69,6 +70,36 @@ func TestRegisterValidUnlessPlanted(t *testing.T) {
 			r := check(Register(cfg))
 			assert.Equal(t, checker.Invalid, r.Verdict, "seed %d %s: %s", seed, a, r.Message)
 			assert.Contains(t, r.Message, "Key r0 ", "planted on the first key")
+		}
+	}
+}
+
+func TestJepsenIsSeededValidAndPlantsWhatItSays(t *testing.T) {
+	cfg := JepsenConfig{Seed: 5, Calls: 200, Keys: 2, Processes: 6, Info: 0.2, Fail: 0.1}
+	a := Jepsen(cfg)
+	require.Equal(t, a, Jepsen(cfg), "the same config gives the same history")
+	var buf bytes.Buffer
+	require.NoError(t, history.WriteEDN(&buf, a))
+	h, err := history.ReadEDN(&buf)
+	require.NoError(t, err, "a generated history is a well-formed Jepsen history")
+	require.Len(t, h.Ops, len(a))
+	counts := map[history.Type]int{}
+	for _, op := range a {
+		counts[op.Type]++
+	}
+	assert.Equal(t, 200, counts[history.Invoke])
+	assert.Positive(t, counts[history.Info])
+	assert.Positive(t, counts[history.Fail])
+
+	for _, anomaly := range []Anomaly{None, StaleRead, DoubleCAS} {
+		for seed := range uint64(20) {
+			ops := Jepsen(JepsenConfig{Seed: seed, Calls: 120, Processes: 5, Info: 0.1, Fail: 0.05, Anomaly: anomaly})
+			r := checker.ValueRegister{CAS: true}.Check(context.Background(), ops)
+			want := checker.Invalid
+			if anomaly == None {
+				want = checker.Valid
+			}
+			require.Equal(t, want, r.Verdict, "seed %d, %q: %s", seed, anomaly, r.Message)
 		}
 	}
 }
