@@ -57,12 +57,26 @@ func WriteEDN(w io.Writer, ops []Op) error {
 			bw.WriteByte('\n')
 		}
 	}
+	// A cas whose expected version no record shows with its value has no
+	// expected value to export: it is exported as a write of its new value,
+	// which holds it to less, never to more.
+	blindCAS := map[Process]bool{}
 	for _, op := range ops {
 		if op.IsNemesis() && IsObservation(op.F) {
 			continue
 		}
 		m := map[edn.Keyword]any{
 			"type": edn.Keyword(op.Type), "f": edn.Keyword(op.F), "time": op.Time,
+		}
+		if op.F == CAS && !op.IsNemesis() {
+			if op.Type == Invoke {
+				_, known := valueAt[op.Key][ptrOr(op.Expect, -1)]
+				blindCAS[op.Process] = !known
+			}
+			if blindCAS[op.Process] {
+				m["f"], m["cas"] = edn.Keyword(Write), true
+				op.F = Write
+			}
 		}
 		if op.IsNemesis() {
 			m["process"] = edn.Keyword("nemesis")
@@ -102,6 +116,13 @@ func WriteEDN(w io.Writer, ops []Op) error {
 		return fmt.Errorf("write EDN: %w", err)
 	}
 	return nil
+}
+
+func ptrOr[T any](p *T, or T) T {
+	if p == nil {
+		return or
+	}
+	return *p
 }
 
 // ednValue is an operation's :value in Jepsen's form.

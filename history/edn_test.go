@@ -114,3 +114,20 @@ func TestEDNBadInputNamesItsLine(t *testing.T) {
 		})
 	}
 }
+
+func TestEDNExportOfACASWithNoKnownExpectedValue(t *testing.T) {
+	ops := []Op{
+		{Index: 0, Type: Invoke, F: Write, Process: 0, Time: 10, Key: "k0", Value: Int64(7)},
+		{Index: 1, Type: Info, F: Write, Process: 0, Time: 20, Key: "k0", Value: Int64(7), Error: "zk: connection closed"},
+		{Index: 2, Type: Invoke, F: CAS, Process: 1, Time: 30, Key: "k0", Value: Int64(8), Expect: Int32(1)},
+		{Index: 3, Type: OK, F: CAS, Process: 1, Time: 40, Key: "k0", Value: Int64(8), Version: Int32(2)},
+	}
+	var buf bytes.Buffer
+	require.NoError(t, WriteEDN(&buf, ops))
+	h, err := ReadEDN(&buf)
+	require.NoError(t, err)
+	require.Len(t, h.Ops, 6)
+	assert.Equal(t, Write, h.Ops[4].F, "version 1 was made by an indeterminate write: its value is unknown")
+	assert.Equal(t, Write, h.Ops[5].F)
+	assert.Equal(t, int64(8), *h.Ops[4].Value)
+}
