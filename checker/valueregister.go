@@ -430,12 +430,8 @@ func (v ValueRegister) checkKey(ctx context.Context, k *valueKey, deadline time.
 		o.details.Duration = time.Since(start)
 		return o
 	}
-	if i, why, ok := v.impossibleRead(k); ok {
-		d.Verdict = Invalid
-		d.Method = MethodOverwritten
-		if strings.Contains(why, "no operation wrote") {
-			d.Method = MethodNeverWritten
-		}
+	if i, method, why, ok := v.impossibleRead(k); ok {
+		d.Verdict, d.Method = Invalid, method
 		d.Explanation = describeValueCall(k, i) + ", but " + why
 		d.NeverLinearized = describeValueCall(k, i)
 		return done(keyOutcome{details: d, visual: v.visualize(k, k.ops[i].Return, deadline, records, draw)}), 0
@@ -614,9 +610,10 @@ func explainWindow(d *KeyDetails, k *valueKey, w []int) {
 // register did not start at it; or every operation that wrote it (and the
 // initial state, if it held it) was certainly followed, before the read
 // began, by an acknowledged write or cas of another value. Either is a
-// violation on its face, whatever else the history holds. It takes
-// O(n log n) time.
-func (v ValueRegister) impossibleRead(k *valueKey) (int, string, bool) {
+// violation on its face, whatever else the history holds. It returns the
+// operation's index, MethodNeverWritten or MethodOverwritten, and why; it
+// takes O(n log n) time.
+func (v ValueRegister) impossibleRead(k *valueKey) (int, string, string, bool) {
 	// The producers of each value, by call, with the latest return among
 	// the first i of them; the initial state is a producer that returned
 	// before anything.
@@ -679,7 +676,7 @@ func (v ValueRegister) impossibleRead(k *valueKey) (int, string, bool) {
 			n-- // a cas from and to the same value cannot produce itself
 		}
 		if n == 0 {
-			return i, fmt.Sprintf("no operation wrote %s and the register did not start at it", describeValue(want)), true
+			return i, MethodNeverWritten, fmt.Sprintf("no operation wrote %s and the register did not start at it", describeValue(want)), true
 		}
 		w := best[0]
 		if w >= 0 && k.ops[w].Input.value == want {
@@ -692,10 +689,10 @@ func (v ValueRegister) impossibleRead(k *valueKey) (int, string, bool) {
 		if from := ps[n-1].latestFrom; from >= 0 {
 			last = "the last write of it, " + describeValueCall(k, from) + ","
 		}
-		return i, fmt.Sprintf("%s was overwritten before the read began: %s completed before it, and after %s completed",
+		return i, MethodOverwritten, fmt.Sprintf("%s was overwritten before the read began: %s completed before it, and after %s completed",
 			describeValue(want), describeValueCall(k, w), last), true
 	}
-	return 0, "", false
+	return 0, "", "", false
 }
 
 // better keeps, among setters, the one invoked last and the one invoked
