@@ -8,7 +8,7 @@
 // effect at any moment after its call, or never. A plain search treats each
 // as an operation that must be placed somewhere, and k of them open 2^k
 // orders; a history of 300 operations with dozens of crashed writers is out
-// of reach. This search knows three facts that make those histories easy:
+// of reach. This search knows four facts that make those histories easy:
 //
 //   - Interchangeable: indeterminate operations with equal inputs differ only
 //     in their call times, so only the earliest-called unused one of a kind
@@ -139,8 +139,8 @@ type entry struct {
 }
 
 // cacheEntry is a configuration seen: the definite operations placed, the
-// state, and the indeterminate ones used. done is set once every
-// continuation from it failed.
+// position, and the indeterminate ones used; key files it in search.failed
+// once every continuation from it failed.
 type cacheEntry[S comparable] struct {
 	placed []uint64
 	at     pos[S]
@@ -155,6 +155,8 @@ type child[S comparable] struct {
 	to   pos[S]
 }
 
+// frame is a configuration on the search's path: how it was reached, and
+// the moves from it, tried in order.
 type frame[S comparable] struct {
 	move     int // the move that led here; 0 at the root is unused
 	prev     pos[S]
