@@ -310,6 +310,11 @@ func (c *orderCheck) witness() orderResult {
 			seq = append(seq, placed{id: id, point: max(t, c.call(id)), rank: math.MaxInt64})
 		}
 	}
+	if len(seq) != len(c.kh.ops) {
+		// Some operation has no place in the order (an acknowledged write
+		// at a version no write can make): only the search can judge it.
+		return undecided()
+	}
 	slices.SortStableFunc(seq, func(a, b placed) int {
 		if a.point != b.point {
 			return cmp.Compare(a.point, b.point)

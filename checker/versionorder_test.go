@@ -167,3 +167,59 @@ func TestBigKeyContradictionStandsWithoutASearch(t *testing.T) {
 	assert.Contains(t, k.Explanation, "two acknowledged writes both made version")
 	assert.Empty(t, r.Visualizations, "no search, no picture of a key this big")
 }
+
+// A write acknowledged at a version no write can make must not vanish from
+// the witness: a valid verdict places and replays every operation.
+func TestVersionOrderPlacesEveryOperation(t *testing.T) {
+	ops := hist(writeOK(1, key, 1, 0, 10, 0), writeOK(2, key, 2, 0, 10, 1), readOK(3, key, 20, 30, 2, 1))
+	assert.NotEqual(t, orderValid, orderOf(t, ops).verdict, "write(1) reported version 0")
+	r := Linearizable{ReadMode: ReadQuorum}.Check(context.Background(), ops)
+	assert.Equal(t, Invalid, r.Verdict, r.Message)
+	r = Linearizable{ReadMode: ReadQuorum, PorcupineOnly: true}.Check(context.Background(), ops)
+	assert.Equal(t, Invalid, r.Verdict, "Porcupine alone agrees: %s", r.Message)
+}
+
+// TestVersionOrderAgreesWithPorcupineOnTinyHistories draws thousands of
+// tiny histories whose versions and values are arbitrary (a server may
+// report anything), so that most are wrong in some way: whatever the version
+// order decides, Porcupine alone must decide the same.
+func TestVersionOrderAgreesWithPorcupineOnTinyHistories(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 2))
+	decided := map[orderVerdict]int{}
+	for i := range 5000 {
+		var groups [][]history.Op
+		for p := range 2 + rng.IntN(4) {
+			call := rng.Int64N(30)
+			ret := call + 1 + rng.Int64N(15)
+			v := rng.Int64N(3)
+			version := int32(rng.IntN(4)) - 1
+			switch rng.IntN(6) {
+			case 0, 1:
+				groups = append(groups, readOK(p, key, call, ret, v, max(version, 0)))
+			case 2:
+				groups = append(groups, writeOK(p, key, v+10*int64(p), call, ret, version))
+			case 3:
+				groups = append(groups, casOK(p, key, v+10*int64(p), max(version, 0), call, ret))
+			case 4:
+				groups = append(groups, casConflict(p, key, v+10*int64(p), max(version, 0), call, ret))
+			default:
+				groups = append(groups, writeInfo(p, key, v+10*int64(p), call, ret))
+			}
+		}
+		keys, _ := splitByKey(hist(groups...), true)
+		for _, kh := range keys {
+			got := versionOrder(kh)
+			decided[got.verdict]++
+			if got.verdict == orderUndecided {
+				continue
+			}
+			want := porcupine.CheckOperations(registerModel(new(atomic.Bool)), kh.ops)
+			if !assert.Equal(t, want, got.verdict == orderValid, "history %d: %s", i, got.reason) {
+				return
+			}
+		}
+	}
+	t.Logf("decided: %d valid, %d invalid, %d undecided", decided[orderValid], decided[orderInvalid], decided[orderUndecided])
+	assert.Greater(t, decided[orderValid], 200)
+	assert.Greater(t, decided[orderInvalid], 1000)
+}
