@@ -80,6 +80,7 @@ func (s ServerLogs) Check(ctx context.Context, _ []history.Op) Result {
 	details := map[string]NodeLog{}
 	var bad, errs, empty int
 	var firstBad string
+	var unread []string // nodes whose log could not be read whole
 	nodes := make([]string, 0, len(s.Logs))
 	for n := range s.Logs {
 		nodes = append(nodes, n)
@@ -93,19 +94,29 @@ func (s ServerLogs) Check(ctx context.Context, _ []history.Op) Result {
 		if nl.Lines == 0 && nl.Error == "" {
 			empty++
 		}
+		if nl.Error != "" {
+			unread = append(unread, n+" ("+nl.Error+")")
+		}
 		if firstBad == "" && len(nl.Bad) > 0 {
 			firstBad = n + ": " + nl.Bad[0]
 		}
 	}
 	r := Result{Checker: "server-logs", Details: details}
 	switch {
-	case len(s.Logs) == 0:
-		r.Verdict, r.Message = Unknown, "no server logs to read"
-	case empty == len(s.Logs):
-		r.Verdict, r.Message = Unknown, fmt.Sprintf("all %d server logs are empty: nothing to judge", empty)
 	case bad > 0:
 		r.Verdict = Invalid
 		r.Message = fmt.Sprintf("%d log lines show ZooKeeper itself going wrong, e.g. %s", bad, clipText(firstBad, 300)) + knownBugSummary(details)
+		if len(unread) > 0 {
+			r.Message += fmt.Sprintf("; %s not read whole: %s", plural(len(unread), "log was", "logs were"), strings.Join(unread, ", "))
+		}
+	case len(s.Logs) == 0:
+		r.Verdict, r.Message = Unknown, "no server logs to read"
+	case len(unread) > 0:
+		r.Verdict = Unknown
+		r.Message = fmt.Sprintf("%s of %d could not be read whole, so what they hold was not judged: %s; nothing bad in the rest",
+			plural(len(unread), "server log", "server logs"), len(s.Logs), clipText(strings.Join(unread, ", "), 600))
+	case empty == len(s.Logs):
+		r.Verdict, r.Message = Unknown, fmt.Sprintf("all %d server logs are empty: nothing to judge", empty)
 	default:
 		r.Verdict = Valid
 		r.Message = fmt.Sprintf("no unexplained bad pattern in %d server logs; %d ERROR/FATAL lines (expected when faults cut connections; see details)", len(s.Logs), errs) + knownBugSummary(details)
@@ -149,8 +160,11 @@ func scanLog(ctx context.Context, path string) NodeLog {
 			}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		nl.Error = err.Error()
+	switch {
+	case sc.Err() != nil:
+		nl.Error = sc.Err().Error()
+	case ctx.Err() != nil:
+		nl.Error = "the scan was cancelled after " + plural(nl.Lines, "line", "lines") + ": " + ctx.Err().Error()
 	}
 	return nl
 }

@@ -47,7 +47,16 @@ func TestServerLogs(t *testing.T) {
 	r = ServerLogs{Logs: map[string]string{"n1": empty, "n2": empty}}.Check(ctx, nil)
 	assert.Equal(t, Unknown, r.Verdict, "empty logs say nothing: %s", r.Message)
 	assert.Equal(t, Valid, ServerLogs{Logs: map[string]string{"n1": empty, "n2": calm}}.Check(ctx, nil).Verdict)
-	missing := ServerLogs{Logs: map[string]string{"n1": filepath.Join(t.TempDir(), "nope.log")}}.Check(ctx, nil)
-	assert.Equal(t, Valid, missing.Verdict)
+	missing := ServerLogs{Logs: map[string]string{"n1": filepath.Join(t.TempDir(), "nope.log"), "n2": calm}}.Check(ctx, nil)
+	assert.Equal(t, Unknown, missing.Verdict, "a log not read is not judged: %s", missing.Message)
+	assert.Contains(t, missing.Message, "1 server log of 2 could not be read whole")
 	assert.NotEmpty(t, missing.Details.(map[string]NodeLog)["n1"].Error)
+	r = ServerLogs{Logs: map[string]string{"n1": filepath.Join(t.TempDir(), "nope.log"), "n2": npe}}.Check(ctx, nil)
+	assert.Equal(t, Invalid, r.Verdict, "what was read still counts: %s", r.Message)
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	r = ServerLogs{Logs: map[string]string{"n1": calm}}.Check(cancelled, nil)
+	assert.Equal(t, Unknown, r.Verdict, "a cancelled scan read nothing: %s", r.Message)
+	assert.Contains(t, r.Message, "cancelled")
 }
