@@ -108,6 +108,11 @@ func (Convergence) Check(_ context.Context, ops []history.Op) Result {
 	case len(mismatches) > 0:
 		r.Verdict = Invalid
 		r.Message = "a server's own digest check found its data tree inconsistent: " + strings.Join(mismatches, ", ")
+		if d.DifferenceCount > 0 {
+			r.Message += fmt.Sprintf("; and the replicas disagree on %d znodes after every fault was healed, e.g. %s", d.DifferenceCount, d.Differences[0])
+		} else {
+			r.Message += fmt.Sprintf("; the %d replicas read hold the same %d znodes", len(snaps), len(sorted))
+		}
 	case d.DifferenceCount > 0:
 		r.Verdict = Invalid
 		r.Message = fmt.Sprintf("replicas disagree on %d znodes after every fault was healed, e.g. %s", d.DifferenceCount, d.Differences[0])

@@ -33,6 +33,13 @@ func TestConvergence(t *testing.T) {
 	r = Convergence{}.Check(ctx, []history.Op{snap("n1", same, map[string]int64{"zk_digest_mismatches_count": 2}), snap("n2", same, nil)})
 	assert.Equal(t, Invalid, r.Verdict, "the server's own digest check is an oracle")
 	assert.Contains(t, r.Message, "zk_digest_mismatches_count=2")
+	assert.Contains(t, r.Message, "the 2 replicas read hold the same")
+
+	r = Convergence{}.Check(ctx, []history.Op{snap("n1", same, map[string]int64{"zk_digest_mismatches_count": 2}), snap("n2", other, nil)})
+	assert.Equal(t, Invalid, r.Verdict)
+	assert.Contains(t, r.Message, "zk_digest_mismatches_count=2", "both findings are reported")
+	assert.Contains(t, r.Message, "the replicas disagree on 1 znodes")
+	assert.Equal(t, 1, r.Details.(ConvergenceDetails).DifferenceCount)
 
 	r = Convergence{}.Check(ctx, []history.Op{snap("n1", same, nil)})
 	assert.Equal(t, Unknown, r.Verdict)

@@ -162,8 +162,26 @@ func TestShippedFaultScenariosAreValid(t *testing.T) {
 				// on, and the server's digest check finds its data tree
 				// inconsistent (ZOOKEEPER-4712, fixed in 3.9.3). The server
 				// reports it itself; anything else fails the test.
-				assert.Contains(t, checks["convergence"].Message, "zk_digest_mismatches_count", "%s", res.Check.Message)
-				assert.Contains(t, checks["server-logs"].Message, "ZOOKEEPER-4541", "%s", res.Check.Message)
+				conv, ok := checks["convergence"].Details.(checker.ConvergenceDetails)
+				require.True(t, ok, "%s", res.Check.Message)
+				assert.Zero(t, conv.DifferenceCount, "the replicas themselves diverged: %s", checks["convergence"].Message)
+				mismatched := false
+				for _, m := range conv.Digest {
+					mismatched = mismatched || m["zk_digest_mismatches_count"] > 0
+				}
+				assert.True(t, mismatched, "invalid without the servers' own digest mismatch: %s", res.Check.Message)
+				logs, ok := checks["server-logs"].Details.(map[string]checker.NodeLog)
+				require.True(t, ok, "%s", res.Check.Message)
+				seen := 0
+				for _, nl := range logs {
+					seen += nl.KnownBugs["ZOOKEEPER-4541"]
+				}
+				assert.Positive(t, seen, "the digest mismatch without ZOOKEEPER-4541 in the logs: %s", res.Check.Message)
+				for name, c := range checks {
+					if name != "convergence" && name != "server-logs" {
+						assert.NotEqual(t, checker.Invalid, c.Verdict, "%s: %s", name, c.Message)
+					}
+				}
 				t.Logf("ZooKeeper 3.8.0 diverged by its own digest check (ZOOKEEPER-4541/-4712)")
 			}
 			injected := 0
