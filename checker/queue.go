@@ -401,7 +401,7 @@ func (Queue) check(ctx context.Context, ops []history.Op) Result {
 	order := newDequeueOrder(deqs)
 	d.Skipped, d.Overtaken, d.SkipExamples = order.skippedAndOvertaken()
 
-	reads, known := lastReadPerNode(calls, ops)
+	reads, known := okReads(calls, ops)
 	d.Unread = nodesWithoutRead(known, reads)
 	for _, r := range reads {
 		nr, skips := judgeQueueRead(r, elems, wildcards, order)
@@ -413,7 +413,7 @@ func (Queue) check(ctx context.Context, ops []history.Op) Result {
 		}
 		d.Nodes = append(d.Nodes, nr)
 	}
-	sort.Slice(d.Nodes, func(i, j int) bool { return d.Nodes[i].Node < d.Nodes[j].Node })
+	sort.SliceStable(d.Nodes, func(i, j int) bool { return d.Nodes[i].Node < d.Nodes[j].Node })
 
 	var problems []string
 	for _, p := range []struct {

@@ -176,10 +176,12 @@ type nodeRead struct {
 	call history.Call
 }
 
-// lastReadPerNode returns the last ok read per node (by completion), sorted by
-// invocation time, and every node that the history names (client operations
-// and the harness's role observations).
-func lastReadPerNode(calls []history.Call, ops []history.Op) (reads []nodeRead, known map[string]bool) {
+// okReads returns every ok read with its node, sorted by invocation time,
+// and every node that the history names (client operations and the
+// harness's role observations). Every read is judged: an element one read
+// saw and a later one lacks is as wrong on the earlier read's node as on
+// any other.
+func okReads(calls []history.Call, ops []history.Op) (reads []nodeRead, known map[string]bool) {
 	known = map[string]bool{}
 	for _, op := range ops {
 		if op.IsNemesis() {
@@ -192,7 +194,6 @@ func lastReadPerNode(calls []history.Call, ops []history.Op) (reads []nodeRead, 
 			known[op.Node] = true
 		}
 	}
-	last := map[string]history.Call{}
 	for _, c := range calls {
 		if c.Invoke.F != history.Read || c.Type() != history.OK {
 			continue
@@ -201,14 +202,9 @@ func lastReadPerNode(calls []history.Call, ops []history.Op) (reads []nodeRead, 
 		if node == "" {
 			node = c.Invoke.Node
 		}
-		if prev, ok := last[node]; !ok || c.Complete.Time >= prev.Complete.Time {
-			last[node] = c
-		}
+		reads = append(reads, nodeRead{node: node, call: c})
 	}
-	for n, c := range last {
-		reads = append(reads, nodeRead{node: n, call: c})
-	}
-	sort.Slice(reads, func(i, j int) bool {
+	sort.SliceStable(reads, func(i, j int) bool {
 		a, b := reads[i].call, reads[j].call
 		if a.Invoke.Time != b.Invoke.Time {
 			return a.Invoke.Time < b.Invoke.Time
@@ -281,7 +277,7 @@ func (Set) check(ctx context.Context, ops []history.Op) Result {
 	}
 	d.Sequence = checkSequence(seqCreates)
 
-	reads, known := lastReadPerNode(calls, ops)
+	reads, known := okReads(calls, ops)
 	d.Unread = nodesWithoutRead(known, reads)
 
 	// seen[e] is the earliest completion of a final read that saw e.
@@ -297,7 +293,7 @@ func (Set) check(ctx context.Context, ops []history.Op) Result {
 	for _, r := range reads {
 		d.Nodes = append(d.Nodes, judgeSetRead(r, adds, seen))
 	}
-	sort.Slice(d.Nodes, func(i, j int) bool { return d.Nodes[i].Node < d.Nodes[j].Node })
+	sort.SliceStable(d.Nodes, func(i, j int) bool { return d.Nodes[i].Node < d.Nodes[j].Node })
 
 	res := Result{Details: d}
 	var problems []string

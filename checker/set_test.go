@@ -130,6 +130,21 @@ func TestSetLostAcknowledgedAddIsInvalid(t *testing.T) {
 	assert.Contains(t, r.Message, "node n2 lost acknowledged adds 1 [2]")
 }
 
+// Every read is judged, not only a node's last: an element an earlier read
+// on the node saw must not be gone from a later one.
+func TestSetElementGoneFromALaterReadOnTheSameNodeIsInvalid(t *testing.T) {
+	r, d := sqCheckSet(t, hist(
+		sqAddOK(1, 1, 0, 10),
+		sqAddInfo(2, 5, 0, 10), // indeterminate, but seen
+		sqRead(100, "n1", 100, 110, 1, 5),
+		sqRead(101, "n1", 120, 130, 1),
+	))
+	assert.Equal(t, Invalid, r.Verdict, r.Message)
+	require.Len(t, d.Nodes, 2, "one result per read")
+	assert.Equal(t, Valid, d.Nodes[0].Verdict)
+	assert.Equal(t, []int64{5}, d.Nodes[1].Diverged.First)
+}
+
 func TestSetAddStillRunningWhenTheReadBeganMayBeAbsent(t *testing.T) {
 	// The add completed after the read began: they are concurrent, the read
 	// may precede it.
