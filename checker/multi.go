@@ -205,6 +205,10 @@ func (Multi) Check(ctx context.Context, ops []history.Op) Result {
 		if cut != "" {
 			r.Message += " The check " + cut + "."
 		}
+	case d.Malformed > 0:
+		r.Verdict = Unknown
+		r.Message = fmt.Sprintf("%s could not be read (keys and values that do not match), so what they show is unknown; no violation was found in the rest. %s.",
+			plural(d.Malformed, "record", "records"), summary)
 	case d.TxnOK == 0 || d.Snapshots == 0 || d.AtomicityChecks == 0:
 		r.Verdict = Unknown
 		r.Message = "too little evidence: no snapshot showed a committed transaction of several keys. " + summary + "."

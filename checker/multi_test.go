@@ -229,14 +229,15 @@ func TestMultiWithoutEvidenceIsUnknown(t *testing.T) {
 	}
 }
 
-func TestMultiMalformedRecordsAreCountedNotTrusted(t *testing.T) {
+func TestMultiMalformedRecordsMakeTheVerdictUnknown(t *testing.T) {
 	bad := mtSnapOp(5, 20, 21, mtKvz("k0", 99, 0x20), mtKvz("k1", 0, mtInit))
 	bad[1].Zxids = bad[1].Zxids[:1]
 	badTxn := mtTxnOp(6, history.OK, 8, 10, 0x12, mtKv("k0", 7), mtKv("k2", 8))
 	badTxn[0].Values = badTxn[0].Values[:1]
 	r, d := mtCheck(t, hist(append(mtBase(), bad, badTxn)...))
-	assert.Equal(t, Valid, r.Verdict, r.Message)
+	assert.Equal(t, Unknown, r.Verdict, "a record that could not be read may hide a violation: %s", r.Message)
 	assert.Equal(t, 2, d.Malformed)
+	assert.Contains(t, r.Message, "2 records could not be read")
 }
 
 func TestMultiOutOfTimeIsUnknown(t *testing.T) {

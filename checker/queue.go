@@ -448,6 +448,10 @@ func (Queue) check(ctx context.Context, ops []history.Op) Result {
 	case len(problems) > 0:
 		res.Verdict = Invalid
 		res.Message = strings.Join(problems, "; ") + "."
+	case d.Malformed > 0:
+		res.Verdict = Unknown
+		res.Message = fmt.Sprintf("%s lacked the element it enqueued or dequeued, so what they did is unknown; nothing wrong was found in the rest: %s.",
+			plural(d.Malformed, "record", "records"), queueSummary(d))
 	case len(reads) == 0:
 		res.Verdict = Unknown
 		res.Message = "no evidence: no final read of the queue completed; " + queueSummary(d) + "."

@@ -109,6 +109,21 @@ func TestQueueEveryElementIsDequeuedOnceOrLeftInOrder(t *testing.T) {
 	assert.Contains(t, r.Message, "no element lost")
 }
 
+// An ok dequeue that does not say what it took may have taken anything: the
+// verdict cannot be valid.
+func TestQueueDequeueWithoutItsElementMakesTheVerdictUnknown(t *testing.T) {
+	r, d := sqCheckQueue(t, hist(
+		sqRoles(0, "n1"),
+		sqEnqOK(1, 1, 0, 10, 20),
+		sqEnqOK(2, 2, 1, 30, 40),
+		sqOp(3, QueueDequeue, nil, history.OK, 50, 60),
+		sqRead(100, "n1", 100, 110, 1, 2),
+	))
+	assert.Equal(t, Unknown, r.Verdict, r.Message)
+	assert.Equal(t, 1, d.Malformed)
+	assert.Contains(t, r.Message, "1 record lacked the element")
+}
+
 func TestQueueElementDequeuedTwiceIsInvalid(t *testing.T) {
 	r, d := sqCheckQueue(t, hist(
 		sqEnqOK(1, 1, 0, 0, 10),

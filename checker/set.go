@@ -309,6 +309,10 @@ func (Set) check(ctx context.Context, ops []history.Op) Result {
 	case len(problems) > 0:
 		res.Verdict = Invalid
 		res.Message = strings.Join(problems, "; ") + "."
+	case d.Malformed > 0:
+		res.Verdict = Unknown
+		res.Message = fmt.Sprintf("%s lacked the element it added, so what they did is unknown; nothing wrong was found in the rest: %s.",
+			plural(d.Malformed, "add record", "add records"), setSummary(d))
 	case len(reads) == 0:
 		res.Verdict = Unknown
 		res.Message = fmt.Sprintf("no evidence: no final read of the set completed (adds %d ok / %d fail / %d info).",

@@ -329,14 +329,21 @@ func TestSetOnlyNamesZooKeeperNumberedAreSequential(t *testing.T) {
 	assert.Equal(t, 2, d.Sequence.Creates)
 }
 
-func TestSetMalformedAddIsLeftOut(t *testing.T) {
+func TestSetMalformedAddMakesTheVerdictUnknown(t *testing.T) {
 	r, d := sqCheckSet(t, hist(
 		sqAddOK(1, 1, 0, 10),
 		sqOp(2, SetAdd, nil, history.OK, 0, 10),
 		sqRead(100, "n1", 100, 110, 1),
 	))
-	assert.Equal(t, Valid, r.Verdict, r.Message)
+	assert.Equal(t, Unknown, r.Verdict, "the add without its element may be lost: %s", r.Message)
 	assert.Equal(t, 1, d.Malformed)
+
+	r, _ = sqCheckSet(t, hist(
+		sqAddOK(1, 1, 0, 10),
+		sqOp(2, SetAdd, nil, history.OK, 0, 10),
+		sqRead(100, "n1", 100, 110),
+	))
+	assert.Equal(t, Invalid, r.Verdict, "what was proven stays proven: %s", r.Message)
 }
 
 func TestSetInterruptedAddIsIndeterminate(t *testing.T) {

@@ -96,6 +96,9 @@ type WatchDetails struct {
 	Unresolved int `json:"unresolved"`
 	// ValuesChecked counts reads checked against the writes.
 	ValuesChecked int `json:"values_checked"`
+	// Malformed counts ok registrations and reads without the value or
+	// version the check needs.
+	Malformed int `json:"malformed,omitempty"`
 	// ViolationCount is the number of violations; Violations lists the
 	// first of them.
 	ViolationCount int              `json:"violation_count"`
@@ -253,6 +256,10 @@ func (Watches) Check(ctx context.Context, ops []history.Op) Result {
 		if cut != "" {
 			r.Message += " The check " + cut + "."
 		}
+	case d.Malformed > 0:
+		r.Verdict = Unknown
+		r.Message = fmt.Sprintf("%s had no value or version, so what they saw is unknown; no violation was found in the rest. %s.",
+			plural(d.Malformed, "ok registration or read", "ok registrations or reads"), summary)
 	case d.EventsChecked == 0 || d.ReadsWhileArmed == 0:
 		r.Verdict = Unknown
 		r.Message = "too little evidence: no event or no read while a watch was set, on a connection that stayed up. " + summary + "."
@@ -315,6 +322,7 @@ func (s *wtState) indexWrites() (map[string]*wtWrites, map[string]map[int64][]wt
 func (s *wtState) checkValue(i int, values map[string]map[int64][]wtWritten) {
 	c := s.calls[i].Complete
 	if c.Value == nil || c.Version == nil {
+		s.d.Malformed++
 		return
 	}
 	k, v, ver := s.calls[i].Invoke.Key, *c.Value, *c.Version
@@ -375,7 +383,7 @@ func (s *wtState) session(id int64, idx []int, writes map[string]*wtWrites) {
 		switch c.Invoke.F {
 		case FWatch:
 			if c.Type() != history.OK || c.Complete.Version == nil {
-				continue
+				continue // a bare ok one is counted by checkValue
 			}
 			registered = true
 			s.d.Registrations++
@@ -384,7 +392,7 @@ func (s *wtState) session(id int64, idx []int, writes map[string]*wtWrites) {
 			st.pending = append(st.pending, wtReg{version: *c.Complete.Version, call: i, clean: clean})
 		case history.Read:
 			if c.Type() != history.OK || c.Complete.Version == nil {
-				continue
+				continue // a bare ok one is counted by checkValue
 			}
 			s.checkFloor(id, st, i, clean)
 			if c.Complete.Event != "" {

@@ -105,6 +105,17 @@ func TestWatchFiresOnceBeforeItsNewDataIsRead(t *testing.T) {
 	assert.Zero(t, d.ViolationCount)
 }
 
+// A read that does not say what it saw might have seen the change before its
+// event: the verdict cannot be valid.
+func TestWatchReadWithoutVersionMakesTheVerdictUnknown(t *testing.T) {
+	bare := wtRead(1, "k0", 22, 23, 1, 1, "")
+	bare[1].Version = nil
+	r, d := wtCheck(t, hist(append(wtCycle(), bare)...))
+	assert.Equal(t, Unknown, r.Verdict, r.Message)
+	assert.Equal(t, 1, d.Malformed)
+	assert.Contains(t, r.Message, "1 ok registration or read had no value or version")
+}
+
 func TestWatchEventMarkedOnTheReadThatSawItCounts(t *testing.T) {
 	// The event was in the channel when the reply with the new data came:
 	// exactly what ZooKeeper promises.
