@@ -241,10 +241,7 @@ func TestValueRegisterModelErrors(t *testing.T) {
 // oracle's exhaustive search on thousands of small random histories, one
 // and two keys, about a third of them corrupted.
 func TestValueRegisterAgreesWithBruteForce(t *testing.T) {
-	n := 3000
-	if testing.Short() {
-		n = 1000
-	}
+	const n = 3000
 	rng := rand.New(rand.NewPCG(14, 1))
 	var valid, invalid int
 	for i := range n {
@@ -285,10 +282,7 @@ func ednText(t *testing.T, ops []history.Op) string {
 // oracle, on single-register histories.
 func TestExactSearchAgreesWithBruteForce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(15, 1))
-	n := 3000
-	if testing.Short() {
-		n = 1000
-	}
+	const n = 3000
 	var invalid int
 	for i := range n {
 		ops := gen.Jepsen(gen.JepsenConfig{

@@ -145,10 +145,9 @@ func perturb(ops []history.Op, rng *rand.Rand) []history.Op {
 	return out
 }
 
+// The checker package runs in the suite's short phase: this test takes
+// about a second with the race detector, so it runs there too.
 func TestVersionOrderDecidesABigKey(t *testing.T) {
-	if testing.Short() {
-		t.Skip("measures a large history")
-	}
 	ops := gen.Register(gen.Config{Seed: 9, Calls: 50_000, Keys: 1, Processes: 50})
 	keys, _ := splitByKey(ops, true)
 	start := time.Now()
