@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/anishathalye/porcupine"
 
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/internal/oracle"
@@ -144,6 +147,22 @@ func FuzzLinearizable(f *testing.F) {
 		for _, mode := range []string{ReadQuorum, ReadPlain} {
 			r := Linearizable{Budget: 200 * time.Millisecond, ReadMode: mode, VisualizeAllBelow: 50}.Check(context.Background(), ops)
 			checkResult(t, "linearizable", r)
+		}
+		// The version order's fast path must agree with Porcupine's search
+		// on every key both decide.
+		keys, _ := splitByKey(ops, true)
+		for _, kh := range keys {
+			if len(kh.malformed) > 0 || len(kh.ops) > 12 {
+				continue
+			}
+			got := versionOrder(kh)
+			if got.verdict == orderUndecided {
+				continue
+			}
+			res := porcupine.CheckOperationsTimeout(registerModel(new(atomic.Bool)), kh.ops, time.Second)
+			if res != porcupine.Unknown && (res == porcupine.Ok) != (got.verdict == orderValid) {
+				t.Fatalf("key %s: the version order says %v (%s), Porcupine alone %v", kh.key, got.verdict == orderValid, got.reason, res)
+			}
 		}
 	})
 }
