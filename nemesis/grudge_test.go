@@ -116,6 +116,14 @@ func TestTargetsResolveByRole(t *testing.T) {
 	assert.Len(t, all, 5)
 	one, _ := resolveTarget(ctx, c, TargetOne, ch)
 	assert.Len(t, one, 1)
+	for seed := range uint64(20) {
+		ch := draw(rand.New(rand.NewPCG(seed, 2)), 5)
+		follower, _ := resolveTarget(ctx, c, TargetFollower, ch)
+		require.Len(t, follower, 1)
+		assert.NotEqual(t, "n3", follower[0].Name, "a follower, never the leader")
+		again, _ := resolveTarget(ctx, c, TargetFollower, ch)
+		assert.Equal(t, follower, again, "the seed decides which")
+	}
 }
 
 func TestSpecsResolveAndValidate(t *testing.T) {

@@ -83,13 +83,14 @@ var shorthands = map[string]Spec{
 const (
 	TargetOne       = "one"
 	TargetLeader    = "leader"
+	TargetFollower  = "follower" // one follower, chosen with the seed
 	TargetFollowers = "followers"
 	TargetMinority  = "minority"
 	TargetMajority  = "majority"
 	TargetAll       = "all"
 )
 
-var targets = []string{TargetOne, TargetLeader, TargetFollowers, TargetMinority, TargetMajority, TargetAll}
+var targets = []string{TargetOne, TargetLeader, TargetFollower, TargetFollowers, TargetMinority, TargetMajority, TargetAll}
 
 // Grudge shapes of the partition fault.
 const (

@@ -33,9 +33,17 @@ func resolveTarget(ctx context.Context, c cluster.Cluster, target string, ch cho
 		return ordered[:max(1, (n-1)/2)], ""
 	case TargetMajority:
 		return ordered[:n/2+1], ""
-	case TargetLeader, TargetFollowers:
+	case TargetLeader, TargetFollower, TargetFollowers:
 		leader, detail := findLeader(ctx, c, ordered[0])
-		if target == TargetLeader {
+		switch target {
+		case TargetLeader:
+			return []cluster.Node{leader}, detail
+		case TargetFollower:
+			for _, node := range ordered {
+				if node.Name != leader.Name {
+					return []cluster.Node{node}, detail
+				}
+			}
 			return []cluster.Node{leader}, detail
 		}
 		var rest []cluster.Node
