@@ -371,30 +371,34 @@ func sessLeaderless(ops []history.Op) []sessGap {
 	return gaps
 }
 
-// sessDeadline is t plus bound, not counting the time without a leader.
-// Times are never negative (gaps are clamped likewise), so no difference
-// overflows.
+// sessDeadline is when a session that ended at t must be gone from the
+// servers: t plus bound, unless the ensemble lost its leader before then. A
+// new leader starts every session's timeout again, in full, when it starts
+// leading (its session tracker adds each session with its whole timeout), so
+// each time without a leader that begins before the deadline moves it to the
+// end of that time plus bound. Times are never negative (gaps are clamped
+// likewise), so no sum overflows unchecked.
 func sessDeadline(t, bound int64, gaps []sessGap) int64 {
-	cur, budget := max(t, 0), max(bound, 0)
+	t, bound = max(t, 0), max(bound, 0)
+	plus := func(a int64) int64 {
+		if a > math.MaxInt64-bound {
+			return math.MaxInt64
+		}
+		return a + bound
+	}
+	deadline := plus(t)
 	for _, g := range gaps {
-		if g.to <= cur {
-			continue
+		switch {
+		case g.to <= t:
+			continue // over before the session ended
+		case g.from >= deadline:
+			return deadline // expired before the leader was lost
+		case g.to == math.MaxInt64:
+			return math.MaxInt64 // no leader ever again
 		}
-		if g.from > cur {
-			if g.from-cur >= budget {
-				return cur + budget
-			}
-			budget -= g.from - cur
-		}
-		cur = g.to
-		if cur == math.MaxInt64 {
-			return cur
-		}
+		deadline = max(deadline, plus(g.to))
 	}
-	if cur > math.MaxInt64-budget {
-		return math.MaxInt64
-	}
-	return cur + budget
+	return deadline
 }
 
 // sessMS renders a time of the history in milliseconds, with its unit.

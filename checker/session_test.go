@@ -138,12 +138,12 @@ func TestSessionsTimeWithoutALeaderExtendsTheBound(t *testing.T) {
 
 	r, d := sessionsCheck(t, ssChecker, hist(base, ssRoles(2000, ssLeaderless), ssRoles(3000, ssLeader)))
 	assert.Equal(t, Valid, r.Verdict, r.Message)
-	assert.Equal(t, 1, d.AfterBound, "the bound moved to 7 s: only the last check is after it")
+	assert.Equal(t, 1, d.AfterBound, "the new leader granted 5 s from 3 s: the bound moved to 8 s, only the last check is after it")
 
 	// Two leaders at once is no single leader either; and a check after
 	// the extended bound is judged again.
 	twoLeaders := map[string]string{"n1": "leader", "n2": "leader", "n3": "follower"}
-	late := ssCheck(1, 2, "/s/0-0", true, 1, 7100, 7110)
+	late := ssCheck(1, 2, "/s/0-0", true, 1, 8100, 8110)
 	r, _ = sessionsCheck(t, ssChecker, hist(base, late, ssRoles(2000, twoLeaders), ssRoles(3000, ssLeader)))
 	assert.Equal(t, Invalid, r.Verdict, r.Message)
 
@@ -297,12 +297,15 @@ func TestSessionsCancelledCheckIsUnknown(t *testing.T) {
 	assert.Equal(t, Unknown, r.Verdict, r.Message)
 }
 
-func TestSessDeadlineSkipsTimeWithoutALeader(t *testing.T) {
+// A new leader grants every session its whole timeout again from when it
+// starts leading: time spent before the leader was lost does not count.
+func TestSessDeadlineRestartsWithANewLeader(t *testing.T) {
 	gaps := []sessGap{{10, 20}, {30, 35}, {50, math.MaxInt64}}
-	assert.Equal(t, int64(5), sessDeadline(0, 5, gaps))
-	assert.Equal(t, int64(25), sessDeadline(0, 15, gaps), "10 before the gap, 5 after")
-	assert.Equal(t, int64(25), sessDeadline(12, 5, gaps), "starts inside a gap")
-	assert.Equal(t, int64(45), sessDeadline(0, 30, gaps))
+	assert.Equal(t, int64(5), sessDeadline(0, 5, gaps), "expired before the leader was lost")
+	assert.Equal(t, int64(35), sessDeadline(0, 15, gaps[:1]), "the leader after the gap grants 15 from 20")
+	assert.Equal(t, int64(50), sessDeadline(0, 15, gaps), "and the one after the second gap 15 from 35")
+	assert.Equal(t, int64(25), sessDeadline(12, 5, gaps), "ends inside a gap: 5 from its end")
+	assert.Equal(t, int64(math.MaxInt64), sessDeadline(0, 30, gaps), "the last gap begins before the deadline and never ends")
 	assert.Equal(t, int64(math.MaxInt64), sessDeadline(0, 100, gaps), "the last gap never ends")
 	assert.Equal(t, int64(math.MaxInt64), sessDeadline(math.MaxInt64-1, 10, nil))
 	assert.Equal(t, int64(5), sessDeadline(-100, 5, nil), "negative times are clamped")
