@@ -6,11 +6,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/anishathalye/porcupine"
 
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/internal/oracle"
@@ -155,13 +152,8 @@ func FuzzLinearizable(f *testing.F) {
 			if len(kh.malformed) > 0 || len(kh.ops) > 12 {
 				continue
 			}
-			got := versionOrder(kh)
-			if got.verdict == orderUndecided {
-				continue
-			}
-			res := porcupine.CheckOperationsTimeout(registerModel(new(atomic.Bool)), kh.ops, time.Second)
-			if res != porcupine.Unknown && (res == porcupine.Ok) != (got.verdict == orderValid) {
-				t.Fatalf("key %s: the version order says %v (%s), Porcupine alone %v", kh.key, got.verdict == orderValid, got.reason, res)
+			if got, agree := orderAgainstPorcupine(kh); !agree {
+				t.Fatalf("key %s: the version order says %v (%s), Porcupine alone the opposite", kh.key, got.verdict == orderValid, got.reason)
 			}
 		}
 	})

@@ -102,17 +102,9 @@ func TestVersionOrderAgreesWithPorcupine(t *testing.T) {
 		ops = perturb(ops, rand.New(rand.NewPCG(seed, 1)))
 		keys, _ := splitByKey(ops, true)
 		for _, kh := range keys {
-			got := versionOrder(kh)
+			got, agree := orderAgainstPorcupine(kh)
 			decided[got.verdict]++
-			if got.verdict == orderUndecided {
-				continue
-			}
-			want := porcupine.CheckOperations(registerModel(new(atomic.Bool)), kh.ops)
-			if got.verdict == orderValid {
-				assert.True(t, want, "seed %d: the version order found a witness Porcupine rejects", seed)
-			} else {
-				assert.False(t, want, "seed %d: the version order found a contradiction Porcupine does not: %s", seed, got.reason)
-			}
+			assert.True(t, agree, "seed %d: the version order says %v (%s), Porcupine alone the opposite", seed, got.verdict == orderValid, got.reason)
 		}
 	}
 	t.Logf("decided: %d valid, %d invalid, %d undecided", decided[orderValid], decided[orderInvalid], decided[orderUndecided])
@@ -207,13 +199,9 @@ func TestVersionOrderAgreesWithPorcupineOnTinyHistories(t *testing.T) {
 		}
 		keys, _ := splitByKey(hist(groups...), true)
 		for _, kh := range keys {
-			got := versionOrder(kh)
+			got, agree := orderAgainstPorcupine(kh)
 			decided[got.verdict]++
-			if got.verdict == orderUndecided {
-				continue
-			}
-			want := porcupine.CheckOperations(registerModel(new(atomic.Bool)), kh.ops)
-			if !assert.Equal(t, want, got.verdict == orderValid, "history %d: %s", i, got.reason) {
+			if !assert.True(t, agree, "history %d: the version order says %v (%s), Porcupine alone the opposite", i, got.verdict == orderValid, got.reason) {
 				return
 			}
 		}
@@ -221,4 +209,16 @@ func TestVersionOrderAgreesWithPorcupineOnTinyHistories(t *testing.T) {
 	t.Logf("decided: %d valid, %d invalid, %d undecided", decided[orderValid], decided[orderInvalid], decided[orderUndecided])
 	assert.Greater(t, decided[orderValid], 200)
 	assert.Greater(t, decided[orderInvalid], 1000)
+}
+
+// orderAgainstPorcupine decides a key by its version order and, when that
+// decides, by Porcupine alone (bounded to a second); agree is false only
+// when both decided and they differ.
+func orderAgainstPorcupine(kh *keyHistory) (got orderResult, agree bool) {
+	got = versionOrder(kh)
+	if got.verdict == orderUndecided {
+		return got, true
+	}
+	res := porcupine.CheckOperationsTimeout(registerModel(new(atomic.Bool)), kh.ops, time.Second)
+	return got, res == porcupine.Unknown || (res == porcupine.Ok) == (got.verdict == orderValid)
 }
