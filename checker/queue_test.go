@@ -124,6 +124,21 @@ func TestQueueDequeueWithoutItsElementMakesTheVerdictUnknown(t *testing.T) {
 	assert.Contains(t, r.Message, "1 record lacked the element")
 }
 
+// Every read is judged, not only a node's last: a phantom in an earlier read
+// is not excused by a clean later one.
+func TestQueuePhantomInAnEarlierReadOfTheNodeIsInvalid(t *testing.T) {
+	r, d := sqCheckQueue(t, hist(
+		sqRoles(0, "n1"),
+		sqEnqOK(1, 1, 0, 10, 20),
+		sqRead(100, "n1", 100, 110, 1, 99),
+		sqRead(101, "n1", 120, 130, 1),
+	))
+	assert.Equal(t, Invalid, r.Verdict, r.Message)
+	require.Len(t, d.Nodes, 2, "one result per read")
+	assert.Equal(t, Invalid, d.Nodes[0].Verdict)
+	assert.Equal(t, Valid, d.Nodes[1].Verdict)
+}
+
 func TestQueueElementDequeuedTwiceIsInvalid(t *testing.T) {
 	r, d := sqCheckQueue(t, hist(
 		sqEnqOK(1, 1, 0, 0, 10),
