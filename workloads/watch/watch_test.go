@@ -17,6 +17,7 @@ import (
 	"github.com/zkchaos/zkchaos/cluster/local/localtest"
 	"github.com/zkchaos/zkchaos/harness"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/internal/runtest"
 	"github.com/zkchaos/zkchaos/scenarios"
 	"github.com/zkchaos/zkchaos/workloads"
 	"github.com/zkchaos/zkchaos/workloads/watch"
@@ -80,11 +81,10 @@ nemesis:
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	require.NoError(t, err)
 	res := out.Results
-	// The workload's own checkers must pass. The run's verdict also has
-	// the harness's checkers (server logs, convergence), which judge
-	// ZooKeeper itself and may find what this test is not about.
+	// The workload's own checkers must pass, and so must the run.
 	t.Logf("run verdict %s:\n%s", res.Verdict, messages(res.Check))
 	require.Equal(t, checker.Valid, find(res.Check, "watch").Verdict, "%s", messages(res.Check))
+	runtest.AssertValid(t, res.Check)
 
 	d, ok := find(res.Check, "watches").Details.(checker.WatchDetails)
 	require.True(t, ok)

@@ -1,0 +1,58 @@
+// Package runtest holds what tests of whole runs on real ensembles assert
+// about a run's verdict, so every such test holds runs to the same rule.
+package runtest
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/zkchaos/zkchaos/checker"
+)
+
+// AssertValid fails t unless a run's verdict (check, the run's composed
+// result) is valid. One finding is tolerated, and only from its structured
+// evidence: ZooKeeper 3.8.0's own. After ZOOKEEPER-4541 a follower's disk
+// writer goes on, and the server's digest check finds its data tree
+// inconsistent (ZOOKEEPER-4712, fixed in 3.9.3). So an invalid run passes
+// only when the replicas hold the same znodes, a server counted digest
+// mismatches, its log shows ZOOKEEPER-4541, and no checker but convergence
+// and server-logs is invalid or unknown. It reports whether the run was
+// valid outright.
+func AssertValid(t testing.TB, check checker.Result) bool {
+	t.Helper()
+	if check.Verdict == checker.Valid {
+		return true
+	}
+	checks := map[string]checker.Result{}
+	for _, c := range check.Children {
+		checks[c.Checker] = c
+	}
+	if !assert.Equal(t, checker.Invalid, check.Verdict, "the run is neither valid nor invalid: %s", check.Message) {
+		return false
+	}
+	conv, ok := checks["convergence"].Details.(checker.ConvergenceDetails)
+	if !assert.True(t, ok, "invalid without convergence evidence: %s", check.Message) {
+		return false
+	}
+	assert.Zero(t, conv.DifferenceCount, "the replicas diverged: %s", checks["convergence"].Message)
+	mismatched := false
+	for _, m := range conv.Digest {
+		mismatched = mismatched || m["zk_digest_mismatches_count"] > 0
+	}
+	assert.True(t, mismatched, "invalid without the servers' own digest mismatch: %s", check.Message)
+	logs, ok := checks["server-logs"].Details.(map[string]checker.NodeLog)
+	assert.True(t, ok, "no server-log evidence: %s", check.Message)
+	seen := 0
+	for _, nl := range logs {
+		seen += nl.KnownBugs["ZOOKEEPER-4541"]
+	}
+	assert.Positive(t, seen, "a digest mismatch without ZOOKEEPER-4541 in the logs: %s", check.Message)
+	for name, c := range checks {
+		if name != "convergence" && name != "server-logs" {
+			assert.Equal(t, checker.Valid, c.Verdict, "%s: %s", name, c.Message)
+		}
+	}
+	t.Logf("ZooKeeper 3.8.0 diverged by its own digest check (ZOOKEEPER-4541/-4712)")
+	return false
+}
