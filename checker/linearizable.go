@@ -551,24 +551,16 @@ func explain(d *KeyDetails, kh *keyHistory, info porcupine.LinearizationInfo) {
 	}
 	sort.SliceStable(next, func(i, j int) bool { return kh.ops[next[i]].Call < kh.ops[next[j]].Call })
 
-	const maxListed = 5
 	descs := make([]string, len(next))
 	for i, id := range next {
 		descs[i] = describeCall(kh, id)
 	}
-	listed := descs
-	if len(listed) > maxListed {
-		listed = append(slices.Clone(listed[:maxListed]), fmt.Sprintf("and %d more", len(descs)-maxListed))
-	}
 
 	d.LongestPrefix = len(best)
 	d.StateAfterPrefix = state.String()
-	d.NotPlaceable = descs
-	if len(descs) > 20 {
-		d.NotPlaceable = descs[:20]
-	}
+	d.NotPlaceable = descs[:min(len(descs), maxNotPlaceable)]
 	d.Explanation = fmt.Sprintf("no linearization; the longest linearizable prefix has %d of %d operations and leaves the register at %s; these operations could not be placed next: %s",
-		len(best), n, state, strings.Join(listed, "; "))
+		len(best), n, state, listOps(descs))
 
 	inSome := make([]bool, n)
 	for _, lin := range lins {
@@ -585,6 +577,19 @@ func explain(d *KeyDetails, kh *keyHistory, info porcupine.LinearizationInfo) {
 	if never >= 0 {
 		d.NeverLinearized = describeCall(kh, never)
 	}
+}
+
+// maxNotPlaceable bounds KeyDetails.NotPlaceable.
+const maxNotPlaceable = 20
+
+// listOps joins operation descriptions for a message: the first five, then
+// how many more.
+func listOps(descs []string) string {
+	const most = 5
+	if len(descs) <= most {
+		return strings.Join(descs, "; ")
+	}
+	return strings.Join(descs[:most], "; ") + fmt.Sprintf("; and %d more", len(descs)-most)
 }
 
 // describeCall renders one operation for an explanation: process, node,

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -591,18 +590,14 @@ func frontier(k *valueKey, out linsearch.Outcome[int64]) int64 {
 // explainWindow says which stretch of the history no state explains.
 func explainWindow(d *KeyDetails, k *valueKey, w []int) {
 	first, last := k.calls[w[0]], k.calls[w[len(w)-1]]
-	d.LongestPrefix = 0
-	descs := make([]string, 0, min(len(w), 5))
-	for _, i := range w[:min(len(w), 5)] {
-		descs = append(descs, describeValueCall(k, i))
+	descs := make([]string, len(w))
+	for j, i := range w {
+		descs[j] = describeValueCall(k, i)
 	}
-	if len(w) > 5 {
-		descs = append(descs, fmt.Sprintf("and %d more", len(w)-5))
-	}
-	d.NeverLinearized = describeValueCall(k, w[len(w)-1])
-	d.NotPlaceable = descs
+	d.NeverLinearized = descs[len(descs)-1]
+	d.NotPlaceable = descs[:min(len(descs), maxNotPlaceable)]
 	d.Explanation = fmt.Sprintf("the %d operations invoked and completed between records %d and %d cannot be ordered from any value the register could hold before them, whatever the operations around them did: %s",
-		len(w), first.Invoke.Index+1, last.Complete.Index+1, strings.Join(descs, "; "))
+		len(w), first.Invoke.Index+1, last.Complete.Index+1, listOps(descs))
 }
 
 // impossibleRead finds an ok read, or an ok cas, whose value the register
@@ -753,19 +748,14 @@ func explainValue(d *KeyDetails, k *valueKey, out linsearch.Outcome[int64]) {
 	for i, id := range next {
 		descs[i] = describeValueCall(k, id)
 	}
-	const maxListed = 5
-	listed := descs
-	if len(listed) > maxListed {
-		listed = append(slices.Clone(listed[:maxListed]), fmt.Sprintf("and %d more", len(descs)-maxListed))
-	}
 	d.LongestPrefix = len(out.Order)
 	d.StateAfterPrefix = describeValue(out.State)
-	d.NotPlaceable = descs[:min(len(descs), 20)]
+	d.NotPlaceable = descs[:min(len(descs), maxNotPlaceable)]
 	if len(next) > 0 {
 		d.NeverLinearized = descs[0]
 	}
 	d.Explanation = fmt.Sprintf("no order of the operations fits the register; the longest linearizable prefix places %d of %d definite operations and leaves the register at %s, and none of these fits next: %s",
-		definite, total, describeValue(out.State), strings.Join(listed, "; "))
+		definite, total, describeValue(out.State), listOps(descs))
 }
 
 // describeValueCall renders one operation with its process and records,
