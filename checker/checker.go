@@ -10,6 +10,7 @@ package checker
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -146,6 +147,25 @@ func (c composed) Check(ctx context.Context, ops []history.Op) Result {
 		Children: children,
 		Duration: time.Since(start),
 	}
+}
+
+// inParallel calls f(0) to f(n-1), as many at once as there are cores, and
+// returns when all have returned: keys are judged independently.
+func inParallel(n int, f func(i int)) {
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
+			for i := range work {
+				f(i)
+			}
+		})
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
 }
 
 // run calls c.Check, turning a panic into an unknown result: one broken

@@ -5,12 +5,10 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -194,20 +192,9 @@ func (l Linearizable) check(ctx context.Context, ops []history.Op, start time.Ti
 	annotations := nemesisAnnotations(ops)
 	visualizeAll := len(ops) < l.VisualizeAllBelow
 	outcomes := make([]keyOutcome, len(keys))
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(keys)) {
-		wg.Go(func() {
-			for i := range work {
-				outcomes[i] = l.checkKey(keys[i], deadline, &stop, visualizeAll, annotations)
-			}
-		})
-	}
-	for i := range keys {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
+	inParallel(len(keys), func(i int) {
+		outcomes[i] = l.checkKey(keys[i], deadline, &stop, visualizeAll, annotations)
+	})
 
 	res := Result{}
 	var invalid, unfinished, unchecked []KeyDetails

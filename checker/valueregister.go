@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -327,31 +326,17 @@ func (v ValueRegister) Check(ctx context.Context, ops []history.Op) Result {
 	}
 
 	outcomes := make([]keyOutcome, len(keys))
+	configs := make([]int, len(keys))
 	draw := &drawBudget{left: drawTime}
-	work := make(chan int)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	for range min(runtime.GOMAXPROCS(0), len(keys)) {
-		wg.Go(func() {
-			for i := range work {
-				o, configs := v.checkKey(ctx, keys[i], deadline, len(ops), draw)
-				outcomes[i] = o
-				mu.Lock()
-				d.Configurations += configs
-				d.Unobserved += keys[i].unobserved
-				mu.Unlock()
-			}
-		})
-	}
-	for i := range keys {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
+	inParallel(len(keys), func(i int) {
+		outcomes[i], configs[i] = v.checkKey(ctx, keys[i], deadline, len(ops), draw)
+	})
 
 	var invalid, unfinished []KeyDetails
 	n := 0
-	for _, o := range outcomes {
+	for i, o := range outcomes {
+		d.Configurations += configs[i]
+		d.Unobserved += keys[i].unobserved
 		d.Keys = append(d.Keys, o.details)
 		n += o.details.Ops
 		if o.visual != nil {
