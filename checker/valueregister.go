@@ -239,7 +239,8 @@ func (v ValueRegister) split(ops []history.Op) ([]*valueKey, ValueRegisterDetail
 			k = &valueKey{key: inv.Key}
 			byKey[inv.Key] = k
 		}
-		// The file's order is the real-time order.
+		// The file's order is the real-time order; an indeterminate
+		// operation returns after every record.
 		ret := done.Index
 		if ret < 0 || in.indeterminate {
 			ret = int64(len(ops))
@@ -329,7 +330,7 @@ func (v ValueRegister) Check(ctx context.Context, ops []history.Op) Result {
 	configs := make([]int, len(keys))
 	draw := &drawBudget{left: drawTime}
 	inParallel(len(keys), func(i int) {
-		outcomes[i], configs[i] = v.checkKey(ctx, keys[i], deadline, len(ops), draw)
+		outcomes[i], configs[i] = v.checkKey(ctx, keys[i], deadline, draw)
 	})
 
 	var invalid, unfinished []KeyDetails
@@ -398,10 +399,10 @@ func (v ValueRegister) Check(ctx context.Context, ops []history.Op) Result {
 // have written is a violation on its face; otherwise the exact search
 // decides. A key found not linearizable is explained, and visualized when
 // Porcupine can draw it within a few seconds.
-func (v ValueRegister) checkKey(ctx context.Context, k *valueKey, deadline time.Time, records int, draw *drawBudget) (keyOutcome, int) {
+func (v ValueRegister) checkKey(ctx context.Context, k *valueKey, deadline time.Time, draw *drawBudget) (keyOutcome, int) {
 	start := time.Now()
 	if v.PorcupineOnly {
-		return v.porcupineKey(k, deadline, records), 0
+		return v.porcupineKey(k, deadline), 0
 	}
 	pruneUnobserved(k)
 	d := KeyDetails{Key: k.key, Ops: len(k.ops), Verdict: Unknown}
@@ -418,7 +419,7 @@ func (v ValueRegister) checkKey(ctx context.Context, k *valueKey, deadline time.
 		d.Verdict, d.Method = Invalid, method
 		d.Explanation = describeValueCall(k, i) + ", but " + why
 		d.NeverLinearized = describeValueCall(k, i)
-		return done(keyOutcome{details: d, visual: v.visualize(k, k.ops[i].Return, deadline, records, draw)}), 0
+		return done(keyOutcome{details: d, visual: v.visualize(k, k.ops[i].Return, deadline, draw)}), 0
 	}
 	// The whole search decides most histories at once. One it cannot
 	// decide in a second is usually not linearizable with a violation far
@@ -436,7 +437,7 @@ func (v ValueRegister) checkKey(ctx context.Context, k *valueKey, deadline time.
 		if w, tried, ok := refuteLocally(ctx, k, frontier(k, out), windows); ok {
 			d.Verdict, d.Method = Invalid, MethodWindow
 			explainWindow(&d, k, w)
-			return done(keyOutcome{details: d, visual: v.visualize(k, k.ops[w[len(w)-1]].Return, deadline, records, draw)}), configs + tried
+			return done(keyOutcome{details: d, visual: v.visualize(k, k.ops[w[len(w)-1]].Return, deadline, draw)}), configs + tried
 		} else {
 			configs += tried
 		}
@@ -449,11 +450,11 @@ func (v ValueRegister) checkKey(ctx context.Context, k *valueKey, deadline time.
 		return done(keyOutcome{details: d}), configs
 	case linsearch.Unknown:
 		d.Explanation = "the budget ran out before the search finished"
-		return done(keyOutcome{details: d, unfinished: true}), configs
+		return done(keyOutcome{details: d}), configs
 	}
 	d.Verdict = Invalid
 	explainValue(&d, k, out)
-	return done(keyOutcome{details: d, visual: v.visualize(k, math.MaxInt64, deadline, records, draw)}), configs
+	return done(keyOutcome{details: d, visual: v.visualize(k, math.MaxInt64, deadline, draw)}), configs
 }
 
 // refuteLocally looks for a short stretch of the history that no state of
@@ -755,10 +756,10 @@ func describeValueCall(k *valueKey, i int) string {
 }
 
 // porcupineKey decides one key with Porcupine alone.
-func (v ValueRegister) porcupineKey(k *valueKey, deadline time.Time, records int) keyOutcome {
+func (v ValueRegister) porcupineKey(k *valueKey, deadline time.Time) keyOutcome {
 	start := time.Now()
 	d := KeyDetails{Key: k.key, Ops: len(k.ops), Verdict: Unknown, Method: MethodPorcupine}
-	switch porcupine.CheckOperationsTimeout(v.porcupineModel(), v.porcupineOps(k, records), time.Until(deadline)) {
+	switch porcupine.CheckOperationsTimeout(v.porcupineModel(), v.porcupineOps(k), time.Until(deadline)) {
 	case porcupine.Ok:
 		d.Verdict = Valid
 	case porcupine.Illegal:
@@ -768,19 +769,15 @@ func (v ValueRegister) porcupineKey(k *valueKey, deadline time.Time, records int
 		d.Explanation = "the budget ran out before the search finished"
 	}
 	d.Duration = time.Since(start)
-	return keyOutcome{details: d, unfinished: d.Verdict == Unknown}
+	return keyOutcome{details: d}
 }
 
-// porcupineOps are a key's operations for Porcupine: an indeterminate one
-// returns after every record.
-func (v ValueRegister) porcupineOps(k *valueKey, records int) []porcupine.Operation {
+// porcupineOps are a key's operations for Porcupine (an indeterminate one
+// already returns after every record: see split).
+func (v ValueRegister) porcupineOps(k *valueKey) []porcupine.Operation {
 	pops := make([]porcupine.Operation, len(k.ops))
 	for i, op := range k.ops {
-		ret := op.Return
-		if op.Indeterminate {
-			ret = int64(records)
-		}
-		pops[i] = porcupine.Operation{ClientId: int(k.calls[i].Invoke.Process), Input: op.Input, Call: op.Call, Return: ret, Metadata: k.calls[i]}
+		pops[i] = porcupine.Operation{ClientId: int(k.calls[i].Invoke.Process), Input: op.Input, Call: op.Call, Return: op.Return, Metadata: k.calls[i]}
 	}
 	return pops
 }
@@ -818,7 +815,7 @@ func (b *drawBudget) give(t time.Duration) {
 // search finishes within the drawing budget (the verdict does not depend
 // on it). Only operations invoked up to until are drawn: a violation on the
 // face of the history is already one in the prefix that ends with it.
-func (v ValueRegister) visualize(k *valueKey, until int64, deadline time.Time, records int, budget *drawBudget) *Visualization {
+func (v ValueRegister) visualize(k *valueKey, until int64, deadline time.Time, budget *drawBudget) *Visualization {
 	if !v.Draw {
 		return nil
 	}
@@ -839,7 +836,7 @@ func (v ValueRegister) visualize(k *valueKey, until int64, deadline time.Time, r
 	}
 	start := time.Now()
 	model := v.porcupineModel()
-	res, info := porcupine.CheckOperationsVerbose(model, v.porcupineOps(sub, records), timeout)
+	res, info := porcupine.CheckOperationsVerbose(model, v.porcupineOps(sub), timeout)
 	budget.give(granted - time.Since(start))
 	if res != porcupine.Illegal {
 		return nil
