@@ -277,32 +277,45 @@ func (v ValueRegister) initial() int64 {
 // value no operation read or expected: wherever such an operation took
 // effect, what came after it until the next write saw nothing of it, so a
 // history is linearizable with it exactly when it is without it. Leaving
-// out a cas may leave its expected value unobserved too: repeat.
-func pruneUnobserved(k *valueKey) {
+// out a cas may leave its expected value unobserved too: repeat. It returns
+// the indices of the operations kept, in order.
+func pruneUnobserved(ops []linsearch.Op[valueOp]) []int {
+	kept := make([]int, len(ops))
+	for i := range kept {
+		kept[i] = i
+	}
 	for {
 		observed := map[int64]bool{}
-		for _, op := range k.ops {
-			switch {
-			case op.Input.f == 'r':
-				observed[op.Input.value] = true
-			case op.Input.f == 'c':
-				observed[op.Input.old] = true
+		for _, i := range kept {
+			switch in := ops[i].Input; in.f {
+			case 'r':
+				observed[in.value] = true
+			case 'c':
+				observed[in.old] = true
 			}
 		}
 		n := 0
-		for i, op := range k.ops {
-			if op.Indeterminate && !observed[op.Input.value] {
-				continue
+		for _, i := range kept {
+			if !ops[i].Indeterminate || observed[ops[i].Input.value] {
+				kept[n] = i
+				n++
 			}
-			k.ops[n], k.calls[n] = k.ops[i], k.calls[i]
-			n++
 		}
-		if n == len(k.ops) {
-			return
+		if n == len(kept) {
+			return kept
 		}
-		k.unobserved += len(k.ops) - n
-		k.ops, k.calls = k.ops[:n], k.calls[:n]
+		kept = kept[:n]
 	}
+}
+
+// keepObserved leaves out of k what pruneUnobserved finds cannot matter.
+func keepObserved(k *valueKey) {
+	kept := pruneUnobserved(k.ops)
+	for n, i := range kept {
+		k.ops[n], k.calls[n] = k.ops[i], k.calls[i]
+	}
+	k.unobserved += len(k.ops) - len(kept)
+	k.ops, k.calls = k.ops[:len(kept)], k.calls[:len(kept)]
 }
 
 // Check judges each key independently, in parallel; Details is a
@@ -404,7 +417,7 @@ func (v ValueRegister) checkKey(ctx context.Context, k *valueKey, deadline time.
 	if v.PorcupineOnly {
 		return v.porcupineKey(k, deadline), 0
 	}
-	pruneUnobserved(k)
+	keepObserved(k)
 	d := KeyDetails{Key: k.key, Ops: len(k.ops), Verdict: Unknown}
 	for _, op := range k.ops {
 		if op.Indeterminate {
@@ -517,9 +530,11 @@ func refuteLocally(ctx context.Context, k *valueKey, from int64, deadline time.T
 				}
 				window = append(window, op)
 			}
-			wk := &valueKey{ops: window, calls: make([]history.Call, len(window))}
-			pruneUnobserved(wk)
-			window = wk.ops
+			kept := pruneUnobserved(window)
+			for n, i := range kept {
+				window[n] = window[i]
+			}
+			window = window[:len(kept)]
 			values := map[int64]bool{}
 			for _, op := range window {
 				values[op.Input.value] = true
