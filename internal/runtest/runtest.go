@@ -17,23 +17,22 @@ import (
 // inconsistent (ZOOKEEPER-4712, fixed in 3.9.3). So an invalid run passes
 // only when the replicas hold the same znodes, a server counted digest
 // mismatches, its log shows ZOOKEEPER-4541, and no checker but convergence
-// and server-logs is invalid or unknown. It reports whether the run was
-// valid outright.
-func AssertValid(t testing.TB, check checker.Result) bool {
+// and server-logs is invalid or unknown.
+func AssertValid(t testing.TB, check checker.Result) {
 	t.Helper()
 	if check.Verdict == checker.Valid {
-		return true
+		return
 	}
 	checks := map[string]checker.Result{}
 	for _, c := range check.Children {
 		checks[c.Checker] = c
 	}
 	if !assert.Equal(t, checker.Invalid, check.Verdict, "the run is neither valid nor invalid: %s", check.Message) {
-		return false
+		return
 	}
 	conv, ok := checks["convergence"].Details.(checker.ConvergenceDetails)
 	if !assert.True(t, ok, "invalid without convergence evidence: %s", check.Message) {
-		return false
+		return
 	}
 	assert.Zero(t, conv.DifferenceCount, "the replicas diverged: %s", checks["convergence"].Message)
 	mismatched := false
@@ -54,5 +53,4 @@ func AssertValid(t testing.TB, check checker.Result) bool {
 		}
 	}
 	t.Logf("ZooKeeper 3.8.0 diverged by its own digest check (ZOOKEEPER-4541/-4712)")
-	return false
 }
