@@ -169,14 +169,6 @@ type valueKey struct {
 	unobserved int
 }
 
-// Validate reports the first record the model cannot judge: an operation
-// other than read, write and (with CAS) cas, a cas without [old new], a write
-// or an ok read without a single value.
-func (v ValueRegister) Validate(ops []history.Op) error {
-	_, _, err := v.split(ops)
-	return err
-}
-
 // split validates the history and turns its calls into one history per key,
 // sorted by key, with failed operations and indeterminate reads left out.
 func (v ValueRegister) split(ops []history.Op) ([]*valueKey, ValueRegisterDetails, error) {
@@ -320,15 +312,26 @@ func keepObserved(k *valueKey) {
 
 // Check judges each key independently, in parallel; Details is a
 // ValueRegisterDetails. A history the model cannot judge is Unknown, with
-// the reason (Validate tells it as an error).
+// the reason.
 func (v ValueRegister) Check(ctx context.Context, ops []history.Op) Result {
+	r, err := v.Judge(ctx, ops)
+	if err != nil {
+		r.Verdict, r.Message = Unknown, fmt.Sprintf("record %d: %v; nothing was checked.", err.(*ModelError).Index+1, err)
+	}
+	return r
+}
+
+// Judge is Check for a caller that wants the first record the model cannot
+// judge as a *ModelError (an operation other than read, write and, with CAS,
+// cas; a cas without [old new]; a write or an ok read without a single
+// value), with nothing checked.
+func (v ValueRegister) Judge(ctx context.Context, ops []history.Op) (Result, error) {
 	start := time.Now()
 	r := Result{Checker: v.Name()}
 	keys, d, err := v.split(ops)
 	if err != nil {
-		r.Verdict, r.Message = Unknown, fmt.Sprintf("record %d: %v; nothing was checked.", err.(*ModelError).Index+1, err)
 		r.Duration = time.Since(start)
-		return r
+		return r, err
 	}
 	budget := v.Budget
 	if budget <= 0 {
@@ -405,7 +408,7 @@ func (v ValueRegister) Check(ctx context.Context, ops []history.Op) Result {
 			r.Message += " It exercised little: no read completed ok."
 		}
 	}
-	return r
+	return r, nil
 }
 
 // checkKey decides one key: a read or cas of a value no operation could

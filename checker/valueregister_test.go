@@ -207,6 +207,12 @@ func TestValueRegisterKnownAnswers(t *testing.T) {
 	}
 }
 
+// judgeErr is the error the cas-register model finds in ops.
+func judgeErr(ops []history.Op) error {
+	_, err := ValueRegister{CAS: true}.Judge(context.Background(), ops)
+	return err
+}
+
 func initialOf(p *int64) int64 {
 	if p == nil {
 		return oracle.Nil
@@ -219,7 +225,7 @@ func TestValueRegisterModelErrors(t *testing.T) {
 {:type :ok, :f :write, :value 1, :process 0}
 {:type :invoke, :f :cas, :value [1 2], :process 1}
 {:type :ok, :f :cas, :value [1 2], :process 1}`)
-	err := ValueRegister{}.Validate(cas)
+	_, err := ValueRegister{}.Judge(context.Background(), cas)
 	var me *ModelError
 	require.ErrorAs(t, err, &me)
 	assert.Equal(t, int64(2), me.Index)
@@ -227,14 +233,15 @@ func TestValueRegisterModelErrors(t *testing.T) {
 	r := ValueRegister{}.Check(context.Background(), cas)
 	assert.Equal(t, Unknown, r.Verdict)
 	assert.Contains(t, r.Message, "record 3:")
-	assert.NoError(t, ValueRegister{CAS: true}.Validate(cas))
+	_, err = ValueRegister{CAS: true}.Judge(context.Background(), cas)
+	assert.NoError(t, err)
 
 	add := jepsen(t, "{:type :invoke, :f :add, :value 1, :process 0}\n{:type :ok, :f :add, :value 1, :process 0}")
-	assert.ErrorContains(t, ValueRegister{CAS: true}.Validate(add), ":add is not an operation of the cas-register model")
+	assert.ErrorContains(t, judgeErr(add), ":add is not an operation of the cas-register model")
 	set := jepsen(t, "{:type :invoke, :f :read, :process 0}\n{:type :ok, :f :read, :value #{1 2}, :process 0}")
-	assert.ErrorContains(t, ValueRegister{CAS: true}.Validate(set), "an ok read that returned [1 2]")
+	assert.ErrorContains(t, judgeErr(set), "an ok read that returned [1 2]")
 	short := jepsen(t, "{:type :invoke, :f :cas, :value [1], :process 0}")
-	assert.ErrorContains(t, ValueRegister{CAS: true}.Validate(short), "a cas of [1], not of [old new]")
+	assert.ErrorContains(t, judgeErr(short), "a cas of [1], not of [old new]")
 }
 
 // TestValueRegisterAgreesWithBruteForce compares the verdict with the

@@ -75,14 +75,12 @@ func CheckEDN(ctx context.Context, c EDNCheck) (checker.Result, error) {
 	if err != nil {
 		return checker.Result{}, fmt.Errorf("%s: %w", c.Path, err)
 	}
-	if err := v.Validate(h.Ops); err != nil {
-		var me *checker.ModelError
-		if errors.As(err, &me) {
-			return checker.Result{}, fmt.Errorf("%s: %s: %s", c.Path, h.Where(me.Index), me.Reason)
-		}
-		return checker.Result{}, fmt.Errorf("%s: %w", c.Path, err)
+	r, err := v.Judge(ctx, h.Ops)
+	var me *checker.ModelError
+	if errors.As(err, &me) {
+		return r, fmt.Errorf("%s: %s: %s", c.Path, h.Where(me.Index), me.Reason)
 	}
-	return v.Check(ctx, h.Ops), nil
+	return r, err
 }
 
 // WriteEDNResults writes what a check of a Jepsen history found into dir:
