@@ -135,7 +135,12 @@ func scanLog(ctx context.Context, path string) NodeLog {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() && ctx.Err() == nil {
+	cancelled := false
+	for sc.Scan() {
+		if ctx.Err() != nil {
+			cancelled = true
+			break
+		}
 		line := sc.Text()
 		if strings.HasPrefix(line, "=== zkchaos:") {
 			continue // the harness's own markers, e.g. the command line
@@ -163,7 +168,7 @@ func scanLog(ctx context.Context, path string) NodeLog {
 	switch {
 	case sc.Err() != nil:
 		nl.Error = sc.Err().Error()
-	case ctx.Err() != nil:
+	case cancelled:
 		nl.Error = "the scan was cancelled after " + plural(nl.Lines, "line", "lines") + ": " + ctx.Err().Error()
 	}
 	return nl
