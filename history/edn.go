@@ -70,7 +70,10 @@ func WriteEDN(w io.Writer, ops []Op) error {
 		}
 		if op.F == CAS && !op.IsNemesis() {
 			if op.Type == Invoke {
-				_, known := valueAt[op.Key][ptrOr(op.Expect, -1)]
+				known := false
+				if op.Expect != nil {
+					_, known = valueAt[op.Key][*op.Expect]
+				}
 				blindCAS[op.Process] = !known
 			}
 			if blindCAS[op.Process] {
@@ -116,13 +119,6 @@ func WriteEDN(w io.Writer, ops []Op) error {
 		return fmt.Errorf("write EDN: %w", err)
 	}
 	return nil
-}
-
-func ptrOr[T any](p *T, or T) T {
-	if p == nil {
-		return or
-	}
-	return *p
 }
 
 // ednValue is an operation's :value in Jepsen's form.
