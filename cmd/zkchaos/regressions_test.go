@@ -18,26 +18,32 @@ import (
 	"github.com/zkchaos/zkchaos/reports"
 )
 
-// TestRegressionScenarios hunts with every regression scenario for one run
-// (the budget is spent by then; `--runs N` hunts longer, see README): the
-// script must run to its end on real servers, every trigger must fire, and
-// the verdict must follow from what the servers did. Two run at a time
-// (go test's -parallel is the number of cores): the scripts wait for
-// states, not for times, and the verdicts are held to what the servers did,
-// so a slower machine changes what they find, not whether they pass.
+// TestRegressionScenarios hunts with every regression scenario on real
+// servers: each script must run to its end, every trigger must fire, and the
+// verdict must follow from what the servers did. A bug this machine kind
+// reproduces in most runs (ZOOKEEPER-4785 and -4643) is hunted until found,
+// within a budget of runs its hit rate makes all but certain (README), and
+// must be found; the others, which take minutes of full-speed runs to show themselves, are
+// hunted for one run (the budget is spent by then; `--runs N` hunts longer,
+// see README), and only that the run was judged is asserted. Two run at a
+// time (go test's -parallel is the number of cores): the scripts wait for
+// states, not for times.
 func TestRegressionScenarios(t *testing.T) {
 	localtest.RequireZooKeeper(t)
 	for _, tc := range []struct {
 		bug string
-		// flags shorten the run: the scenarios that write at full speed
-		// spend most of a run reading every node back, so the test writes
-		// at a bounded rate.
-		flags []string
+		// hunt sets how long to hunt and shortens the run: the scenarios
+		// that write at full speed spend most of a run reading every node
+		// back, so the test writes at a bounded rate.
+		hunt  []string
 		check func(t *testing.T, h reports.Hunt, code int, stdout, stderr string)
 	}{
-		{"ZOOKEEPER-4785", nil, lostWritesFollowTheElection},
-		{"ZOOKEEPER-4643", nil, lostWritesFollowTheElection},
-		{"ZOOKEEPER-4712", fullSpeedBounded, func(t *testing.T, h reports.Hunt, code int, stdout, _ string) {
+		// 4785's kill falls anywhere in 0-40 ms, so some runs kill before
+		// the epoch is on disk or after the synced transactions are;
+		// 4643's 10-20 ms lands in nearly every run.
+		{"ZOOKEEPER-4785", []string{"--runs", "6"}, lostWritesFollowTheElection},
+		{"ZOOKEEPER-4643", []string{"--runs", "3"}, lostWritesFollowTheElection},
+		{"ZOOKEEPER-4712", oneBoundedRun, func(t *testing.T, h reports.Hunt, code int, stdout, _ string) {
 			// Whether a replica diverges is for the hunt to find; the
 			// comparison itself must have happened on every node.
 			assert.Contains(t, stdout, "convergence ")
@@ -46,15 +52,14 @@ func TestRegressionScenarios(t *testing.T) {
 				assert.Contains(t, h.Runs[0].Invalid, "convergence", "a divergence is what this scenario looks for")
 			}
 		}},
-		{"ZOOKEEPER-4394", fullSpeedBounded, serversRecovered},
-		{"ZOOKEEPER-4685", fullSpeedBounded, serversRecovered},
+		{"ZOOKEEPER-4394", oneBoundedRun, serversRecovered},
+		{"ZOOKEEPER-4685", oneBoundedRun, serversRecovered},
 	} {
 		t.Run(tc.bug, func(t *testing.T) {
 			t.Parallel()
 			out := t.TempDir()
-			args := []string{"run", "../../scenarios/regressions/" + tc.bug + ".yaml",
-				"--runs", "2", "--until-invalid", "--budget", "1s", "--out", out}
-			code, stdout, stderr := zkchaos(t, append(args, tc.flags...)...)
+			args := []string{"run", "../../scenarios/regressions/" + tc.bug + ".yaml", "--until-invalid", "--out", out}
+			code, stdout, stderr := zkchaos(t, append(args, tc.hunt...)...)
 			t.Log(stdout)
 			files, err := filepath.Glob(filepath.Join(out, "hunt-"+tc.bug+"-*.json"))
 			require.NoError(t, err)
@@ -63,9 +68,11 @@ func TestRegressionScenarios(t *testing.T) {
 			require.NoError(t, err)
 			var h reports.Hunt
 			require.NoError(t, json.Unmarshal(b, &h))
-			require.Len(t, h.Runs, 1, "the budget stops the hunt after its first run")
+			require.NotEmpty(t, h.Runs)
 			require.NotEqual(t, exitHarness, code, stderr)
-			assert.Empty(t, h.Runs[0].ScriptStopped, "the script ran to its end")
+			for _, r := range h.Runs {
+				assert.Empty(t, r.ScriptStopped, "the script ran to its end")
+			}
 			for _, s := range h.Steps {
 				assert.Equal(t, s.Reached, s.Fired, "%s fired", s.Label)
 			}
@@ -75,40 +82,42 @@ func TestRegressionScenarios(t *testing.T) {
 	}
 }
 
-// fullSpeedBounded bounds the load of the full-speed scenarios in the test.
-var fullSpeedBounded = []string{"--rate", "300"}
+// oneBoundedRun hunts for one run (the budget is spent after it) at a
+// bounded rate.
+var oneBoundedRun = []string{"--runs", "2", "--budget", "1s", "--rate", "300"}
 
 // lostWritesFollowTheElection judges ZOOKEEPER-4785 and -4643: C is killed
 // during its DIFF sync, after NEWLEADER. Whether 3.8.0 then loses writes
 // depends on timing the harness cannot force (C's new epoch must be on
-// disk, the synced transactions not yet), so the verdict is held to what
-// the servers did: when C, restarted, led the next epoch having loaded
+// disk, the synced transactions not yet), so each run's verdict is held to
+// what the servers did: when C, restarted, led the next epoch having loaded
 // fewer transactions than B, B was truncated, acknowledged writes are lost
 // on every replica and the set checker must say so; otherwise nothing may
-// be reported lost.
+// be reported lost. And the hunt must end with the bug reproduced.
 func lostWritesFollowTheElection(t *testing.T, h reports.Hunt, code int, stdout, stderr string) {
 	require.Len(t, h.Steps, 1, "one triggered step")
 	step := h.Steps[0]
 	assert.Equal(t, 10, step.Step)
-	require.Equal(t, 1, step.Landed+step.Missed, "the window was measured")
+	assert.Equal(t, len(h.Runs), step.Landed+step.Missed, "the window was measured in every run")
 
-	dir := h.Runs[0].Dir
-	c, other, leader := restartedNodes(t, dir)
-	cZxid, bZxid := loadedZxid(t, dir, c), loadedZxid(t, dir, other)
-	t.Logf("C is %s (loaded zxid %#x), B is %s (%#x); after they restarted %s led; window %s",
-		c, cZxid, other, bZxid, leader, h.Runs[0].Steps[0].Window)
-	if leader != c || cZxid >= bZxid {
-		assert.Equal(t, exitValid, code, stderr)
-		assert.Zero(t, h.Hits)
-		return
+	for i, r := range h.Runs {
+		c, other, leader := restartedNodes(t, r.Dir)
+		cZxid, bZxid := loadedZxid(t, r.Dir, c), loadedZxid(t, r.Dir, other)
+		t.Logf("run %d: C is %s (loaded zxid %#x), B is %s (%#x); after they restarted %s led; window %s; verdict %s",
+			i+1, c, cZxid, other, bZxid, leader, r.Steps[0].Window, r.Verdict)
+		if leader == c && cZxid < bZxid {
+			assert.Equal(t, checker.Invalid, r.Verdict, "run %d: C led without B's transactions", i+1)
+			assert.Equal(t, []string{"set"}, r.Invalid, "run %d", i+1)
+		} else {
+			assert.Equal(t, checker.Valid, r.Verdict, "run %d: nothing was truncated", i+1)
+		}
 	}
-	assert.Equal(t, exitInvalid, code, stderr)
+	require.Equal(t, exitInvalid, code, "the bug was not reproduced in %d runs: %s", len(h.Runs), stderr)
 	assert.Equal(t, 1, h.Hits)
-	assert.Equal(t, []string{"set"}, h.Runs[0].Invalid)
 	assert.Regexp(t, `node n1 lost acknowledged adds \d+ .*node n2 lost acknowledged adds \d+ .*node n3 lost acknowledged adds`, stdout,
 		"lost on every replica")
 	assert.Contains(t, stdout, "convergence    valid", "the replicas agree with each other")
-	assert.Contains(t, stderr, "invalid with seed 1 after 1 runs")
+	assert.Regexp(t, `invalid with seed \d+ after \d+ runs`, stderr)
 }
 
 // serversRecovered judges ZOOKEEPER-4394 and -4685, whose symptoms are in
