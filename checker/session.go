@@ -58,9 +58,14 @@ const sessionFallbackTimeout = 60 * time.Second
 //   - present too late: a check invoked after the owner's session was seen to
 //     end (expired or closed) plus the bound found the node. The bound is
 //     the session timeout plus Margin, extended by any time the ensemble had
-//     no single leader (from the harness's role observations): a session
-//     that the old leader expired without committing the closeSession is
-//     expired again by the next leader, a session timeout after it leads;
+//     no leader able to commit (from the harness's role observations: no
+//     single leader, a leader without a quorum of followers, or a change of
+//     leader between two observations): a session whose closeSession the
+//     old leader did not commit is expired again by the next leader, a whole
+//     session timeout after it starts leading. A leader's loss may go unseen
+//     for a while (an isolated leader leads on, and its followers follow,
+//     until they give up on each other after syncLimit*tickTime), so a gap
+//     first seen up to Margin after the deadline still extends it;
 //   - absent too early: a check found the node absent after it was known to
 //     exist, yet an operation on the owner's session, invoked after the check
 //     completed, succeeded. Sessions never come back, so the session was
@@ -80,7 +85,9 @@ type Sessions struct {
 	// the server deleting its nodes: sessions expire in buckets of one tick,
 	// the closeSession transaction still has to be committed by a quorum, the
 	// role observations that extend the bound are a quarter second apart,
-	// and a loaded two-core machine stalls a JVM for a second or two.
+	// and a loaded two-core machine stalls a JVM for a second or two. It is
+	// also how long the loss of a leader may go unseen by the role
+	// observations (syncLimit*tickTime, 5 s in the harness's ensembles).
 	Margin time.Duration
 }
 
@@ -283,7 +290,7 @@ func (s Sessions) check(ctx context.Context, ops []history.Op) Result {
 			if !present {
 				d.AbsentAfterEnd++
 			}
-			if deadline := sessDeadline(end, bound, gaps); c.Invoke.Time > deadline {
+			if deadline := sessDeadline(end, bound, int64(d.Margin), gaps); c.Invoke.Time > deadline {
 				d.AfterBound++
 				if present {
 					v.Kind = SessionPresentAfterEnd
@@ -335,68 +342,94 @@ func sessPath(a, b string) string {
 	return b
 }
 
-// sessGap is a time without a single leader; to is MaxInt64 when it never
-// ended.
+// sessGap is a time without a leader able to commit; to is MaxInt64 when
+// it never ended.
 type sessGap struct{ from, to int64 }
 
 // sessLeaderless returns, in time order, the times when the harness's role
-// observations showed no single leader.
+// observations showed no leader able to commit: no single leader, or one
+// without a quorum of followers; and, as a gap between the two
+// observations, every change from one leader to another.
 func sessLeaderless(ops []history.Op) []sessGap {
 	type obs struct {
 		t      int64
-		leader bool
+		leader string // "" when no leader can commit
 	}
 	var points []obs
 	for _, op := range ops {
 		if op.IsNemesis() && op.F == history.FRoles && op.Type != history.Invoke {
-			points = append(points, obs{max(op.Time, 0), leaderOf(op.Roles) != ""})
+			points = append(points, obs{max(op.Time, 0), committingLeader(op.Roles)})
 		}
 	}
 	sort.SliceStable(points, func(i, j int) bool { return points[i].t < points[j].t })
 	var gaps []sessGap
-	for i, o := range points {
-		if o.leader {
-			continue
-		}
-		to := int64(math.MaxInt64)
-		if i+1 < len(points) {
-			to = points[i+1].t
-		}
-		if n := len(gaps); n > 0 && gaps[n-1].to >= o.t {
+	add := func(from, to int64) {
+		if n := len(gaps); n > 0 && gaps[n-1].to >= from {
 			gaps[n-1].to = max(gaps[n-1].to, to)
-			continue
+			return
 		}
-		gaps = append(gaps, sessGap{o.t, to})
+		gaps = append(gaps, sessGap{from, to})
+	}
+	for i, o := range points {
+		switch {
+		case o.leader == "":
+			to := int64(math.MaxInt64)
+			if i+1 < len(points) {
+				to = points[i+1].t
+			}
+			add(o.t, to)
+		case i > 0 && points[i-1].leader != "" && points[i-1].leader != o.leader:
+			add(points[i-1].t, o.t)
+		}
 	}
 	return gaps
+}
+
+// committingLeader returns the single leader of roles when it and the
+// nodes that follow it are a majority of the nodes observed, else "".
+func committingLeader(roles map[string]string) string {
+	leader := leaderOf(roles)
+	if leader == "" {
+		return ""
+	}
+	voters := 0
+	for _, r := range roles {
+		if r == "leader" || r == "follower" {
+			voters++
+		}
+	}
+	if 2*voters <= len(roles) {
+		return ""
+	}
+	return leader
 }
 
 // sessDeadline is when a session that ended at t must be gone from the
 // servers: t plus bound, unless the ensemble lost its leader before then. A
 // new leader starts every session's timeout again, in full, when it starts
 // leading (its session tracker adds each session with its whole timeout), so
-// each time without a leader that begins before the deadline moves it to the
-// end of that time plus bound. Times are never negative (gaps are clamped
-// likewise), so no sum overflows unchecked.
-func sessDeadline(t, bound int64, gaps []sessGap) int64 {
-	t, bound = max(t, 0), max(bound, 0)
-	plus := func(a int64) int64 {
-		if a > math.MaxInt64-bound {
+// each gap first seen before the deadline plus slack (how long a leader's
+// loss may go unseen) moves it to the end of that gap plus bound. Times are
+// never negative (gaps are clamped likewise), so no sum overflows unchecked.
+func sessDeadline(t, bound, slack int64, gaps []sessGap) int64 {
+	t, bound, slack = max(t, 0), max(bound, 0), max(slack, 0)
+	plus := func(a, b int64) int64 {
+		if a > math.MaxInt64-b {
 			return math.MaxInt64
 		}
-		return a + bound
+		return a + b
 	}
-	deadline := plus(t)
+	deadline := plus(t, bound)
 	for _, g := range gaps {
 		switch {
 		case g.to <= t:
 			continue // over before the session ended
-		case g.from >= deadline:
+		case g.from >= plus(deadline, slack):
 			return deadline // expired before the leader was lost
 		case g.to == math.MaxInt64:
 			return math.MaxInt64 // no leader ever again
 		}
-		deadline = max(deadline, plus(g.to))
+		deadline = max(deadline, plus(g.to, bound))
 	}
 	return deadline
 }

@@ -301,14 +301,28 @@ func TestSessionsCancelledCheckIsUnknown(t *testing.T) {
 // starts leading: time spent before the leader was lost does not count.
 func TestSessDeadlineRestartsWithANewLeader(t *testing.T) {
 	gaps := []sessGap{{10, 20}, {30, 35}, {50, math.MaxInt64}}
-	assert.Equal(t, int64(5), sessDeadline(0, 5, gaps), "expired before the leader was lost")
-	assert.Equal(t, int64(35), sessDeadline(0, 15, gaps[:1]), "the leader after the gap grants 15 from 20")
-	assert.Equal(t, int64(50), sessDeadline(0, 15, gaps), "and the one after the second gap 15 from 35")
-	assert.Equal(t, int64(25), sessDeadline(12, 5, gaps), "ends inside a gap: 5 from its end")
-	assert.Equal(t, int64(math.MaxInt64), sessDeadline(0, 30, gaps), "the last gap begins before the deadline and never ends")
-	assert.Equal(t, int64(math.MaxInt64), sessDeadline(0, 100, gaps), "the last gap never ends")
-	assert.Equal(t, int64(math.MaxInt64), sessDeadline(math.MaxInt64-1, 10, nil))
-	assert.Equal(t, int64(5), sessDeadline(-100, 5, nil), "negative times are clamped")
+	assert.Equal(t, int64(5), sessDeadline(0, 5, 0, gaps), "expired before the leader was lost")
+	assert.Equal(t, int64(35), sessDeadline(0, 15, 0, gaps[:1]), "the leader after the gap grants 15 from 20")
+	assert.Equal(t, int64(50), sessDeadline(0, 15, 0, gaps), "and the one after the second gap 15 from 35")
+	assert.Equal(t, int64(25), sessDeadline(12, 5, 0, gaps), "ends inside a gap: 5 from its end")
+	assert.Equal(t, int64(math.MaxInt64), sessDeadline(0, 30, 0, gaps), "the last gap begins before the deadline and never ends")
+	assert.Equal(t, int64(math.MaxInt64), sessDeadline(0, 100, 0, gaps), "the last gap never ends")
+	assert.Equal(t, int64(math.MaxInt64), sessDeadline(math.MaxInt64-1, 10, 0, nil))
+	assert.Equal(t, int64(5), sessDeadline(-100, 5, 0, nil), "negative times are clamped")
+	assert.Equal(t, int64(25), sessDeadline(0, 5, 6, gaps[:1]), "a gap first seen within the slack after the deadline extends it")
+	assert.Equal(t, int64(5), sessDeadline(0, 5, 5, gaps[:1]), "one first seen later does not")
+}
+
+// A leader that lost its quorum, or gave way to another between two
+// observations, could not commit the closeSession either.
+func TestSessLeaderlessSeesLeadersThatCannotCommit(t *testing.T) {
+	isolated := map[string]string{"n1": "down", "n2": "down", "n3": "leader"}
+	other := map[string]string{"n1": "follower", "n2": "leader", "n3": "down"}
+	gaps := sessLeaderless(hist(ssRoles(0, ssLeader), ssRoles(5000, isolated), ssRoles(6000, other), ssRoles(9000, other)))
+	assert.Equal(t, []sessGap{{5000 * msec, 6000 * msec}}, gaps, "a leader without a quorum")
+	gaps = sessLeaderless(hist(ssRoles(0, ssLeader), ssRoles(5000, other)))
+	assert.Equal(t, []sessGap{{0, 5000 * msec}}, gaps, "a change of leader between two observations")
+	assert.Empty(t, sessLeaderless(hist(ssRoles(0, ssLeader), ssRoles(5000, ssLeader))))
 }
 
 // FuzzSessions feeds arbitrary histories to the sessions checker: it must
