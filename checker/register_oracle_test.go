@@ -22,8 +22,9 @@ import (
 // neither their model nor their pairing.
 
 // registerJudges runs every judge on ops and returns the oracle's result
-// and a description of the first disagreement, or "".
-func registerJudges(t testing.TB, ops []history.Op, mode string) (oracle.ZKResult, string) {
+// and a description of the first disagreement, or "". fast, when not nil,
+// counts what the version order decided per key.
+func registerJudges(t testing.TB, ops []history.Op, mode string, fast map[orderVerdict]int) (oracle.ZKResult, string) {
 	t.Helper()
 	quorum := mode == ReadQuorum
 	want, err := oracle.ZKRegister(ops, quorum)
@@ -48,6 +49,9 @@ func registerJudges(t testing.TB, ops []history.Op, mode string) (oracle.ZKResul
 			continue
 		}
 		o := versionOrder(kh)
+		if fast != nil {
+			fast[o.verdict]++
+		}
 		if (o.verdict == orderValid && want.Keys[kh.key] != string(Valid)) || (o.verdict == orderInvalid && want.Keys[kh.key] != string(Invalid)) {
 			return want, fmt.Sprintf("the version order alone says key %s is %s (%s), the oracle %s",
 				kh.key, map[orderVerdict]string{orderValid: "valid", orderInvalid: "invalid"}[o.verdict], o.reason, want.Keys[kh.key])
@@ -90,10 +94,11 @@ func smallConfig(seed uint64, anomaly gen.Anomaly) (gen.SmallConfig, string) {
 func TestRegisterOracleAgreesOnRandomHistories(t *testing.T) {
 	n := 2400
 	verdicts := map[string]int{}
+	fast := map[orderVerdict]int{}
 	for seed := range uint64(n) {
 		cfg, mode := smallConfig(seed, gen.None)
 		ops, _ := gen.Small(cfg)
-		want, diff := registerJudges(t, ops, mode)
+		want, diff := registerJudges(t, ops, mode, fast)
 		require.Empty(t, diff, "seed %d, read mode %s:\n%s", seed, mode, dump(ops))
 		verdicts[want.Verdict]++
 		noEvidence := want.OKWrites == 0 || (mode == ReadQuorum && want.OKReads == 0)
@@ -103,14 +108,17 @@ func TestRegisterOracleAgreesOnRandomHistories(t *testing.T) {
 			require.Equal(t, string(Valid), want.Verdict, "seed %d: an unmutated history is valid:\n%s", seed, dump(ops))
 		}
 	}
-	t.Logf("%d random histories compared: %v", n, verdicts)
+	t.Logf("%d random histories compared: %v; the version order decided %d keys valid, left %d to the search",
+		n, verdicts, fast[orderValid], fast[orderUndecided])
 	assert.Greater(t, verdicts[string(Valid)], n*3/4)
+	assert.Greater(t, fast[orderValid], n/2, "the fast path is compared, not skipped")
 }
 
 func TestRegisterOracleAgreesOnMutatedHistories(t *testing.T) {
 	const perKind = 180
 	for _, a := range gen.SmallAnomalies {
 		verdicts := map[string]int{}
+		fast := map[orderVerdict]int{}
 		planted := 0
 		for i := range uint64(perKind) {
 			seed := 1_000_000 + i
@@ -119,11 +127,12 @@ func TestRegisterOracleAgreesOnMutatedHistories(t *testing.T) {
 			if ok {
 				planted++
 			}
-			want, diff := registerJudges(t, ops, mode)
+			want, diff := registerJudges(t, ops, mode, fast)
 			require.Empty(t, diff, "%s, seed %d, read mode %s:\n%s", a, seed, mode, dump(ops))
 			verdicts[want.Verdict]++
 		}
-		t.Logf("%s: %d histories compared, %d planted: %v", a, perKind, planted, verdicts)
+		t.Logf("%s: %d histories compared, %d planted: %v; the version order decided %d keys valid, %d invalid, left %d to the search",
+			a, perKind, planted, verdicts, fast[orderValid], fast[orderInvalid], fast[orderUndecided])
 		assert.Greater(t, planted, perKind/2, "%s finds a place in most histories", a)
 		assert.Greater(t, verdicts[string(Invalid)], planted/3, "%s plants a violation often", a)
 	}
@@ -188,7 +197,7 @@ func FuzzRegisterOracle(f *testing.F) {
 		cfg, mode := smallConfig(seed, anomalies[int(shape)%len(anomalies)])
 		ops, _ := gen.Small(cfg)
 		ops = editRecords(ops, edits)
-		if _, diff := registerJudges(t, ops, mode); diff != "" {
+		if _, diff := registerJudges(t, ops, mode, nil); diff != "" {
 			t.Fatalf("%s; read mode %s:\n%s", diff, mode, dump(ops))
 		}
 	})

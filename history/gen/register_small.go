@@ -63,7 +63,7 @@ type SmallConfig struct {
 	// every node, and each node's snapshot.
 	FinalReads bool
 	// Anomaly is the violation to plant, if any; it is planted when the
-	// history offers a place for it (see Planted).
+	// history offers a place for it, which Small reports.
 	Anomaly Anomaly
 }
 
@@ -119,14 +119,13 @@ type smallWorker struct {
 	process history.Process
 	session int64
 	seen    map[int]int32 // the version last seen per key, for cas
-	retired bool
 }
 
 // smallEvent is a call's invocation, effect on the leader, or return.
 type smallEvent struct {
 	at, seq int64
-	kind    int
-	c       *smallCall
+	do      func()
+	ret     *smallCall // the call, for its return
 }
 
 // smallSim is a small ensemble of three nodes serving the workers: one
@@ -191,7 +190,7 @@ func Small(cfg SmallConfig) (ops []history.Op, planted bool) {
 	for i := range cfg.Workers {
 		w := &smallWorker{node: i % 3, process: history.Process(i), seen: map[int]int32{}}
 		w.session = s.newSession(w.node)
-		s.schedule(s.exp(time.Millisecond), evInvoke, &smallCall{w: w})
+		s.next(s.exp(time.Millisecond), w)
 	}
 	s.run()
 	if cfg.FinalReads {
@@ -226,9 +225,9 @@ func (s *smallSim) newSession(n int) int64 {
 	return s.sessions[n]
 }
 
-func (s *smallSim) schedule(at int64, kind int, c *smallCall) {
+func (s *smallSim) schedule(at int64, do func(), ret *smallCall) {
 	s.seq++
-	s.events = append(s.events, smallEvent{at: at, seq: s.seq, kind: kind, c: c})
+	s.events = append(s.events, smallEvent{at: at, seq: s.seq, do: do, ret: ret})
 }
 
 // run handles the events in time order, the nemesis's among them.
@@ -243,14 +242,7 @@ func (s *smallSim) run() {
 		e := s.events[i]
 		s.events = slices.Delete(s.events, i, i+1)
 		s.nemesisUntil(e.at)
-		switch e.kind {
-		case evInvoke:
-			s.invoke(e.at, e.c)
-		case evEffect:
-			s.effect(e.c)
-		case evReturn:
-			s.complete(e.c)
-		}
+		e.do()
 	}
 	s.nemesisUntil(1 << 62)
 }
@@ -274,7 +266,7 @@ func (s *smallSim) nemesisUntil(t int64) {
 		// The calls in flight on the killed node lose their connection:
 		// what reached the leader before the kill stays.
 		for _, e := range s.events {
-			if c := e.c; e.kind == evReturn && c.w.node == s.killed && !c.crashes {
+			if c := e.ret; c != nil && c.w.node == s.killed && !c.crashes {
 				c.outcome, c.err = history.Info, errConnClosed
 			}
 		}
@@ -352,9 +344,9 @@ func (s *smallSim) invoke(at int64, c *smallCall) {
 		c.returnAt += s.exp(5 * time.Millisecond)
 	}
 	if c.applies && c.inv.F != history.Read {
-		s.schedule(c.effectAt, evEffect, c)
+		s.schedule(c.effectAt, func() { s.effect(c) }, nil)
 	}
-	s.schedule(c.returnAt, evReturn, c)
+	s.schedule(c.returnAt, func() { s.complete(c) }, c)
 }
 
 // effect applies a write or cas on the leader.
@@ -366,7 +358,7 @@ func (s *smallSim) effect(c *smallCall) {
 		// No leader: the write waits for the election.
 		c.effectAt = s.electedAt + s.exp(500*time.Microsecond)
 		c.returnAt = max(c.returnAt, c.effectAt+s.lag[c.w.node]+s.exp(time.Millisecond))
-		s.schedule(c.effectAt, evEffect, c)
+		s.schedule(c.effectAt, func() { s.effect(c) }, nil)
 		s.reschedule(c)
 		return
 	}
@@ -403,7 +395,7 @@ func (s *smallSim) effect(c *smallCall) {
 // reschedule moves c's return event to c.returnAt.
 func (s *smallSim) reschedule(c *smallCall) {
 	for i, e := range s.events {
-		if e.c == c && e.kind == evReturn {
+		if e.ret == c {
 			s.events[i].at = c.returnAt
 		}
 	}
@@ -445,7 +437,13 @@ func (s *smallSim) complete(c *smallCall) {
 			w.session = s.newSession(w.node)
 		}
 	}
-	s.schedule(c.returnAt+s.exp(time.Millisecond), evInvoke, &smallCall{w: w})
+	s.next(c.returnAt+s.exp(time.Millisecond), w)
+}
+
+// next schedules the worker's next call at t.
+func (s *smallSim) next(t int64, w *smallWorker) {
+	c := &smallCall{w: w}
+	s.schedule(t, func() { s.invoke(t, c) }, nil)
 }
 
 // result fills in an ok completion: a write's Stat, or what a read saw.

@@ -170,28 +170,28 @@ func toZKOp(inv, done history.Op, quorumReads bool) (o zkOp, ok bool, err error)
 		}
 		o.conflict = true
 	}
-	switch {
-	case inv.Value != nil:
-		o.value = *inv.Value
-	case done.Value != nil:
-		o.value = *done.Value
-	default:
+	var found bool
+	if o.value, found = zkEither(inv.Value, done.Value); !found {
 		return o, false, fmt.Errorf("%s without value", inv.F)
 	}
-	if inv.F == history.CAS {
-		switch {
-		case inv.Expect != nil:
-			o.expect = *inv.Expect
-		case done.Expect != nil:
-			o.expect = *done.Expect
-		default:
-			return o, false, fmt.Errorf("cas without expected version")
-		}
+	if o.expect, found = zkEither(inv.Expect, done.Expect); inv.F == history.CAS && !found {
+		return o, false, fmt.Errorf("cas without expected version")
 	}
 	if done.Type == history.OK && done.Version != nil {
 		o.version, o.hasVersion = *done.Version, true
 	}
 	return o, true, nil
+}
+
+// zkEither returns *a, or else *b; ok is false when both are nil.
+func zkEither[T any](a, b *T) (v T, ok bool) {
+	switch {
+	case a != nil:
+		return *a, true
+	case b != nil:
+		return *b, true
+	}
+	return v, false
 }
 
 // zkLinearizable reports whether some order of ops, with some of the
@@ -201,16 +201,16 @@ func toZKOp(inv, done history.Op, quorumReads bool) (o zkOp, ok bool, err error)
 func zkLinearizable(ops []zkOp) bool {
 	// Sorted by call, so that the search tries the natural order first.
 	sort.SliceStable(ops, func(i, j int) bool { return ops[i].call < ops[j].call })
-	failed := map[zkPoint]bool{}
-	var try func(placed uint64, z zkNode) bool
-	try = func(placed uint64, z zkNode) bool {
-		done := true
-		for i, o := range ops {
-			if placed&(1<<i) == 0 && !o.optional {
-				done = false
-			}
+	left := 0 // the definite operations, which every order must place
+	for _, o := range ops {
+		if !o.optional {
+			left++
 		}
-		if done {
+	}
+	failed := map[zkPoint]bool{}
+	var try func(placed uint64, z zkNode, left int) bool
+	try = func(placed uint64, z zkNode, left int) bool {
+		if left == 0 {
 			return true
 		}
 		s := zkPoint{placed, z}
@@ -221,14 +221,18 @@ func zkLinearizable(ops []zkOp) bool {
 			if placed&(1<<i) != 0 || !zkMayComeNext(ops, placed, i) {
 				continue
 			}
-			if next, ok := zkApply(z, o); ok && try(placed|1<<i, next) {
+			rest := left
+			if !o.optional {
+				rest--
+			}
+			if next, ok := zkApply(z, o); ok && try(placed|1<<i, next, rest) {
 				return true
 			}
 		}
 		failed[s] = true
 		return false
 	}
-	return try(0, zkNode{})
+	return try(0, zkNode{}, left)
 }
 
 // zkPoint is a point of the search: the operations placed so far and
