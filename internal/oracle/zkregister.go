@@ -21,7 +21,8 @@ type ZKResult struct {
 	// Verdict is "valid", "invalid" or "unknown".
 	Verdict string
 	// Keys maps every key with a register operation to its own verdict:
-	// "unknown" only for a key with a record the model cannot read.
+	// "unknown" only for a key with a record the model cannot read and no
+	// violation without it.
 	Keys map[string]string
 	// OKWrites and OKReads count the evidence: writes and cas that
 	// completed ok, and ok reads held to linearizability.
@@ -65,9 +66,11 @@ type zkNode struct {
 // and an invocation never completed, may have happened at any moment after
 // its invocation, or never. Failed and indeterminate reads say nothing.
 //
-// A key with a record the model cannot read (an ok read without value or
-// version, a write without value, a cas without expected version) cannot
-// be judged. The verdict is invalid when some key is not linearizable;
+// A key with a write the model cannot read (without value, or a cas without
+// expected version) cannot be judged: its effect is unknown. A key with an
+// ok read the model cannot read (without value or version) is judged
+// without it, since a read changes nothing: not linearizable without it is
+// not linearizable with it; linearizable without it is unknown. The verdict is invalid when some key is not linearizable;
 // otherwise unknown when some key cannot be judged or there is too little
 // evidence (no write completed ok, or, with quorumReads, no read did);
 // otherwise valid.
@@ -78,13 +81,16 @@ type zkNode struct {
 func ZKRegister(ops []history.Op, quorumReads bool) (ZKResult, error) {
 	res := ZKResult{Keys: map[string]string{}}
 	byKey := map[string][]zkOp{}
-	malformed := map[string]bool{}
+	malformed := map[string]bool{}  // unreadable writes
+	unreadable := map[string]bool{} // unreadable reads
 	take := func(inv, done history.Op) {
 		if inv.F != history.Read && inv.F != history.Write && inv.F != history.CAS {
 			return
 		}
 		o, ok, err := toZKOp(inv, done, quorumReads)
 		switch {
+		case err != nil && inv.F == history.Read:
+			unreadable[inv.Key] = true
 		case err != nil:
 			malformed[inv.Key] = true
 		case !ok:
@@ -136,9 +142,11 @@ func ZKRegister(ops []history.Op, quorumReads bool) (ZKResult, error) {
 		case !zkLinearizable(byKey[k]):
 			res.Keys[k] = zkInvalid
 			verdict = zkInvalid
+		case unreadable[k]:
+			res.Keys[k] = zkUnknown
 		}
 	}
-	if verdict != zkInvalid && (len(malformed) > 0 || res.OKWrites == 0 || (quorumReads && res.OKReads == 0)) {
+	if verdict != zkInvalid && (len(malformed) > 0 || len(unreadable) > 0 || res.OKWrites == 0 || (quorumReads && res.OKReads == 0)) {
 		verdict = zkUnknown
 	}
 	res.Verdict = verdict
