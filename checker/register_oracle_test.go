@@ -96,6 +96,50 @@ func smallConfig(seed uint64, anomaly gen.Anomaly) (gen.SmallConfig, string) {
 	return cfg, mode
 }
 
+// recordedAsTheWorkload asserts that a generated history has the shape the
+// register workload's records have: numbered in time order; every client
+// record with its node, session and key; values on writes, expected
+// versions on cas, a Stat's version and zxid on every ok completion; one
+// call at a time per process.
+func recordedAsTheWorkload(t *testing.T, ops []history.Op) {
+	t.Helper()
+	// Plain conditions rather than assertions: this runs on every record
+	// of thousands of histories, under the race detector.
+	open := map[history.Process]history.Op{}
+	for i, op := range ops {
+		why := ""
+		inv, busy := open[op.Process]
+		switch {
+		case op.Index != int64(i) || (i > 0 && op.Time < ops[i-1].Time):
+			why = "out of order"
+		case op.IsNemesis():
+			continue
+		case op.Node != "n1" && op.Node != "n2" && op.Node != "n3", !strings.HasPrefix(op.Key, "k"), op.Session == 0:
+			why = "without node, key or session"
+		case (op.F == history.CAS) != (op.Expect != nil):
+			why = "expected version on a call other than cas, or none on a cas"
+		case op.Type == history.Invoke && busy:
+			why = "invoked while its process was busy"
+		case op.Type == history.Invoke && (op.F != history.Read) != (op.Value != nil):
+			why = "a value on a read, or none on a write"
+		case op.Type != history.Invoke && (inv.F != op.F || inv.Key != op.Key || inv.Node != op.Node || inv.Session != op.Session):
+			why = "completes another call"
+		case op.Type == history.OK && (op.Value == nil || op.Version == nil || op.Zxid == 0):
+			why = "ok without value, version or zxid"
+		case op.Type != history.OK && op.Type != history.Invoke && op.Error == "":
+			why = "failed without error"
+		}
+		if why != "" {
+			t.Fatalf("record %d: %s: %s", i, why, op)
+		}
+		if op.Type == history.Invoke {
+			open[op.Process] = op
+		} else {
+			delete(open, op.Process)
+		}
+	}
+}
+
 func TestRegisterOracleAgreesOnRandomHistories(t *testing.T) {
 	n := 2400
 	verdicts := map[string]int{}
@@ -103,6 +147,7 @@ func TestRegisterOracleAgreesOnRandomHistories(t *testing.T) {
 	for seed := range uint64(n) {
 		cfg, mode := smallConfig(seed, gen.None)
 		ops, _ := gen.Small(cfg)
+		recordedAsTheWorkload(t, ops)
 		want, diff := registerJudges(t, ops, mode, fast)
 		require.Empty(t, diff, "seed %d, read mode %s:\n%s", seed, mode, dump(ops))
 		verdicts[want.Verdict]++
