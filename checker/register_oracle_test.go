@@ -281,3 +281,38 @@ func TestUnreadableReadDoesNotHideAViolation(t *testing.T) {
 		})
 	}
 }
+
+// The oracle's own known answers, worked out by hand from ZooKeeper's
+// guarantees, so that it is not trusted merely for agreeing.
+func TestZKRegisterOracleKnownAnswers(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ops  []history.Op
+		want Verdict
+	}{
+		{"write then read", hist(writeOK(1, key, 1, 0, 10, 1), readOK(2, key, 20, 30, 1, 1)), Valid},
+		{"concurrent writes in version order", hist(
+			writeOK(1, key, 1, 0, 30, 2), writeOK(2, key, 2, 5, 20, 1), readOK(3, key, 31, 32, 1, 2)), Valid},
+		{"a stale read", hist(writeOK(1, key, 1, 0, 10, 1), readOK(2, key, 20, 30, 0, 0)), Invalid},
+		{"a read concurrent with the write", hist(writeOK(1, key, 1, 0, 30, 1), readOK(2, key, 10, 20, 0, 0)), Valid},
+		{"an indeterminate write seen later", hist(
+			writeInfo(1, key, 7, 0, 5), writeOK(2, key, 8, 10, 20, 1), readOK(3, key, 30, 40, 7, 2)), Valid},
+		{"an indeterminate write seen before it was called", hist(
+			readOK(3, key, 0, 5, 7, 1), writeInfo(1, key, 7, 10, 20), writeOK(2, key, 8, 30, 40, 2)), Invalid},
+		{"a failed cas that could only have succeeded", hist(
+			writeOK(1, key, 1, 0, 10, 1), casConflict(2, key, 5, 1, 20, 30), readOK(3, key, 40, 50, 1, 1)), Invalid},
+		{"a failed cas while the version differed", hist(
+			writeOK(1, key, 1, 0, 10, 1), casConflict(2, key, 5, 0, 20, 30), readOK(3, key, 40, 50, 1, 1)), Valid},
+		{"an indeterminate cas that cannot have applied", hist(
+			writeOK(1, key, 1, 0, 10, 1), casInfo(2, key, 5, 0, 20, 30), readOK(3, key, 40, 50, 5, 2)), Invalid},
+		{"an indeterminate cas that applied", hist(
+			writeOK(1, key, 1, 0, 10, 1), casInfo(2, key, 5, 1, 20, 30), readOK(3, key, 40, 50, 5, 2)), Valid},
+		{"two writes made one version", hist(writeOK(1, key, 1, 0, 10, 1), writeOK(2, key, 2, 20, 30, 1), readOK(3, key, 40, 50, 2, 1)), Invalid},
+		{"a failed write is not seen", hist(writeFail(1, key, 1, 0, 10), writeOK(2, key, 2, 20, 30, 1), readOK(3, key, 40, 50, 1, 2)), Invalid},
+		{"no read", hist(writeOK(1, key, 1, 0, 10, 1)), Unknown},
+	} {
+		got, err := oracle.ZKRegister(tt.ops, true)
+		require.NoError(t, err)
+		assert.Equal(t, string(tt.want), got.Verdict, tt.name)
+	}
+}
