@@ -124,7 +124,10 @@ type KeyDetails struct {
 func (Linearizable) Name() string { return "linearizable" }
 
 // keyHistory is one key's operations, ready for Porcupine. calls[i] is the
-// record pair behind ops[i].
+// record pair behind ops[i]. Malformed records make the key unknown;
+// unreadable reads (ok, without value or version) are left out of ops: a
+// read changes nothing, so they cannot mend a violation of the others, but
+// they keep a key without one from being valid.
 type keyHistory struct {
 	key          string
 	ops          []porcupine.Operation
@@ -132,6 +135,7 @@ type keyHistory struct {
 	infoOps      int
 	readsLeftOut int
 	malformed    []string
+	unreadable   []string
 }
 
 // keyOutcome is what checking one key produced.
@@ -322,7 +326,7 @@ func splitByKey(ops []history.Op, checkReads bool) ([]*keyHistory, tally) {
 				continue
 			}
 			if c.Complete.Value == nil || c.Complete.Version == nil {
-				kh.malformed = append(kh.malformed, "ok read without value or version: "+c.Complete.String())
+				kh.unreadable = append(kh.unreadable, "ok read without value or version: "+c.Complete.String())
 				continue
 			}
 			out.value, out.version, out.hasVersion = *c.Complete.Value, *c.Complete.Version, true
@@ -367,7 +371,7 @@ func splitByKey(ops []history.Op, checkReads bool) ([]*keyHistory, tally) {
 
 	keys := make([]*keyHistory, 0, len(byKey))
 	for _, kh := range byKey {
-		if len(kh.ops) == 0 && len(kh.malformed) == 0 {
+		if len(kh.ops) == 0 && len(kh.malformed) == 0 && len(kh.unreadable) == 0 {
 			continue // only reads that were left out
 		}
 		assignClients(kh)
@@ -434,6 +438,16 @@ func (l Linearizable) checkKey(kh *keyHistory, deadline time.Time, stop *atomic.
 	d := KeyDetails{Key: kh.key, Ops: len(kh.ops), InfoOps: kh.infoOps, ReadsLeftOut: kh.readsLeftOut, Verdict: Unknown}
 	done := func(o keyOutcome) keyOutcome {
 		o.details.Duration = time.Since(start)
+		if n := len(kh.unreadable); n > 0 {
+			note := fmt.Sprintf("%s left out, e.g. %s", plural(n, "unreadable read was", "unreadable reads were"), kh.unreadable[0])
+			switch o.details.Verdict {
+			case Valid:
+				o.details.Verdict = Unknown
+				o.details.Explanation = "linearizable without the reads that cannot be checked; " + note
+			case Invalid:
+				o.details.Explanation += " (" + note + ")"
+			}
+		}
 		return o
 	}
 	if len(kh.malformed) > 0 {
