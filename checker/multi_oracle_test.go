@@ -88,16 +88,42 @@ func wmRounds(short int) int {
 	return 4 * short
 }
 
-func TestMultiAgreesWithTheOracle(t *testing.T) {
+// wmDifferential compares production and oracle on 2,000 unmutated
+// histories ("random") and perKind histories of every anomaly, logs the
+// counts and returns them. judge generates the history of a seed and an
+// anomaly ("" for none) and returns both verdicts.
+func wmDifferential[A ~string](t *testing.T, anomalies []A, perKind int, judge func(seed uint64, a A) ([]history.Op, Result, oracle.Answer)) wmTally {
+	t.Helper()
 	tl := wmTally{}
-	check := func(kind string, cfg gen.MultiConfig) {
-		ops := gen.Multi(cfg)
-		tl.agree(t, kind, ops, Multi{}.Check(context.Background(), ops), oracle.Multi(ops))
+	for _, a := range append([]A{""}, anomalies...) {
+		kind, n := string(a), wmRounds(perKind)
+		if a == "" {
+			kind, n = "random", wmRounds(2000)
+		}
+		for seed := range uint64(n) {
+			ops, got, want := judge(seed, a)
+			tl.agree(t, kind, ops, got, want)
+		}
 	}
-	n := wmRounds(2000)
-	for seed := range uint64(n) {
-		check("random", mtOracleConfig(seed, gen.MultiConfig{}))
+	tl.log(t)
+	return tl
+}
+
+// wmFuzzAgree is the property of the fuzz targets: production and oracle
+// agree, and an unmutated history is never invalid.
+func wmFuzzAgree(t *testing.T, label string, mutated bool, ops []history.Op, got Result, want oracle.Answer) {
+	t.Helper()
+	wmTally{}.agree(t, label, ops, got, want)
+	if !mutated && want.Judged && !want.Valid {
+		t.Fatalf("%s: an unmutated history is invalid: %s", label, want.Why)
 	}
+}
+
+func TestMultiAgreesWithTheOracle(t *testing.T) {
+	tl := wmDifferential(t, gen.MultiAnomalies, 500, func(seed uint64, a gen.MultiAnomaly) ([]history.Op, Result, oracle.Answer) {
+		ops := gen.Multi(mtOracleConfig(seed, gen.MultiConfig{Anomaly: a}))
+		return ops, Multi{}.Check(context.Background(), ops), oracle.Multi(ops)
+	})
 	// A lost, reordered or failed transaction leaves no trace when later
 	// ones overwrite its keys before any snapshot reads them.
 	minInvalid := map[string]float64{
@@ -106,12 +132,6 @@ func TestMultiAgreesWithTheOracle(t *testing.T) {
 		string(gen.ReorderedTxns):    0.3,
 		string(gen.FailedTxnApplied): 0.25,
 	}
-	for _, a := range gen.MultiAnomalies {
-		for seed := range uint64(n / 4) {
-			check(string(a), mtOracleConfig(seed, gen.MultiConfig{Anomaly: a}))
-		}
-	}
-	tl.log(t)
 	tl.requireShares(t, 0.8, minInvalid)
 }
 
@@ -161,10 +181,7 @@ func FuzzMultiOracle(f *testing.F) {
 		cfg.Info = float64(shape>>4) / 32
 		ops := gen.Multi(cfg)
 		mtPerturb(ops, edits)
-		want := oracle.Multi(ops)
-		wmTally{}.agree(t, fmt.Sprintf("seed %d shape %d edits %x", seed, shape, edits), ops, Multi{}.Check(context.Background(), ops), want)
-		if cfg.Anomaly == "" && len(edits) == 0 && want.Judged && !want.Valid {
-			t.Fatalf("an unmutated history is invalid: %s", want.Why)
-		}
+		wmFuzzAgree(t, fmt.Sprintf("seed %d shape %d edits %x", seed, shape, edits), cfg.Anomaly != "" || len(edits) > 0,
+			ops, Multi{}.Check(context.Background(), ops), oracle.Multi(ops))
 	})
 }
