@@ -15,7 +15,8 @@ import (
 // same data: every node's snapshot (taken after a sync) has the same znodes
 // with the same versions and data. It also reads the servers' own digest
 // check (mntr's digest mismatch counters), which a server raises when its
-// data tree stops matching the digest of the transactions it applied.
+// data tree stops matching the digest of the transactions it applied; a
+// mismatch makes the run invalid even on a node whose snapshot failed.
 type Convergence struct{}
 
 // Name returns "convergence".
@@ -45,15 +46,17 @@ func (Convergence) Check(_ context.Context, ops []history.Op) Result {
 		if op.F != history.FSnapshot || !op.IsNemesis() {
 			continue
 		}
+		// mntr answers on a connection of its own: a node whose walk
+		// failed may still report what its digest check found.
+		if len(op.Metrics) > 0 {
+			d.Digest[op.Node] = op.Metrics
+		}
 		if op.Error != "" {
 			d.Unreachable[op.Node] = op.Error
 			continue
 		}
 		snaps[op.Node] = op.Snapshot
 		d.Nodes[op.Node] = len(op.Snapshot)
-		if len(op.Metrics) > 0 {
-			d.Digest[op.Node] = op.Metrics
-		}
 	}
 	r := Result{Checker: "convergence"}
 

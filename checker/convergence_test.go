@@ -49,3 +49,14 @@ func TestConvergence(t *testing.T) {
 	assert.Equal(t, Unknown, r.Verdict)
 	assert.Contains(t, r.Message, "could not be read")
 }
+
+// A server's digest check is evidence whether or not the snapshot walk of
+// that node finished: mntr answers on its own connection.
+func TestConvergenceDigestMismatchOfAnUnreadableNodeIsInvalid(t *testing.T) {
+	same := map[string]string{"/a": "v1:aa"}
+	down := snap("n3", map[string]string{"/a": "v1:aa"}, map[string]int64{"zk_digest_mismatches_count": 1})
+	down.Error = "snapshot of n3: children of /a: zk: connection closed"
+	r := Convergence{}.Check(context.Background(), []history.Op{snap("n1", same, nil), snap("n2", same, nil), down})
+	assert.Equal(t, Invalid, r.Verdict, r.Message)
+	assert.Contains(t, r.Message, "n3 zk_digest_mismatches_count=1")
+}
