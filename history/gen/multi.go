@@ -16,7 +16,6 @@ const (
 	fTxn           = "txn"
 	errConflict    = "zk: version conflict"
 	errClosed      = "zk: connection closed"
-	errNoServer    = "zk: could not connect to a server"
 	errUnconfirmed = "snapshot not confirmed by the quorum: " + errConflict
 	firstSessionID = 0x1000000000000
 	zxidEpoch      = int64(1) << 32

@@ -34,18 +34,18 @@ func violated(why string) Answer    { return Answer{Judged: true, Why: why} }
 func cannotJudge(why string) Answer { return Answer{Why: why} }
 func holds() Answer                 { return Answer{Judged: true, Valid: true} }
 
-// pairedCall is a client call as the oracle pairs it: an invocation and the
+// settledCall is a client call as the oracle pairs it: an invocation and the
 // completion its process recorded next, or none.
-type pairedCall struct {
+type settledCall struct {
 	inv  history.Op
 	done history.Op // Type Info with Time of the last record when missing
 }
 
-// pairCalls pairs every client invocation with the next completion of its
+// settleCalls pairs every client invocation with the next completion of its
 // process. An invocation left open when its process invokes again, or when
 // the history ends, completes as info at the time of the last record.
-func pairCalls(ops []history.Op) []pairedCall {
-	var calls []pairedCall
+func settleCalls(ops []history.Op) []settledCall {
+	var calls []settledCall
 	var last int64
 	open := map[history.Process]int{}
 	for _, op := range ops {
@@ -54,7 +54,7 @@ func pairCalls(ops []history.Op) []pairedCall {
 			continue
 		}
 		if op.Type == history.Invoke {
-			calls = append(calls, pairedCall{inv: op})
+			calls = append(calls, settledCall{inv: op})
 			open[op.Process] = len(calls) - 1
 			continue
 		}
@@ -118,7 +118,7 @@ func Multi(ops []history.Op) Answer {
 	var txns []*mtTxn
 	var snaps []*mtSnapshot
 	unusable, okTxns := 0, 0
-	for _, c := range pairCalls(ops) {
+	for _, c := range settleCalls(ops) {
 		keys := strings.Split(c.inv.Key, ",")
 		if c.inv.Key == "" {
 			keys = nil

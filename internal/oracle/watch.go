@@ -65,8 +65,8 @@ type wtKeyView struct {
 // before the event that made a later version is taken as the one), and
 // sessions after their connection broke.
 func Watches(ops []history.Op) Answer {
-	calls := pairCalls(ops)
-	var writes []pairedCall
+	calls := settleCalls(ops)
+	var writes []settledCall
 	for _, c := range calls {
 		if c.inv.F == history.Write {
 			writes = append(writes, c)
@@ -87,7 +87,7 @@ func Watches(ops []history.Op) Answer {
 	}
 
 	var order []int64
-	bySession := map[int64][]pairedCall{}
+	bySession := map[int64][]settledCall{}
 	for _, c := range calls {
 		switch c.inv.F {
 		case wtFWatch, history.Read, wtFEvent, wtFSession:
@@ -169,7 +169,7 @@ func Watches(ops []history.Op) Answer {
 
 // event applies an event of type typ delivered by time t, and says what
 // it violates, if anything.
-func (v *wtKeyView) event(writes []pairedCall, key, typ string, t int64, clean bool, checked *int) string {
+func (v *wtKeyView) event(writes []settledCall, key, typ string, t int64, clean bool, checked *int) string {
 	if len(v.pending) == 0 {
 		if typ != wtNotWatching && clean {
 			return typ + " with no watch pending"
@@ -208,7 +208,7 @@ func (v *wtKeyView) event(writes []pairedCall, key, typ string, t int64, clean b
 
 // wtUnwritten says why value at version cannot have been read at key, or
 // "" when some write that did not certainly fail wrote it there.
-func wtUnwritten(writes []pairedCall, key string, value int64, version int32) string {
+func wtUnwritten(writes []settledCall, key string, value int64, version int32) string {
 	if value == 0 {
 		if version != 0 {
 			return fmt.Sprintf("%s read the initial 0 at version %d", key, version)
