@@ -108,7 +108,11 @@ type lsWorld struct {
 	sessions int64
 	timeout  int64
 	gaps     []lsGap
-	zxid     int64
+	// leader is the node that leads; lossUnseen is how late the loss of a
+	// leader may be first observed.
+	leader     string
+	lossUnseen int64
+	zxid       int64
 	// info, fail and crash are the shares of indeterminate, failed and
 	// never completed calls.
 	info, fail, crash float64
@@ -195,23 +199,59 @@ func (w *lsWorld) leaderless(t int64) (int64, bool) {
 	return 0, false
 }
 
-// loseLeader plans a time without a leader from now, for up to a session
-// timeout, with the role monitor's records at both ends.
+// loseLeader plans a time without a leader able to commit from now, for up
+// to a session timeout. The role monitor sees it in one of the ways the
+// harness's does: no leader at all; the old leader still leading without a
+// quorum (cut off from its followers, which look for a new one), then a new
+// leader or the old one with its quorum back; or only the new leader, both
+// changes having fallen between two observations. The
+// loss is first seen up to w.lossUnseen late (followers give up on a silent
+// leader only after syncLimit*tickTime).
 func (w *lsWorld) loseLeader() {
 	if _, ok := w.leaderless(w.now); ok {
 		return
 	}
 	g := lsGap{w.now, w.now + w.share(w.timeout, 0.1, 1)}
 	w.gaps = append(w.gaps, g)
-	f := &history.Fault{Name: "kill-leader", Targets: []string{"n1"}}
-	w.nemesis("kill", f, map[string]string{"n1": "down", "n2": "looking", "n3": "looking"})
-	w.at(g.to, func() { w.nemesis("start", f, map[string]string{"n1": "follower", "n2": "leader", "n3": "follower"}) })
+	nodes := []string{"n1", "n2", "n3"}
+	old := w.leader
+	if old == "" {
+		old = "n1"
+	}
+	way := w.rng.IntN(4)
+	w.leader = nodes[w.rng.IntN(len(nodes))]
+	for w.leader == old && way != 3 {
+		w.leader = nodes[w.rng.IntN(len(nodes))]
+	}
+	roles := func(leader, others string) map[string]string {
+		r := map[string]string{}
+		for _, n := range nodes {
+			r[n] = others
+		}
+		r[leader] = "leader"
+		return r
+	}
+	f := &history.Fault{Name: "kill-leader", Targets: []string{old}}
+	w.record(history.Op{Type: history.Invoke, F: "kill", Process: history.NemesisProcess, Fault: f})
+	w.record(history.Op{Type: history.OK, F: "kill", Process: history.NemesisProcess, Fault: f})
+	seen := min(g.from+w.share(w.lossUnseen, 0, 1), g.to-1)
+	switch way {
+	case 0:
+		lost := roles(old, "looking")
+		lost[old] = "down"
+		w.at(seen, func() { w.observeRoles(lost) })
+	case 1, 3:
+		w.at(seen, func() { w.observeRoles(roles(old, "looking")) })
+	}
+	w.at(g.to, func() {
+		w.record(history.Op{Type: history.Invoke, F: "start", Process: history.NemesisProcess, Fault: f})
+		w.record(history.Op{Type: history.OK, F: "start", Process: history.NemesisProcess, Fault: f})
+		w.observeRoles(roles(w.leader, "follower"))
+	})
 }
 
-// nemesis records a fault action and the role monitor's view after it.
-func (w *lsWorld) nemesis(action string, f *history.Fault, roles map[string]string) {
-	w.record(history.Op{Type: history.Invoke, F: action, Process: history.NemesisProcess, Fault: f})
-	w.record(history.Op{Type: history.OK, F: action, Process: history.NemesisProcess, Fault: f})
+// observeRoles records the role monitor's view.
+func (w *lsWorld) observeRoles(roles map[string]string) {
 	w.record(history.Op{Type: history.Info, F: history.FRoles, Process: history.NemesisProcess, Roles: roles})
 }
 
@@ -409,6 +449,7 @@ func Sessions(cfg SessionsConfig) []history.Op {
 	cfg.defaults()
 	s := &sessSim{lsWorld: newWorld(cfg.Seed, cfg.Source, cfg.Workers, cfg.Timeout, cfg.Info, cfg.Fail, cfg.Crash),
 		cfg: cfg, nodes: map[string]sessNode{}}
+	s.lossUnseen = int64(cfg.Margin) * 9 / 10
 	s.drop = func(session int64) {
 		if session == s.keep {
 			return

@@ -17,7 +17,8 @@ import (
 //   - present is allowed unless the check was invoked after the deadline of
 //     the node's session: its first recorded end (expired or closed) plus
 //     the bound (session timeout + margin), where a leader lost before the
-//     deadline restarts the bound when the next leader starts leading;
+//     deadline, or seen lost up to margin after it, restarts the bound when
+//     the next leader starts leading;
 //   - absent is allowed unless the node certainly existed before the check
 //     was invoked and an ok call on its session was invoked after the check
 //     completed (a session never comes back, so it was alive throughout);
@@ -125,7 +126,7 @@ func Sessions(ops []history.Op, timeout, margin time.Duration) (valid, known boo
 			for _, t := range ts {
 				end = min(end, t)
 			}
-			if c.inv.Time > end && c.inv.Time > goneBy(end, bound, leaderless) {
+			if c.inv.Time > end && c.inv.Time > goneBy(end, bound, int64(margin), leaderless) {
 				mayBePresent = false
 			}
 		}
@@ -145,13 +146,16 @@ func Sessions(ops []history.Op, timeout, margin time.Duration) (valid, known boo
 	return true, known
 }
 
-// span is a time without a single leader, [from, to); to is MaxInt64 when
-// no role observation followed.
+// span is a time when no leader could commit, [from, to); to is MaxInt64
+// when no role observation followed.
 type span struct{ from, to int64 }
 
-// leaderlessSpans returns the times the role observations showed no single
-// leader: from each such observation to the next observation, in time order
-// (observations at one time in the order recorded). Times are clamped at 0.
+// leaderlessSpans returns the times the role observations showed no leader
+// that could commit (none, several, or one that, with the nodes following
+// it, is no majority of the nodes observed): from each such observation to
+// the next; and, from one observation to the next, every change of the
+// leader that could commit. In time order (observations at one time in the
+// order recorded); times are clamped at 0.
 func leaderlessSpans(ops []history.Op) []span {
 	var obs []history.Op
 	for _, op := range ops {
@@ -162,16 +166,27 @@ func leaderlessSpans(ops []history.Op) []span {
 	}
 	sort.SliceStable(obs, func(i, j int) bool { return obs[i].Time < obs[j].Time })
 	var spans []span
+	previous := ""
 	for i, o := range obs {
-		leaders := 0
-		for _, r := range o.Roles {
-			if r == "leader" {
-				leaders++
+		var leaders []string
+		voting := 0
+		for name, r := range o.Roles {
+			switch r {
+			case "leader":
+				leaders = append(leaders, name)
+				voting++
+			case "follower":
+				voting++
 			}
 		}
-		if leaders == 1 {
+		if len(leaders) == 1 && 2*voting > len(o.Roles) {
+			if previous != "" && previous != leaders[0] {
+				spans = append(spans, span{obs[i-1].Time, o.Time})
+			}
+			previous = leaders[0]
 			continue
 		}
+		previous = ""
 		s := span{o.Time, math.MaxInt64}
 		if i+1 < len(obs) {
 			s.to = obs[i+1].Time
@@ -183,15 +198,17 @@ func leaderlessSpans(ops []history.Op) []span {
 
 // goneBy is when the nodes of a session that ended at end must be gone: the
 // bound after the end, and, whenever the ensemble lost its leader before that
-// time came, the bound after the leader came back (a new leader starts every
-// session's timeout again). It repeats until no lost leader moves the time.
-func goneBy(end, bound int64, leaderless []span) int64 {
+// time came (or was seen to have lost it up to slack after: a lost leader
+// goes unnoticed for a while), the bound after the leader came back (a new
+// leader starts every session's timeout again). It repeats until no lost
+// leader moves the time.
+func goneBy(end, bound, slack int64, leaderless []span) int64 {
 	end = max(end, 0)
 	by := saturatingAdd(end, bound)
 	for moved := true; moved; {
 		moved = false
 		for _, s := range leaderless {
-			if s.to <= end || s.from >= by {
+			if s.to <= end || s.from >= saturatingAdd(by, slack) {
 				continue
 			}
 			if t := saturatingAdd(s.to, bound); t > by {
