@@ -57,7 +57,11 @@ func sqDump(ops []history.Op) string {
 // run compares the checker with the oracle on random histories, which both
 // must find valid unless evidence is missing, and on histories with each
 // anomaly planted, a good share of which both must find invalid.
-func (d sqDifferential) run(t *testing.T, random, perAnomaly int) {
+func (d sqDifferential) run(t *testing.T) {
+	random, perAnomaly := 6000, 800
+	if testing.Short() {
+		random, perAnomaly = 2000, 250
+	}
 	verdicts := map[Verdict]int{}
 	for seed := range random {
 		cfg := sqConfig(seed, gen.None)
@@ -99,16 +103,8 @@ func sqConfig(seed int, a gen.Anomaly) gen.ClientConfig {
 	return cfg
 }
 
-func setDifferential() sqDifferential {
-	return sqDifferential{generate: gen.SetHistory, oracle: oracle.Set, checker: Set{}, anomalies: gen.SetAnomalies}
-}
+var setDifferential = sqDifferential{generate: gen.SetHistory, oracle: oracle.Set, checker: Set{}, anomalies: gen.SetAnomalies}
 
 // TestSetAgreesWithOracle holds checker.Set to the brute-force oracle on
 // small simulated histories, with and without planted anomalies.
-func TestSetAgreesWithOracle(t *testing.T) {
-	random, per := 3000, 400
-	if testing.Short() {
-		random, per = 2000, 250
-	}
-	setDifferential().run(t, random, per)
-}
+func TestSetAgreesWithOracle(t *testing.T) { setDifferential.run(t) }
