@@ -2,6 +2,7 @@ package checker
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"testing"
 
@@ -9,6 +10,11 @@ import (
 	"github.com/zkchaos/zkchaos/history/gen"
 	"github.com/zkchaos/zkchaos/internal/oracle"
 )
+
+// sqBruteForceLimit bounds the records of a damaged fuzzed history the
+// oracles judge: its calls may all overlap, and the brute force tries every
+// order of them.
+const sqBruteForceLimit = 24
 
 // oracleVerdict turns the oracle's answer into a verdict.
 func oracleVerdict(valid, decided bool) Verdict {
@@ -64,7 +70,7 @@ func (d sqDifferential) run(t *testing.T) {
 	}
 	verdicts := map[Verdict]int{}
 	for seed := range random {
-		cfg := sqConfig(seed, gen.None)
+		cfg := sqConfig(seed)
 		ops, _ := d.generate(cfg)
 		v := d.agree(t, fmt.Sprintf("seed %d", seed), ops)
 		if v == Invalid {
@@ -95,8 +101,8 @@ func (d sqDifferential) run(t *testing.T) {
 
 // sqConfig varies the shape of small histories with the seed: a third
 // of them have reads amid the writes.
-func sqConfig(seed int, a gen.Anomaly) gen.ClientConfig {
-	cfg := gen.ClientConfig{Seed: uint64(seed), Calls: 4 + seed%7, Workers: 2 + seed%3, Anomaly: a}
+func sqConfig(seed int, a ...gen.Anomaly) gen.ClientConfig {
+	cfg := gen.ClientConfig{Seed: uint64(seed), Calls: 4 + seed%7, Workers: 2 + seed%3, Anomalies: a}
 	if seed%3 == 0 {
 		cfg.Reads = 0.3
 	}
@@ -108,3 +114,43 @@ var setDifferential = sqDifferential{generate: gen.SetHistory, oracle: oracle.Se
 // TestSetAgreesWithOracle holds checker.Set to the brute-force oracle on
 // small simulated histories, with and without planted anomalies.
 func TestSetAgreesWithOracle(t *testing.T) { setDifferential.run(t) }
+
+// sqFuzzConfig reads a generator config from fuzz bytes: eight bytes of
+// seed, four of shape (calls, workers, outcome shares, reads amid the
+// writes), then up to four anomalies to plant, one a byte.
+func sqFuzzConfig(data []byte, anomalies []gen.Anomaly) gen.ClientConfig {
+	b := make([]byte, 12)
+	copy(b, data)
+	cfg := gen.ClientConfig{
+		Seed:    binary.LittleEndian.Uint64(b),
+		Calls:   1 + int(b[8]%12),
+		Workers: 1 + int(b[9]%4),
+		Info:    float64(b[10]%8) / 10,
+		Fail:    float64(b[10]/8%4) / 10,
+		Crash:   float64(b[10]/32%4) / 4,
+		Reads:   float64(b[11]%5) / 10,
+		Unread:  float64(b[11]/5%3) / 10,
+	}
+	for _, x := range data[min(len(data), 12):min(len(data), 16)] {
+		cfg.Anomalies = append(cfg.Anomalies, anomalies[int(x)%len(anomalies)])
+	}
+	return cfg
+}
+
+// fuzz is the fuzz body of a family: the checker and the oracle must agree
+// on the history the bytes describe, and one with nothing planted must not
+// be invalid.
+func (d sqDifferential) fuzz(t *testing.T, data []byte) {
+	cfg := sqFuzzConfig(data, d.anomalies)
+	ops, _ := d.generate(cfg)
+	if v := d.agree(t, fmt.Sprintf("%+v", cfg), ops); v == Invalid && len(cfg.Anomalies) == 0 {
+		t.Fatalf("%+v: nothing planted, yet invalid:\n%s", cfg, sqDump(ops))
+	}
+}
+
+// FuzzSetAgreesWithOracle holds checker.Set to the oracle on histories
+// the fuzzer shapes through the generator.
+func FuzzSetAgreesWithOracle(f *testing.F) {
+	f.Add([]byte("seed0000\x06\x02\x11\x03"))
+	f.Fuzz(setDifferential.fuzz)
+}

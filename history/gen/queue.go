@@ -131,10 +131,7 @@ func QueueHistory(cfg ClientConfig) ([]history.Op, bool) {
 		}
 		took(c, m.take())
 	}
-	planted := true
-	if cfg.Anomaly != None {
-		planted = s.plantQueue(cfg.Anomaly)
-	}
+	planted := s.plant(s.plantQueue)
 	return s.records(), planted
 }
 

@@ -74,8 +74,8 @@ type ClientConfig struct {
 	// the end, but the checkers judge every ok read, and reads amid the
 	// writes test their rules of real time. Default 0.
 	Reads float64
-	// Anomaly is the violation to plant, if any.
-	Anomaly Anomaly
+	// Anomalies are the violations to plant, in order.
+	Anomalies []Anomaly
 }
 
 func (c *ClientConfig) defaults() {
@@ -295,8 +295,8 @@ func (m *setModel) create(prefix string) string {
 
 // SetHistory generates a set workload history: unique elements added by
 // plain or sequential creates, then a synced final read of every node.
-// Without an anomaly it is valid; with one, the anomaly is planted when the
-// history offers what it needs (the second result says whether it was).
+// Without an anomaly it is valid; an anomaly is planted when the history
+// offers what it needs (the second result says whether all were).
 func SetHistory(cfg ClientConfig) ([]history.Op, bool) {
 	m := &setModel{}
 	s := newClientSim(cfg, setRoot, func(c *simCall) {
@@ -328,8 +328,18 @@ func SetHistory(cfg ClientConfig) ([]history.Op, bool) {
 	})
 	s.finalReads(s.end + ms(5))
 	s.apply()
-	plantedOK := s.cfg.Anomaly == None || s.plantSet(s.cfg.Anomaly)
-	return s.records(), plantedOK
+	planted := s.plant(s.plantSet)
+	return s.records(), planted
+}
+
+// plant plants every anomaly asked for with the family's planter and
+// reports whether all were planted.
+func (s *clientSim) plant(planter func(Anomaly) bool) bool {
+	all := true
+	for _, a := range s.cfg.Anomalies {
+		all = planter(a) && all
+	}
+	return all
 }
 
 // okCalls returns the ok calls of f, in invocation order.
@@ -364,7 +374,7 @@ func (s *clientSim) plantSet(a Anomaly) bool {
 		}
 		e := *pick(s.rng, adds).inv.Value
 		for _, r := range reads[i:] {
-			r.done.Values = slices.DeleteFunc(r.done.Values, func(v int64) bool { return v == e })
+			r.done.Values = slices.DeleteFunc(slices.Clone(r.done.Values), func(v int64) bool { return v == e })
 		}
 	case SetPhantom:
 		e := int64(otherElement)

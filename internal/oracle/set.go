@@ -3,6 +3,7 @@ package oracle
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -236,21 +237,27 @@ func elementLinearizable(steps []elemStep) (bool, error) {
 			}
 		}
 	}
+	o.dead = map[[2]uint64]bool{}
 	return o.from(0, absent), nil
 }
 
 // orders is the search of elementLinearizable: after[i] are the steps that
-// ended before step i began, mandatory those that must all be placed.
+// ended before step i began, mandatory those that must all be placed, and
+// dead the placements (with the state they leave) known to lead nowhere.
 type orders struct {
 	steps     []elemStep
 	after     []uint64
 	mandatory uint64
+	dead      map[[2]uint64]bool
 }
 
 // from reports whether the steps not in placed can follow, from state.
 func (o orders) from(placed uint64, state int) bool {
 	if o.mandatory&^placed == 0 {
 		return true
+	}
+	if o.dead[[2]uint64{placed, uint64(state)}] {
+		return false
 	}
 	for i, s := range o.steps {
 		if placed&(1<<i) != 0 || o.after[i]&^placed != 0 {
@@ -269,32 +276,31 @@ func (o orders) from(placed uint64, state int) bool {
 			return true
 		}
 	}
+	o.dead[[2]uint64{placed, uint64(state)}] = true
 	return false
 }
 
-// judgeElements runs the brute force on every element's steps, adding the
-// reads to each; it reports whether all have a linearization.
-func judgeElements(byElement map[int64][]elemStep, reads []sqCall) (bool, error) {
+// judgeElement runs the brute force on the element's steps and every
+// read of it.
+func judgeElement(e int64, steps []elemStep, reads []sqCall) (bool, error) {
+	steps = slices.Clip(steps)
 	for _, r := range reads {
-		for _, e := range r.done.Values {
-			if _, ok := byElement[e]; !ok {
-				byElement[e] = nil // never written: every read must lack it
-			}
-		}
+		steps = append(steps, readStep(r, e))
 	}
-	for e, steps := range byElement {
-		for _, r := range reads {
-			steps = append(steps, readStep(r, e))
-		}
-		ok, err := elementLinearizable(steps)
-		if err != nil {
-			return false, fmt.Errorf("element %d: %w", e, err)
-		}
-		if !ok {
-			return false, nil
-		}
+	ok, err := elementLinearizable(steps)
+	if err != nil {
+		return false, fmt.Errorf("element %d: %w", e, err)
 	}
-	return true, nil
+	return ok, nil
+}
+
+// listedElements returns every element the reads listed.
+func listedElements(reads []sqCall) []int64 {
+	var out []int64
+	for _, r := range reads {
+		out = append(out, r.done.Values...)
+	}
+	return out
 }
 
 // Set judges a set workload history (unique elements added by creates, the
@@ -339,11 +345,21 @@ func Set(ops []history.Op) (valid, decided bool, err error) {
 		// Adding an element already present changes nothing.
 		byElement[e] = append(byElement[e], changeStep(c, present, absent, present))
 	}
-	ok, err := judgeElements(byElement, reads)
-	if err != nil {
-		return false, false, fmt.Errorf("set: %w", err)
+	for _, e := range listedElements(reads) {
+		if _, ok := byElement[e]; !ok {
+			byElement[e] = nil // never added: every read must lack it
+		}
 	}
-	if !ok || !namesFollowRealTime(names) {
+	for e, steps := range byElement {
+		ok, err := judgeElement(e, steps, reads)
+		if err != nil {
+			return false, false, fmt.Errorf("set: %w", err)
+		}
+		if !ok {
+			return false, true, nil
+		}
+	}
+	if !namesFollowRealTime(names) {
 		return false, true, nil
 	}
 	return true, malformed == 0 && len(reads) > 0 && acked > 0 && !h.unread(reads), nil
