@@ -38,10 +38,15 @@ const examplesLimit = 20
 //   - dequeued twice: an element taken by two ok dequeues, present twice in
 //     a final read, or present in a final read begun after an ok dequeue of
 //     it had completed (deletes are linearizable: a znode goes once);
-//   - lost: an element acknowledged enqueued before a node's final read
-//     began, not dequeued, absent from that node's read; an indeterminate
-//     dequeue known to have tried that element, or one that may have taken
-//     any element (it timed out), explains one absence each;
+//   - lost: an element in the queue before a node's final read began (its
+//     enqueue acknowledged, or an earlier read listed it), not dequeued,
+//     absent from that node's read; an indeterminate dequeue known to have
+//     tried that element, or one that may have taken any element (it timed
+//     out), explains one absence each;
+//   - returned: an element in the queue before a read began, absent from
+//     it, and seen after it ended (listed by a later read, or taken by an
+//     ok dequeue begun later): no dequeue explains that, for a deleted
+//     znode never comes back;
 //   - phantom: an element dequeued or present that no enqueue had tried, or
 //     whose every enqueue certainly failed;
 //   - sequence: two acknowledged enqueues got the same name, or one that
@@ -228,6 +233,9 @@ type QueueNodeResult struct {
 	// Resurrected are elements present after an ok dequeue of them had
 	// completed.
 	Resurrected ElementSample `json:"resurrected"`
+	// Returned are elements absent from the read though the queue held
+	// them before it and they were seen after it.
+	Returned ElementSample `json:"returned"`
 	// Phantom are elements present that no enqueue had attempted.
 	Phantom ElementSample `json:"phantom"`
 	// FailedPresent are elements present whose every enqueue certainly
@@ -403,8 +411,9 @@ func (Queue) check(ctx context.Context, ops []history.Op) Result {
 
 	reads, known := okReads(calls, ops)
 	d.Unread = nodesWithoutRead(known, reads)
+	seen := sightingsOf(reads)
 	for _, r := range reads {
-		nr, skips := judgeQueueRead(r, elems, wildcards, order)
+		nr, skips := judgeQueueRead(r, elems, wildcards, order, seen)
 		d.Skipped += len(skips)
 		for _, s := range skips {
 			if len(d.SkipExamples) < examplesLimit {
@@ -533,8 +542,51 @@ func (o *dequeueOrder) skippedAndOvertaken() (skipped, overtaken int, examples [
 	return skipped, overtaken, examples
 }
 
+// sightings are, per element, when the ok reads that listed it were: the
+// earliest completion and the latest invocation.
+type sightings struct {
+	first, last map[int64]int64
+}
+
+func sightingsOf(reads []nodeRead) sightings {
+	s := sightings{first: map[int64]int64{}, last: map[int64]int64{}}
+	for _, r := range reads {
+		for _, e := range r.call.Complete.Values {
+			if t, ok := s.first[e]; !ok || r.call.Complete.Time < t {
+				s.first[e] = r.call.Complete.Time
+			}
+			if t, ok := s.last[e]; !ok || r.call.Invoke.Time > t {
+				s.last[e] = r.call.Invoke.Time
+			}
+		}
+	}
+	return s
+}
+
+// before reports whether a read that completed before t listed e.
+func (s sightings) before(e, t int64) bool {
+	f, ok := s.first[e]
+	return ok && f < t
+}
+
+// after reports whether a read begun after t listed e.
+func (s sightings) after(e, t int64) bool {
+	l, ok := s.last[e]
+	return ok && l > t
+}
+
+// dequeuedAfter reports whether an ok dequeue of the element began after t.
+func dequeuedAfter(el *queueElement, t int64) bool {
+	for _, dq := range el.okDequeues {
+		if dq.Invoke.Time > t {
+			return true
+		}
+	}
+	return false
+}
+
 // judgeQueueRead judges one node's final read.
-func judgeQueueRead(r nodeRead, elems map[int64]*queueElement, wildcards []int64, order *dequeueOrder) (QueueNodeResult, []QueueSkip) {
+func judgeQueueRead(r nodeRead, elems map[int64]*queueElement, wildcards []int64, order *dequeueOrder, seen sightings) (QueueNodeResult, []QueueSkip) {
 	c := r.call
 	count := map[int64]int{}
 	for _, e := range c.Complete.Values {
@@ -574,9 +626,13 @@ func judgeQueueRead(r nodeRead, elems map[int64]*queueElement, wildcards []int64
 		}
 	}
 
-	var missing, maybe []int64
+	var missing, maybe, returned []int64
 	for e, el := range elems {
-		if count[e] > 0 || !ackedEnqueueBefore(el, c.Invoke.Time) {
+		if count[e] > 0 || !ackedEnqueueBefore(el, c.Invoke.Time) && !seen.before(e, c.Invoke.Time) {
+			continue
+		}
+		if seen.after(e, c.Complete.Time) || dequeuedAfter(el, c.Complete.Time) {
+			returned = append(returned, e)
 			continue
 		}
 		explained := false
@@ -607,7 +663,8 @@ func judgeQueueRead(r nodeRead, elems map[int64]*queueElement, wildcards []int64
 	}
 	nr.MaybeTaken, nr.Resurrected, nr.Phantom = sampleOf(maybe), sampleOf(resurrected), sampleOf(phantom)
 	nr.FailedPresent, nr.Duplicated, nr.Recovered = sampleOf(failed), sampleOf(dup), sampleOf(recovered)
-	if nr.LostAtLeast+nr.Resurrected.Count+nr.Phantom.Count+nr.FailedPresent.Count+nr.Duplicated.Count > 0 {
+	nr.Returned = sampleOf(returned)
+	if nr.LostAtLeast+nr.Resurrected.Count+nr.Returned.Count+nr.Phantom.Count+nr.FailedPresent.Count+nr.Duplicated.Count > 0 {
 		nr.Verdict = Invalid
 	}
 	return nr, skips
@@ -634,6 +691,7 @@ func describeQueueNode(n QueueNodeResult) string {
 		s    ElementSample
 	}{
 		{"still holds elements already dequeued", n.Resurrected},
+		{"lacks elements seen before and after it", n.Returned},
 		{"holds elements never enqueued", n.Phantom},
 		{"holds elements whose enqueue certainly failed", n.FailedPresent},
 		{"holds elements twice", n.Duplicated},
