@@ -16,8 +16,8 @@ import (
 // order of them.
 const sqBruteForceLimit = 24
 
-// oracleVerdict turns the oracle's answer into a verdict.
-func oracleVerdict(valid, decided bool) Verdict {
+// sqVerdict turns the oracle's answer into a verdict.
+func sqVerdict(valid, decided bool) Verdict {
 	switch {
 	case !valid:
 		return Invalid
@@ -44,7 +44,7 @@ func (d sqDifferential) agree(t *testing.T, what string, ops []history.Op) Verdi
 	if err != nil {
 		t.Fatalf("%s: oracle: %v", what, err)
 	}
-	want := oracleVerdict(valid, decided)
+	want := sqVerdict(valid, decided)
 	r := d.checker.Check(context.Background(), ops)
 	if r.Verdict != want {
 		t.Fatalf("%s: %s says %s (%s), the oracle %s; history:\n%s", what, d.checker.Name(), r.Verdict, r.Message, want, sqDump(ops))

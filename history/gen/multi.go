@@ -14,8 +14,6 @@ import (
 // that this package imports nothing of the checkers it feeds.
 const (
 	fTxn           = "txn"
-	errConflict    = "zk: version conflict"
-	errClosed      = "zk: connection closed"
 	errUnconfirmed = "snapshot not confirmed by the quorum: " + errConflict
 	firstSessionID = 0x1000000000000
 	zxidEpoch      = int64(1) << 32

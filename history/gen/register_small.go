@@ -82,11 +82,7 @@ func (c *SmallConfig) defaults() {
 
 // Errors as go-zookeeper and the workload spell them.
 const (
-	errConnClosed = "zk: connection closed"
-	errNoServer   = "zk: could not connect to a server"
-	errTimeout    = "operation timed out"
-	errBadVersion = "zk: version conflict"
-	errNotQuorum  = "read not confirmed by the quorum: " + errBadVersion
+	errNotQuorum = "read not confirmed by the quorum: " + errConflict
 )
 
 // smallState is a znode's data version, value and mzxid, and when the write
@@ -267,7 +263,7 @@ func (s *smallSim) nemesisUntil(t int64) {
 		// what reached the leader before the kill stays.
 		for _, e := range s.events {
 			if c := e.ret; c != nil && c.w.node == s.killed && !c.crashes {
-				c.outcome, c.err = history.Info, errConnClosed
+				c.outcome, c.err = history.Info, errClosed
 			}
 		}
 	}
@@ -367,7 +363,7 @@ func (s *smallSim) effect(c *smallCall) {
 	if c.inv.F == history.CAS && cur.version != *c.inv.Expect {
 		c.applies = false
 		if c.outcome == history.OK {
-			c.outcome, c.err = history.Fail, errBadVersion
+			c.outcome, c.err = history.Fail, errConflict
 		}
 		return
 	}

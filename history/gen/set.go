@@ -20,11 +20,7 @@ const (
 )
 
 // Errors the simulated clients record.
-const (
-	errNoServer = "zk: could not connect to a server"
-	errClosed   = "zk: connection closed"
-	errTimeout  = "operation timed out"
-)
+const ()
 
 // Anomalies SetHistory can plant in the final reads or the adds' names.
 const (

@@ -18,7 +18,6 @@ const (
 	fWatchSession    = "session"
 	evDataChanged    = "EventNodeDataChanged"
 	evNotWatching    = "EventNotWatching"
-	errExpired       = "zk: session has been expired by the server"
 	neverLost        = math.MaxInt64
 	watchRequestTrip = 100 * time.Microsecond
 )
