@@ -307,6 +307,17 @@ func TestSequentialHistories(t *testing.T) {
 			rules: map[string]int{RuleWriteRealTime: 1, RuleVersionAgreement: 1},
 		},
 		{
+			name: "a write after a write of another key got a lower zxid",
+			ops: hist(
+				scAt(1, 0x20, writeOK(1, k1, 1, 0, 10, 1)),
+				scAt(2, 0x10, writeOK(2, k2, 1, 20, 30, 1)), // zxids order the writes of all keys
+				scAt(3, 0x20, readOK(3, k1, 40, 50, 1, 1)),
+			),
+			want:     Invalid,
+			rules:    map[string]int{RuleWriteRealTime: 1},
+			mentions: []string{"has zxid 0x10, but zxid 0x20 was already observed before it was invoked"},
+		},
+		{
 			name: "a violation with no ok read is still invalid",
 			ops: hist(
 				scAt(1, 0x10, writeOK(1, key, 1, 0, 10, 1)),
