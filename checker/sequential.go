@@ -44,7 +44,8 @@ const (
 	RuleNoPhantom = "no-phantom"
 	// RuleVersionAgreement: every observation of a version of a key names
 	// the same value and zxid, no two acknowledged writes share a version,
-	// and a higher version has a higher zxid.
+	// a higher version has a higher zxid, and no zxid changed two keys (the
+	// workload changes data with setData only, one znode per transaction).
 	RuleVersionAgreement = "version-agreement"
 	// RuleWriteRealTime: an acknowledged write's version exceeds that of
 	// every operation on its key, and its zxid that of every operation on
@@ -245,6 +246,7 @@ func (q Sequential) Check(ctx context.Context, ops []history.Op) Result {
 		all = append(all, byKey[k]...)
 	}
 	zxids := newSCBefore(all, func(o *scOp) int64 { return o.zxid })
+	s.oneKeyPerZxid(zxids.obs)
 	for _, k := range keys {
 		kops := byKey[k]
 		if s.stopped {
@@ -453,6 +455,29 @@ func (s *scState) versionAgreement(key string, ops []*scOp) {
 				Explanation: fmt.Sprintf("version %d has zxid 0x%x, not above version %d's 0x%x: %s; %s",
 					hi.version, hi.zxid, lo.version, lo.zxid, hi.describe(), lo.describe()),
 				Ops: []InvolvedOp{hi.involved("higher version"), lo.involved("lower version")}})
+		}
+	}
+}
+
+// oneKeyPerZxid checks that no zxid is seen as the modification of two keys.
+func (s *scState) oneKeyPerZxid(obs []*scOp) {
+	first := map[int64]*scOp{}
+	for _, o := range obs {
+		if s.tick() {
+			return
+		}
+		if o.zxid == 0 {
+			continue
+		}
+		p := first[o.zxid]
+		if p == nil {
+			first[o.zxid] = o
+			continue
+		}
+		if p.key != o.key {
+			s.violation(SequentialViolation{Rule: RuleVersionAgreement, Key: o.key,
+				Explanation: fmt.Sprintf("zxid 0x%x changed both %s and %s: %s; %s", o.zxid, p.key, o.key, o.describe(), p.describe()),
+				Ops:         []InvolvedOp{o.involved(o.f), p.involved("earlier observation of the zxid")}})
 		}
 	}
 }
