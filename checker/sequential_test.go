@@ -394,6 +394,8 @@ func TestSequentialHistories(t *testing.T) {
 			}
 			_, err := json.Marshal(r)
 			assert.NoError(t, err)
+			got, why := scOracleVerdict(t, tt.ops)
+			assert.Equal(t, tt.want, got, "the oracle: %s", why)
 		})
 	}
 }
