@@ -44,11 +44,13 @@ const (
 	RuleNoPhantom = "no-phantom"
 	// RuleVersionAgreement: every observation of a version of a key names
 	// the same value and zxid, no two acknowledged writes share a version,
-	// and a higher version has a higher zxid.
+	// a higher version has a higher zxid, and no zxid changed two keys (the
+	// workload changes data with setData only, one znode per transaction).
 	RuleVersionAgreement = "version-agreement"
-	// RuleWriteRealTime: an acknowledged write's version and zxid exceed
-	// those of every operation that completed before the write was
-	// invoked (writes are linearizable).
+	// RuleWriteRealTime: an acknowledged write's version exceeds that of
+	// every operation on its key, and its zxid that of every operation on
+	// any key, that completed before the write was invoked (writes are
+	// linearizable, and zxids order the writes of all keys).
 	RuleWriteRealTime = "write-real-time"
 )
 
@@ -239,6 +241,12 @@ func (q Sequential) Check(ctx context.Context, ops []history.Op) Result {
 	start := time.Now()
 	s := &scState{ctx: ctx}
 	byKey, keys := s.prepare(ops)
+	var all []*scOp
+	for _, k := range keys {
+		all = append(all, byKey[k]...)
+	}
+	zxids := newSCBefore(all, func(o *scOp) int64 { return o.zxid })
+	s.oneKeyPerZxid(zxids.obs)
 	for _, k := range keys {
 		kops := byKey[k]
 		if s.stopped {
@@ -246,7 +254,7 @@ func (q Sequential) Check(ctx context.Context, ops []history.Op) Result {
 		}
 		s.versionAgreement(k, kops)
 		s.noPhantoms(k, kops)
-		s.writeRealTime(k, kops)
+		s.writeRealTime(k, kops, zxids)
 	}
 	if !s.stopped {
 		s.sessions(byKey)
@@ -451,6 +459,29 @@ func (s *scState) versionAgreement(key string, ops []*scOp) {
 	}
 }
 
+// oneKeyPerZxid checks that no zxid is seen as the modification of two keys.
+func (s *scState) oneKeyPerZxid(obs []*scOp) {
+	first := map[int64]*scOp{}
+	for _, o := range obs {
+		if s.tick() {
+			return
+		}
+		if o.zxid == 0 {
+			continue
+		}
+		p := first[o.zxid]
+		if p == nil {
+			first[o.zxid] = o
+			continue
+		}
+		if p.key != o.key {
+			s.violation(SequentialViolation{Rule: RuleVersionAgreement, Key: o.key,
+				Explanation: fmt.Sprintf("zxid 0x%x changed both %s and %s: %s; %s", o.zxid, p.key, o.key, o.describe(), p.describe()),
+				Ops:         []InvolvedOp{o.involved(o.f), p.involved("earlier observation of the zxid")}})
+		}
+	}
+}
+
 // noPhantoms checks that every value read was written, with that version, by
 // an operation that may have happened before the read returned.
 func (s *scState) noPhantoms(key string, ops []*scOp) {
@@ -512,52 +543,61 @@ func scMayHaveMade(w *scOp, v int32) bool {
 	}
 }
 
-// writeRealTime checks every acknowledged write against the operations that
-// completed before it was invoked: their versions and zxids must be lower.
-func (s *scState) writeRealTime(key string, ops []*scOp) {
-	var obs []*scOp
+// scBefore answers which observation completed before a given time has the
+// highest version, or zxid.
+type scBefore struct {
+	obs  []*scOp // observations, by completion
+	best []*scOp // best[i]: the highest among obs[:i+1]
+}
+
+// newSCBefore indexes the observations among ops by what by returns.
+func newSCBefore(ops []*scOp, by func(*scOp) int64) *scBefore {
+	b := &scBefore{}
 	for _, o := range scByReturn(ops) {
-		if o.observation() {
-			obs = append(obs, o)
+		if !o.observation() {
+			continue
 		}
-	}
-	// maxVer[i] and maxZxid[i] are the operations with the highest version
-	// and zxid among obs[:i+1].
-	maxVer := make([]*scOp, len(obs))
-	maxZxid := make([]*scOp, len(obs))
-	for i, o := range obs {
-		maxVer[i], maxZxid[i] = o, o
-		if i > 0 {
-			if p := maxVer[i-1]; p.version >= o.version {
-				maxVer[i] = p
-			}
-			if p := maxZxid[i-1]; p.zxid >= o.zxid {
-				maxZxid[i] = p
-			}
+		best := o
+		if n := len(b.best); n > 0 && by(b.best[n-1]) >= by(o) {
+			best = b.best[n-1]
 		}
+		b.obs, b.best = append(b.obs, o), append(b.best, best)
 	}
-	for _, w := range obs {
+	return b
+}
+
+// before returns the highest observation that completed before t, or nil.
+func (b *scBefore) before(t int64) *scOp {
+	n := sort.Search(len(b.obs), func(i int) bool { return b.obs[i].ret >= t })
+	if n == 0 {
+		return nil
+	}
+	return b.best[n-1]
+}
+
+// writeRealTime checks every acknowledged write of key against the
+// operations that completed before it was invoked: their versions, and the
+// zxids of all keys' operations (zxids), must be lower.
+func (s *scState) writeRealTime(key string, ops []*scOp, zxids *scBefore) {
+	versions := newSCBefore(ops, func(o *scOp) int64 { return int64(o.version) })
+	for _, w := range versions.obs {
 		if s.tick() {
 			return
 		}
 		if !w.isWrite() {
 			continue
 		}
-		n := sort.Search(len(obs), func(i int) bool { return obs[i].ret >= w.inv })
-		if n == 0 {
-			continue
-		}
-		if p := maxVer[n-1]; p.version >= w.version {
+		if p := versions.before(w.inv); p != nil && p.version >= w.version {
 			s.violation(SequentialViolation{Rule: RuleWriteRealTime, Key: key,
 				Explanation: fmt.Sprintf("%s made version %d, but version %d was already observed before it was invoked: %s",
 					w.describe(), w.version, p.version, p.describe()),
 				Ops: []InvolvedOp{w.involved("write"), p.involved("completed before the write was invoked")}})
 			continue
 		}
-		if p := maxZxid[n-1]; w.zxid != 0 && p.zxid >= w.zxid {
+		if p := zxids.before(w.inv); p != nil && w.zxid != 0 && p.zxid >= w.zxid {
 			s.violation(SequentialViolation{Rule: RuleWriteRealTime, Key: key,
-				Explanation: fmt.Sprintf("%s has zxid 0x%x, but zxid 0x%x was already observed before it was invoked: %s",
-					w.describe(), w.zxid, p.zxid, p.describe()),
+				Explanation: fmt.Sprintf("%s has zxid 0x%x, but zxid 0x%x was already observed before it was invoked, on key %s: %s",
+					w.describe(), w.zxid, p.zxid, p.key, p.describe()),
 				Ops: []InvolvedOp{w.involved("write"), p.involved("completed before the write was invoked")}})
 		}
 	}

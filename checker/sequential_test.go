@@ -277,6 +277,17 @@ func TestSequentialHistories(t *testing.T) {
 			mentions: []string{"version 2 has zxid 0x10, not above version 1's 0x20"},
 		},
 		{
+			name: "one zxid changed two keys",
+			ops: hist(
+				scAt(1, 0x10, writeOK(1, k1, 1, 0, 10, 1)),
+				scAt(2, 0x10, writeOK(2, k2, 1, 0, 10, 1)), // a setData is one transaction on one znode
+				scAt(3, 0x10, readOK(3, k1, 20, 30, 1, 1)),
+			),
+			want:     Invalid,
+			rules:    map[string]int{RuleVersionAgreement: 1},
+			mentions: []string{"zxid 0x10 changed both k1 and k2"},
+		},
+		{
 			name: "a write after another got a lower version",
 			ops: hist(
 				scAt(1, 0x11, writeOK(1, key, 1, 0, 10, 2)),
@@ -305,6 +316,17 @@ func TestSequentialHistories(t *testing.T) {
 			),
 			want:  Invalid,
 			rules: map[string]int{RuleWriteRealTime: 1, RuleVersionAgreement: 1},
+		},
+		{
+			name: "a write after a write of another key got a lower zxid",
+			ops: hist(
+				scAt(1, 0x20, writeOK(1, k1, 1, 0, 10, 1)),
+				scAt(2, 0x10, writeOK(2, k2, 1, 20, 30, 1)), // zxids order the writes of all keys
+				scAt(3, 0x20, readOK(3, k1, 40, 50, 1, 1)),
+			),
+			want:     Invalid,
+			rules:    map[string]int{RuleWriteRealTime: 1},
+			mentions: []string{"has zxid 0x10, but zxid 0x20 was already observed before it was invoked"},
 		},
 		{
 			name: "a violation with no ok read is still invalid",
@@ -372,6 +394,8 @@ func TestSequentialHistories(t *testing.T) {
 			}
 			_, err := json.Marshal(r)
 			assert.NoError(t, err)
+			got, why := scOracleVerdict(t, tt.ops)
+			assert.Equal(t, tt.want, got, "the oracle: %s", why)
 		})
 	}
 }
@@ -488,6 +512,11 @@ func TestSequentialLargeValidHistory(t *testing.T) {
 	assert.True(t, strings.HasPrefix(r.Message, "All 10000 ok reads by 4 sessions"), r.Message)
 }
 
+// scCreated is the zxid of the transaction that created register k0, k1 or
+// k2 in scSimulateReplicas: each has its own, as the workload's setup
+// creates them one by one.
+func scCreated(k string) int64 { return 0x5 + int64(k[1]-'0') }
+
 // scSimulateReplicas builds the history of a sequentially consistent store
 // like ZooKeeper: one log of writes in zxid order, replicas that apply it at
 // their own pace, and sessions pinned to replicas. A session's write is
@@ -511,7 +540,7 @@ func scSimulateReplicas(rng *rand.Rand, steps int) []history.Op {
 				return log[i]
 			}
 		}
-		return txn{key: k, zxid: 0x5}
+		return txn{key: k, zxid: scCreated(k)}
 	}
 	type session struct {
 		id, process int64
@@ -606,7 +635,7 @@ func TestSequentialCatchesMutatedReplicas(t *testing.T) {
 			for j := i + 1; j < len(back) && !done; j++ {
 				o := back[j]
 				if o.F == history.Read && o.Type == history.OK && o.Key == back[i].Key && o.Session == back[i].Session {
-					back[j].Value, back[j].Version, back[j].Zxid = history.Int64(0), history.Int32(0), 0x5
+					back[j].Value, back[j].Version, back[j].Zxid = history.Int64(0), history.Int32(0), scCreated(o.Key)
 					done = true
 				}
 			}
