@@ -13,9 +13,9 @@ var queueDifferential = sqDifferential{generate: gen.QueueHistory, oracle: oracl
 // on small simulated histories, with and without planted anomalies.
 func TestQueueAgreesWithOracle(t *testing.T) { queueDifferential.run(t) }
 
-// FuzzQueueAgreesWithOracle holds checker.Queue to the oracle on histories
+// FuzzQueueOracle holds checker.Queue to the oracle on histories
 // the fuzzer shapes through the generator.
-func FuzzQueueAgreesWithOracle(f *testing.F) {
+func FuzzQueueOracle(f *testing.F) {
 	f.Add([]byte("seed0000\x09\x03\x23\x02"))
 	f.Fuzz(queueDifferential.fuzz)
 }

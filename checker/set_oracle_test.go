@@ -148,9 +148,9 @@ func (d sqDifferential) fuzz(t *testing.T, data []byte) {
 	}
 }
 
-// FuzzSetAgreesWithOracle holds checker.Set to the oracle on histories
+// FuzzSetOracle holds checker.Set to the oracle on histories
 // the fuzzer shapes through the generator.
-func FuzzSetAgreesWithOracle(f *testing.F) {
+func FuzzSetOracle(f *testing.F) {
 	f.Add([]byte("seed0000\x06\x02\x11\x03"))
 	f.Fuzz(setDifferential.fuzz)
 }
