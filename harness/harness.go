@@ -12,7 +12,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -24,6 +23,7 @@ import (
 	"github.com/zkchaos/zkchaos/cluster/k8s"
 	"github.com/zkchaos/zkchaos/cluster/local"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/internal/guard"
 	"github.com/zkchaos/zkchaos/nemesis"
 	"github.com/zkchaos/zkchaos/reports"
 	"github.com/zkchaos/zkchaos/scenarios"
@@ -222,7 +222,10 @@ type run struct {
 // final state and tears down. It writes facts into r.res as it learns them.
 func (r *run) execute(ctx context.Context, opts Options) (err error) {
 	s, log := r.s, r.log
+	ctx, bugs := withPanicHandler(ctx, log)
+	defer func() { err = errors.Join(err, bugs.end()) }()
 	cleanupCtx := context.WithoutCancel(ctx)
+	g := guard.From(ctx)
 
 	partitions, _ := needs(s)
 	startCtx, cancelStart := context.WithTimeout(ctx, s.Cluster.StartTimeout)
@@ -295,42 +298,31 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 	faultCtx, stopFaults := context.WithTimeout(ctx, s.TimeLimit)
 	defer stopFaults()
 
-	var wg sync.WaitGroup
+	// Each goroutine's Done comes after its panic, if any, is recorded.
+	var wg, nemesisWG sync.WaitGroup
 	var workErr, nemesisErr error
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		workErr = safely("workload", func() error { return wl.Run(workCtx, env, rec) })
-	}()
+	wg.Go(g.Func("workload", func() { workErr = wl.Run(workCtx, env, rec) }))
 	monitorCtx, stopMonitor := context.WithCancel(cleanupCtx)
 	defer stopMonitor()
-	go func() {
-		defer wg.Done()
-		monitorRoles(monitorCtx, ens, rec, log)
-	}()
-	nemesisDone := make(chan struct{})
-	go func() {
-		defer close(nemesisDone)
+	wg.Go(g.Func("role monitor", func() { monitorRoles(monitorCtx, ens, rec, log) }))
+	nemesisWG.Go(g.Func("nemesis", func() {
 		if len(script.Steps) == 0 {
-			nemesisErr = safely("nemesis", func() error { return schedule(s, faults, log).Run(faultCtx, ens, rec) })
+			nemesisErr = schedule(s, faults, log).Run(faultCtx, ens, rec)
 			return
 		}
 		// A script that stops early leaves a history worth judging: why
 		// it stopped goes into the results, not into a run error.
-		var stopped error
-		nemesisErr = safely("nemesis", func() error {
-			stopped = script.Run(faultCtx, ens, rec)
-			return nil
-		})
-		if stopped != nil {
+		if stopped := script.Run(faultCtx, ens, rec); stopped != nil {
 			r.res.ScriptStopped = stopped.Error()
 		}
-	}()
+	}))
+	progressCtx, stopProgress := context.WithCancel(ctx)
 	if opts.Progress != nil {
-		go reportProgress(nemesisDone, opts.Progress, rec, workStart, s.TimeLimit)
+		wg.Go(g.Func("progress", func() { reportProgress(progressCtx, opts.Progress, rec, workStart, s.TimeLimit) }))
 	}
 
-	<-nemesisDone
+	nemesisWG.Wait()
+	stopProgress()
 	// Whatever ended the schedule (time limit, interrupt, error, panic),
 	// every fault is undone before anything else happens.
 	healCtx, cancelHeal := context.WithTimeout(cleanupCtx, 2*time.Minute)
@@ -480,17 +472,6 @@ func rolesOf(m map[string]cluster.Role) map[string]string {
 	return out
 }
 
-// safely runs f and turns a panic into an error, so that a bug in one
-// goroutine still lets the run heal, tear down and keep its history.
-func safely(what string, f func() error) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%s panicked: %v\n%s", what, p, debug.Stack())
-		}
-	}()
-	return f()
-}
-
 func workloadEnv(s *scenarios.Scenario, nodes []cluster.Node, log *slog.Logger) workloads.Env {
 	w := s.Workload
 	return workloads.Env{
@@ -575,12 +556,12 @@ func (c *counting) Append(op history.Op) (history.Op, error) {
 
 func (c *counting) maxProcess() int64 { return c.maxProc.Load() }
 
-func reportProgress(done <-chan struct{}, f func(Progress), c *counting, start time.Time, limit time.Duration) {
+func reportProgress(ctx context.Context, f func(Progress), c *counting, start time.Time, limit time.Duration) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
 		select {
-		case <-done:
+		case <-ctx.Done():
 			return
 		case <-t.C:
 			c.mu.Lock()
@@ -598,4 +579,36 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// panics are the panics recovered from the goroutines of one run.
+type panics struct {
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	errs   []error
+}
+
+// withPanicHandler returns a copy of ctx that the goroutines of the run
+// started from it hand their panics to, and that a panic cancels: the run
+// then heals, tears down and keeps its history as after an interrupt, but
+// fails with the panics as its error.
+func withPanicHandler(ctx context.Context, log *slog.Logger) (context.Context, *panics) {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &panics{cancel: cancel}
+	ctx = guard.WithHandler(ctx, func(err error) {
+		log.Error("a goroutine of the harness panicked: ending the run", "err", err)
+		p.mu.Lock()
+		p.errs = append(p.errs, err)
+		p.mu.Unlock()
+		cancel()
+	})
+	return ctx, p
+}
+
+// end releases the run's context and returns the panics recovered, joined.
+func (p *panics) end() error {
+	p.cancel()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return errors.Join(p.errs...)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/internal/guard"
 )
 
 // ErrTimeout marks an operation that did not complete within OpTimeout; its
@@ -28,6 +29,8 @@ type Client struct {
 	conn    *zk.Conn
 	events  <-chan zk.Event
 	session int64
+	// guard starts the goroutine of each call: Ready's context's.
+	guard guard.Guard
 	// Process is the process the next operation is recorded as.
 	Process history.Process
 }
@@ -52,6 +55,7 @@ func (c *Client) Events() <-chan zk.Event { return c.events }
 // It reports false when the session is not live yet: the caller skips a turn
 // rather than queueing an operation that can only fail.
 func (c *Client) Ready(ctx context.Context) (bool, error) {
+	c.guard = guard.From(ctx)
 	if c.conn == nil {
 		conn, events, err := c.env.Open(c.node)
 		if err != nil {
@@ -93,7 +97,9 @@ func (c *Client) AwaitSession(ctx context.Context) error {
 }
 
 // Call records op's invocation, runs do on the session within OpTimeout and
-// records the completion do returns (or info on timeout). After an info
+// records the completion do returns (or info on timeout). A panic in do is
+// handed to the guard of the context last given to Ready, and the call ends
+// as a timeout. After an info
 // completion the client takes a fresh process; after a timeout it also
 // abandons the session, which ends the call still in flight.
 func (c *Client) Call(op history.Op, do func(conn *zk.Conn) history.Op) (history.Op, error) {
@@ -105,7 +111,7 @@ func (c *Client) Call(op history.Op, do func(conn *zk.Conn) history.Op) (history
 	}
 	conn := c.conn
 	result := make(chan history.Op, 1)
-	go func() { result <- do(conn) }()
+	c.guard.Go(fmt.Sprintf("operation %s on %s", op.F, c.node.Name), func() { result <- do(conn) })
 	timer := time.NewTimer(c.env.OpTimeout)
 	defer timer.Stop()
 	var done history.Op

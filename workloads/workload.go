@@ -21,6 +21,7 @@ import (
 	"github.com/zkchaos/zkchaos/checker"
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/internal/guard"
 )
 
 // Recorder takes history records; *history.Writer is one.
@@ -130,15 +131,14 @@ func RunWorkers(stop context.Context, env Env, rec Recorder, step func(w *Worker
 	procs := NewProcesses(env.Workers)
 	var wg sync.WaitGroup
 	errs := make([]error, env.Workers)
+	g := guard.From(stop)
 	for i := 0; i < env.Workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(g.Func(fmt.Sprintf("worker %d", i), func() {
 			w := &Worker{Index: i, Rand: rand.New(rand.NewPCG(uint64(env.Seed), uint64(i)))}
 			w.Client = NewClient(env, env.Nodes[i%len(env.Nodes)], rec, history.Process(i), procs)
 			defer w.Client.Close()
 			errs[i] = pace(stop, env, w, step)
-		}()
+		}))
 	}
 	wg.Wait()
 	return errors.Join(errs...)
