@@ -165,10 +165,7 @@ func pace(stop context.Context, env Env, w *Worker, step func(w *Worker) error) 
 // starting at a random offset drawn from rng, never in bursts to catch up,
 // until stop is done or step fails.
 func Pace(stop context.Context, env Env, rng *rand.Rand, step func() error) error {
-	var interval time.Duration
-	if env.Rate > 0 {
-		interval = time.Duration(float64(env.Workers) / env.Rate * float64(time.Second))
-	}
+	interval := interval(env)
 	next := time.Now().Add(time.Duration(rng.Int64N(int64(interval) + 1)))
 	for {
 		if interval > 0 {
@@ -186,6 +183,23 @@ func Pace(stop context.Context, env Env, rng *rand.Rand, step func() error) erro
 			return err
 		}
 	}
+}
+
+// maxInterval bounds a worker's wait between two operations: longer than
+// any run, and far from overflowing a Duration or a time.Time.
+const maxInterval = 365 * 24 * time.Hour
+
+// interval is the time between two operations of one worker: Workers/Rate,
+// at most maxInterval, and 0 (unpaced) unless Rate is a positive number.
+func interval(env Env) time.Duration {
+	if !(env.Rate > 0) {
+		return 0 // 0, negative or NaN: validated at load, unpaced here
+	}
+	secs := float64(env.Workers) / env.Rate
+	if secs >= maxInterval.Seconds() {
+		return maxInterval
+	}
+	return time.Duration(secs * float64(time.Second))
 }
 
 func sleepUntil(ctx context.Context, t time.Time) bool {
