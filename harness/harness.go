@@ -224,6 +224,8 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 	s, log := r.s, r.log
 	ctx, bugs := withPanicHandler(ctx, log)
 	defer func() { err = errors.Join(err, bugs.end()) }()
+	// A panic here (final reads, snapshots) still tears down below.
+	defer guard.Recover("run", &err)
 	cleanupCtx := context.WithoutCancel(ctx)
 	g := guard.From(ctx)
 

@@ -47,6 +47,10 @@ func (c *Client) Node() cluster.Node { return c.node }
 // Conn is the live session; valid after Ready returned true.
 func (c *Client) Conn() *zk.Conn { return c.conn }
 
+// Guard starts goroutines for the client: the guard of the context last
+// given to Ready.
+func (c *Client) Guard() guard.Guard { return c.guard }
+
 // Events are the session's state events (expiry, reconnects) and watch
 // events of the library's global channel; valid after Ready returned true.
 func (c *Client) Events() <-chan zk.Event { return c.events }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/internal/guard"
 )
 
 // maxSnapshotNodes bounds the znodes one snapshot walks, so a workload that
@@ -62,12 +63,11 @@ func snapshot(ctx context.Context, env Env, node cluster.Node) (map[string]strin
 	}
 	w := &walk{out: map[string]string{}}
 	slots := make(chan struct{}, snapshotParallelism)
-	var wg sync.WaitGroup
+	var g guard.Group
 	// list reads the children of p and, for each, its data and stat; a
 	// child with children of its own is listed in turn.
 	var list func(p string)
 	list = func(p string) {
-		defer wg.Done()
 		if w.stopped(ctx) {
 			return
 		}
@@ -83,9 +83,7 @@ func snapshot(ctx context.Context, env Env, node cluster.Node) (map[string]strin
 			if full == "/zookeeper" || strings.HasPrefix(full, "/zookeeper/") {
 				continue
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			g.Go("snapshot read of "+full, func() {
 				if w.stopped(ctx) {
 					return
 				}
@@ -106,15 +104,13 @@ func snapshot(ctx context.Context, env Env, node cluster.Node) (map[string]strin
 					return
 				}
 				if stat.NumChildren > 0 {
-					wg.Add(1)
-					go list(full)
+					g.Go("snapshot listing of "+full, func() { list(full) })
 				}
-			}()
+			})
 		}
 	}
-	wg.Add(1)
-	go list("/")
-	wg.Wait()
+	g.Go("snapshot listing of /", func() { list("/") })
+	g.Wait()
 	if w.err != nil {
 		return w.out, w.err
 	}

@@ -8,8 +8,10 @@ package guard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
+	"sync"
 )
 
 // handlerKey is the context key of a run's panic handler.
@@ -48,10 +50,64 @@ func (g Guard) Func(what string, f func()) func() {
 	return func() {
 		defer func() {
 			if p := recover(); p != nil {
-				g.handle(&PanicError{What: what, Value: p, Stack: debug.Stack()})
+				g.handle(asError(what, p))
 			}
 		}()
 		f()
+	}
+}
+
+// asError turns a recovered value into a PanicError; one re-raised by a
+// Group is kept as it is, with the stack where it first panicked.
+func asError(what string, p any) *PanicError {
+	if pe, ok := p.(*PanicError); ok {
+		return pe
+	}
+	return &PanicError{What: what, Value: p, Stack: debug.Stack()}
+}
+
+// Recover, deferred by a goroutine that is not started by a guard (the
+// run's own), turns its panic into an error joined to *err; what names the
+// goroutine. The goroutine's other deferred calls run before it.
+func Recover(what string, err *error) {
+	if p := recover(); p != nil {
+		*err = errors.Join(*err, asError(what, p))
+	}
+}
+
+// Group runs goroutines for a parent that waits for them all, as a
+// sync.WaitGroup does, and re-raises the first panic among them in the
+// parent, whose own guard (or caller) then deals with it. It suits short
+// fan-outs (reads in parallel); a goroutine that lives as long as the run
+// needs Go, whose handler ends the run at once. The zero Group is ready.
+type Group struct {
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	panic *PanicError
+}
+
+// Go runs f in a new goroutine; what names it in the error of a panic.
+func (g *Group) Go(what string, f func()) {
+	g.wg.Go(func() {
+		defer func() {
+			if p := recover(); p != nil {
+				g.mu.Lock()
+				if g.panic == nil {
+					g.panic = asError(what, p)
+				}
+				g.mu.Unlock()
+			}
+		}()
+		f()
+	})
+}
+
+// Wait waits for every goroutine of the group, then panics with the first
+// panic among them, if any.
+func (g *Group) Wait() {
+	g.wg.Wait()
+	if g.panic != nil {
+		panic(g.panic)
 	}
 }
 

@@ -3,6 +3,7 @@ package guard
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -45,4 +46,40 @@ func TestWithoutAHandlerTheGoroutineRunsAsGiven(t *testing.T) {
 	Go(context.Background(), "plain", func() { close(ran) })
 	<-ran
 	assert.Zero(t, From(context.Background()))
+}
+
+func TestGroupReraisesTheFirstPanicInTheWaitingParent(t *testing.T) {
+	got := make(chan error, 1)
+	ctx := WithHandler(context.Background(), func(err error) { got <- err })
+	var finished sync.WaitGroup
+	finished.Go(From(ctx).Func("final reads", func() {
+		var g Group
+		for i := range 8 {
+			g.Go("get", func() {
+				if i == 5 {
+					panic("bad znode")
+				}
+			})
+		}
+		g.Wait()
+		t.Error("Wait returned after a panic")
+	}))
+	finished.Wait()
+	err := <-got
+	var pe *PanicError
+	require.True(t, errors.As(err, &pe))
+	assert.Equal(t, "get", pe.What, "the error names where it panicked first")
+	assert.Equal(t, 1, strings.Count(err.Error(), "panicked"), "not wrapped twice: %s", err)
+	assert.Contains(t, err.Error(), "bad znode")
+}
+
+func TestRecoverJoinsThePanicToTheError(t *testing.T) {
+	run := func() (err error) {
+		defer Recover("final reads", &err)
+		err = errors.New("node n2 unreachable")
+		panic("nil session")
+	}
+	err := run()
+	assert.ErrorContains(t, err, "node n2 unreachable")
+	assert.ErrorContains(t, err, "final reads panicked: nil session")
 }

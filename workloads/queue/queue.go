@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 
 	"github.com/zkchaos/zkchaos/checker"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/internal/guard"
 	"github.com/zkchaos/zkchaos/workloads"
 )
 
@@ -324,10 +324,10 @@ func readQueue(conn *zk.Conn, op history.Op) history.Op {
 	values := make([]int64, len(names))
 	errs := make([]error, len(names))
 	sem := make(chan struct{}, fetchParallelism)
-	var wg sync.WaitGroup
+	var g guard.Group
 	for i, name := range names {
 		sem <- struct{}{}
-		wg.Go(func() {
+		g.Go("get "+Root+"/"+name, func() {
 			defer func() { <-sem }()
 			data, _, err := conn.Get(Root + "/" + name)
 			if err != nil {
@@ -336,7 +336,7 @@ func readQueue(conn *zk.Conn, op history.Op) history.Op {
 			values[i] = parseElement(data)
 		})
 	}
-	wg.Wait()
+	g.Wait()
 	if err := errors.Join(errs...); err != nil {
 		// Nothing dequeues during the final reads: a znode listed and then
 		// gone is as telling as any, so the read is not kept.

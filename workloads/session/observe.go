@@ -12,6 +12,7 @@ import (
 
 	"github.com/zkchaos/zkchaos/checker"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/internal/guard"
 	"github.com/zkchaos/zkchaos/workloads"
 )
 
@@ -59,20 +60,16 @@ func (o *Observer) Attach(c *workloads.Client) {
 	o.events = events
 	proc, node := o.procs.Next(), c.Node().Name
 	buf := make(chan observed, observeBuffer)
-	o.wg.Add(2)
-	go func() {
-		defer o.wg.Done()
+	g := c.Guard()
+	o.wg.Go(g.Func("session events of "+node, func() {
 		defer close(buf)
 		for ev := range events { // closed when the connection is closed
 			if ev.Type == zk.EventSession {
 				buf <- observed{state: ev.State, session: conn.SessionID()}
 			}
 		}
-	}()
-	go func() {
-		defer o.wg.Done()
-		o.record(node, proc, buf)
-	}()
+	}))
+	o.wg.Go(g.Func("session recorder of "+node, func() { o.record(node, proc, buf) }))
 }
 
 // observed is a session event with the connection's session id read as the
@@ -195,10 +192,9 @@ func RunWorkers(stop context.Context, env workloads.Env, rec workloads.Recorder,
 	procs := workloads.NewProcesses(env.Workers)
 	var wg sync.WaitGroup
 	errs := make([]error, env.Workers)
+	g := guard.From(stop)
 	for i := 0; i < env.Workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(g.Func(fmt.Sprintf("worker %d", i), func() {
 			w := &Worker{
 				Worker: &workloads.Worker{Index: i, Rand: rand.New(rand.NewPCG(uint64(env.Seed), uint64(i)))},
 				// Each worker's observer shares the worker processes'
@@ -209,7 +205,7 @@ func RunWorkers(stop context.Context, env workloads.Env, rec workloads.Recorder,
 			err := pace(stop, env, w, step)
 			w.Client.Close()
 			errs[i] = errors.Join(err, w.Sessions.Wait(closeWait))
-		}()
+		}))
 	}
 	wg.Wait()
 	return errors.Join(errs...)

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 
 	"github.com/zkchaos/zkchaos/checker"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/internal/guard"
 	"github.com/zkchaos/zkchaos/workloads"
 )
 
@@ -237,10 +237,10 @@ func fetchAll(conn *zk.Conn, paths []string) ([][]byte, error) {
 	out := make([][]byte, len(paths))
 	errs := make([]error, len(paths))
 	sem := make(chan struct{}, fetchParallelism)
-	var wg sync.WaitGroup
+	var g guard.Group
 	for i, p := range paths {
 		sem <- struct{}{}
-		wg.Go(func() {
+		g.Go("get "+p, func() {
 			defer func() { <-sem }()
 			data, _, err := conn.Get(p)
 			if err != nil {
@@ -249,7 +249,7 @@ func fetchAll(conn *zk.Conn, paths []string) ([][]byte, error) {
 			out[i] = data
 		})
 	}
-	wg.Wait()
+	g.Wait()
 	for _, err := range errs {
 		if err != nil {
 			return nil, err

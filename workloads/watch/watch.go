@@ -28,6 +28,7 @@ import (
 	"github.com/zkchaos/zkchaos/checker"
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/internal/guard"
 	"github.com/zkchaos/zkchaos/workloads"
 )
 
@@ -122,8 +123,9 @@ func (w *Workload) Run(stop context.Context, env workloads.Env, rec workloads.Re
 	procs := workloads.NewProcesses(env.Workers)
 	var wg sync.WaitGroup
 	errs := make([]error, env.Workers)
+	g := guard.From(stop)
 	for i := 0; i < env.Workers; i++ {
-		wg.Go(func() {
+		wg.Go(g.Func(fmt.Sprintf("worker %d", i), func() {
 			node := env.Nodes[i%len(env.Nodes)]
 			rng := rand.New(rand.NewPCG(uint64(env.Seed), uint64(i)))
 			var err error
@@ -135,7 +137,7 @@ func (w *Workload) Run(stop context.Context, env workloads.Env, rec workloads.Re
 			if err != nil {
 				errs[i] = fmt.Errorf("worker %d: %w", i, err)
 			}
-		})
+		}))
 	}
 	wg.Wait()
 	return errors.Join(errs...)
