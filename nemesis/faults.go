@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zkchaos/zkchaos/cluster"
+	"github.com/zkchaos/zkchaos/internal/guard"
 )
 
 // New builds the fault a resolved Spec describes.
@@ -238,9 +239,7 @@ func (k *clock) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (
 	var strobe sync.WaitGroup
 	stop := make(chan struct{})
 	if err == nil && k.spec.Clock == ClockStrobe {
-		strobe.Add(1)
-		go func() {
-			defer strobe.Done()
+		strobe.Go(guard.From(ctx).Func(fmt.Sprintf("clock strobe on %v", names(nodes)), func() {
 			t := time.NewTicker(k.spec.Period)
 			defer t.Stop()
 			on := true
@@ -257,7 +256,7 @@ func (k *clock) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (
 					_ = each(nodes, func(n cluster.Node) error { return clk.SetClock(context.Background(), n, s) })
 				}
 			}
-		}()
+		}))
 	}
 	note := "the JVM's monotonic clock moves too"
 	if cn, ok := c.(clockNoter); ok {
