@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/zkchaos/zkchaos/cluster"
+	"github.com/zkchaos/zkchaos/internal/guard"
 )
 
 // Timings of the health checks.
@@ -40,6 +41,9 @@ type Ensemble struct {
 	dist  Distribution
 	log   *slog.Logger
 	nodes []*node
+	// guard starts the goroutines that live as long as the ensemble:
+	// those of the context Start was given.
+	guard guard.Guard
 
 	// mu guards the process and the distribution of every node, and
 	// closed.
@@ -96,7 +100,7 @@ func Start(ctx context.Context, cfg Config) (*Ensemble, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.clock = clock
+	e.clock, e.guard = clock, guard.From(ctx)
 	e.log.Info("starting ZooKeeper ensemble", "nodes", len(e.nodes), "dir", cfg.Dir,
 		"distribution", dist.Name())
 	fail := func(err error) (*Ensemble, error) {
@@ -107,7 +111,7 @@ func Start(ctx context.Context, cfg Config) (*Ensemble, error) {
 		}
 		return nil, fmt.Errorf("start ZooKeeper ensemble in %s: %w", cfg.Dir, err)
 	}
-	if err := e.startLinks(); err != nil {
+	if err := e.startLinks(ctx); err != nil {
 		return fail(err)
 	}
 	e.mu.Lock()
@@ -195,7 +199,7 @@ func (e *Ensemble) spawnLocked(n *node) error {
 	if err != nil {
 		return fmt.Errorf("start %s: %w", n.Name, err)
 	}
-	p, err := startProcess(argv, n.dir, env, n.logPath, func(p *process) { e.exited(n, p) })
+	p, err := startProcess(e.guard, argv, n.dir, env, n.logPath, func(p *process) { e.exited(n, p) })
 	if err != nil {
 		return fmt.Errorf("start %s: %w", n.Name, err)
 	}
@@ -557,13 +561,13 @@ func (e *Ensemble) Roles(ctx context.Context) map[string]cluster.Role {
 	}
 	e.mu.Unlock()
 	got := make([]cluster.Role, len(e.nodes))
-	var wg sync.WaitGroup
+	var g guard.Group
 	for i, n := range e.nodes {
 		got[i] = cluster.Down
 		if !running[i] {
 			continue
 		}
-		wg.Go(func() {
+		g.Go("role of "+n.Name, func() {
 			rctx, cancel := context.WithTimeout(ctx, roleTimeout)
 			defer cancel()
 			role, err := Srvr(rctx, n.ClientAddr)
@@ -573,7 +577,7 @@ func (e *Ensemble) Roles(ctx context.Context) map[string]cluster.Role {
 			got[i] = role
 		})
 	}
-	wg.Wait()
+	g.Wait()
 	roles := make(map[string]cluster.Role, len(e.nodes))
 	for i, n := range e.nodes {
 		roles[n.Name] = got[i]

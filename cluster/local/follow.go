@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/zkchaos/zkchaos/cluster"
+	"github.com/zkchaos/zkchaos/internal/guard"
 )
 
 var _ cluster.LogFollower = (*Ensemble)(nil)
@@ -63,12 +64,12 @@ func (e *Ensemble) FollowLog(ctx context.Context, target cluster.Node, fromStart
 	lf := logFileFor(n.logPath)
 	from := lf.followFrom(fromStart)
 	ch := make(chan cluster.LogLine, followBuffer)
-	go func() {
+	guard.Go(ctx, "log follower of "+n.Name, func() {
 		defer close(ch)
 		if err := lf.follow(ctx, from, ch); err != nil {
 			e.log.Error("following a node's log stopped", "node", n.Name, "log", n.logPath, "err", err)
 		}
-	}()
+	})
 	return ch, nil
 }
 

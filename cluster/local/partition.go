@@ -30,7 +30,7 @@ type links struct {
 
 // startLinks starts the proxies when cfg.Partitions is set, and makes every
 // (re)start of a node use its proxy for all of its outgoing connections.
-func (e *Ensemble) startLinks() error {
+func (e *Ensemble) startLinks(ctx context.Context) error {
 	if !e.cfg.Partitions {
 		return nil
 	}
@@ -42,7 +42,7 @@ func (e *Ensemble) startLinks() error {
 	}
 	e.links = l // from here on Close stops the proxies
 	for _, n := range e.nodes {
-		p, err := l.table.Listen(n.Name)
+		p, err := l.table.Listen(ctx, n.Name)
 		if err != nil {
 			return fmt.Errorf("partitions: %w", err)
 		}

@@ -33,7 +33,7 @@ func preparedEnsemble(t *testing.T, n int) *Ensemble {
 func adoptProcess(t *testing.T, e *Ensemble, argv ...string) *process {
 	t.Helper()
 	n := e.nodes[0]
-	p, err := startProcess(argv, n.dir, nil, n.logPath, func(p *process) { e.exited(n, p) })
+	p, err := startProcess(e.guard, argv, n.dir, nil, n.logPath, func(p *process) { e.exited(n, p) })
 	require.NoError(t, err)
 	e.mu.Lock()
 	n.proc = p

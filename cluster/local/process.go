@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/zkchaos/zkchaos/internal/guard"
 )
 
 // process is one run of a server's JVM.
@@ -100,8 +102,8 @@ const outputGrace = 2 * time.Second
 // process group (so Kill reaches everything it runs, and a terminal's Ctrl-C
 // does not reach it) and is killed if the harness dies. A goroutine waits
 // for it, so its state is always known; its done channel is closed once it
-// has exited and its output is in the file.
-func startProcess(argv []string, dir string, env []string, logPath string, onExit func(*process)) (*process, error) {
+// has exited and its output is in the file. g guards the goroutines.
+func startProcess(g guard.Guard, argv []string, dir string, env []string, logPath string, onExit func(*process)) (*process, error) {
 	lf := logFileFor(logPath)
 	out, err := lf.beginRun()
 	if err != nil {
@@ -136,11 +138,11 @@ func startProcess(argv []string, dir string, env []string, logPath string, onExi
 	}
 	p := &process{pid: cmd.Process.Pid, started: now, done: make(chan struct{})}
 	copied := make(chan struct{})
-	go func() {
+	g.Go(fmt.Sprintf("output of process %d", p.pid), func() {
 		defer close(copied)
 		out.copyFrom(r)
-	}()
-	go func() {
+	})
+	g.Go(fmt.Sprintf("wait for process %d", p.pid), func() {
 		p.err = cmd.Wait()
 		select {
 		case <-copied:
@@ -158,7 +160,7 @@ func startProcess(argv []string, dir string, env []string, logPath string, onExi
 		if onExit != nil {
 			onExit(p)
 		}
-	}()
+	})
 	return p, nil
 }
 

@@ -2,6 +2,7 @@ package linkproxy_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"io"
@@ -113,7 +114,7 @@ func newEnsemble(t *testing.T, nodes ...string) *ensemble {
 		require.NoError(t, e.table.AddNode(n, e.servers[n].addr()))
 	}
 	for _, n := range nodes {
-		p, err := e.table.Listen(n)
+		p, err := e.table.Listen(context.Background(), n)
 		require.NoError(t, err)
 		t.Cleanup(func() { assert.NoError(t, p.Close()) })
 		e.proxies[n] = p
@@ -421,7 +422,7 @@ func TestCloseEndsEveryConnection(t *testing.T) {
 	table := linkproxy.NewTable()
 	require.NoError(t, table.AddNode("n1"))
 	require.NoError(t, table.AddNode("n2", srv.addr()))
-	p, err := table.Listen("n1")
+	p, err := table.Listen(context.Background(), "n1")
 	require.NoError(t, err)
 	d, err := proxy.SOCKS5("tcp", p.Addr(), nil, &net.Dialer{Timeout: arrive})
 	require.NoError(t, err)
@@ -469,7 +470,7 @@ func TestTableRejectsNonsense(t *testing.T) {
 	assert.Error(t, table.Shape(nil, cluster.LinkShape{Loss: 1.5}))
 	assert.Error(t, table.Shape(nil, cluster.LinkShape{Delay: -time.Second}))
 	assert.Error(t, table.Shape([]string{"n9"}, cluster.LinkShape{Delay: time.Second}))
-	_, err := table.Listen("n9")
+	_, err := table.Listen(context.Background(), "n9")
 	assert.Error(t, err)
 
 	// A node in its own grudge is ignored.

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/zkchaos/zkchaos/internal/guard"
 )
 
 // Timings of the proxy.
@@ -31,6 +33,8 @@ type Proxy struct {
 	ln     net.Listener
 	ctx    context.Context
 	cancel context.CancelFunc
+	// guard starts every goroutine of the proxy.
+	guard guard.Guard
 	// wg counts every goroutine of the proxy: Close waits for them all.
 	wg sync.WaitGroup
 
@@ -41,8 +45,9 @@ type Proxy struct {
 }
 
 // Listen starts the SOCKS5 proxy of a registered node on a free port of
-// 127.0.0.1.
-func (t *Table) Listen(node string) (*Proxy, error) {
+// 127.0.0.1. Its goroutines hand their panics to the guard of ctx; only
+// Close stops it.
+func (t *Table) Listen(ctx context.Context, node string) (*Proxy, error) {
 	t.mu.Lock()
 	err := t.knownLocked(node)
 	t.mu.Unlock()
@@ -53,9 +58,10 @@ func (t *Table) Listen(node string) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start SOCKS proxy of %s: %w", node, err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	p := &Proxy{table: t, node: node, ln: ln, ctx: ctx, cancel: cancel, pending: map[net.Conn]struct{}{}}
-	p.wg.Go(p.acceptLoop)
+	g := guard.From(ctx)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p := &Proxy{table: t, node: node, ln: ln, ctx: ctx, cancel: cancel, guard: g, pending: map[net.Conn]struct{}{}}
+	p.wg.Go(g.Func("link proxy of "+node, p.acceptLoop))
 	return p, nil
 }
 
@@ -130,9 +136,10 @@ func (p *Proxy) acceptLoop() {
 		p.pending[c] = struct{}{}
 		p.wg.Add(1)
 		p.table.mu.Unlock()
+		serve := p.guard.Func("link proxy connection of "+p.node, func() { p.serve(c) })
 		go func() {
-			defer p.wg.Done()
-			p.serve(c)
+			defer p.wg.Done() // after a panic is handed on
+			serve()
 		}()
 	}
 }

@@ -46,7 +46,7 @@ type relay struct {
 // every goroutine it started has ended.
 func (r *relay) run() {
 	var wg sync.WaitGroup
-	wg.Go(func() { r.pump(r.down, r.up, Link{r.src, r.dst}) })
+	wg.Go(r.proxy.guard.Func("link relay "+r.src+"->"+r.dst, func() { r.pump(r.down, r.up, Link{r.src, r.dst}) }))
 	r.pump(r.up, r.down, Link{r.dst, r.src})
 	wg.Wait()
 }
@@ -78,7 +78,7 @@ func (r *relay) pump(from, to net.Conn, l Link) {
 	chunks := make(chan chunk, queueLen)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Go(func() { r.read(from, chunks) })
+	wg.Go(r.proxy.guard.Func("link reader "+l.From+"->"+l.To, func() { r.read(from, chunks) }))
 	for {
 		select {
 		case c, ok := <-chunks:
