@@ -6,8 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
+	"path"
 	"sort"
 	"time"
 
@@ -51,39 +50,32 @@ type Index struct {
 	Comparisons []Comparison `json:"comparisons"`
 }
 
-// List reads the index of root. A run whose results.json cannot be read is
+// List reads the index of the runs in fsys, such as an os.Root's, through
+// which every file is opened. A run whose results.json cannot be read is
 // listed with the reason in Error and an unknown verdict, not left out.
-func List(root string) (Index, error) {
-	dirs, _, err := reports.FindRuns(root)
-	if err != nil {
-		return Index{}, err
-	}
-	base, err := filepath.EvalSymlinks(root)
+func List(fsys fs.FS) (Index, error) {
+	dirs, _, err := reports.FindRunsFS(fsys, ".")
 	if err != nil {
 		return Index{}, fmt.Errorf("list runs: %w", err)
 	}
 	var idx Index
 	for _, dir := range dirs {
-		rel, err := filepath.Rel(base, dir)
-		if err != nil {
-			return Index{}, fmt.Errorf("list runs: %w", err)
-		}
-		idx.Runs = append(idx.Runs, readRun(dir, filepath.ToSlash(rel)))
+		idx.Runs = append(idx.Runs, readRun(fsys, dir))
 	}
 	sort.SliceStable(idx.Runs, func(i, j int) bool { return idx.Runs[i].Started.After(idx.Runs[j].Started) })
-	idx.Comparisons, err = findComparisons(base)
+	idx.Comparisons, err = findComparisons(fsys)
 	if err != nil {
 		return Index{}, err
 	}
 	return idx, nil
 }
 
-// readRun summarizes one run directory.
-func readRun(dir, rel string) Run {
-	run := Run{Path: rel, Verdict: checker.Unknown}
-	_, err := os.Stat(filepath.Join(dir, reports.ReportFile))
+// readRun summarizes the run directory dir of fsys.
+func readRun(fsys fs.FS, dir string) Run {
+	run := Run{Path: dir, Verdict: checker.Unknown}
+	_, err := fs.Stat(fsys, path.Join(dir, reports.ReportFile))
 	run.HasReport = err == nil
-	res, err := reports.ReadResults(dir)
+	res, err := reports.ReadResultsFS(fsys, dir)
 	if err != nil {
 		run.Error = err.Error()
 		return run
@@ -95,15 +87,15 @@ func readRun(dir, rel string) Run {
 	return run
 }
 
-// findComparisons lists the directories below base holding a comparison page.
-func findComparisons(base string) ([]Comparison, error) {
+// findComparisons lists the directories of fsys holding a comparison page.
+func findComparisons(fsys fs.FS) ([]Comparison, error) {
 	var out []Comparison
-	err := filepath.WalkDir(base, func(path string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("list comparisons: %w", err)
 		}
 		if d.IsDir() {
-			if _, err := os.Stat(filepath.Join(path, reports.ResultsFile)); err == nil {
+			if _, err := fs.Stat(fsys, path.Join(name, reports.ResultsFile)); err == nil {
 				return fs.SkipDir // a run holds no comparisons
 			}
 			return nil
@@ -118,11 +110,7 @@ func findComparisons(base string) ([]Comparison, error) {
 			}
 			return fmt.Errorf("list comparisons: %w", err)
 		}
-		rel, err := filepath.Rel(base, filepath.Dir(path))
-		if err != nil {
-			return fmt.Errorf("list comparisons: %w", err)
-		}
-		out = append(out, Comparison{Path: filepath.ToSlash(rel), Written: info.ModTime()})
+		out = append(out, Comparison{Path: path.Dir(name), Written: info.ModTime()})
 		return nil
 	})
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Written.After(out[j].Written) })

@@ -9,17 +9,17 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/reports"
 )
 
 //go:embed index.html.tmpl
@@ -40,14 +40,18 @@ var indexPage = template.Must(template.New("index").Funcs(template.FuncMap{
 	},
 }).Parse(indexTemplate))
 
-// Comparer writes a side-by-side comparison page of the run directories a
-// (the baseline) and b to w.
-type Comparer func(ctx context.Context, a, b []string, w io.Writer) error
+// Comparer writes a side-by-side comparison page of the runs a (the
+// baseline) and b to w: directories in fsys, slash paths, each a run or
+// holding runs. It reads every file through fsys.
+type Comparer func(ctx context.Context, fsys fs.FS, a, b []string, w io.Writer) error
 
 // Server is the run browser's HTTP handler.
 type Server struct {
 	// Root is the directory of runs.
 	Root string
+	// Addr is the address the browser listens on (host:port; Serve sets
+	// it). Requests naming another host are refused.
+	Addr string
 	// Compare renders comparisons of selected runs; without it the index
 	// offers none.
 	Compare Comparer
@@ -55,22 +59,64 @@ type Server struct {
 	Logger *slog.Logger
 }
 
+// pagePolicy is the content security policy of the browser's own pages:
+// inline styles, no script, forms only to itself, never framed.
+const pagePolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
 // Handler returns the routes: / (the index, filtered by ?verdict= and
 // ?scenario=), /index.json, /runs/… (the files under Root) and /compare.
+// Every file is opened through an os.Root, so that no symlink leads outside
+// Root, and requests naming a host other than Addr or localhost are refused.
 func (s *Server) Handler() (http.Handler, error) {
 	root, err := os.OpenRoot(s.Root)
 	if err != nil {
 		return nil, fmt.Errorf("run browser: %w", err)
 	}
+	files := root.FS()
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", s.index)
-	mux.HandleFunc("GET /index.json", s.indexJSON)
-	// os.Root keeps every file, symlinks included, inside the root.
-	mux.Handle("GET /runs/", http.StripPrefix("/runs/", http.FileServerFS(root.FS())))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { s.index(w, r, files) })
+	mux.HandleFunc("GET /index.json", func(w http.ResponseWriter, _ *http.Request) { s.indexJSON(w, files) })
+	mux.Handle("GET /runs/", http.StripPrefix("/runs/", http.FileServerFS(files)))
 	if s.Compare != nil {
-		mux.HandleFunc("GET /compare", s.compare)
+		mux.HandleFunc("GET /compare", func(w http.ResponseWriter, r *http.Request) { s.compare(w, r, files) })
 	}
-	return mux, nil
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		policy := pagePolicy
+		if strings.HasPrefix(r.URL.Path, "/runs/") {
+			policy = reports.ContentSecurityPolicy
+		}
+		w.Header().Set("Content-Security-Policy", policy)
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if !s.hostAllowed(r.Host) {
+			http.Error(w, fmt.Sprintf("the run browser answers requests for %s or localhost only, not for %q", s.Addr, r.Host),
+				http.StatusMisdirectedRequest)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}), nil
+}
+
+// hostAllowed reports whether a request's Host header names the address
+// the browser listens on or localhost, with the port it listens on if any.
+// A page on another site whose name was rebound to 127.0.0.1 (DNS
+// rebinding) sends its own name, and is refused.
+func (s *Server) hostAllowed(host string) bool {
+	name, port, err := net.SplitHostPort(host)
+	if err != nil {
+		name, port = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), ""
+	}
+	boundHost, boundPort, err := net.SplitHostPort(s.Addr)
+	if err != nil {
+		boundHost, boundPort = "", ""
+	}
+	if port != "" && boundPort != "" && port != boundPort {
+		return false
+	}
+	if strings.EqualFold(name, "localhost") {
+		return true
+	}
+	ip, bound := net.ParseIP(name), net.ParseIP(boundHost)
+	return ip != nil && bound != nil && ip.Equal(bound)
 }
 
 // indexData is the index page's template data.
@@ -91,8 +137,8 @@ type verdictCount struct {
 	Count   int
 }
 
-func (s *Server) index(w http.ResponseWriter, r *http.Request) {
-	idx, err := List(s.Root)
+func (s *Server) index(w http.ResponseWriter, r *http.Request, files fs.FS) {
+	idx, err := List(files)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -124,8 +170,8 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-func (s *Server) indexJSON(w http.ResponseWriter, _ *http.Request) {
-	idx, err := List(s.Root)
+func (s *Server) indexJSON(w http.ResponseWriter, files fs.FS) {
+	idx, err := List(files)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -137,7 +183,7 @@ func (s *Server) indexJSON(w http.ResponseWriter, _ *http.Request) {
 }
 
 // compare renders the comparison of the runs selected as ?a= and ?b=.
-func (s *Server) compare(w http.ResponseWriter, r *http.Request) {
+func (s *Server) compare(w http.ResponseWriter, r *http.Request, files fs.FS) {
 	a, errA := s.runDirs(r.URL.Query()["a"])
 	b, errB := s.runDirs(r.URL.Query()["b"])
 	if err := errors.Join(errA, errB); err != nil {
@@ -149,7 +195,7 @@ func (s *Server) compare(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var buf bytes.Buffer
-	if err := s.Compare(r.Context(), a, b, &buf); err != nil {
+	if err := s.Compare(r.Context(), files, a, b, &buf); err != nil {
 		s.fail(w, fmt.Errorf("compare: %w", err))
 		return
 	}
@@ -157,18 +203,14 @@ func (s *Server) compare(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-// runDirs turns run paths relative to Root into directories, refusing any
-// that would leave it.
+// runDirs checks that run paths are clean slash paths inside Root.
 func (s *Server) runDirs(rels []string) ([]string, error) {
-	var dirs []string
 	for _, rel := range rels {
-		clean := path.Clean("/" + rel)[1:]
-		if clean == "" || clean != rel || strings.HasPrefix(clean, "../") {
+		if !fs.ValidPath(rel) || rel == "." {
 			return nil, fmt.Errorf("run %q is not a path inside %s", rel, s.Root)
 		}
-		dirs = append(dirs, filepath.Join(s.Root, filepath.FromSlash(clean)))
 	}
-	return dirs, nil
+	return rels, nil
 }
 
 func (s *Server) fail(w http.ResponseWriter, err error) {
@@ -180,6 +222,7 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 
 // Serve answers on ln until ctx ends, then shuts down within a few seconds.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.Addr = ln.Addr().String()
 	h, err := s.Handler()
 	if err != nil {
 		return err

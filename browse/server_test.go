@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -36,11 +37,20 @@ func makeRun(t *testing.T, root, scenario string, started time.Time, v checker.V
 	return dir
 }
 
+// get requests url from h as a browser on this machine would, naming localhost.
 func get(t *testing.T, h http.Handler, url string) (int, string) {
 	t.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, url, nil))
+	rec := request(h, "localhost", url)
 	return rec.Code, rec.Body.String()
+}
+
+// request sends GET url with the Host header host to h.
+func request(h http.Handler, host, url string) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, url, nil)
+	req.Host = host
+	h.ServeHTTP(rec, req)
+	return rec
 }
 
 func TestIndexListsAndFilters(t *testing.T) {
@@ -57,7 +67,7 @@ func TestIndexListsAndFilters(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "cmp"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(root, "cmp", comparisonFile), []byte("x"), 0o644))
 
-	s := &Server{Root: root, Compare: func(context.Context, []string, []string, io.Writer) error { return nil }}
+	s := &Server{Root: root, Compare: func(context.Context, fs.FS, []string, []string, io.Writer) error { return nil }}
 	h, err := s.Handler()
 	require.NoError(t, err)
 
@@ -67,7 +77,7 @@ func TestIndexListsAndFilters(t *testing.T) {
 	assert.Contains(t, body, "valid (1)")
 	assert.Contains(t, body, "invalid (1)")
 	assert.Contains(t, body, "unknown (2)")
-	assert.Contains(t, body, "decode "+filepath.Join(broken, reports.ResultsFile))
+	assert.Contains(t, body, "decode broken/20261125T100000Z/"+reports.ResultsFile)
 	assert.Contains(t, body, `href="runs/cmp/compare.html"`)
 	assert.NotContains(t, body, "<script>alert(1)</script>", "scenario names are escaped")
 	assert.Contains(t, body, "&lt;script&gt;alert(1)&lt;/script&gt;")
@@ -127,10 +137,18 @@ func TestFilesStayInsideRoot(t *testing.T) {
 
 func TestCompareRoute(t *testing.T) {
 	root := t.TempDir()
+	for _, run := range []string{"smoke/1", "smoke/2", "smoke/3"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(root, run), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(root, run, "f"), []byte(run), 0o644))
+	}
 	var gotA, gotB []string
-	s := &Server{Root: root, Compare: func(_ context.Context, a, b []string, w io.Writer) error {
+	s := &Server{Root: root, Compare: func(_ context.Context, fsys fs.FS, a, b []string, w io.Writer) error {
 		gotA, gotB = a, b
-		_, err := fmt.Fprint(w, "compared")
+		f, err := fs.ReadFile(fsys, b[0]+"/f")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "compared with %s", f)
 		return err
 	}}
 	h, err := s.Handler()
@@ -138,11 +156,11 @@ func TestCompareRoute(t *testing.T) {
 
 	code, body := get(t, h, "/compare?a=smoke/1&a=smoke/2&b=smoke/3")
 	require.Equal(t, http.StatusOK, code, body)
-	assert.Equal(t, "compared", body)
-	assert.Equal(t, []string{filepath.Join(root, "smoke", "1"), filepath.Join(root, "smoke", "2")}, gotA)
-	assert.Equal(t, []string{filepath.Join(root, "smoke", "3")}, gotB)
+	assert.Equal(t, "compared with smoke/3", body, "the runs are read from the root")
+	assert.Equal(t, []string{"smoke/1", "smoke/2"}, gotA)
+	assert.Equal(t, []string{"smoke/3"}, gotB)
 
-	for _, bad := range []string{"/compare?a=../x&b=y", "/compare?a=/etc&b=y", "/compare?a=x", "/compare?a=smoke/../../x&b=y"} {
+	for _, bad := range []string{"/compare?a=../x&b=y", "/compare?a=/etc&b=y", "/compare?a=x", "/compare?a=smoke/../../x&b=y", "/compare?a=.&b=y", "/compare?a=&b=y"} {
 		code, _ := get(t, h, bad)
 		assert.Equal(t, http.StatusBadRequest, code, bad)
 	}
@@ -174,4 +192,91 @@ func TestLoopback(t *testing.T) {
 	for _, bad := range []string{"0.0.0.0:8080", ":8080", "10.0.0.1:80", "example.com:80", "nonsense"} {
 		assert.Error(t, Loopback(bad), bad)
 	}
+}
+
+// A page on another site whose name was rebound to 127.0.0.1 sends its own
+// host name: the browser answers only requests naming the address it listens
+// on, or localhost.
+func TestRefusesOtherHosts(t *testing.T) {
+	root := t.TempDir()
+	makeRun(t, root, "smoke", time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC), checker.Valid)
+	h, err := (&Server{Root: root, Addr: "127.0.0.1:8080"}).Handler()
+	require.NoError(t, err)
+	for _, host := range []string{"127.0.0.1:8080", "localhost:8080", "LocalHost:8080", "localhost"} {
+		rec := request(h, host, "/index.json")
+		assert.Equal(t, http.StatusOK, rec.Code, host)
+	}
+	for _, host := range []string{"evil.example:8080", "evil.example", "127.0.0.1:9090", "127.0.0.2:8080", "localhost.evil.example:8080", ""} {
+		for _, url := range []string{"/", "/index.json", "/runs/", "/compare?a=x&b=y"} {
+			rec := request(h, host, url)
+			assert.Equal(t, http.StatusMisdirectedRequest, rec.Code, "%s %s", host, url)
+			assert.NotContains(t, rec.Body.String(), "smoke", "%s %s", host, url)
+		}
+	}
+
+	// Serve learns the address from its listener.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = (&Server{Root: root}).Serve(ctx, ln) }()
+	for host, want := range map[string]int{ln.Addr().String(): http.StatusOK, "rebound.example": http.StatusMisdirectedRequest} {
+		req, err := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/index.json", nil)
+		require.NoError(t, err)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		assert.Equal(t, want, resp.StatusCode, host)
+	}
+}
+
+// Every answer forbids content sniffing and carries a content security
+// policy: the run browser's own pages run no script, and a run's files may
+// load nothing from elsewhere.
+func TestSecurityHeaders(t *testing.T) {
+	root := t.TempDir()
+	dir := makeRun(t, root, "smoke", time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC), checker.Valid)
+	rel, err := filepath.Rel(root, dir)
+	require.NoError(t, err)
+	s := &Server{Root: root, Compare: func(context.Context, fs.FS, []string, []string, io.Writer) error { return nil }}
+	h, err := s.Handler()
+	require.NoError(t, err)
+	for _, url := range []string{"/", "/index.json", "/compare?a=x&b=y", "/runs/" + rel + "/report.html", "/runs/" + rel + "/", "/nothing"} {
+		rec := request(h, "localhost", url)
+		assert.Equal(t, "nosniff", rec.Header().Get("X-Content-Type-Options"), url)
+		csp := rec.Header().Get("Content-Security-Policy")
+		assert.Contains(t, csp, "default-src 'none'", url)
+		assert.Contains(t, csp, "frame-ancestors 'none'", url)
+		if strings.HasPrefix(url, "/runs/") {
+			assert.Equal(t, reports.ContentSecurityPolicy, csp, url)
+		} else {
+			assert.NotContains(t, csp, "script-src", url)
+		}
+	}
+}
+
+// A run directory's files are read through the root: a results.json that is
+// a symlink to a file outside it is not listed as it reads.
+func TestIndexStaysInsideRoot(t *testing.T) {
+	parent := t.TempDir()
+	root := filepath.Join(parent, "runs")
+	require.NoError(t, os.Mkdir(root, 0o755))
+	t0 := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	outside := makeRun(t, filepath.Join(parent, "private"), "secret-scenario", t0, checker.Valid)
+	inside := filepath.Join(root, "smoke", "20261125T090000Z")
+	require.NoError(t, os.MkdirAll(inside, 0o755))
+	require.NoError(t, os.Symlink(filepath.Join(outside, reports.ResultsFile), filepath.Join(inside, reports.ResultsFile)))
+
+	h, err := (&Server{Root: root}).Handler()
+	require.NoError(t, err)
+	code, body := get(t, h, "/index.json")
+	require.Equal(t, http.StatusOK, code)
+	assert.NotContains(t, body, "secret-scenario")
+	assert.NotContains(t, body, parent, "errors name files inside the root only")
+	var idx Index
+	require.NoError(t, json.Unmarshal([]byte(body), &idx))
+	require.Len(t, idx.Runs, 1, "the run is listed, with the reason it cannot be read")
+	assert.Equal(t, checker.Unknown, idx.Runs[0].Verdict)
+	assert.Contains(t, idx.Runs[0].Error, "smoke/20261125T090000Z/results.json")
 }

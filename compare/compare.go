@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -54,14 +56,41 @@ func (r Run) skipReason() string {
 // has it computed from history.jsonl; a run that did not complete needs
 // neither, since it is not compared.
 func LoadRun(dir string) (Run, error) {
-	res, err := reports.ReadResults(dir)
+	return loadRun(dir, runFiles{
+		results:  func() (reports.Results, error) { return reports.ReadResults(dir) },
+		history:  func() (history.ReadResult, error) { return history.ReadFile(filepath.Join(dir, history.FileName)) },
+		scenario: func() ([]byte, error) { return os.ReadFile(filepath.Join(dir, scenarioFile)) },
+	})
+}
+
+// LoadRunFS is LoadRun for the run directory dir (a slash path) in fsys, such
+// as an os.Root's, through which every file is opened.
+func LoadRunFS(fsys fs.FS, dir string) (Run, error) {
+	return loadRun(dir, runFiles{
+		results:  func() (reports.Results, error) { return reports.ReadResultsFS(fsys, dir) },
+		history:  func() (history.ReadResult, error) { return history.ReadFS(fsys, path.Join(dir, history.FileName)) },
+		scenario: func() ([]byte, error) { return fs.ReadFile(fsys, path.Join(dir, scenarioFile)) },
+	})
+}
+
+// scenarioFile is the scenario a run directory keeps.
+const scenarioFile = "scenario.yaml"
+
+// runFiles reads one run directory's files.
+type runFiles struct {
+	results  func() (reports.Results, error)
+	history  func() (history.ReadResult, error)
+	scenario func() ([]byte, error)
+}
+
+func loadRun(dir string, files runFiles) (Run, error) {
+	res, err := files.results()
 	if err != nil {
 		return Run{}, err
 	}
 	r := Run{Dir: dir, Results: res, Distribution: res.Distribution}
 	if r.Complete() && res.Summary == nil {
-		path := filepath.Join(dir, history.FileName)
-		read, err := history.ReadFile(path)
+		read, err := files.history()
 		if err != nil {
 			return Run{}, fmt.Errorf("%s has no summary, and computing it from the history failed: %w",
 				filepath.Join(dir, reports.ResultsFile), err)
@@ -70,9 +99,14 @@ func LoadRun(dir string) (Run, error) {
 		r.Results.Summary = &s
 	}
 	if r.Distribution == "" {
-		if s, err := scenarios.Load(filepath.Join(dir, "scenario.yaml")); err == nil {
-			r.Distribution = s.Cluster.Distribution
-		} else if !errors.Is(err, fs.ErrNotExist) {
+		data, err := files.scenario()
+		if err == nil {
+			var s *scenarios.Scenario
+			if s, err = scenarios.Parse(filepath.Join(dir, scenarioFile), "scenario", data); err == nil {
+				r.Distribution = s.Cluster.Distribution
+			}
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			// The distribution is only a label; a scenario file from an
 			// older schema does not make the run unusable.
 			r.Distribution = "unknown (" + err.Error() + ")"

@@ -109,12 +109,17 @@ func exists(path string) bool {
 // Load reads the run directories, in order; the first that cannot be read
 // is an error naming its file.
 func Load(ctx context.Context, dirs []string) ([]Run, error) {
+	return load(ctx, dirs, LoadRun)
+}
+
+// load reads dirs, in order, with read.
+func load(ctx context.Context, dirs []string, read func(dir string) (Run, error)) ([]Run, error) {
 	runs := make([]Run, 0, len(dirs))
 	for _, d := range dirs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		r, err := LoadRun(d)
+		r, err := read(d)
 		if err != nil {
 			return nil, err
 		}
@@ -137,6 +142,44 @@ func LoadSide(ctx context.Context, args []string) (Side, error) {
 	if err != nil {
 		return Side{}, err
 	}
+	return newSide(args, runs)
+}
+
+// LoadSideFS is LoadSide for arguments that are directories in fsys (slash
+// paths, no globs), such as an os.Root's, through which every file is
+// opened: no symlink leads outside it. Run directories are named by their
+// paths in fsys.
+func LoadSideFS(ctx context.Context, fsys fs.FS, args []string) (Side, error) {
+	var dirs []string
+	seen := map[string]bool{}
+	for _, arg := range args {
+		runs, unjudged, err := reports.FindRunsFS(fsys, arg)
+		if err != nil {
+			return Side{}, fmt.Errorf("run directories: %w", err)
+		}
+		if len(unjudged) > 0 {
+			return Side{}, fmt.Errorf("run directory %s has no %s", unjudged[0], reports.ResultsFile)
+		}
+		if len(runs) == 0 {
+			return Side{}, fmt.Errorf("no run directory (one holding %s) in %s", reports.ResultsFile, arg)
+		}
+		for _, r := range runs {
+			if !seen[r] {
+				seen[r] = true
+				dirs = append(dirs, r)
+			}
+		}
+	}
+	runs, err := load(ctx, dirs, func(dir string) (Run, error) { return LoadRunFS(fsys, dir) })
+	if err != nil {
+		return Side{}, err
+	}
+	return newSide(args, runs)
+}
+
+// newSide is the side of the runs read for args; one without a single
+// complete run is an error matching ErrNoRuns.
+func newSide(args []string, runs []Run) (Side, error) {
 	if len(complete(runs)) == 0 {
 		return Side{}, fmt.Errorf("%w among the %d run(s) in %s", ErrNoRuns, len(runs), strings.Join(args, " "))
 	}

@@ -138,3 +138,41 @@ func TestLoadSideNeedsACompleteRun(t *testing.T) {
 	_, err := LoadSide(context.Background(), []string{dir})
 	require.ErrorIs(t, err, ErrNoRuns)
 }
+
+func TestLoadSideFSReadsEveryFileThroughTheRoot(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "runs")
+	inside, outside := filepath.Join(dir, "smoke", "1"), filepath.Join(parent, "private", "1")
+	for _, d := range []string{inside, outside} {
+		r := testRun(d, "smoke", 1, checker.Valid, "", time.Millisecond, time.Millisecond)
+		r.Results.Summary = nil // computed from the history, read through the root too
+		require.NoError(t, os.MkdirAll(d, 0o755))
+		writeRun(t, d, r)
+	}
+	w, err := history.Create(filepath.Join(outside, history.FileName), time.Now())
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	require.NoError(t, os.Symlink(filepath.Join(outside, history.FileName), filepath.Join(inside, history.FileName)))
+	require.NoError(t, os.Symlink(outside, filepath.Join(dir, "out")))
+	root, err := os.OpenRoot(dir)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = root.Close() })
+
+	for _, arg := range []string{"out", "smoke", "smoke/1"} {
+		_, err := LoadSideFS(context.Background(), root.FS(), []string{arg})
+		require.Error(t, err, arg)
+		assert.Contains(t, err.Error(), "escapes", arg)
+		assert.NotContains(t, err.Error(), parent, "named by its path in the root")
+	}
+
+	// Through the same root, a history inside it is read.
+	require.NoError(t, os.Remove(filepath.Join(inside, history.FileName)))
+	w, err = history.Create(filepath.Join(inside, history.FileName), time.Now())
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	side, err := LoadSideFS(context.Background(), root.FS(), []string{"smoke"})
+	require.NoError(t, err)
+	require.Len(t, side.Runs, 1)
+	assert.Equal(t, "smoke/1", side.Runs[0].Dir)
+	assert.NotNil(t, side.Runs[0].Results.Summary)
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sync"
 	"time"
@@ -130,6 +131,21 @@ func ReadFile(path string) (ReadResult, error) {
 	res, err := decode(f, lines+1)
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", path, err)
+	}
+	return res, nil
+}
+
+// ReadFS reads the history file name in fsys, such as an os.Root's; see
+// Decode. Unlike ReadFile it does not count the lines first.
+func ReadFS(fsys fs.FS, name string) (ReadResult, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return ReadResult{}, fmt.Errorf("open history: %w", err)
+	}
+	defer f.Close()
+	res, err := Decode(f)
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", name, err)
 	}
 	return res, nil
 }

@@ -3,6 +3,9 @@ package reports
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,8 +44,11 @@ if (window !== window.top) {
 // console errors, uncaught exceptions, browser log errors, and requests for
 // anything but the file itself and inline documents.
 type pageProblems struct {
-	mu   sync.Mutex
-	list []string
+	// origin is the page's own origin ("http://host:port/"), from which it
+	// may load; empty for a file:// page.
+	origin string
+	mu     sync.Mutex
+	list   []string
 }
 
 func (p *pageProblems) add(format string, args ...any) {
@@ -81,7 +87,8 @@ func (p *pageProblems) listen(ev any) {
 		}
 	case *network.EventRequestWillBeSent:
 		u := e.Request.URL
-		if !strings.HasPrefix(u, "file://") && !strings.HasPrefix(u, "about:") && !strings.HasPrefix(u, "data:") {
+		if !strings.HasPrefix(u, "file://") && !strings.HasPrefix(u, "about:") && !strings.HasPrefix(u, "data:") &&
+			(p.origin == "" || !strings.HasPrefix(u, p.origin)) {
 			p.add("request for %s", u)
 		}
 	case *network.EventLoadingFailed:
@@ -145,8 +152,6 @@ func TestReportInABrowser(t *testing.T) {
 	artifacts := artifactsDir(t)
 
 	valid := registerRun{Records: 4000, Workers: 10, Keys: 3, Rate: 120, KillEvery: 8 * time.Second, KillFor: 3 * time.Second, Seed: 11}.history()
-	invalid := registerRun{Records: 1800, Workers: 8, Keys: 3, Rate: 100, KillEvery: 5 * time.Second, KillFor: 2 * time.Second, Seed: 12}.history()
-	breakKey(invalid, "k1")
 	cases := []struct {
 		name    string
 		page    Page
@@ -154,7 +159,7 @@ func TestReportInABrowser(t *testing.T) {
 		link    string // a link to click: it must mark the charts
 	}{
 		{"valid", Page{Results: judge(valid, "register-kill-leader"), Ops: valid, ScenarioYAML: "name: register-kill-leader\n"}, "valid", "table.faults a.opref"},
-		{"invalid", Page{Results: judge(invalid, "register-broken"), Ops: invalid, ScenarioYAML: "name: register-broken\n"}, "invalid", "ol.evidence a.opref"},
+		{"invalid", brokenRegisterPage(), "invalid", "ol.evidence a.opref"},
 		{"hostile-strings", xssRun(), "invalid", "table.faults a.opref"},
 	}
 	for _, c := range cases {
@@ -165,94 +170,140 @@ func TestReportInABrowser(t *testing.T) {
 			}
 			dir := t.TempDir()
 			require.NoError(t, WriteHTML(dir, c.page))
-			file := filepath.Join(dir, ReportFile)
-
-			ctx, cancel := chromedp.NewContext(root)
-			defer cancel()
-			ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-			defer cancelTimeout()
-			var problems pageProblems
-			require.NoError(t, chromedp.Listen(ctx, problems.listen))
-			_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: watchFrames})
-			require.NoError(t, err)
-			require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("file://"+file), chromedp.WaitVisible(chromedp.CSS("#verdict .verdict"))))
-
-			verdict, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
-				const el = document.querySelector('#verdict .verdict'), r = el.getBoundingClientRect();
-				return r.height > 0 && r.top >= 0 && r.bottom <= innerHeight ? el.textContent : 'not in view';
-			})()`))
-			require.NoError(t, err)
-			assert.Equal(t, c.verdict, verdict, "the verdict is the first thing on screen")
-
-			// Every chart exists and painted its canvas.
-			drawn, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]int](`(() => {
-				const out = {};
-				for (const c of document.querySelectorAll('canvas')) {
-					const chart = Chart.getChart(c);
-					if (!chart) { out[c.id] = -1; continue; }
-					const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-					let painted = 0;
-					for (let i = 3; i < px.length; i += 4) if (px[i] > 0) painted++;
-					out[c.id] = chart.data.datasets.some(d => d.data.length > 0) ? painted : 0;
-				}
-				return out;
-			})()`))
-			require.NoError(t, err)
-			wantCharts := []string{"chart-throughput", "chart-latency", "chart-quantiles", "chart-roles"}
-			for _, id := range wantCharts {
-				assert.Greater(t, drawn[id], 1000, "chart %s has data and painted pixels (%v)", id, drawn)
-			}
-
-			// Porcupine's pages load lazily; load them all now, and each must draw.
-			frames, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(() => {
-				const fs = document.querySelectorAll('iframe');
-				fs.forEach(f => { f.loading = 'eager'; });
-				return fs.length;
-			})()`))
-			require.NoError(t, err)
-			if frames > 0 {
-				svgs, err := chromedp.Run(ctx, chromedp.Poll[[]int](fmt.Sprintf(`window.__frames.length >= %d && window.__frames`, frames)))
-				require.NoError(t, err, "every visualization loads")
-				for _, n := range svgs {
-					assert.Positive(t, n, "a visualization drew nothing: %v", svgs)
-				}
-			}
-			full, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-			require.NoError(t, err)
-			require.NoError(t, os.WriteFile(filepath.Join(artifacts, "report-"+c.name+".png"), full, 0o644))
-
-			// A click on an operation marks its span on every chart and
-			// brings the charts into view.
-			span, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](fmt.Sprintf(`(() => {
-				const a = document.querySelector(%q);
-				return [parseFloat(a.dataset.t0), parseFloat(a.dataset.t1)];
-			})()`, c.link)))
-			require.NoError(t, err)
-			require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(c.link)), chromedp.Sleep(300*time.Millisecond)))
-			marked, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`(() => {
-				const charts = [...document.querySelectorAll('canvas')].map(c => Chart.getChart(c));
-				const marks = charts.map(ch => FaultBands.marker(ch));
-				const bar = document.getElementById('marker-bar');
-				return {
-					marked: marks.filter(m => m !== null).length, charts: charts.length, first: marks[0],
-					bar: !bar.hidden && bar.textContent.includes('Marked'),
-					top: Math.abs(document.getElementById('timeline').getBoundingClientRect().top) < 60,
-				};
-			})()`))
-			require.NoError(t, err)
-			assert.Equal(t, marked["charts"], marked["marked"], "every chart is marked: %v", marked)
-			assert.Equal(t, map[string]any{"t0": span[0], "t1": span[1]}, marked["first"])
-			assert.Equal(t, true, marked["bar"], "the marked span is named above the charts")
-			assert.Equal(t, true, marked["top"], "the page scrolled to the timeline")
-			shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-			require.NoError(t, err)
-			require.NoError(t, os.WriteFile(filepath.Join(artifacts, "report-"+c.name+"-marked.png"), shot, 0o644))
-
-			alerts, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__alerts.length`))
-			require.NoError(t, err)
-			assert.Zero(t, alerts, "no string from the history ran as script")
-			assert.Empty(t, problems.all(), "console errors, exceptions, failed or network loads")
-			t.Logf("screenshots: %s", filepath.Join(artifacts, "report-"+c.name+"*.png"))
+			checkReportPage(t, root, "file://"+filepath.Join(dir, ReportFile), c.name, artifacts, c.verdict, c.link)
 		})
 	}
+}
+
+// brokenRegisterPage is the report of a register history with a broken key:
+// invalid, with Porcupine's visualization embedded.
+func brokenRegisterPage() Page {
+	invalid := registerRun{Records: 1800, Workers: 8, Keys: 3, Rate: 100, KillEvery: 5 * time.Second, KillFor: 2 * time.Second, Seed: 12}.history()
+	breakKey(invalid, "k1")
+	return Page{Results: judge(invalid, "register-broken"), Ops: invalid, ScenarioYAML: "name: register-broken\n"}
+}
+
+// TestReportInABrowserUnderItsPolicy serves the reports over HTTP with
+// ContentSecurityPolicy, as zkchaos serve does: the policy must block
+// nothing the page needs, Porcupine's embedded pages included.
+func TestReportInABrowserUnderItsPolicy(t *testing.T) {
+	root := browser(t)
+	artifacts := artifactsDir(t)
+	dir := t.TempDir()
+	for name, p := range map[string]Page{"invalid": brokenRegisterPage(), "hostile-strings": xssRun()} {
+		require.NoError(t, os.Mkdir(filepath.Join(dir, name), 0o755))
+		require.NoError(t, WriteHTML(filepath.Join(dir, name), p))
+	}
+	files := http.FileServer(http.Dir(dir))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", ContentSecurityPolicy)
+		if r.URL.Path == "/favicon.ico" {
+			w.WriteHeader(http.StatusNoContent) // the browser asks every origin for one; a 404 would be logged as an error
+			return
+		}
+		files.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	for name, link := range map[string]string{"invalid": "ol.evidence a.opref", "hostile-strings": "table.faults a.opref"} {
+		t.Run(name, func(t *testing.T) {
+			checkReportPage(t, root, srv.URL+"/"+name+"/"+ReportFile, "csp-"+name, artifacts, "invalid", link)
+		})
+	}
+}
+
+// checkReportPage opens the report at url in a tab of the browser root and
+// checks it as a person would see it: the verdict on screen, every chart
+// drawn, every embedded visualization drawn, a click on the operation link
+// marking the charts, and no alert, console error, exception or request to
+// anywhere but url's own origin. Screenshots go to artifacts, named after name.
+func checkReportPage(t *testing.T, root context.Context, url, name, artifacts, wantVerdict, link string) {
+	t.Helper()
+	u, err := neturl.Parse(url)
+	require.NoError(t, err)
+	ctx, cancel := chromedp.NewContext(root)
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	defer cancelTimeout()
+	problems := pageProblems{origin: u.Scheme + "://" + u.Host + "/"}
+	require.NoError(t, chromedp.Listen(ctx, problems.listen))
+	_, err = chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: watchFrames})
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("#verdict .verdict"))))
+
+	verdict, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+		const el = document.querySelector('#verdict .verdict'), r = el.getBoundingClientRect();
+		return r.height > 0 && r.top >= 0 && r.bottom <= innerHeight ? el.textContent : 'not in view';
+	})()`))
+	require.NoError(t, err)
+	assert.Equal(t, wantVerdict, verdict, "the verdict is the first thing on screen")
+
+	// Every chart exists and painted its canvas.
+	drawn, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]int](`(() => {
+		const out = {};
+		for (const c of document.querySelectorAll('canvas')) {
+			const chart = Chart.getChart(c);
+			if (!chart) { out[c.id] = -1; continue; }
+			const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+			let painted = 0;
+			for (let i = 3; i < px.length; i += 4) if (px[i] > 0) painted++;
+			out[c.id] = chart.data.datasets.some(d => d.data.length > 0) ? painted : 0;
+		}
+		return out;
+	})()`))
+	require.NoError(t, err)
+	wantCharts := []string{"chart-throughput", "chart-latency", "chart-quantiles", "chart-roles"}
+	for _, id := range wantCharts {
+		assert.Greater(t, drawn[id], 1000, "chart %s has data and painted pixels (%v)", id, drawn)
+	}
+
+	// Porcupine's pages load lazily; load them all now, and each must draw.
+	frames, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(() => {
+		const fs = document.querySelectorAll('iframe');
+		fs.forEach(f => { f.loading = 'eager'; });
+		return fs.length;
+	})()`))
+	require.NoError(t, err)
+	if frames > 0 {
+		svgs, err := chromedp.Run(ctx, chromedp.Poll[[]int](fmt.Sprintf(`window.__frames.length >= %d && window.__frames`, frames)))
+		require.NoError(t, err, "every visualization loads")
+		for _, n := range svgs {
+			assert.Positive(t, n, "a visualization drew nothing: %v", svgs)
+		}
+	}
+	full, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(artifacts, "report-"+name+".png"), full, 0o644))
+
+	// A click on an operation marks its span on every chart and
+	// brings the charts into view.
+	span, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](fmt.Sprintf(`(() => {
+		const a = document.querySelector(%q);
+		return [parseFloat(a.dataset.t0), parseFloat(a.dataset.t1)];
+	})()`, link)))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(link)), chromedp.Sleep(300*time.Millisecond)))
+	marked, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`(() => {
+		const charts = [...document.querySelectorAll('canvas')].map(c => Chart.getChart(c));
+		const marks = charts.map(ch => FaultBands.marker(ch));
+		const bar = document.getElementById('marker-bar');
+		return {
+			marked: marks.filter(m => m !== null).length, charts: charts.length, first: marks[0],
+			bar: !bar.hidden && bar.textContent.includes('Marked'),
+			top: Math.abs(document.getElementById('timeline').getBoundingClientRect().top) < 60,
+		};
+	})()`))
+	require.NoError(t, err)
+	assert.Equal(t, marked["charts"], marked["marked"], "every chart is marked: %v", marked)
+	assert.Equal(t, map[string]any{"t0": span[0], "t1": span[1]}, marked["first"])
+	assert.Equal(t, true, marked["bar"], "the marked span is named above the charts")
+	assert.Equal(t, true, marked["top"], "the page scrolled to the timeline")
+	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(artifacts, "report-"+name+"-marked.png"), shot, 0o644))
+
+	alerts, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__alerts.length`))
+	require.NoError(t, err)
+	assert.Zero(t, alerts, "no string from the history ran as script")
+	assert.Empty(t, problems.all(), "console errors, exceptions, failed or network loads")
+	t.Logf("screenshots: %s", filepath.Join(artifacts, "report-"+name+"*.png"))
 }

@@ -20,6 +20,12 @@ import (
 // ReportFile is the name of the HTML report inside a run directory.
 const ReportFile = "report.html"
 
+// ContentSecurityPolicy is the policy a served report works under: its own
+// inline scripts and styles run (Porcupine's pages, in sandboxed srcdoc
+// frames, inherit the policy and need the same), and nothing is loaded from,
+// sent to or submitted anywhere, nor may another page frame it.
+const ContentSecurityPolicy = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
 // maxDetailsBytes caps one checker's pretty-printed details on the page; the
 // whole of them stays in results.json.
 const maxDetailsBytes = 256 << 10

@@ -10,7 +10,9 @@ package reports
 import (
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"time"
 
@@ -106,6 +108,22 @@ func ReadResults(dir string) (Results, error) {
 	if err != nil {
 		return Results{}, fmt.Errorf("read results: %w", err)
 	}
+	return decodeResults(b, path)
+}
+
+// ReadResultsFS is ReadResults for the run directory dir (a slash path) in
+// fsys, such as an os.Root's, through which every file is opened.
+func ReadResultsFS(fsys fs.FS, dir string) (Results, error) {
+	name := path.Join(dir, ResultsFile)
+	b, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return Results{}, fmt.Errorf("read results: %w", err)
+	}
+	return decodeResults(b, name)
+}
+
+// decodeResults decodes results.json, read from path.
+func decodeResults(b []byte, path string) (Results, error) {
 	var r Results
 	if err := json.Unmarshal(b, &r); err != nil {
 		return Results{}, fmt.Errorf("decode %s: %w", path, err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -85,32 +86,49 @@ func FindRuns(roots ...string) (runs, unjudged []string, err error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("find runs: %w", err)
 		}
-		err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return fmt.Errorf("find runs: %w", err)
-			}
-			if !d.IsDir() {
-				return nil // a latest link is not a directory to WalkDir, so it ends here
-			}
-			switch {
-			case exists(filepath.Join(path, ResultsFile)):
-				judged[filepath.Clean(path)] = true
-			case exists(filepath.Join(path, history.FileName)):
-				pending[filepath.Clean(path)] = true
-			default:
-				return nil
-			}
-			return fs.SkipDir // a run holds no runs
-		})
+		r, u, err := FindRunsFS(os.DirFS(root), ".")
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("find runs in %s: %w", root, err)
+		}
+		for _, d := range r {
+			judged[filepath.Join(root, filepath.FromSlash(d))] = true
+		}
+		for _, d := range u {
+			pending[filepath.Join(root, filepath.FromSlash(d))] = true
 		}
 	}
 	return sortedKeys(judged), sortedKeys(pending), nil
 }
 
-func exists(path string) bool {
-	_, err := os.Stat(path)
+// FindRunsFS is FindRuns for the directory dir (a slash path) in fsys, such
+// as an os.Root's, through which every file is opened; the directories it
+// returns are slash paths in fsys, in walking order.
+func FindRunsFS(fsys fs.FS, dir string) (runs, unjudged []string, err error) {
+	err = fs.WalkDir(fsys, dir, func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err // a *fs.PathError naming the file
+		}
+		if !d.IsDir() {
+			return nil // a latest link is not a directory to WalkDir, so it ends here
+		}
+		switch {
+		case exists(fsys, path.Join(name, ResultsFile)):
+			runs = append(runs, name)
+		case exists(fsys, path.Join(name, history.FileName)):
+			unjudged = append(unjudged, name)
+		default:
+			return nil
+		}
+		return fs.SkipDir // a run holds no runs
+	})
+	return runs, unjudged, err
+}
+
+// exists reports whether name is in fsys. A symlink counts, even one that
+// leads nowhere or outside an os.Root: its run is found, and reading it
+// says what is wrong.
+func exists(fsys fs.FS, name string) bool {
+	_, err := fs.Lstat(fsys, name)
 	return err == nil
 }
 

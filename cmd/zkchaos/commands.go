@@ -84,7 +84,7 @@ func newRunCmd() *cobra.Command {
 			if live {
 				// One live line on a terminal; only warnings as log lines.
 				opts.Logger = slog.New(slog.NewTextHandler(&lineBreaker{w: errOut}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-				opts.Progress = func(p harness.Progress) { fmt.Fprintf(errOut, "\r\033[K%s", progressLine(p)) }
+				opts.Progress = func(p harness.Progress) { showProgress(errOut, p) }
 			} else {
 				opts.Progress = func(p harness.Progress) {
 					if int(p.Elapsed.Seconds())%10 == 0 {
@@ -107,7 +107,7 @@ func newRunCmd() *cobra.Command {
 				fmt.Fprintf(errOut, "zkchaos: running %s (seed %d, %s)\n", s.Name, s.Seed, s.TimeLimit)
 				out, err := harness.Run(cmd.Context(), opts)
 				if live {
-					fmt.Fprint(errOut, "\r\033[K")
+					_ = clearLine(errOut)
 				}
 				if out.Dir != "" {
 					done = append(done, reports.JUnitRun{Dir: out.Dir, Results: out.Results})
@@ -245,6 +245,13 @@ func countsLine(c reports.Counts) string {
 		info += byType["info"]
 	}
 	return fmt.Sprintf("%d ok, %d fail, %d info", ok, fail, info)
+}
+
+// showProgress replaces the live status line on w with p.
+func showProgress(w io.Writer, p harness.Progress) {
+	if clearLine(w) == nil {
+		_, _ = io.WriteString(w, progressLine(p))
+	}
 }
 
 func progressLine(p harness.Progress) string {
@@ -394,7 +401,7 @@ func newValidateCmd() *cobra.Command {
 }
 
 func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+	f, ok := raw(w).(*os.File)
 	return ok && term.IsTerminal(int(f.Fd())) && os.Getenv("CI") == ""
 }
 
@@ -402,7 +409,7 @@ func isTerminal(w io.Writer) bool {
 type lineBreaker struct{ w io.Writer }
 
 func (l *lineBreaker) Write(p []byte) (int, error) {
-	if _, err := io.WriteString(l.w, "\r\033[K"); err != nil {
+	if err := clearLine(l.w); err != nil {
 		return 0, err
 	}
 	return l.w.Write(p)

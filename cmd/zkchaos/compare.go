@@ -193,7 +193,7 @@ run:
 				fmt.Fprintf(errOut, "zkchaos: %s (%s): running %s (seed %d, %s)\n", side.label, side.dist, sc.Name, sc.Seed, sc.TimeLimit)
 				out, err := harness.Run(ctx, o)
 				if isTerminal(errOut) {
-					fmt.Fprint(errOut, "\r\033[K")
+					_ = clearLine(errOut)
 				}
 				if out.Dir != "" {
 					side.side.Runs = append(side.side.Runs, compare.Run{Dir: out.Dir, Results: out.Results,
@@ -310,7 +310,7 @@ func harnessOptions(errOut io.Writer) harness.Options {
 	opts := harness.Options{Logger: slog.Default()}
 	if isTerminal(errOut) {
 		opts.Logger = slog.New(slog.NewTextHandler(&lineBreaker{w: errOut}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		opts.Progress = func(p harness.Progress) { fmt.Fprintf(errOut, "\r\033[K%s", progressLine(p)) }
+		opts.Progress = func(p harness.Progress) { showProgress(errOut, p) }
 		return opts
 	}
 	log := opts.Logger

@@ -77,6 +77,11 @@ func run(args []string) int {
 	}()
 	root := newRootCmd()
 	root.SetArgs(args)
+	// Keys, messages, errors and file names come from histories and
+	// scenarios: none may reach the terminal as a control sequence.
+	stderr := escapeWriter{w: os.Stderr}
+	root.SetOut(escapeWriter{w: os.Stdout})
+	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitValid
@@ -84,11 +89,11 @@ func run(args []string) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(os.Stderr, "zkchaos:", ee.err)
+			fmt.Fprintln(stderr, "zkchaos:", ee.err)
 		}
 		return ee.code
 	}
-	fmt.Fprintln(os.Stderr, "zkchaos:", err)
+	fmt.Fprintln(stderr, "zkchaos:", err)
 	return exitHarness
 }
 

@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"path"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -44,7 +43,7 @@ loopback address only and stops on Ctrl-C.`,
 				return fmt.Errorf("serve: %w", err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "serving the runs in %s on http://%s/ (Ctrl-C stops)\n", dir, ln.Addr())
-			s := &browse.Server{Root: dir, Compare: compareRunsIn(dir), Logger: slog.Default()}
+			s := &browse.Server{Root: dir, Compare: compareRuns, Logger: slog.Default()}
 			return s.Serve(cmd.Context(), ln)
 		},
 	}
@@ -53,25 +52,17 @@ loopback address only and stops on Ctrl-C.`,
 	return cmd
 }
 
-// compareRunsIn compares runs below root for the run browser, with links to
-// their reports as the browser serves them.
-func compareRunsIn(root string) browse.Comparer {
-	return func(ctx context.Context, a, b []string, w io.Writer) error {
-		sideA, err := compare.LoadSide(ctx, a)
-		if err != nil {
-			return fmt.Errorf("A: %w", err)
-		}
-		sideB, err := compare.LoadSide(ctx, b)
-		if err != nil {
-			return fmt.Errorf("B: %w", err)
-		}
-		link := func(runDir string) string {
-			rel, err := filepath.Rel(root, runDir)
-			if err != nil {
-				return ""
-			}
-			return path.Join("runs", filepath.ToSlash(rel), reports.ReportFile)
-		}
-		return compare.RenderHTML(w, compare.Build(sideA, sideB, compare.Thresholds{}), link, "")
+// compareRuns compares runs of the run browser's root, read through it, with
+// links to their reports as the browser serves them.
+func compareRuns(ctx context.Context, fsys fs.FS, a, b []string, w io.Writer) error {
+	sideA, err := compare.LoadSideFS(ctx, fsys, a)
+	if err != nil {
+		return fmt.Errorf("A: %w", err)
 	}
+	sideB, err := compare.LoadSideFS(ctx, fsys, b)
+	if err != nil {
+		return fmt.Errorf("B: %w", err)
+	}
+	link := func(runDir string) string { return path.Join("runs", runDir, reports.ReportFile) }
+	return compare.RenderHTML(w, compare.Build(sideA, sideB, compare.Thresholds{}), link, "")
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -65,13 +66,38 @@ func TestServeComparesSelectedRuns(t *testing.T) {
 	relB, err := filepath.Rel(root, b)
 	require.NoError(t, err)
 
-	h, err := (&browse.Server{Root: root, Compare: compareRunsIn(root)}).Handler()
+	h, err := (&browse.Server{Root: root, Compare: compareRuns}).Handler()
 	require.NoError(t, err)
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/compare?a="+url.QueryEscape(relA)+"&b="+url.QueryEscape(relB), nil))
+	req := httptest.NewRequest(http.MethodGet, "/compare?a="+url.QueryEscape(relA)+"&b="+url.QueryEscape(relB), nil)
+	req.Host = "localhost"
+	h.ServeHTTP(rec, req)
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	page := rec.Body.String()
 	assert.Contains(t, page, "B is worse")
 	assert.Contains(t, page, `href="runs/`+relB+`/report.html"`, "links to the reports as the browser serves them")
 	assert.NotContains(t, page, "compare.json", "a served comparison has no JSON file")
+}
+
+// A symlink inside the runs directory to a run outside it cannot be compared:
+// the comparison reads every file through the root.
+func TestServeCompareStaysInsideRoot(t *testing.T) {
+	parent := t.TempDir()
+	root := filepath.Join(parent, "runs")
+	at := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	b := writeSmokeRun(t, filepath.Join(root, "b"), at, 1, checker.Valid)
+	outside := writeSmokeRun(t, filepath.Join(parent, "private"), at, 1, checker.Invalid)
+	require.NoError(t, os.Symlink(outside, filepath.Join(root, "outside")))
+	relB, err := filepath.Rel(root, b)
+	require.NoError(t, err)
+
+	h, err := (&browse.Server{Root: root, Compare: compareRuns}).Handler()
+	require.NoError(t, err)
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/compare?a=outside&b="+url.QueryEscape(relB), nil)
+	req.Host = "localhost"
+	h.ServeHTTP(rec, req)
+	assert.NotEqual(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.NotContains(t, rec.Body.String(), "invalid")
+	assert.NotContains(t, rec.Body.String(), parent, "errors name paths inside the root only")
 }
