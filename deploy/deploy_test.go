@@ -1,12 +1,16 @@
 package deploy
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -74,7 +78,7 @@ func TestShippedFilesDecodeStrictly(t *testing.T) {
 	}{
 		{zookeeperFile, zk, []string{"*v1.Service", "*v1.Service", "*v1.StatefulSet"}},
 		{rbacFile, rbac, []string{"*v1.ServiceAccount", "*v1.Role", "*v1.RoleBinding", "*v1.Role", "*v1.RoleBinding"}},
-		{jobFile, decoded(jobFile), []string{"*v1.ConfigMap", "*v1.PersistentVolumeClaim", "*v1.Job"}},
+		{jobFile, decoded(jobFile), []string{"*v1.ConfigMap", "*v1.ConfigMap", "*v1.PersistentVolumeClaim", "*v1.Job"}},
 		{cronJobFile, decoded(cronJobFile), []string{"*v1.CronJob"}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
@@ -472,14 +476,17 @@ func TestJobAndCronJobPods(t *testing.T) {
 		})
 	}
 
+	// Both run the shared script (TestJobHealsAndNamesACrash and
+	// TestCronJobRanksCrashesAsHarnessFailures run it), the Job on its one
+	// scenario.
 	c := podSpec(t, job).Containers[0]
-	assert.Equal(t, []string{"zkchaos", "run", "/scenarios/k8s-register-partition.yaml", "--out", "/runs"},
+	assert.Equal(t, []string{"/bin/bash", "/runner/run-scenarios.sh", "/scenarios/k8s-register-partition.yaml"},
 		append(slices.Clone(c.Command), c.Args...))
 	assert.Contains(t, cm.Data, "k8s-register-partition.yaml")
-	script := strings.Join(podSpec(t, cron).Containers[0].Args, "\n")
-	for _, want := range []string{"/scenarios/*.yaml", "zkchaos run", "--out", "zkchaos heal --kubernetes", "trap "} {
-		assert.Contains(t, script, want)
-	}
+	c = podSpec(t, cron).Containers[0]
+	assert.Equal(t, []string{"/bin/bash", "/runner/run-scenarios.sh"}, append(slices.Clone(c.Command), c.Args...))
+	runner := find[*corev1.ConfigMap](t, jobObjs, "zkchaos-runner")
+	assert.Equal(t, []string{"run-scenarios.sh"}, slices.Sorted(maps.Keys(runner.Data)))
 }
 
 func TestFiles(t *testing.T) {
@@ -553,4 +560,237 @@ func TestManifestsAreAcceptedByTheAPIServer(t *testing.T) {
 	assert.True(t, apierrors.IsForbidden(err), "list pods in kube-system: %v", err)
 	err = sa.List(ctx, &corev1.ConfigMapList{}, client.InNamespace(ns))
 	assert.True(t, apierrors.IsForbidden(err), "list ConfigMaps: %v", err)
+}
+
+// stubZkchaos stands in for the zkchaos binary in the Job's and CronJob's
+// containers. It logs each call to $STUB_LOG; `zkchaos run SCENARIO` does
+// what $STUB_DIR/<SCENARIO's base name> says ("CODE junit", "CODE nojunit"
+// or "hang"; "0 junit" when absent): exit CODE having written its --junit
+// file or not (a crash), or wait for SIGTERM and exit 130 as zkchaos does.
+const stubZkchaos = `#!/bin/bash
+echo "$*" >> "$STUB_LOG"
+[ "$1" = run ] || exit 0
+scenario=$2
+junit=
+while [ $# -gt 0 ]; do [ "$1" = --junit ] && junit=$2; shift; done
+behaviour="0 junit"
+[ -e "$STUB_DIR/$(basename "$scenario")" ] && behaviour=$(cat "$STUB_DIR/$(basename "$scenario")")
+if [ "$behaviour" = hang ]; then
+  trap 'echo terminated >> "$STUB_LOG"; [ -n "$junit" ] && : > "$junit"; exit 130' TERM
+  echo waiting >> "$STUB_LOG"
+  while :; do sleep 0.05; done
+fi
+set -- $behaviour
+[ "$2" = junit ] && [ -n "$junit" ] && : > "$junit"
+exit "$1"
+`
+
+// containerRun is what running a Job's or CronJob's container did.
+type containerRun struct {
+	code   int
+	stdout string
+	calls  []string // the stub's log: its arguments, one call a line
+}
+
+// runContainer runs the first container of a Job or CronJob on this
+// machine, with zkchaos replaced by stubZkchaos: each volume is a directory
+// (ConfigMap volumes hold configMaps' data) and its mount path is rewritten
+// to it in the command, arguments, environment and ConfigMap files. The
+// downward API's namespace is "test-ns". scenarios sets the stub's
+// behaviour by scenario file name. With terminate, the container gets
+// SIGTERM once the stub waits, as when the Job's deadline passes.
+func runContainer(t *testing.T, o client.Object, configMaps map[string]map[string]string, scenarios map[string]string, terminate bool) containerRun {
+	t.Helper()
+	dir := t.TempDir()
+	spec := podSpec(t, o)
+	c := spec.Containers[0]
+	var pairs []string
+	for _, m := range c.VolumeMounts {
+		pairs = append(pairs, m.MountPath, filepath.Join(dir, "volumes", m.Name))
+	}
+	rewrite := strings.NewReplacer(pairs...).Replace
+	for _, v := range spec.Volumes {
+		host := filepath.Join(dir, "volumes", v.Name)
+		require.NoError(t, os.MkdirAll(host, 0o755))
+		if v.ConfigMap == nil {
+			continue
+		}
+		data, ok := configMaps[v.ConfigMap.Name]
+		require.True(t, ok, "ConfigMap %s", v.ConfigMap.Name)
+		for k, d := range data {
+			require.NoError(t, os.WriteFile(filepath.Join(host, k), []byte(rewrite(d)), 0o644))
+		}
+	}
+	stubs := filepath.Join(dir, "stub")
+	require.NoError(t, os.MkdirAll(filepath.Join(stubs, "bin"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(stubs, "bin", "zkchaos"), []byte(stubZkchaos), 0o755))
+	for name, b := range scenarios {
+		require.NoError(t, os.WriteFile(filepath.Join(stubs, name), []byte(b), 0o644))
+	}
+	log := filepath.Join(stubs, "log")
+	env := []string{"PATH=" + filepath.Join(stubs, "bin") + ":" + os.Getenv("PATH"), "STUB_LOG=" + log, "STUB_DIR=" + stubs}
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom == nil:
+			env = append(env, e.Name+"="+rewrite(e.Value))
+		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace":
+			env = append(env, e.Name+"=test-ns")
+		}
+	}
+	argv := append(slices.Clone(c.Command), c.Args...)
+	for i := range argv {
+		argv[i] = rewrite(argv[i])
+	}
+	if argv[0] == "zkchaos" {
+		argv[0] = filepath.Join(stubs, "bin", "zkchaos")
+	}
+	cmd := exec.CommandContext(t.Context(), argv[0], argv[1:]...)
+	cmd.Env = env
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Start())
+	if terminate {
+		require.Eventually(t, func() bool {
+			b, _ := os.ReadFile(log)
+			return strings.Contains(string(b), "waiting")
+		}, 10*time.Second, 10*time.Millisecond, "the run starts")
+		require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	}
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if err != nil {
+		require.ErrorAs(t, err, &exit)
+	}
+	b, err := os.ReadFile(log)
+	require.NoError(t, err)
+	return containerRun{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), calls: strings.Split(strings.TrimSpace(string(b)), "\n")}
+}
+
+// shippedConfigMaps returns the data of job.yaml's ConfigMaps by name.
+func shippedConfigMaps(t *testing.T) map[string]map[string]string {
+	objs, err := decodeAll(jobFile, Files()[jobFile])
+	require.NoError(t, err)
+	out := map[string]map[string]string{}
+	for _, o := range objs {
+		if cm, ok := o.(*corev1.ConfigMap); ok {
+			out[cm.Name] = cm.Data
+		}
+	}
+	return out
+}
+
+const healCall = "heal --kubernetes --namespace test-ns"
+
+func TestJobHealsAndNamesACrash(t *testing.T) {
+	objs, err := decodeAll(jobFile, Files()[jobFile])
+	require.NoError(t, err)
+	job := find[*batchv1.Job](t, objs, "zkchaos")
+	const scenario = "k8s-register-partition.yaml"
+	for _, tc := range []struct {
+		name, behaviour string
+		terminate       bool
+		code            int
+		stdout          string
+	}{
+		{"invalid", "1 junit", false, 1, "k8s-register-partition: exit code 1"},
+		{"unknown", "2 junit", false, 2, "k8s-register-partition: exit code 2"},
+		{"crash", "2 nojunit", false, 3, "the harness crashed"},
+		{"killed", "137 nojunit", false, 3, "the harness crashed"},
+		{"terminated", "hang", true, 130, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runContainer(t, job, shippedConfigMaps(t), map[string]string{scenario: tc.behaviour}, tc.terminate)
+			assert.Equal(t, tc.code, r.code, r.stdout)
+			assert.Contains(t, r.stdout, tc.stdout)
+			require.NotEmpty(t, r.calls)
+			assert.True(t, strings.HasPrefix(r.calls[0], "run ") && strings.Contains(r.calls[0], scenario), "%q", r.calls[0])
+			assert.Equal(t, healCall, r.calls[len(r.calls)-1], "the Job heals last, whatever happened")
+		})
+	}
+}
+
+func TestCronJobRanksCrashesAsHarnessFailures(t *testing.T) {
+	objs, err := decodeAll(cronJobFile, Files()[cronJobFile])
+	require.NoError(t, err)
+	cron := find[*batchv1.CronJob](t, objs, "zkchaos-nightly")
+	for _, tc := range []struct {
+		name      string
+		scenarios map[string]string
+		terminate bool
+		code      int
+		stdout    []string
+	}{
+		{"valid and unknown", map[string]string{"a.yaml": "0 junit", "b.yaml": "2 junit"}, false, 2,
+			[]string{"a: exit code 0", "b: exit code 2"}},
+		{"invalid beats unknown", map[string]string{"a.yaml": "1 junit", "b.yaml": "2 junit"}, false, 1, nil},
+		{"a crash is not unknown", map[string]string{"a.yaml": "2 junit", "b.yaml": "2 nojunit", "c.yaml": "0 junit"}, false, 3,
+			[]string{"a: exit code 2", "b: exit code 2 without a verdict: the harness crashed", "b: exit code 3", "c: exit code 0"}},
+		{"out of memory is not unknown", map[string]string{"a.yaml": "137 nojunit"}, false, 3,
+			[]string{"a: exit code 137 without a verdict"}},
+		{"bad input beats a crash", map[string]string{"a.yaml": "4 junit", "b.yaml": "2 nojunit"}, false, 4, nil},
+		{"terminated", map[string]string{"a.yaml": "0 junit", "b.yaml": "hang", "c.yaml": "0 junit"}, true, 130, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cms := shippedConfigMaps(t)
+			cms["zkchaos-scenarios"] = map[string]string{}
+			for name := range tc.scenarios {
+				cms["zkchaos-scenarios"][name] = "name: " + name + "\n"
+			}
+			r := runContainer(t, cron, cms, tc.scenarios, tc.terminate)
+			assert.Equal(t, tc.code, r.code, r.stdout)
+			for _, s := range tc.stdout {
+				assert.Contains(t, r.stdout, s)
+			}
+			assert.Equal(t, healCall, r.calls[len(r.calls)-1], "the CronJob heals last, whatever happened")
+			if tc.terminate {
+				assert.Contains(t, r.calls, "terminated", "the running scenario is stopped")
+				assert.NotContains(t, strings.Join(r.calls, "\n"), "c.yaml", "no scenario starts after SIGTERM")
+			}
+		})
+	}
+}
+
+// The sizing rule of the memory limit stated beside it in job.yaml and
+// cronjob.yaml. Judging holds a run's whole history: BenchmarkJudge1M
+// (./harness/) peaks at 1.85 GB for 1M calls, 1.15 GB with GOMEMLIMIT=900MiB.
+const (
+	judgeBytesPerCall = 2_000
+	judgeBaseBytes    = 300 << 20
+	// fullSpeedCallsPerSecond is what rate 0 reaches on three servers.
+	fullSpeedCallsPerSecond = 2_700
+	// longRunCalls is a long run: BenchmarkJudge1M's history, about three
+	// hours at rate 100.
+	longRunCalls = 1_000_000
+)
+
+func TestMemoryLimitCoversJudgingALongRun(t *testing.T) {
+	jobObjs, err := decodeAll(jobFile, Files()[jobFile])
+	require.NoError(t, err)
+	cronObjs, err := decodeAll(cronJobFile, Files()[cronJobFile])
+	require.NoError(t, err)
+	// The largest number of calls a shipped scenario makes.
+	calls := int64(longRunCalls)
+	for name, text := range find[*corev1.ConfigMap](t, jobObjs, "zkchaos-scenarios").Data {
+		var s struct {
+			TimeLimit string `yaml:"time-limit"`
+			Workload  struct {
+				Rate float64 `yaml:"rate"`
+			} `yaml:"workload"`
+		}
+		require.NoError(t, yaml.Unmarshal([]byte(text), &s), name)
+		limit, err := time.ParseDuration(s.TimeLimit)
+		require.NoError(t, err, name)
+		rate := s.Workload.Rate
+		if rate == 0 {
+			rate = fullSpeedCallsPerSecond
+		}
+		calls = max(calls, int64(rate*limit.Seconds()))
+	}
+	need := resource.NewQuantity(judgeBaseBytes+judgeBytesPerCall*calls, resource.BinarySI)
+	for file, o := range map[string]client.Object{jobFile: find[*batchv1.Job](t, jobObjs, "zkchaos"), cronJobFile: find[*batchv1.CronJob](t, cronObjs, "zkchaos-nightly")} {
+		limit := podSpec(t, o).Containers[0].Resources.Limits[corev1.ResourceMemory]
+		assert.GreaterOrEqual(t, limit.Cmp(*need), 0, "%s: memory limit %s, judging %d calls takes %s", file, limit.String(), calls, need.String())
+		assert.True(t, strings.Contains(string(Files()[file]), "2 KB per call"), "%s states the sizing rule", file)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -214,6 +215,7 @@ func (e *Ensemble) deploy(ctx context.Context) error {
 		return fmt.Errorf("deploy ensemble: %w", err)
 	}
 	for _, o := range objs {
+		labelDeployed(o, e.cfg.Run)
 		if err := e.clients.Client.Create(ctx, o); err != nil {
 			return fmt.Errorf("deploy ensemble: create %T %s: %w", o, o.GetName(), err)
 		}
@@ -222,6 +224,26 @@ func (e *Ensemble) deploy(ctx context.Context) error {
 	e.selector = z.Selector()
 	e.cfg.Logger.Info("deployed ensemble", "namespace", e.namespace, "name", z.Name, "image", z.Image, "replicas", z.Replicas)
 	return nil
+}
+
+// labelDeployed adds the harness's labels, with the run's, to an object of
+// the deployed ensemble and to the volume claims its StatefulSet will
+// create, so that `zkchaos heal --kubernetes` finds them after a crash.
+func labelDeployed(o client.Object, run string) {
+	add := func(l map[string]string) map[string]string {
+		if l == nil {
+			l = map[string]string{}
+		}
+		l[ManagedByLabel] = ManagedByValue
+		l[RunLabel] = run
+		return l
+	}
+	o.SetLabels(add(o.GetLabels()))
+	if sts, ok := o.(*appsv1.StatefulSet); ok {
+		for i := range sts.Spec.VolumeClaimTemplates {
+			sts.Spec.VolumeClaimTemplates[i].Labels = add(sts.Spec.VolumeClaimTemplates[i].Labels)
+		}
+	}
 }
 
 // waitPods waits until the selector matches exactly the configured number

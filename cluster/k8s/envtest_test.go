@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -345,19 +346,9 @@ func TestShippedRoleAllowsExactlyWhatTheHarnessDoes(t *testing.T) {
 	ns := env.Namespace(t)
 	ensemblePods(t, env, ns, 3)
 	ctx := t.Context()
-	objs, err := deploy.RBAC(ns)
-	require.NoError(t, err)
-	for _, o := range objs {
-		require.NoError(t, env.Client.Create(ctx, o), "%T %s", o, o.GetName())
-	}
-	sa, err := k8s.NewClients(env.ServiceAccountConfig(ns, "zkchaos"))
-	require.NoError(t, err)
+	sa := serviceAccount(t, env, ns, func(client.Object) bool { return true })
 
 	// Everything a run does, as the service account.
-	require.Eventually(t, func() bool {
-		_, err := sa.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-		return err == nil
-	}, 10*time.Second, 100*time.Millisecond, "the RoleBinding takes effect")
 	e := connect(t, env, sa, ns, k8s.PodFailure)
 	n := e.Nodes()
 	require.NoError(t, e.Kill(ctx, n[0]))
@@ -406,6 +397,27 @@ func TestShippedRoleAllowsExactlyWhatTheHarnessDoes(t *testing.T) {
 	}
 }
 
+// serviceAccount creates the objects of the shipped rbac.yaml that keep
+// selects in ns and returns clients that act as its ServiceAccount, once
+// its first RoleBinding has taken effect.
+func serviceAccount(t *testing.T, env *k8stest.Env, ns string, keep func(client.Object) bool) k8s.Clients {
+	t.Helper()
+	objs, err := deploy.RBAC(ns)
+	require.NoError(t, err)
+	for _, o := range objs {
+		if keep(o) {
+			require.NoError(t, env.Client.Create(t.Context(), o), "%T %s", o, o.GetName())
+		}
+	}
+	sa, err := k8s.NewClients(env.ServiceAccountConfig(ns, "zkchaos"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		_, err := sa.Clientset.CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{})
+		return err == nil
+	}, 10*time.Second, 100*time.Millisecond, "the RoleBinding takes effect")
+	return sa
+}
+
 func connectDelete(t *testing.T, env *k8stest.Env, clients k8s.Clients, ns string) (*k8s.Ensemble, error) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -428,7 +440,7 @@ func TestDeployCreatesTheEnsembleAndCloseRemovesIt(t *testing.T) {
 	go func() {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		e, err := k8s.ConnectWith(cctx, k8s.Config{Namespace: ns, Nodes: 3, Connect: k8s.ConnectInCluster,
+		e, err := k8s.ConnectWith(cctx, k8s.Config{Namespace: ns, Nodes: 3, Connect: k8s.ConnectInCluster, Run: "run/1",
 			Deploy: &k8s.Deployment{Name: "zk", Image: "zookeeper:3.8.0"}}, adminClients(t, env))
 		done <- result{e, err}
 	}()
@@ -437,6 +449,14 @@ func TestDeployCreatesTheEnsembleAndCloseRemovesIt(t *testing.T) {
 		return env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "zk"}, &sts) == nil
 	}, 10*time.Second, 50*time.Millisecond, "the StatefulSet is created")
 	assert.Equal(t, int32(3), *sts.Spec.Replicas)
+	// Labelled for `zkchaos heal --kubernetes`, the claims to come too.
+	runLabels := labels.Set{k8s.ManagedByLabel: k8s.ManagedByValue, k8s.RunLabel: "run-1"}
+	assert.Subset(t, sts.Labels, runLabels)
+	require.Len(t, sts.Spec.VolumeClaimTemplates, 1)
+	assert.Subset(t, sts.Spec.VolumeClaimTemplates[0].Labels, runLabels)
+	var services corev1.ServiceList
+	require.NoError(t, env.Client.List(ctx, &services, client.InNamespace(ns), client.MatchingLabels(runLabels)))
+	assert.Len(t, services.Items, 2)
 	// No StatefulSet controller runs here: create its pods as it would.
 	for i := range 3 {
 		env.ReadyPod(t, ns, "zk-"+strconv.Itoa(i), sts.Spec.Template.Labels, fmt.Sprintf("127.0.0.%d", 120+i))
@@ -448,9 +468,37 @@ func TestDeployCreatesTheEnsembleAndCloseRemovesIt(t *testing.T) {
 	require.NoError(t, r.e.Close(ctx))
 	err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "zk"}, &sts)
 	assert.True(t, apierrors.IsNotFound(err), "the StatefulSet is removed: %v", err)
-	var services corev1.ServiceList
 	require.NoError(t, env.Client.List(ctx, &services, client.InNamespace(ns)))
 	assert.Empty(t, services.Items, "its Services are removed")
+}
+
+// TestRemoveDeployedNeedsTheDeployRoleOnlyWhereItDeploys removes what a run
+// deployed as the shipped service account, and checks that an account
+// without the zkchaos-deploy Role (which deploys nothing) is told which
+// kinds it may not list instead of failing, as the CronJob's heal is.
+func TestRemoveDeployedNeedsTheDeployRoleOnlyWhereItDeploys(t *testing.T) {
+	env := k8stest.Start(t)
+	ns := env.Namespace(t)
+	ctx := t.Context()
+	deployRole := func(o client.Object) bool { return strings.HasPrefix(o.GetName(), "zkchaos-deploy") }
+	sa := serviceAccount(t, env, ns, func(o client.Object) bool { return !deployRole(o) })
+	removed, forbidden, err := k8s.RemoveDeployed(ctx, sa.Client, ns, "")
+	require.NoError(t, err)
+	assert.Empty(t, removed)
+	assert.Equal(t, []string{"statefulsets", "services", "persistentvolumeclaims"}, forbidden)
+
+	serviceAccount(t, env, ns, deployRole)
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "zk-cs", Labels: map[string]string{k8s.ManagedByLabel: k8s.ManagedByValue, k8s.RunLabel: "r1"}},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 2181}}},
+	}
+	require.NoError(t, env.Client.Create(ctx, svc))
+	require.Eventually(t, func() bool {
+		removed, forbidden, err = k8s.RemoveDeployed(ctx, sa.Client, ns, "")
+		return len(forbidden) == 0
+	}, 10*time.Second, 100*time.Millisecond, "the deploy RoleBinding takes effect")
+	require.NoError(t, err)
+	assert.Equal(t, []k8s.Leftover{{Kind: "Service", Namespace: ns, Name: "zk-cs", Run: "r1"}}, removed)
 }
 
 func TestAFaultChaosMeshDoesNotApplyFailsAndIsStillHealed(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -313,10 +314,16 @@ func (e *Ensemble) removeAll(ctx context.Context, objs []client.Object) error {
 	return errors.Join(errs...)
 }
 
-// Kind names a chaos object's kind (a typed object read from the server
-// carries no TypeMeta).
+// Kind names the kind of a chaos object or of an object of a deployed
+// ensemble (a typed object read from the server carries no TypeMeta).
 func Kind(obj client.Object) string {
 	switch obj.(type) {
+	case *appsv1.StatefulSet:
+		return "StatefulSet"
+	case *corev1.Service:
+		return "Service"
+	case *corev1.PersistentVolumeClaim:
+		return "PersistentVolumeClaim"
 	case *v1alpha1.PodChaos:
 		return v1alpha1.KindPodChaos
 	case *v1alpha1.NetworkChaos:

@@ -11,14 +11,13 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/cluster/k8s"
 	"github.com/zkchaos/zkchaos/cluster/k8s/k8stest"
 	"github.com/zkchaos/zkchaos/cluster/local"
 	"github.com/zkchaos/zkchaos/cluster/local/localtest"
-	"github.com/zkchaos/zkchaos/deploy"
 )
 
 // TestPortForwardReachesRealZooKeeper connects the backend in port-forward
@@ -37,17 +36,7 @@ func TestPortForwardReachesRealZooKeeper(t *testing.T) {
 	})
 	t.Run("service-account", func(t *testing.T) {
 		ns := env.Namespace(t)
-		objs, err := deploy.RBAC(ns)
-		require.NoError(t, err)
-		for _, o := range objs {
-			require.NoError(t, env.Client.Create(t.Context(), o), "%T %s", o, o.GetName())
-		}
-		sa, err := k8s.NewClients(env.ServiceAccountConfig(ns, "zkchaos"))
-		require.NoError(t, err)
-		require.Eventually(t, func() bool {
-			_, err := sa.Clientset.CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{})
-			return err == nil
-		}, 10*time.Second, 100*time.Millisecond, "the RoleBinding takes effect")
+		sa := serviceAccount(t, env, ns, func(client.Object) bool { return true })
 		checkPortForward(t, env, zkEnsemble, ns, sa)
 	})
 }

@@ -465,7 +465,8 @@ Mesh has undone each; --run limits it to one run's objects.`,
 	return cmd
 }
 
-// healKubernetes deletes the chaos objects a killed harness left behind.
+// healKubernetes deletes the chaos objects a killed harness left behind,
+// then the ensembles it deployed (StatefulSets, Services, volume claims).
 func healKubernetes(ctx context.Context, out io.Writer, kubeconfig, kubectx, namespace, run string) error {
 	cfg, ns, err := k8s.RESTConfig(kubeconfig, kubectx)
 	if err != nil {
@@ -481,22 +482,36 @@ func healKubernetes(ctx context.Context, out io.Writer, kubeconfig, kubectx, nam
 	if err != nil {
 		return &exitError{code: exitHarness, err: err}
 	}
-	if missing, err := k8s.MissingChaosResources(clients.Clientset); err != nil {
-		return &exitError{code: exitHarness, err: err}
-	} else if len(missing) == len(k8s.ChaosResources) {
-		fmt.Fprintln(out, "Chaos Mesh is not installed: no chaos objects can be left behind")
-		return nil
-	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	left, err := k8s.HealLeftovers(ctx, clients.Client, namespace, run)
-	for _, l := range left {
-		fmt.Fprintf(out, "deleted %s %s/%s (run %s)\n", l.Kind, l.Namespace, l.Name, l.Run)
+	deleted := 0
+	report := func(left []k8s.Leftover) {
+		for _, l := range left {
+			fmt.Fprintf(out, "deleted %s %s/%s (run %s)\n", l.Kind, l.Namespace, l.Name, l.Run)
+		}
+		deleted += len(left)
 	}
-	if err != nil {
+	var errs []error
+	// The faults first, while the pods they act on still exist.
+	if missing, err := k8s.MissingChaosResources(clients.Clientset); err != nil {
+		errs = append(errs, err)
+	} else if len(missing) == len(k8s.ChaosResources) {
+		fmt.Fprintln(out, "Chaos Mesh is not installed: no chaos objects can be left behind")
+	} else {
+		left, err := k8s.HealLeftovers(ctx, clients.Client, namespace, run)
+		report(left)
+		errs = append(errs, err)
+	}
+	left, forbidden, err := k8s.RemoveDeployed(ctx, clients.Client, namespace, run)
+	report(left)
+	errs = append(errs, err)
+	for _, r := range forbidden {
+		fmt.Fprintf(out, "may not list %s: skipped (only an account with the zkchaos-deploy Role deploys ensembles)\n", r)
+	}
+	if err := errors.Join(errs...); err != nil {
 		return &exitError{code: exitHarness, err: err}
 	}
-	if len(left) == 0 {
+	if deleted == 0 {
 		fmt.Fprintln(out, "nothing left behind")
 	}
 	return nil

@@ -647,6 +647,45 @@ func (e *Env) readyPod(t testing.TB, node, namespace, name string, labels map[st
 	return pod
 }
 
+// StatefulSetClaims creates the volume claims of the StatefulSet's first
+// n pods as its controller does (no controller runs here): one claim per
+// volume claim template, named TEMPLATE-STATEFULSET-ORDINAL and labelled
+// with the template's labels and the StatefulSet's selector. Deleting the
+// StatefulSet leaves them behind, as it does in a cluster that retains
+// claims.
+func (e *Env) StatefulSetClaims(t testing.TB, namespace, name string, n int) []*corev1.PersistentVolumeClaim {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	var sts appsv1.StatefulSet
+	if err := e.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &sts); err != nil {
+		t.Fatalf("k8stest: looking up StatefulSet %s/%s: %v", namespace, name, err)
+	}
+	var out []*corev1.PersistentVolumeClaim
+	for i := range n {
+		for _, tmpl := range sts.Spec.VolumeClaimTemplates {
+			labels := map[string]string{}
+			for k, v := range tmpl.Labels {
+				labels[k] = v
+			}
+			if sts.Spec.Selector != nil {
+				for k, v := range sts.Spec.Selector.MatchLabels {
+					labels[k] = v
+				}
+			}
+			claim := &corev1.PersistentVolumeClaim{
+				ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: fmt.Sprintf("%s-%s-%d", tmpl.Name, name, i), Labels: labels},
+				Spec:       *tmpl.Spec.DeepCopy(),
+			}
+			if err := e.Client.Create(ctx, claim); err != nil {
+				t.Fatalf("k8stest: creating volume claim %s/%s: %v", namespace, claim.Name, err)
+			}
+			out = append(out, claim)
+		}
+	}
+	return out
+}
+
 func ptr[T any](v T) *T { return &v }
 
 // ServiceAccountConfig returns a config that acts as the given service account (impersonation), so RBAC decides what it may do.
