@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -128,7 +129,7 @@ func TestOversizedFileIsRefused(t *testing.T) {
 func TestEveryErrorIsAFieldErrorWithALine(t *testing.T) {
 	for _, in := range []string{"", "   \n", "[]", "seed: 2\n---\n", "a: &a [*a]\n", "\xef\xbb\xbf\xff"} {
 		_, err := Parse("s.yaml", "s", []byte(in))
-		requireLinedErrors(t, "s.yaml", err)
+		requireLinedErrors(t, "s.yaml", []byte(in), err)
 	}
 }
 
@@ -149,8 +150,8 @@ func assertRefused(t *testing.T, cases []refusal) {
 }
 
 // requireLinedErrors fails unless err is nil or each error it joins is a
-// *FieldError of file with a line.
-func requireLinedErrors(t *testing.T, file string, err error) {
+// *FieldError of file at one of the lines of data.
+func requireLinedErrors(t *testing.T, file string, data []byte, err error) {
 	t.Helper()
 	if err == nil {
 		return
@@ -164,5 +165,6 @@ func requireLinedErrors(t *testing.T, file string, err error) {
 		require.True(t, errors.As(e, &fe), "not a *FieldError: %v", e)
 		require.Equal(t, file, fe.File, "%v", e)
 		require.GreaterOrEqual(t, fe.Line, 1, "an error without a line: %v", e)
+		require.LessOrEqual(t, fe.Line, bytes.Count(data, []byte("\n"))+1, "a line past the end of the file: %v", e)
 	}
 }
