@@ -112,6 +112,10 @@ const (
 
 var clockModes = []string{ClockBump, ClockStrobe, ClockRate}
 
+// maxClockRate bounds how fast a shifted clock runs: a thousand times real
+// time already crosses a session timeout within milliseconds.
+const maxClockRate = 1000
+
 // FieldProblem is a problem with one parameter of a Spec.
 type FieldProblem struct {
 	// Field is the parameter's name, e.g. "grudge".
@@ -201,6 +205,9 @@ func (s Spec) Validate() []FieldProblem {
 	}
 	if s.Rate < 0 {
 		bad("rate", "must be positive, got %g", s.Rate)
+	}
+	if s.Rate > maxClockRate {
+		bad("rate", "must be at most %g, got %g", float64(maxClockRate), s.Rate)
 	}
 	if s.Name == KindPartition && s.Target != "" && s.Grudge != GrudgeIsolate && s.Grudge != GrudgeOneWay {
 		bad("target", "applies only to the isolate and one-way grudges")

@@ -55,14 +55,14 @@ func newRunCmd() *cobra.Command {
 				return badInput(err)
 			}
 			if cmd.Flags().Changed("time-limit") {
-				if timeLimit <= 0 {
-					return badInput(fmt.Errorf("--time-limit must be positive, got %s", timeLimit))
+				if err := scenarios.CheckTimeLimit(timeLimit); err != nil {
+					return badInput(fmt.Errorf("--time-limit %w", err))
 				}
 				s.TimeLimit = timeLimit
 			}
 			if cmd.Flags().Changed("rate") {
-				if rate < 0 {
-					return badInput(fmt.Errorf("--rate must not be negative (0 means unlimited), got %g", rate))
+				if err := scenarios.CheckRate(rate); err != nil {
+					return badInput(fmt.Errorf("--rate %w", err))
 				}
 				s.Workload.Rate = rate
 			}
