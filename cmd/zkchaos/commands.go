@@ -421,8 +421,11 @@ func newHealCmd() *cobra.Command {
 		Use:   "heal [RUN_DIR...]",
 		Short: "Remove what a killed harness left behind (servers still running, chaos objects)",
 		Long: `heal stops every ZooKeeper server that a run directory's ensemble started and
-that still runs, e.g. after the harness was killed with SIGKILL or hung. With no
-argument it looks at every run directory under --out.
+that still runs, e.g. after the harness was killed with SIGKILL or hung, and
+removes the files libfaketime left in /dev/shm for servers killed with it. With
+no argument it looks at every run directory at any depth under --out (compare's
+runs included). A server that is still running afterwards is listed, with exit
+code 3.
 
 With --kubernetes it deletes instead every Chaos Mesh object the harness created
 (label app.kubernetes.io/managed-by=zkchaos) in --namespace (default: the
@@ -438,7 +441,15 @@ Mesh has undone each; --run limits it to one run's objects.`,
 			}
 			left, err := harness.HealLeftovers(cmd.Context(), root, a)
 			for _, l := range left {
-				fmt.Fprintf(out, "%s: stopped %d server(s): %v\n", l.Dir, len(l.Killed), l.Killed)
+				if len(l.Killed) > 0 {
+					fmt.Fprintf(out, "%s: stopped %d server(s): %v\n", l.Dir, len(l.Killed), l.Killed)
+				}
+				if len(l.Running) > 0 {
+					fmt.Fprintf(out, "%s: %d server(s) still running: %v\n", l.Dir, len(l.Running), l.Running)
+				}
+				if len(l.SharedMemory) > 0 {
+					fmt.Fprintf(out, "%s: removed %d libfaketime file(s) from /dev/shm\n", l.Dir, len(l.SharedMemory))
+				}
 			}
 			if err != nil {
 				return &exitError{code: exitHarness, err: err}
