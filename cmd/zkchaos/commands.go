@@ -205,6 +205,8 @@ func finish(w io.Writer, out harness.Outcome, err error) error {
 	switch {
 	case errors.Is(err, harness.ErrInterrupted):
 		return &exitError{code: exitInterrupted, err: fmt.Errorf("%w; history kept in %s (judge it with: zkchaos check %s)", err, out.Dir, out.Dir)}
+	case errors.Is(err, harness.ErrBadInput) && out.Dir == "":
+		return badInput(err)
 	case err != nil:
 		return &exitError{code: exitHarness, err: err}
 	}
@@ -288,6 +290,9 @@ func newCheckCmd() *cobra.Command {
 				return badInput(fmt.Errorf("%s is not a run directory", dir))
 			}
 			res, err := harness.Check(cmd.Context(), dir)
+			if errors.Is(err, harness.ErrBadInput) {
+				return badInput(err)
+			}
 			if err != nil {
 				return &exitError{code: exitHarness, err: err}
 			}

@@ -99,12 +99,7 @@ func TestRunWithBadScenarioIsBadInputAndStartsNothing(t *testing.T) {
 }
 
 func TestCheckJudgesAStoredHistoryOffline(t *testing.T) {
-	dir := t.TempDir()
-	for _, f := range []string{"scenario.yaml", "history.jsonl"} {
-		b, err := os.ReadFile(filepath.Join("testdata", "invalid-run", f))
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(dir, f), b, 0o644))
-	}
+	dir := copyInvalidRun(t)
 	junit := filepath.Join(t.TempDir(), "junit.xml")
 	code, out, stderr := zkchaos(t, "check", dir, "--junit", junit)
 	assert.Equal(t, exitInvalid, code, stderr)
@@ -198,12 +193,7 @@ func TestHealStopsServersAHungHarnessLeftRunning(t *testing.T) {
 }
 
 func TestExportedHistoryIsJudgedTheSameAsJepsenEDN(t *testing.T) {
-	dir := t.TempDir()
-	for _, f := range []string{"scenario.yaml", "history.jsonl"} {
-		b, err := os.ReadFile(filepath.Join("testdata", "invalid-run", f))
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(dir, f), b, 0o644))
-	}
+	dir := copyInvalidRun(t)
 	code, out, stderr := zkchaos(t, "export", "--edn", dir)
 	require.Equal(t, exitValid, code, stderr)
 	ednPath := strings.TrimSpace(out)
