@@ -81,17 +81,22 @@ func newRunCmd() *cobra.Command {
 				return badInput(fmt.Errorf("--kubeconfig: scenario %s uses the %s backend, not kubernetes", s.Name, s.Cluster.Backend))
 			}
 			opts := harness.Options{Scenario: s, OutDir: outDir, Logger: slog.Default(), Kubeconfig: kubeconfig}
+			var progress func(harness.Progress)
 			if live {
 				// One live line on a terminal; only warnings as log lines.
 				opts.Logger = slog.New(slog.NewTextHandler(&lineBreaker{w: errOut}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-				opts.Progress = func(p harness.Progress) { fmt.Fprintf(errOut, "\r\033[K%s", progressLine(p)) }
+				progress = func(p harness.Progress) { fmt.Fprintf(errOut, "\r\033[K%s", progressLine(p)) }
 			} else {
-				opts.Progress = func(p harness.Progress) {
+				progress = func(p harness.Progress) {
 					if int(p.Elapsed.Seconds())%10 == 0 {
 						opts.Logger.Info("progress", "elapsed", p.Elapsed.Round(time.Second), "limit", p.Limit,
 							"ok", p.OK, "fail", p.Fail, "info", p.Info, "fault", p.Fault)
 					}
 				}
+			}
+			opts.Progress = func(p harness.Progress) {
+				inForce.inject(p.Fault)
+				progress(p)
 			}
 			// Successive seeds; the exit code is the worst outcome.
 			var done []reports.JUnitRun
@@ -105,7 +110,9 @@ func newRunCmd() *cobra.Command {
 				}
 				s.Seed = base + int64(i)
 				fmt.Fprintf(errOut, "zkchaos: running %s (seed %d, %s)\n", s.Name, s.Seed, s.TimeLimit)
+				inForce.start(outDir, s.Name)
 				out, err := harness.Run(cmd.Context(), opts)
+				inForce.stop()
 				if live {
 					fmt.Fprint(errOut, "\r\033[K")
 				}

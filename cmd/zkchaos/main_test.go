@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -115,39 +114,6 @@ func TestCheckJudgesAStoredHistoryOffline(t *testing.T) {
 
 	code, _, _ = zkchaos(t, "check", filepath.Join(dir, "nope"))
 	assert.Equal(t, exitBadInput, code)
-}
-
-func TestSIGINTHealsTearsDownAndKeepsTheHistory(t *testing.T) {
-	localtest.RequireZooKeeper(t)
-	out := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "run", "../../scenarios/smoke.yaml", "--time-limit", "3m", "--out", out)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-
-	historyPath := filepath.Join(out, "smoke", reports.LatestLink, history.FileName)
-	require.Eventually(t, func() bool {
-		st, err := os.Stat(historyPath)
-		return err == nil && st.Size() > 20_000
-	}, 2*time.Minute, 100*time.Millisecond, "the run should record operations: %s", &stderr)
-	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
-	err := cmd.Wait()
-	var exit *exec.ExitError
-	require.ErrorAs(t, err, &exit, stderr.String())
-	assert.Equal(t, exitInterrupted, exit.ExitCode(), stderr.String())
-	assert.Contains(t, stderr.String(), "run interrupted")
-
-	runDir, err := filepath.EvalSymlinks(filepath.Join(out, "smoke", reports.LatestLink))
-	require.NoError(t, err)
-	assert.Empty(t, servers(t, runDir), "no ZooKeeper process may outlive the harness")
-	read, err := history.ReadFile(historyPath)
-	require.NoError(t, err)
-	assert.NotEmpty(t, history.Calls(read.Ops))
-	res, err := reports.ReadResults(runDir)
-	require.NoError(t, err)
-	assert.True(t, res.Interrupted)
 }
 
 // servers lists ZooKeeper servers of the run directory that still run.
