@@ -71,7 +71,7 @@ func main() {
 
 // interruptSignals stop a command in order: a run heals its faults, stops
 // its servers, keeps its history and exits 130. A closed terminal (SIGHUP)
-// or Ctrl-\\ (SIGQUIT) is no reason to leave faults in force.
+// or Ctrl-\ (SIGQUIT) is no reason to leave faults in force.
 var interruptSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
 
 // run executes the CLI and returns the exit code.
@@ -80,7 +80,10 @@ func run(args []string) int {
 	defer cancel()
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, interruptSignals...)
-	defer signal.Stop(sigs)
+	// Once the command is done a signal is too late to change anything:
+	// ignored, it cannot replace the exit code with death by signal (as
+	// signal.Stop would, by restoring the default action).
+	defer signal.Ignore(interruptSignals...)
 	go onSignals(sigs, cancel, &inForce, os.Stderr, os.Exit)
 	root := newRootCmd()
 	root.SetArgs(args)

@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 }
 
 // zkchaos runs the binary and returns its exit code, stdout and stderr.
-func zkchaos(t *testing.T, args ...string) (int, string, string) {
+func zkchaos(t testing.TB, args ...string) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	var stdout, stderr strings.Builder
