@@ -15,32 +15,65 @@ import (
 	"github.com/zkchaos/zkchaos/workloads"
 )
 
+// ErrBadInput marks errors caused by what the harness was given rather than
+// by the harness: a run directory whose scenario, history or results cannot
+// be read, a distribution directory that holds no ZooKeeper.
+var ErrBadInput = errors.New("bad input")
+
+// badInputError is an error matching ErrBadInput with the message of the
+// error it wraps.
+type badInputError struct{ err error }
+
+// Error returns the wrapped error's message.
+func (e badInputError) Error() string { return e.err.Error() }
+
+// Unwrap returns the wrapped error.
+func (e badInputError) Unwrap() error { return e.err }
+
+// Is makes errors.Is(err, ErrBadInput) true.
+func (e badInputError) Is(target error) bool { return target == ErrBadInput }
+
+// badInput marks err as bad input.
+func badInput(err error) error { return badInputError{err: err} }
+
 // Check judges the history stored in a run directory, offline, with the
 // checkers its resolved scenario calls for, and writes results.json and
 // report.html. Facts about the run that only the run itself knew (start
 // time, time until healthy, node logs) are kept from an earlier results.json.
+// A run directory that cannot be judged (its scenario, history or results
+// unreadable) is an error matching ErrBadInput.
 func Check(ctx context.Context, dir string) (reports.Results, error) {
 	s, err := scenarios.Load(filepath.Join(dir, ScenarioFile))
 	if err != nil {
-		return reports.Results{}, fmt.Errorf("run directory %s: %w", dir, err)
+		return reports.Results{}, badInput(fmt.Errorf("run directory %s: %w", dir, err))
 	}
 	base, err := reports.ReadResults(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return reports.Results{}, err
+		return reports.Results{}, badInput(fmt.Errorf("run directory %s: %w", dir, err))
 	}
 	base.Scenario, base.Seed = s.Name, s.Seed
 	wl, err := workloadFor(s)
 	if err != nil {
-		return base, err
+		return base, badInput(fmt.Errorf("run directory %s: %w", dir, err))
 	}
-	return judge(ctx, dir, s, wl, base)
+	read, err := history.ReadFile(filepath.Join(dir, history.FileName))
+	if err != nil {
+		return base, badInput(fmt.Errorf("run directory %s: %w", dir, err))
+	}
+	return judgeRead(ctx, dir, s, wl, base, read)
 }
 
+// judge judges the history in dir and writes the reports.
 func judge(ctx context.Context, dir string, s *scenarios.Scenario, wl workloads.Workload, res reports.Results) (reports.Results, error) {
 	read, err := history.ReadFile(filepath.Join(dir, history.FileName))
 	if err != nil {
 		return res, err
 	}
+	return judgeRead(ctx, dir, s, wl, res, read)
+}
+
+// judgeRead judges a history read from dir and writes the reports.
+func judgeRead(ctx context.Context, dir string, s *scenarios.Scenario, wl workloads.Workload, res reports.Results, read history.ReadResult) (reports.Results, error) {
 	c := checker.Compose("zkchaos", wl.Checker(s.Checker.TimeBudget),
 		checker.Recovery{}, checker.Convergence{}, checker.ServerLogs{Logs: nodeLogs(dir)})
 	res.Check = c.Check(ctx, read.Ops)

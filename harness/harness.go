@@ -199,6 +199,9 @@ func prepareLocal(ctx context.Context, s *scenarios.Scenario, log *slog.Logger) 
 func prepareDistribution(ctx context.Context, name string, log *slog.Logger) (local.Distribution, error) {
 	started := time.Now()
 	d, err := local.FindDistribution(ctx, name)
+	if errors.Is(err, local.ErrNotADistribution) {
+		return d, badInput(err)
+	}
 	if err != nil {
 		return d, err
 	}

@@ -236,11 +236,17 @@ func (e *Ensemble) clockExited(p *process) {
 	if e.clock == nil {
 		return
 	}
-	for _, format := range []string{"/dev/shm/faketime_shm_%d", "/dev/shm/sem.faketime_sem_%d"} {
-		if err := os.Remove(fmt.Sprintf(format, p.pid)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	for _, f := range faketimeFiles(p.pid) {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 			e.log.Debug("cannot remove libfaketime's shared memory", "pid", p.pid, "err", err)
 		}
 	}
+}
+
+// faketimeFiles names the semaphore and the shared memory object libfaketime
+// creates in /dev/shm for the process pid.
+func faketimeFiles(pid int) []string {
+	return []string{fmt.Sprintf("/dev/shm/faketime_shm_%d", pid), fmt.Sprintf("/dev/shm/sem.faketime_sem_%d", pid)}
 }
 
 // faketimeSpec renders an offset and a rate in libfaketime's syntax (the

@@ -51,18 +51,35 @@ const (
 // is missing; the message says what to install.
 var ErrNotFound = errors.New("not found")
 
+// ErrNotADistribution marks errors saying that a directory the user named
+// as a distribution does not exist or holds no ZooKeeper: bad input, unlike
+// a machine without ZooKeeper installed. Such errors match ErrNotFound too.
+var ErrNotADistribution = errors.New("not a ZooKeeper distribution")
+
 // notFoundError is an error matching ErrNotFound with its own message.
-type notFoundError struct{ msg string }
+type notFoundError struct {
+	msg string
+	// named is set when the user named what is missing.
+	named bool
+}
 
 // Error returns the message.
 func (e *notFoundError) Error() string { return e.msg }
 
-// Is makes errors.Is(err, ErrNotFound) true.
-func (e *notFoundError) Is(target error) bool { return target == ErrNotFound }
+// Is makes errors.Is(err, ErrNotFound) true, and errors.Is(err,
+// ErrNotADistribution) for a directory the user named.
+func (e *notFoundError) Is(target error) bool {
+	return target == ErrNotFound || (e.named && target == ErrNotADistribution)
+}
 
 // notFound builds an ErrNotFound error.
 func notFound(format string, args ...any) error {
 	return &notFoundError{msg: fmt.Sprintf(format, args...)}
+}
+
+// notADistribution builds an ErrNotADistribution error.
+func notADistribution(format string, args ...any) error {
+	return &notFoundError{msg: fmt.Sprintf(format, args...), named: true}
 }
 
 // Distribution is a ZooKeeper installation this package can run.
@@ -180,13 +197,13 @@ func dirDistribution(name, sysJavaDir string) (Distribution, error) {
 	}
 	st, err := os.Stat(abs)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Distribution{}, notFound("ZooKeeper not found: distribution directory %s does not exist; %s", abs, InstallHint)
+		return Distribution{}, notADistribution("ZooKeeper not found: distribution directory %s does not exist; %s", abs, InstallHint)
 	}
 	if err != nil {
 		return Distribution{}, fmt.Errorf("ZooKeeper distribution %s: %w", abs, err)
 	}
 	if !st.IsDir() {
-		return Distribution{}, notFound("ZooKeeper not found: distribution %s is not a directory; %s", abs, InstallHint)
+		return Distribution{}, notADistribution("ZooKeeper not found: distribution %s is not a directory; %s", abs, InstallHint)
 	}
 	if jars, _ := filepath.Glob(filepath.Join(abs, "lib", "zookeeper-*.jar")); len(jars) > 0 {
 		return apacheDistribution(abs)
@@ -196,7 +213,7 @@ func dirDistribution(name, sysJavaDir string) (Distribution, error) {
 			return debianDistribution(jarDir, sysJavaDir)
 		}
 	}
-	return Distribution{}, notFound("ZooKeeper not found: %s holds neither lib/zookeeper-*.jar (an Apache binary release; "+
+	return Distribution{}, notADistribution("ZooKeeper not found: %s holds neither lib/zookeeper-*.jar (an Apache binary release; "+
 		"the source release has no lib/) nor usr/share/java/zookeeper.jar (an extracted Debian package); %s", abs, InstallHint)
 }
 

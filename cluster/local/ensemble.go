@@ -204,6 +204,9 @@ func (e *Ensemble) spawnLocked(n *node) error {
 		return fmt.Errorf("start %s: %w", n.Name, err)
 	}
 	n.proc = p
+	if err := recordPID(n.dir, p.pid); err != nil {
+		e.log.Warn("zkchaos heal will not find this server's libfaketime files", "node", n.Name, "pid", p.pid, "err", err)
+	}
 	e.log.Info("ZooKeeper node started", "node", n.Name, "pid", p.pid, "client_addr", n.ClientAddr,
 		"distribution", n.dist.Name())
 	return nil

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -10,57 +11,185 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
 
+// pidsFile is the file in a node's directory that lists, one a line, the
+// pid of every server process started for the node: what KillLeftovers
+// needs to find libfaketime's files after the processes are gone.
+const pidsFile = "server.pids"
+
+// leftoverWait bounds how long KillLeftovers waits for killed servers to
+// exit: SIGKILL cannot be caught, so a server still there after that is
+// stuck in the kernel and is reported, not waited on.
+const leftoverWait = 10 * time.Second
+
+// Leftovers is what KillLeftovers found in a run directory.
+type Leftovers struct {
+	// Killed are the pids of servers that were running and are gone now.
+	Killed []int
+	// Running are the pids of servers that still run: SIGKILL failed, or
+	// they had not exited by the deadline.
+	Running []int
+	// SharedMemory are the libfaketime files of dead servers that were
+	// removed from /dev/shm.
+	SharedMemory []string
+}
+
 // KillLeftovers kills every ZooKeeper server that an ensemble in run
 // directory dir started and that still runs, e.g. after the harness itself
-// was stopped without dying (a dead harness takes its servers with it). It
-// finds them in /proc by their command line (MainClass and a zoo.cfg under
-// dir/nodes/), so a recorded pid that was reused by an unrelated process is
-// never touched; it sends SIGKILL to each one's process group, waits until
-// they are gone and returns their pids.
-func KillLeftovers(ctx context.Context, dir string) ([]int, error) {
+// was stopped without dying (a dead harness takes its servers with it), and
+// removes the files libfaketime left in /dev/shm for servers that were
+// killed. It finds servers in /proc by their command line (MainClass and a
+// zoo.cfg under dir/nodes/, symlinks resolved on both sides), so a recorded
+// pid that was reused by an unrelated process is never touched. It sends
+// SIGKILL to each one's process group and to the process itself (a server
+// started by something else may lead no group), waits until they are gone
+// (at most leftoverWait) and reports which are gone and which still run; a
+// server still running is also an error.
+func KillLeftovers(ctx context.Context, dir string) (Leftovers, error) {
+	var left Leftovers
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return nil, fmt.Errorf("kill leftovers of %s: %w", dir, err)
+		return left, fmt.Errorf("kill leftovers of %s: %w", dir, err)
 	}
 	pids, err := serversOf(abs)
 	if err != nil {
-		return nil, fmt.Errorf("kill leftovers of %s: %w", abs, err)
+		return left, fmt.Errorf("kill leftovers of %s: %w", abs, err)
 	}
+	var errs []error
 	for _, pid := range pids {
-		if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-			// Not the leader of its own group (started by something else):
-			// kill the process alone.
-			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-				return pids, fmt.Errorf("kill leftover server pid %d of %s: %w", pid, abs, err)
+		// The group first, so that anything the server started dies too;
+		// ESRCH there only means it leads no group.
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			errs = append(errs, fmt.Errorf("kill leftover server pid %d of %s: %w", pid, abs, err))
+		}
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, leftoverWait)
+	defer cancel()
+	left.Killed, left.Running = awaitExit(waitCtx, pids)
+	if len(left.Running) > 0 {
+		errs = append(errs, fmt.Errorf("kill leftovers of %s: server pid(s) %v still run after SIGKILL: %w", abs, left.Running, waitCtx.Err()))
+	}
+	removed, err := removeFaketimeFiles(abs)
+	left.SharedMemory = removed
+	if err != nil {
+		errs = append(errs, fmt.Errorf("kill leftovers of %s: %w", abs, err))
+	}
+	return left, errors.Join(errs...)
+}
+
+// awaitExit waits until every pid has exited or ctx ends, and splits pids
+// into those gone and those still running.
+func awaitExit(ctx context.Context, pids []int) (gone, running []int) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		gone, running = nil, nil
+		for _, pid := range pids {
+			if alive(pid) {
+				running = append(running, pid)
+			} else {
+				gone = append(gone, pid)
+			}
+		}
+		if len(running) == 0 {
+			return gone, nil
+		}
+		select {
+		case <-ctx.Done():
+			return gone, running
+		case <-tick.C:
+		}
+	}
+}
+
+// recordPID appends pid to the node directory's list of server pids.
+func recordPID(nodeDir string, pid int) error {
+	f, err := os.OpenFile(filepath.Join(nodeDir, pidsFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("record pid %d: %w", pid, err)
+	}
+	_, werr := fmt.Fprintln(f, pid)
+	if err := errors.Join(werr, f.Close()); err != nil {
+		return fmt.Errorf("record pid %d: %w", pid, err)
+	}
+	return nil
+}
+
+// removeFaketimeFiles removes libfaketime's files of every server the run
+// directory's nodes recorded that no longer runs; a pid that runs again
+// (reused by another process) is left alone. It returns what it removed.
+func removeFaketimeFiles(dir string) ([]string, error) {
+	pids, err := recordedPIDs(dir)
+	var removed []string
+	errs := []error{err}
+	for _, pid := range pids {
+		if alive(pid) {
+			continue
+		}
+		for _, f := range faketimeFiles(pid) {
+			switch err := os.Remove(f); {
+			case err == nil:
+				removed = append(removed, f)
+			case !errors.Is(err, fs.ErrNotExist):
+				errs = append(errs, fmt.Errorf("remove libfaketime's %s: %w", f, err))
 			}
 		}
 	}
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for _, pid := range pids {
-		for alive(pid) {
-			select {
-			case <-ctx.Done():
-				return pids, fmt.Errorf("kill leftovers of %s: waiting for pid %d to exit: %w", abs, pid, ctx.Err())
-			case <-tick.C:
-			}
+	return removed, errors.Join(errs...)
+}
+
+// recordedPIDs returns the pid of every server process the run directory's
+// nodes recorded.
+func recordedPIDs(dir string) ([]int, error) {
+	lists, err := filepath.Glob(filepath.Join(dir, "nodes", "*", pidsFile))
+	if err != nil {
+		return nil, fmt.Errorf("find server pids: %w", err)
+	}
+	var pids []int
+	var errs []error
+	for _, list := range lists {
+		p, err := readPIDs(list)
+		pids = append(pids, p...)
+		errs = append(errs, err)
+	}
+	return pids, errors.Join(errs...)
+}
+
+// readPIDs reads a node's list of server pids, skipping what is not a pid
+// (a line torn by a crash).
+func readPIDs(path string) ([]int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read server pids: %w", err)
+	}
+	var pids []int
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if pid, err := strconv.Atoi(sc.Text()); err == nil && pid > 0 {
+			pids = append(pids, pid)
 		}
 	}
 	return pids, nil
 }
 
 // serversOf lists the pids of running ZooKeeper servers whose zoo.cfg is
-// under dir/nodes/.
+// under dir/nodes/, comparing the paths as written and with every symlink
+// resolved: a run directory reached through a link is the same directory.
 func serversOf(dir string) ([]int, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
 	}
-	prefix := []byte(filepath.Join(dir, "nodes") + string(filepath.Separator))
+	nodes := filepath.Join(dir, "nodes")
+	prefixes := []string{nodes + string(filepath.Separator)}
+	if real, err := filepath.EvalSymlinks(nodes); err == nil && real != nodes {
+		prefixes = append(prefixes, real+string(filepath.Separator))
+	}
 	var pids []int
 	for _, ent := range entries {
 		pid, err := strconv.Atoi(ent.Name())
@@ -75,13 +204,45 @@ func serversOf(dir string) ([]int, error) {
 		if len(args) < 2 || string(args[len(args)-2]) != MainClass {
 			continue
 		}
-		cfg := args[len(args)-1]
-		if bytes.HasPrefix(cfg, prefix) && bytes.HasSuffix(cfg, []byte("/zoo.cfg")) && alive(pid) {
+		cfg := string(args[len(args)-1])
+		if filepath.Base(cfg) != "zoo.cfg" {
+			continue
+		}
+		if under(serverPaths(pid, cfg), prefixes) && alive(pid) {
 			pids = append(pids, pid)
 		}
 	}
 	sort.Ints(pids)
 	return pids, nil
+}
+
+// serverPaths returns a server's zoo.cfg path as its command line gives it
+// (made absolute against its working directory) and with symlinks resolved.
+func serverPaths(pid int, cfg string) []string {
+	if !filepath.IsAbs(cfg) {
+		cwd, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "cwd"))
+		if err != nil {
+			return nil
+		}
+		cfg = filepath.Join(cwd, cfg)
+	}
+	paths := []string{cfg}
+	if real, err := filepath.EvalSymlinks(cfg); err == nil && real != cfg {
+		paths = append(paths, real)
+	}
+	return paths
+}
+
+// under reports whether any of paths starts with any of prefixes.
+func under(paths, prefixes []string) bool {
+	for _, p := range paths {
+		for _, pre := range prefixes {
+			if strings.HasPrefix(p, pre) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // alive reports whether pid exists and is not a zombie.
@@ -110,4 +271,20 @@ func Servers(dir string) ([]int, error) {
 		return nil, fmt.Errorf("servers of %s: %w", dir, err)
 	}
 	return serversOf(abs)
+}
+
+// FaketimeFiles lists the libfaketime files in /dev/shm that belong to
+// servers run directory dir recorded: what KillLeftovers removes once the
+// servers are gone.
+func FaketimeFiles(dir string) ([]string, error) {
+	pids, err := recordedPIDs(dir)
+	var found []string
+	for _, pid := range pids {
+		for _, f := range faketimeFiles(pid) {
+			if _, err := os.Stat(f); err == nil {
+				found = append(found, f)
+			}
+		}
+	}
+	return found, err
 }

@@ -16,10 +16,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-const helperDirEnv = "ZKCHAOS_HELPER_RUN_DIR"
+const (
+	helperDirEnv   = "ZKCHAOS_HELPER_RUN_DIR"
+	helperClockEnv = "ZKCHAOS_HELPER_CLOCK"
+)
 
-// TestHelperHarness is the harness process of TestHarnessDeathKillsServers:
-// it starts an ensemble, prints its pids and waits to be killed.
+// TestHelperHarness is the harness process of the tests that kill one: it
+// starts an ensemble (one node with clock control when helperClockEnv is
+// set, else three), prints its pids and waits to be killed.
 func TestHelperHarness(t *testing.T) {
 	dir := os.Getenv(helperDirEnv)
 	if dir == "" {
@@ -27,7 +31,11 @@ func TestHelperHarness(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	e, err := Start(ctx, Config{Dir: dir, Distribution: os.Getenv("ZKCHAOS_DISTRIBUTION")})
+	cfg := Config{Dir: dir, Distribution: os.Getenv("ZKCHAOS_DISTRIBUTION")}
+	if os.Getenv(helperClockEnv) != "" {
+		cfg.Nodes, cfg.Clock = 1, true
+	}
+	e, err := Start(ctx, cfg)
 	require.NoError(t, err)
 	b, err := json.Marshal(e.PIDs())
 	require.NoError(t, err)
@@ -36,13 +44,12 @@ func TestHelperHarness(t *testing.T) {
 	_ = e.Close(context.Background())
 }
 
-func TestHarnessDeathKillsServers(t *testing.T) {
-	dist := testDistribution(t)
-	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+// startHelperHarness runs TestHelperHarness in a process of its own with
+// the extra environment and returns it with the pids of its servers.
+func startHelperHarness(ctx context.Context, t *testing.T, dir string, env ...string) (*exec.Cmd, map[string]int) {
+	t.Helper()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperHarness$", "-test.v")
-	cmd.Env = append(os.Environ(), helperDirEnv+"="+dir, "ZKCHAOS_DISTRIBUTION="+dist)
+	cmd.Env = append(append(os.Environ(), helperDirEnv+"="+dir, "ZKCHAOS_DISTRIBUTION="+testDistribution(t)), env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -56,6 +63,15 @@ func TestHarnessDeathKillsServers(t *testing.T) {
 		}
 		t.Log("helper: " + sc.Text())
 	}
+	return cmd, pids
+}
+
+func TestHarnessDeathKillsServers(t *testing.T) {
+	testDistribution(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd, pids := startHelperHarness(ctx, t, dir)
 	require.Len(t, pids, 3, "the helper harness did not report its servers")
 	for _, pid := range pids {
 		require.True(t, alive(pid))
@@ -89,12 +105,13 @@ func TestKillLeftovers(t *testing.T) {
 
 	none, err := KillLeftovers(ctx, t.TempDir())
 	require.NoError(t, err)
-	assert.Empty(t, none, "another run directory has no servers")
+	assert.Empty(t, none.Killed, "another run directory has no servers")
 
-	killed, err := KillLeftovers(ctx, e.cfg.Dir)
+	left, err := KillLeftovers(ctx, e.cfg.Dir)
 	require.NoError(t, err)
-	assert.ElementsMatch(t, want, killed)
-	for _, pid := range killed {
+	assert.ElementsMatch(t, want, left.Killed)
+	assert.Empty(t, left.Running)
+	for _, pid := range left.Killed {
 		assert.False(t, alive(pid))
 	}
 

@@ -81,17 +81,22 @@ func newRunCmd() *cobra.Command {
 				return badInput(fmt.Errorf("--kubeconfig: scenario %s uses the %s backend, not kubernetes", s.Name, s.Cluster.Backend))
 			}
 			opts := harness.Options{Scenario: s, OutDir: outDir, Logger: slog.Default(), Kubeconfig: kubeconfig}
+			var progress func(harness.Progress)
 			if live {
 				// One live line on a terminal; only warnings as log lines.
 				opts.Logger = slog.New(slog.NewTextHandler(&lineBreaker{w: errOut}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-				opts.Progress = func(p harness.Progress) { showProgress(errOut, p) }
+				progress = func(p harness.Progress) { showProgress(errOut, p) }
 			} else {
-				opts.Progress = func(p harness.Progress) {
+				progress = func(p harness.Progress) {
 					if int(p.Elapsed.Seconds())%10 == 0 {
 						opts.Logger.Info("progress", "elapsed", p.Elapsed.Round(time.Second), "limit", p.Limit,
 							"ok", p.OK, "fail", p.Fail, "info", p.Info, "fault", p.Fault)
 					}
 				}
+			}
+			opts.Progress = func(p harness.Progress) {
+				inForce.inject(p.Fault)
+				progress(p)
 			}
 			// Successive seeds; the exit code is the worst outcome.
 			var done []reports.JUnitRun
@@ -105,7 +110,9 @@ func newRunCmd() *cobra.Command {
 				}
 				s.Seed = base + int64(i)
 				fmt.Fprintf(errOut, "zkchaos: running %s (seed %d, %s)\n", s.Name, s.Seed, s.TimeLimit)
+				inForce.start(outDir, s.Name)
 				out, err := harness.Run(cmd.Context(), opts)
+				inForce.stop()
 				if live {
 					_ = clearLine(errOut)
 				}
@@ -205,6 +212,8 @@ func finish(w io.Writer, out harness.Outcome, err error) error {
 	switch {
 	case errors.Is(err, harness.ErrInterrupted):
 		return &exitError{code: exitInterrupted, err: fmt.Errorf("%w; history kept in %s (judge it with: zkchaos check %s)", err, out.Dir, out.Dir)}
+	case errors.Is(err, harness.ErrBadInput) && out.Dir == "":
+		return badInput(err)
 	case err != nil:
 		return &exitError{code: exitHarness, err: err}
 	}
@@ -295,6 +304,9 @@ func newCheckCmd() *cobra.Command {
 				return badInput(fmt.Errorf("%s is not a run directory", dir))
 			}
 			res, err := harness.Check(cmd.Context(), dir)
+			if errors.Is(err, harness.ErrBadInput) {
+				return badInput(err)
+			}
 			if err != nil {
 				return &exitError{code: exitHarness, err: err}
 			}
@@ -428,8 +440,11 @@ func newHealCmd() *cobra.Command {
 		Use:   "heal [RUN_DIR...]",
 		Short: "Remove what a killed harness left behind (servers still running, chaos objects)",
 		Long: `heal stops every ZooKeeper server that a run directory's ensemble started and
-that still runs, e.g. after the harness was killed with SIGKILL or hung. With no
-argument it looks at every run directory under --out.
+that still runs, e.g. after the harness was killed with SIGKILL or hung, and
+removes the files libfaketime left in /dev/shm for servers killed with it. With
+no argument it looks at every run directory at any depth under --out (compare's
+runs included). A server that is still running afterwards is listed, with exit
+code 3.
 
 With --kubernetes it deletes instead every Chaos Mesh object the harness created
 (label app.kubernetes.io/managed-by=zkchaos) in --namespace (default: the
@@ -445,7 +460,15 @@ Mesh has undone each; --run limits it to one run's objects.`,
 			}
 			left, err := harness.HealLeftovers(cmd.Context(), root, a)
 			for _, l := range left {
-				fmt.Fprintf(out, "%s: stopped %d server(s): %v\n", l.Dir, len(l.Killed), l.Killed)
+				if len(l.Killed) > 0 {
+					fmt.Fprintf(out, "%s: stopped %d server(s): %v\n", l.Dir, len(l.Killed), l.Killed)
+				}
+				if len(l.Running) > 0 {
+					fmt.Fprintf(out, "%s: %d server(s) still running: %v\n", l.Dir, len(l.Running), l.Running)
+				}
+				if len(l.SharedMemory) > 0 {
+					fmt.Fprintf(out, "%s: removed %d libfaketime file(s) from /dev/shm\n", l.Dir, len(l.SharedMemory))
+				}
 			}
 			if err != nil {
 				return &exitError{code: exitHarness, err: err}

@@ -1,20 +1,25 @@
 // Command zkchaos tests ZooKeeper ensembles for consistency under faults.
 //
 // Exit codes: 0 valid, 1 invalid, 2 unknown, 3 the harness failed, 4 bad
-// input (a scenario or flag error), 130 interrupted (SIGINT or SIGTERM).
+// input (a scenario, flag, run directory or distribution the harness cannot
+// use), 130 interrupted (SIGINT, SIGTERM, SIGHUP or SIGQUIT).
 package main
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"sync"
 	"syscall"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 	"k8s.io/klog/v2"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -64,17 +69,22 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
+// interruptSignals stop a command in order: a run heals its faults, stops
+// its servers, keeps its history and exits 130. A closed terminal (SIGHUP)
+// or Ctrl-\ (SIGQUIT) is no reason to leave faults in force.
+var interruptSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
+
 // run executes the CLI and returns the exit code.
 func run(args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		// The first signal starts an orderly stop (heal, tear down, keep the
-		// history); a second one kills the harness at once, and its servers
-		// die with it.
-		<-ctx.Done()
-		stop()
-	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, interruptSignals...)
+	// Once the command is done a signal is too late to change anything:
+	// ignored, it cannot replace the exit code with death by signal (as
+	// signal.Stop would, by restoring the default action).
+	defer signal.Ignore(interruptSignals...)
+	go onSignals(sigs, cancel, &inForce, os.Stderr, os.Exit)
 	root := newRootCmd()
 	root.SetArgs(args)
 	// Keys, messages, errors and file names come from histories and
@@ -97,6 +107,83 @@ func run(args []string) int {
 	return exitHarness
 }
 
+// onSignals cancels the command at the first signal. While a run heals and
+// tears down, a second signal says what is being undone and lets it finish;
+// a third exits at once, naming what is still in force. Outside a run a
+// second signal exits at once: there is nothing to undo.
+func onSignals(sigs <-chan os.Signal, cancel context.CancelFunc, f *faults, w io.Writer, exit func(int)) {
+	<-sigs
+	cancel()
+	warned := false
+	for sig := range sigs {
+		name := sig.String()
+		if s, ok := sig.(syscall.Signal); ok {
+			name = unix.SignalName(s)
+		}
+		what, ok := f.describe()
+		switch {
+		case !ok:
+			fmt.Fprintf(w, "zkchaos: %s again: exiting at once\n", name)
+		case !warned:
+			warned = true
+			fmt.Fprintf(w, "zkchaos: %s again: still healing %s; finishing that first (a third signal exits and leaves it in force)\n", name, what)
+			continue
+		default:
+			fmt.Fprintf(w, "zkchaos: %s again: exiting with this still in force: %s\n", name, what)
+		}
+		exit(exitInterrupted)
+		return
+	}
+}
+
+// inForce is what the running command has to undo when it is interrupted.
+var inForce faults
+
+// faults is what a run has put in force, for the signal handler to name.
+type faults struct {
+	mu      sync.Mutex
+	running bool
+	out     string
+	name    string
+	fault   string
+}
+
+// start records that a run of scenario name into out has begun.
+func (f *faults) start(out, name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.running, f.out, f.name, f.fault = true, out, name, ""
+}
+
+// inject records the fault in force ("" for none).
+func (f *faults) inject(fault string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fault = fault
+}
+
+// stop records that the run has ended, healed and torn down.
+func (f *faults) stop() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.running = false
+}
+
+// describe names what the run still has to undo; false when no run is on.
+func (f *faults) describe() (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.running {
+		return "", false
+	}
+	fault := "the faults in force"
+	if f.fault != "" {
+		fault = "the fault " + f.fault
+	}
+	return fmt.Sprintf("%s and the servers of %s (undo what is left with: zkchaos heal --out %s)",
+		fault, filepath.Join(f.out, f.name, "latest"), f.out), true
+}
+
 func newRootCmd() *cobra.Command {
 	var verbose bool
 	root := &cobra.Command{
@@ -106,7 +193,7 @@ func newRootCmd() *cobra.Command {
 faults, records every operation in a history, and judges the history.
 
 Exit codes: 0 valid, 1 invalid, 2 unknown, 3 the harness failed,
-4 bad input, 130 interrupted.`,
+4 bad input, 130 interrupted (SIGINT, SIGTERM, SIGHUP, SIGQUIT).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, _ []string) {

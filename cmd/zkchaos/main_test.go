@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -44,7 +43,7 @@ func TestMain(m *testing.M) {
 }
 
 // zkchaos runs the binary and returns its exit code, stdout and stderr.
-func zkchaos(t *testing.T, args ...string) (int, string, string) {
+func zkchaos(t testing.TB, args ...string) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	var stdout, stderr strings.Builder
@@ -99,12 +98,7 @@ func TestRunWithBadScenarioIsBadInputAndStartsNothing(t *testing.T) {
 }
 
 func TestCheckJudgesAStoredHistoryOffline(t *testing.T) {
-	dir := t.TempDir()
-	for _, f := range []string{"scenario.yaml", "history.jsonl"} {
-		b, err := os.ReadFile(filepath.Join("testdata", "invalid-run", f))
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(dir, f), b, 0o644))
-	}
+	dir := copyInvalidRun(t)
 	junit := filepath.Join(t.TempDir(), "junit.xml")
 	code, out, stderr := zkchaos(t, "check", dir, "--junit", junit)
 	assert.Equal(t, exitInvalid, code, stderr)
@@ -120,39 +114,6 @@ func TestCheckJudgesAStoredHistoryOffline(t *testing.T) {
 
 	code, _, _ = zkchaos(t, "check", filepath.Join(dir, "nope"))
 	assert.Equal(t, exitBadInput, code)
-}
-
-func TestSIGINTHealsTearsDownAndKeepsTheHistory(t *testing.T) {
-	localtest.RequireZooKeeper(t)
-	out := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "run", "../../scenarios/smoke.yaml", "--time-limit", "3m", "--out", out)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-
-	historyPath := filepath.Join(out, "smoke", reports.LatestLink, history.FileName)
-	require.Eventually(t, func() bool {
-		st, err := os.Stat(historyPath)
-		return err == nil && st.Size() > 20_000
-	}, 2*time.Minute, 100*time.Millisecond, "the run should record operations: %s", &stderr)
-	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
-	err := cmd.Wait()
-	var exit *exec.ExitError
-	require.ErrorAs(t, err, &exit, stderr.String())
-	assert.Equal(t, exitInterrupted, exit.ExitCode(), stderr.String())
-	assert.Contains(t, stderr.String(), "run interrupted")
-
-	runDir, err := filepath.EvalSymlinks(filepath.Join(out, "smoke", reports.LatestLink))
-	require.NoError(t, err)
-	assert.Empty(t, servers(t, runDir), "no ZooKeeper process may outlive the harness")
-	read, err := history.ReadFile(historyPath)
-	require.NoError(t, err)
-	assert.NotEmpty(t, history.Calls(read.Ops))
-	res, err := reports.ReadResults(runDir)
-	require.NoError(t, err)
-	assert.True(t, res.Interrupted)
 }
 
 // servers lists ZooKeeper servers of the run directory that still run.
@@ -198,12 +159,7 @@ func TestHealStopsServersAHungHarnessLeftRunning(t *testing.T) {
 }
 
 func TestExportedHistoryIsJudgedTheSameAsJepsenEDN(t *testing.T) {
-	dir := t.TempDir()
-	for _, f := range []string{"scenario.yaml", "history.jsonl"} {
-		b, err := os.ReadFile(filepath.Join("testdata", "invalid-run", f))
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(dir, f), b, 0o644))
-	}
+	dir := copyInvalidRun(t)
 	code, out, stderr := zkchaos(t, "export", "--edn", dir)
 	require.Equal(t, exitValid, code, stderr)
 	ednPath := strings.TrimSpace(out)
