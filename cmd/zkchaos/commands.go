@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -80,24 +79,8 @@ func newRunCmd() *cobra.Command {
 			if kubeconfig != "" && s.Cluster.Backend != scenarios.BackendKubernetes {
 				return badInput(fmt.Errorf("--kubeconfig: scenario %s uses the %s backend, not kubernetes", s.Name, s.Cluster.Backend))
 			}
-			opts := harness.Options{Scenario: s, OutDir: outDir, Logger: slog.Default(), Kubeconfig: kubeconfig}
-			var progress func(harness.Progress)
-			if live {
-				// One live line on a terminal; only warnings as log lines.
-				opts.Logger = slog.New(slog.NewTextHandler(&lineBreaker{w: errOut}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-				progress = func(p harness.Progress) { showProgress(errOut, p) }
-			} else {
-				progress = func(p harness.Progress) {
-					if int(p.Elapsed.Seconds())%10 == 0 {
-						opts.Logger.Info("progress", "elapsed", p.Elapsed.Round(time.Second), "limit", p.Limit,
-							"ok", p.OK, "fail", p.Fail, "info", p.Info, "fault", p.Fault)
-					}
-				}
-			}
-			opts.Progress = func(p harness.Progress) {
-				inForce.inject(p.Fault)
-				progress(p)
-			}
+			opts := harnessOptions(errOut)
+			opts.Scenario, opts.OutDir, opts.Kubeconfig = s, outDir, kubeconfig
 			// Successive seeds; the exit code is the worst outcome.
 			var done []reports.JUnitRun
 			var worst error
@@ -438,7 +421,7 @@ func newHealCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "heal [RUN_DIR...]",
-		Short: "Remove what a killed harness left behind (servers still running, chaos objects)",
+		Short: "Remove what a killed harness left behind (servers still running, chaos objects, deployed ensembles)",
 		Long: `heal stops every ZooKeeper server that a run directory's ensemble started and
 that still runs, e.g. after the harness was killed with SIGKILL or hung, and
 removes the files libfaketime left in /dev/shm for servers killed with it. With
@@ -449,7 +432,9 @@ code 3.
 With --kubernetes it deletes instead every Chaos Mesh object the harness created
 (label app.kubernetes.io/managed-by=zkchaos) in --namespace (default: the
 context's), or in all namespaces with --namespace '*', and waits until Chaos
-Mesh has undone each; --run limits it to one run's objects.`,
+Mesh has undone each; then the ensembles runs deployed (StatefulSets,
+Services, volume claims with the same label); --run limits it to one run's
+objects.`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			out := cmd.OutOrStdout()
 			if kubernetes {
@@ -480,7 +465,7 @@ Mesh has undone each; --run limits it to one run's objects.`,
 		},
 	}
 	cmd.Flags().StringVar(&root, "out", "runs", "directory that holds run directories")
-	cmd.Flags().BoolVar(&kubernetes, "kubernetes", false, "delete leftover chaos objects in a Kubernetes cluster instead")
+	cmd.Flags().BoolVar(&kubernetes, "kubernetes", false, "delete leftover chaos objects and deployed ensembles in a Kubernetes cluster instead")
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)")
 	cmd.Flags().StringVar(&kubectx, "context", "", "kubeconfig context (default: the current one)")
 	cmd.Flags().StringVar(&namespace, "namespace", "", "namespace to clean (default: the context's; '*' for all)")

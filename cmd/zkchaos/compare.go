@@ -191,7 +191,9 @@ run:
 				o.Scenario = &sc
 				o.OutDir = filepath.Join(f.outDir, side.sub)
 				fmt.Fprintf(errOut, "zkchaos: %s (%s): running %s (seed %d, %s)\n", side.label, side.dist, sc.Name, sc.Seed, sc.TimeLimit)
+				inForce.start(o.OutDir, sc.Name)
 				out, err := harness.Run(ctx, o)
+				inForce.stop()
 				if isTerminal(errOut) {
 					_ = clearLine(errOut)
 				}
@@ -304,21 +306,28 @@ func printRunLine(w io.Writer, side, scenario string, seed int64, out harness.Ou
 	fmt.Fprintf(w, "%s %s seed %d: %s; report: %s\n", side, scenario, seed, verdict, filepath.Join(out.Dir, reports.ReportFile))
 }
 
-// harnessOptions sets up the harness's logging as zkchaos run does: one live
-// line on a terminal, structured progress lines elsewhere.
+// harnessOptions sets up the harness's logging for run and compare (one live
+// line on a terminal, structured progress lines elsewhere) and tells the
+// signal handler which fault is in force.
 func harnessOptions(errOut io.Writer) harness.Options {
 	opts := harness.Options{Logger: slog.Default()}
+	var progress func(harness.Progress)
 	if isTerminal(errOut) {
+		// One live line on a terminal; only warnings as log lines.
 		opts.Logger = slog.New(slog.NewTextHandler(&lineBreaker{w: errOut}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		opts.Progress = func(p harness.Progress) { showProgress(errOut, p) }
-		return opts
-	}
-	log := opts.Logger
-	opts.Progress = func(p harness.Progress) {
-		if int(p.Elapsed.Seconds())%10 == 0 {
-			log.Info("progress", "elapsed", p.Elapsed.Round(time.Second), "limit", p.Limit,
-				"ok", p.OK, "fail", p.Fail, "info", p.Info, "fault", p.Fault)
+		progress = func(p harness.Progress) { showProgress(errOut, p) }
+	} else {
+		log := opts.Logger
+		progress = func(p harness.Progress) {
+			if int(p.Elapsed.Seconds())%10 == 0 {
+				log.Info("progress", "elapsed", p.Elapsed.Round(time.Second), "limit", p.Limit,
+					"ok", p.OK, "fail", p.Fail, "info", p.Info, "fault", p.Fault)
+			}
 		}
+	}
+	opts.Progress = func(p harness.Progress) {
+		inForce.inject(p.Fault)
+		progress(p)
 	}
 	return opts
 }
