@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/internal/guard"
 )
 
 // Verdict is the outcome of a check.
@@ -150,12 +151,14 @@ func (c composed) Check(ctx context.Context, ops []history.Op) Result {
 }
 
 // inParallel calls f(0) to f(n-1), as many at once as there are cores, and
-// returns when all have returned: keys are judged independently.
+// returns when all have returned: keys are judged independently. A panic in
+// f is raised again in the caller, once every call has returned, where run
+// turns it into an unknown result instead of a crash of the process.
 func inParallel(n int, f func(i int)) {
 	work := make(chan int)
-	var wg sync.WaitGroup
+	var g guard.Group
 	for range min(runtime.GOMAXPROCS(0), n) {
-		wg.Go(func() {
+		g.Go("a checker's parallel work", func() {
 			for i := range work {
 				f(i)
 			}
@@ -165,7 +168,7 @@ func inParallel(n int, f func(i int)) {
 		work <- i
 	}
 	close(work)
-	wg.Wait()
+	g.Wait()
 }
 
 // run calls c.Check, turning a panic into an unknown result: one broken
