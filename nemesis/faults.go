@@ -247,6 +247,8 @@ func (k *clock) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (
 				select {
 				case <-stop:
 					return
+				case <-ctx.Done():
+					return // the run ended (a panic elsewhere); its heal resets the clocks
 				case <-t.C:
 					on = !on
 					s := cluster.ClockShift{}

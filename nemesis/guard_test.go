@@ -48,3 +48,35 @@ func TestPanicInAStrobeReachesTheRunsHandler(t *testing.T) {
 	}
 	assert.NoError(t, inj.Heal(context.Background()), "the fault heals after its goroutine panicked")
 }
+
+// countingClock is a cluster that counts clock settings.
+type countingClock struct {
+	*fakeCluster
+	sets atomic.Int32
+}
+
+func (c *countingClock) SetClock(context.Context, cluster.Node, cluster.ClockShift) error {
+	c.sets.Add(1)
+	return nil
+}
+
+func (c *countingClock) ResetClock(context.Context, cluster.Node) error { return nil }
+
+// TestStrobeStopsWithItsRun: a strobe stops flipping clocks once the run
+// that injected it ends (a panic elsewhere cancels it), so the heal that
+// follows is not undone by a strobe still running.
+func TestStrobeStopsWithItsRun(t *testing.T) {
+	f, err := New(Spec{Name: KindClock, Clock: ClockStrobe, Target: TargetAll, Delta: time.Second, Period: 10 * time.Millisecond})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &countingClock{fakeCluster: newFake(3, "n1")}
+	inj, err := f.Inject(ctx, c, rand.New(rand.NewPCG(1, 1)))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return c.sets.Load() > 6 }, 5*time.Second, time.Millisecond, "the strobe flips")
+	cancel()
+	time.Sleep(30 * time.Millisecond) // a flip under way may finish
+	before := c.sets.Load()
+	time.Sleep(100 * time.Millisecond)
+	assert.Equal(t, before, c.sets.Load(), "no flip after the run ended")
+	assert.NoError(t, inj.Heal(context.Background()))
+}
