@@ -84,6 +84,7 @@ func TestPanicInAWorkerFailsTheRunAndHealsEverything(t *testing.T) {
 		{inFinalReads, "final reads bug"},
 	} {
 		t.Run(tc.where, func(t *testing.T) {
+			t.Parallel() // two at a time: go test's -parallel is the number of cores
 			s, err := scenarios.Load("../scenarios/smoke.yaml")
 			require.NoError(t, err)
 			s.TimeLimit = time.Minute

@@ -109,6 +109,7 @@ func TestInterruptSignalsHealTearDownAndKeepTheHistory(t *testing.T) {
 	localtest.RequireZooKeeper(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
+			t.Parallel() // two at a time: go test's -parallel is the number of cores
 			r := startRun(t, "../../scenarios/smoke.yaml", "smoke", "--time-limit", "3m")
 			r.waitRecording(t, 20_000)
 			code := r.signal(t, 0, sig)
