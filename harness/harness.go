@@ -22,6 +22,7 @@ import (
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/cluster/k8s"
 	"github.com/zkchaos/zkchaos/cluster/local"
+	"github.com/zkchaos/zkchaos/cluster/zkadmin"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/internal/guard"
 	"github.com/zkchaos/zkchaos/nemesis"
@@ -350,7 +351,7 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 			log.Warn("final reads incomplete", "err", ferr)
 		}
 		snapCtx, cancelSnap := context.WithTimeout(ctx, time.Minute)
-		serr := workloads.Snapshots(snapCtx, env, rec, local.FourLetter)
+		serr := workloads.Snapshots(snapCtx, env, rec, zkadmin.FourLetter)
 		cancelSnap()
 		if serr != nil {
 			log.Warn("snapshots incomplete", "err", serr)

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/zkchaos/zkchaos/cluster"
-	"github.com/zkchaos/zkchaos/cluster/local"
+	"github.com/zkchaos/zkchaos/cluster/zkadmin"
 	"github.com/zkchaos/zkchaos/history"
 )
 
@@ -403,11 +403,11 @@ func (r *scriptRun) await(ctx context.Context, w Trigger) (*history.Trigger, <-c
 	case w.Mntr != "":
 		re := regexp.MustCompile(w.Match)
 		saw, err := poll(waitCtx, func() (string, bool) {
-			reply, err := local.FourLetter(waitCtx, node.ClientAddr, "mntr")
+			reply, err := zkadmin.FourLetter(waitCtx, node.ClientAddr, "mntr")
 			if err != nil {
 				return "", false
 			}
-			v, ok := local.MntrValue(reply, w.Mntr)
+			v, ok := zkadmin.MntrValue(reply, w.Mntr)
 			v = strings.TrimSpace(v)
 			return w.Mntr + "=" + v, ok && re.MatchString(v)
 		})

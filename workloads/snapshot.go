@@ -20,7 +20,7 @@ import (
 // created a great many cannot stall the end of a run.
 const maxSnapshotNodes = 200_000
 
-// FourLetter asks a server a four-letter word; cluster/local.FourLetter is one.
+// FourLetter asks a server a four-letter word; cluster/zkadmin.FourLetter is one.
 type FourLetter func(ctx context.Context, addr, cmd string) (string, error)
 
 // Snapshots records, for every node, every persistent znode it holds

@@ -23,7 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/zkchaos/zkchaos/cluster"
-	"github.com/zkchaos/zkchaos/cluster/local"
+	"github.com/zkchaos/zkchaos/cluster/zkadmin"
 	"github.com/zkchaos/zkchaos/deploy"
 )
 
@@ -391,7 +391,7 @@ func (e *Ensemble) Roles(ctx context.Context) map[string]cluster.Role {
 		wg.Go(func() {
 			askCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
-			r, err := local.Srvr(askCtx, n.ClientAddr)
+			r, err := zkadmin.Srvr(askCtx, n.ClientAddr)
 			if err != nil {
 				r = cluster.Down
 			}

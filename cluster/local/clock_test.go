@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/cluster"
+	"github.com/zkchaos/zkchaos/cluster/zkadmin"
 )
 
 // What a clock shift does here (libfaketime 0.9.10, OpenJDK 17, ZooKeeper
@@ -224,7 +225,7 @@ func clockSkew(ctx context.Context, t *testing.T, conn *zk.Conn, n cluster.Node)
 	before := time.Now()
 	_, _, err := conn.Exists("/")
 	require.NoError(t, err, "exists through %s", n.Name)
-	out, err := FourLetter(ctx, n.ClientAddr, "cons")
+	out, err := zkadmin.FourLetter(ctx, n.ClientAddr, "cons")
 	require.NoError(t, err)
 	after := time.Now()
 	sid := fmt.Sprintf("sid=0x%x,", conn.SessionID())
@@ -497,7 +498,7 @@ func TestClockStepBackWedgesTheLeader(t *testing.T) {
 	}, 2*waitTimeout, 50*time.Millisecond, "the followers of a stepped-back leader never left it")
 	// Meanwhile the wedged node still believes it leads, and serves its own
 	// sessions from its stale state.
-	old, err := Srvr(ctx, leader.ClientAddr)
+	old, err := zkadmin.Srvr(ctx, leader.ClientAddr)
 	require.NoError(t, err)
 	t.Logf("%s says %s %v after the step", leader.Name, old, time.Since(steppedAt))
 	if time.Since(steppedAt) < -step {

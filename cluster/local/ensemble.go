@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/zkchaos/zkchaos/cluster"
+	"github.com/zkchaos/zkchaos/cluster/zkadmin"
 	"github.com/zkchaos/zkchaos/internal/guard"
 )
 
@@ -486,34 +487,22 @@ const (
 func syncState(ctx context.Context, addr string) (state string, synced bool) {
 	rctx, cancel := context.WithTimeout(ctx, roleTimeout)
 	defer cancel()
-	role, err := Srvr(rctx, addr)
+	role, err := zkadmin.Srvr(rctx, addr)
 	if err != nil {
 		return err.Error(), false
 	}
 	if role != cluster.Leader && role != cluster.Follower {
 		return "not serving", false
 	}
-	reply, err := FourLetter(rctx, addr, "mntr")
+	reply, err := zkadmin.FourLetter(rctx, addr, "mntr")
 	if err != nil {
 		return string(role) + ", " + err.Error(), false
 	}
-	peer, ok := MntrValue(reply, "zk_peer_state")
+	peer, ok := zkadmin.MntrValue(reply, "zk_peer_state")
 	if !ok || peer == leadingBroadcast || peer == followingBroadcast {
 		return string(role), true
 	}
 	return fmt.Sprintf("%s, zk_peer_state %q", role, peer), false
-}
-
-// MntrValue returns the value of key in a mntr reply ("key<TAB>value"
-// lines).
-func MntrValue(reply, key string) (string, bool) {
-	for line := range strings.Lines(reply) {
-		k, v, ok := strings.Cut(strings.TrimRight(line, "\r\n"), "\t")
-		if ok && k == key {
-			return v, true
-		}
-	}
-	return "", false
 }
 
 // Close kills every server and waits until all have exited; the nodes'
@@ -573,7 +562,7 @@ func (e *Ensemble) Roles(ctx context.Context) map[string]cluster.Role {
 		g.Go("role of "+n.Name, func() {
 			rctx, cancel := context.WithTimeout(ctx, roleTimeout)
 			defer cancel()
-			role, err := Srvr(rctx, n.ClientAddr)
+			role, err := zkadmin.Srvr(rctx, n.ClientAddr)
 			if err != nil {
 				e.log.Debug("srvr failed", "node", n.Name, "err", err)
 			}

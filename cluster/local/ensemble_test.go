@@ -25,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/cluster"
+	"github.com/zkchaos/zkchaos/cluster/zkadmin"
 )
 
 // Real-ensemble tests run one at a time (no t.Parallel): on two cores,
@@ -179,10 +180,10 @@ func TestEnsembleStartsHealthyWithOneLeader(t *testing.T) {
 	}
 
 	// Four-letter words other than srvr work too.
-	out, err := FourLetter(ctx, nodes[0].ClientAddr, "ruok")
+	out, err := zkadmin.FourLetter(ctx, nodes[0].ClientAddr, "ruok")
 	require.NoError(t, err)
 	assert.Equal(t, "imok", out)
-	out, err = FourLetter(ctx, nodes[0].ClientAddr, "mntr")
+	out, err = zkadmin.FourLetter(ctx, nodes[0].ClientAddr, "mntr")
 	require.NoError(t, err)
 	assert.Contains(t, out, "zk_server_state")
 }
@@ -454,7 +455,7 @@ func assertRuns(t *testing.T, e *Ensemble, n cluster.Node, d Distribution) {
 // reply: the version and build date compiled into the jar it runs.
 func serverVersion(t *testing.T, n cluster.Node) string {
 	t.Helper()
-	reply, err := FourLetter(context.Background(), n.ClientAddr, "srvr")
+	reply, err := zkadmin.FourLetter(context.Background(), n.ClientAddr, "srvr")
 	require.NoError(t, err)
 	first, _, _ := strings.Cut(reply, "\n")
 	require.True(t, strings.HasPrefix(first, "Zookeeper version:"), "srvr reply %q", reply)
@@ -540,9 +541,9 @@ func TestFetchedDebianVersionRunsAndNodesRestartOnAnother(t *testing.T) {
 		t.Logf("%s: %q -> %q", n.Name, before[n.Name], after)
 		state, synced := syncState(ctx, n.ClientAddr)
 		assert.True(t, synced, "%s: %s", n.Name, state)
-		mntr, err := FourLetter(ctx, n.ClientAddr, "mntr")
+		mntr, err := zkadmin.FourLetter(ctx, n.ClientAddr, "mntr")
 		require.NoError(t, err)
-		peer, ok := MntrValue(mntr, "zk_peer_state")
+		peer, ok := zkadmin.MntrValue(mntr, "zk_peer_state")
 		assert.True(t, ok, "3.8 reports zk_peer_state")
 		assert.Contains(t, []string{leadingBroadcast, followingBroadcast}, peer)
 	}
@@ -601,6 +602,7 @@ func TestSyncStateWantsServingAndBroadcast(t *testing.T) {
 	mntr := func(state string) string {
 		return "zk_version\t3.8.0\nzk_server_state\tfollower\nzk_peer_state\t" + state + "\nzk_znode_count\t5\n"
 	}
+	const srvrFollower = "Zookeeper version: 3.8.0\nZxid: 0x100000000\nMode: follower\nNode count: 5\n"
 	state, synced := syncState(ctx, fakeWords(t, map[string]string{"srvr": srvrFollower, "mntr": mntr(followingBroadcast)}))
 	assert.True(t, synced, state)
 
@@ -608,7 +610,7 @@ func TestSyncStateWantsServingAndBroadcast(t *testing.T) {
 	assert.False(t, synced)
 	assert.Equal(t, `follower, zk_peer_state "following - synchronization"`, state)
 
-	state, synced = syncState(ctx, fakeWords(t, map[string]string{"srvr": notServing + "\n", "mntr": mntr(followingBroadcast)}))
+	state, synced = syncState(ctx, fakeWords(t, map[string]string{"srvr": zkadmin.NotServing + "\n", "mntr": mntr(followingBroadcast)}))
 	assert.False(t, synced)
 	assert.Equal(t, "not serving", state)
 

@@ -87,3 +87,11 @@ func startTestEnsemble(t testing.TB, cfg Config) *Ensemble {
 	})
 	return e
 }
+
+// truncate shortens s to at most n bytes for messages.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

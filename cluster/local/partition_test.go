@@ -16,6 +16,7 @@ import (
 
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/cluster/local/linkproxy"
+	"github.com/zkchaos/zkchaos/cluster/zkadmin"
 )
 
 // startPartitionable starts a 3-node ensemble with link proxies.
@@ -289,7 +290,7 @@ func TestClientIsolationCutsPinnedClients(t *testing.T) {
 	assert.Error(t, err, "the client stays cut off")
 	t.Logf("isolated client of %s: %v", target.Name, err)
 	// The server itself, and clients of other nodes, are unaffected.
-	role, err := Srvr(ctx, target.ClientAddr)
+	role, err := zkadmin.Srvr(ctx, target.ClientAddr)
 	require.NoError(t, err)
 	assert.NotEqual(t, cluster.Down, role)
 	write(t, bystander, "/bystander")

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/cluster"
+	"github.com/zkchaos/zkchaos/cluster/zkadmin"
 )
 
 // preparedEnsemble returns an ensemble of n nodes whose files are written
@@ -106,7 +107,7 @@ func srvrRoles(ctx context.Context, nodes []cluster.Node) map[string]cluster.Rol
 	roles := make(map[string]cluster.Role, len(nodes))
 	for _, n := range nodes {
 		rctx, cancel := context.WithTimeout(ctx, roleTimeout)
-		roles[n.Name], _ = Srvr(rctx, n.ClientAddr)
+		roles[n.Name], _ = zkadmin.Srvr(rctx, n.ClientAddr)
 		cancel()
 	}
 	return roles
@@ -145,7 +146,7 @@ func TestPausedNodeStopsAnswering(t *testing.T) {
 
 	// The kernel still accepts the connection, but nobody answers.
 	sctx, scancel := context.WithTimeout(ctx, 2*time.Second)
-	_, err = Srvr(sctx, paused.ClientAddr)
+	_, err = zkadmin.Srvr(sctx, paused.ClientAddr)
 	scancel()
 	assert.ErrorIs(t, err, context.DeadlineExceeded, "srvr to a paused server times out")
 	roles := e.Roles(ctx)
@@ -170,7 +171,7 @@ func TestPausedNodeStopsAnswering(t *testing.T) {
 	// reply or "not serving": ask until it follows again.
 	var role cluster.Role
 	require.Eventually(t, func() bool {
-		role, err = Srvr(ctx, paused.ClientAddr)
+		role, err = zkadmin.Srvr(ctx, paused.ClientAddr)
 		return err == nil && role == cluster.Follower
 	}, waitTimeout, 100*time.Millisecond, "the resumed node follows again: %v %v", role, err)
 	assert.Equal(t, pid, e.PIDs()[paused.Name], "the same process: paused, never restarted")
@@ -215,7 +216,7 @@ func TestPausedLeaderIsReplaced(t *testing.T) {
 	require.NoError(t, e.Resume(ctx, leader))
 	// What the old leader says the moment it thaws (it learns only then
 	// that it lost its followers).
-	if role, err := Srvr(ctx, leader.ClientAddr); err == nil {
+	if role, err := zkadmin.Srvr(ctx, leader.ClientAddr); err == nil {
 		t.Logf("%s right after resume says %s", leader.Name, role)
 	}
 	_, err = e.WaitHealthy(ctx, 2*waitTimeout)

@@ -1,4 +1,9 @@
-package local
+// Package zkadmin speaks ZooKeeper's admin protocol, the four-letter words
+// (srvr, mntr, ruok, cons, ...), to a server at an address: both backends ask
+// servers for their roles with it, the harness reads their data digests and
+// state triggers wait for mntr values. It knows nothing of how the servers
+// were started.
+package zkadmin
 
 import (
 	"bufio"
@@ -17,9 +22,9 @@ import (
 // DefaultFourLetterTimeout bounds a four-letter word whose ctx has no deadline.
 const DefaultFourLetterTimeout = 5 * time.Second
 
-// notServing is what a server answers to most four-letter words while it has
+// NotServing is what a server answers to most four-letter words while it has
 // no quorum (electing, syncing with a leader, or cut off).
-const notServing = "This ZooKeeper instance is not currently serving requests"
+const NotServing = "This ZooKeeper instance is not currently serving requests"
 
 // maxFourLetterReply caps how much of a reply is read (mntr is a few KB).
 const maxFourLetterReply = 1 << 20
@@ -89,7 +94,7 @@ func Srvr(ctx context.Context, addr string) (cluster.Role, error) {
 
 // parseSrvr reads the role out of a srvr reply.
 func parseSrvr(reply string) (cluster.Role, error) {
-	if strings.Contains(reply, notServing) {
+	if strings.Contains(reply, NotServing) {
 		return cluster.Down, nil
 	}
 	sc := bufio.NewScanner(strings.NewReader(reply))
@@ -119,4 +124,16 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// MntrValue returns the value of key in a mntr reply ("key<TAB>value"
+// lines).
+func MntrValue(reply, key string) (string, bool) {
+	for line := range strings.Lines(reply) {
+		k, v, ok := strings.Cut(strings.TrimRight(line, "\r\n"), "\t")
+		if ok && k == key {
+			return v, true
+		}
+	}
+	return "", false
 }

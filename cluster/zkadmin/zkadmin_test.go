@@ -1,12 +1,9 @@
-package local
+package zkadmin
 
 import (
 	"context"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +31,7 @@ func TestParseSrvr(t *testing.T) {
 		strings.Replace(srvrFollower, "Mode: follower", "Mode: leader", 1):     cluster.Leader,
 		strings.Replace(srvrFollower, "Mode: follower", "Mode: standalone", 1): cluster.Down,
 		strings.Replace(srvrFollower, "Mode: follower", "Mode: observer", 1):   cluster.Down,
-		notServing + "\n": cluster.Down,
+		NotServing + "\n": cluster.Down,
 	} {
 		got, err := parseSrvr(reply)
 		require.NoError(t, err, reply)
@@ -82,7 +79,7 @@ func TestSrvrAgainstFakeServer(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, cluster.Follower, role)
 
-	role, err = Srvr(context.Background(), fakeServer(t, notServing+"\n"))
+	role, err = Srvr(context.Background(), fakeServer(t, NotServing+"\n"))
 	require.NoError(t, err)
 	assert.Equal(t, cluster.Down, role)
 }
@@ -115,42 +112,14 @@ func TestFourLetterNobodyListening(t *testing.T) {
 	assert.ErrorContains(t, err, "four letters")
 }
 
-func TestFreePorts(t *testing.T) {
-	ports, err := freePorts(15)
-	require.NoError(t, err)
-	require.Len(t, ports, 15)
-	lo, _ := ephemeralRange()
-	seen := map[int]bool{}
-	for _, p := range ports {
-		assert.False(t, seen[p], "port %d twice", p)
-		seen[p] = true
-		if lo-lowestPort >= 1000 {
-			assert.True(t, p >= lowestPort && p < lo, "port %d outside [%d, %d)", p, lowestPort, lo)
-		}
-		l, err := net.Listen("tcp", net.JoinHostPort(loopback, strconv.Itoa(p)))
-		require.NoError(t, err, "port %d is free", p)
-		l.Close()
-	}
-}
-
-func TestTailLines(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "log")
-	var b strings.Builder
-	for i := range 100 {
-		b.WriteString("line " + strconv.Itoa(i) + "\n")
-	}
-	require.NoError(t, os.WriteFile(p, []byte(b.String()), 0o644))
-	got := tailLines(p, 3)
-	assert.Equal(t, "line 97\nline 98\nline 99", got)
-
-	require.NoError(t, os.WriteFile(p, nil, 0o644))
-	assert.Equal(t, "(empty log)", tailLines(p, 3))
-	assert.Contains(t, tailLines(filepath.Join(dir, "missing"), 3), "cannot read")
-
-	big := strings.Repeat(strings.Repeat("x", 1000)+"\n", 200) + "last\n"
-	require.NoError(t, os.WriteFile(p, []byte(big), 0o644))
-	lines := strings.Split(tailLines(p, 20), "\n")
-	assert.Len(t, lines, 20)
-	assert.Equal(t, "last", lines[19])
+func TestMntrValue(t *testing.T) {
+	reply := "zk_version\t3.8.0\r\nzk_peer_state\tfollowing - broadcast\nzk_digest_mismatches_count\t0\n"
+	v, ok := MntrValue(reply, "zk_peer_state")
+	assert.True(t, ok)
+	assert.Equal(t, "following - broadcast", v)
+	v, ok = MntrValue(reply, "zk_version")
+	assert.True(t, ok)
+	assert.Equal(t, "3.8.0", v, "a CRLF line ending is not part of the value")
+	_, ok = MntrValue(reply, "zk_missing")
+	assert.False(t, ok)
 }
