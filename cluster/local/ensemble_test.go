@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +24,7 @@ import (
 
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/cluster/zkadmin"
+	"github.com/zkchaos/zkchaos/cluster/zkadmin/zkadmintest"
 )
 
 // Real-ensemble tests run one at a time (no t.Parallel): on two cores,
@@ -572,49 +571,24 @@ func TestRestartOnAnUnknownDistributionLeavesTheNodeAlone(t *testing.T) {
 	assert.Equal(t, version, e.Version(n))
 }
 
-// fakeWords serves four-letter words from a table, on loopback, and
-// returns its address.
-func fakeWords(t *testing.T, replies map[string]string) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 4)
-				if _, err := io.ReadFull(c, buf); err == nil {
-					_, _ = io.WriteString(c, replies[string(buf)])
-				}
-			}()
-		}
-	}()
-	return l.Addr().String()
-}
-
 func TestSyncStateWantsServingAndBroadcast(t *testing.T) {
 	ctx := context.Background()
 	mntr := func(state string) string {
 		return "zk_version\t3.8.0\nzk_server_state\tfollower\nzk_peer_state\t" + state + "\nzk_znode_count\t5\n"
 	}
 	const srvrFollower = "Zookeeper version: 3.8.0\nZxid: 0x100000000\nMode: follower\nNode count: 5\n"
-	state, synced := syncState(ctx, fakeWords(t, map[string]string{"srvr": srvrFollower, "mntr": mntr(followingBroadcast)}))
+	state, synced := syncState(ctx, zkadmintest.Server(t, map[string]string{"srvr": srvrFollower, "mntr": mntr(followingBroadcast)}))
 	assert.True(t, synced, state)
 
-	state, synced = syncState(ctx, fakeWords(t, map[string]string{"srvr": srvrFollower, "mntr": mntr("following - synchronization")}))
+	state, synced = syncState(ctx, zkadmintest.Server(t, map[string]string{"srvr": srvrFollower, "mntr": mntr("following - synchronization")}))
 	assert.False(t, synced)
 	assert.Equal(t, `follower, zk_peer_state "following - synchronization"`, state)
 
-	state, synced = syncState(ctx, fakeWords(t, map[string]string{"srvr": zkadmin.NotServing + "\n", "mntr": mntr(followingBroadcast)}))
+	state, synced = syncState(ctx, zkadmintest.Server(t, map[string]string{"srvr": zkadmin.NotServing + "\n", "mntr": mntr(followingBroadcast)}))
 	assert.False(t, synced)
 	assert.Equal(t, "not serving", state)
 
 	// A server too old to report zk_peer_state is in sync once it serves.
-	state, synced = syncState(ctx, fakeWords(t, map[string]string{"srvr": srvrFollower, "mntr": "zk_version\t3.5.9\n"}))
+	state, synced = syncState(ctx, zkadmintest.Server(t, map[string]string{"srvr": srvrFollower, "mntr": "zk_version\t3.5.9\n"}))
 	assert.True(t, synced, state)
 }

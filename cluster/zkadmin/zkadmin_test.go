@@ -2,7 +2,6 @@ package zkadmin
 
 import (
 	"context"
-	"io"
 	"net"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/cluster"
+	"github.com/zkchaos/zkchaos/cluster/zkadmin/zkadmintest"
 )
 
 const srvrFollower = `Zookeeper version: 3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC
@@ -44,48 +44,18 @@ func TestParseSrvr(t *testing.T) {
 	}
 }
 
-// fakeServer answers every connection with reply after reading four bytes,
-// or never answers when reply is "".
-func fakeServer(t *testing.T, reply string) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 4)
-				if _, err := io.ReadFull(c, buf); err != nil {
-					return
-				}
-				if reply == "" {
-					_, _ = io.Copy(io.Discard, c) // hang until the client gives up
-					return
-				}
-				_, _ = io.WriteString(c, reply)
-			}()
-		}
-	}()
-	return l.Addr().String()
-}
-
 func TestSrvrAgainstFakeServer(t *testing.T) {
-	role, err := Srvr(context.Background(), fakeServer(t, srvrFollower))
+	role, err := Srvr(context.Background(), zkadmintest.Server(t, map[string]string{"srvr": srvrFollower}))
 	require.NoError(t, err)
 	assert.Equal(t, cluster.Follower, role)
 
-	role, err = Srvr(context.Background(), fakeServer(t, NotServing+"\n"))
+	role, err = Srvr(context.Background(), zkadmintest.Server(t, map[string]string{"srvr": NotServing + "\n"}))
 	require.NoError(t, err)
 	assert.Equal(t, cluster.Down, role)
 }
 
 func TestFourLetterHonoursDeadlineAndCancel(t *testing.T) {
-	addr := fakeServer(t, "") // accepts, never answers: like a paused server
+	addr := zkadmintest.Server(t, nil) // accepts, never answers: like a paused server
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
