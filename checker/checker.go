@@ -193,6 +193,30 @@ func run(ctx context.Context, c Checker, ops []history.Op) (r Result) {
 	return r
 }
 
+// Find returns the first result, r itself or a descendant, depth first,
+// that the named checker produced.
+func (r Result) Find(name string) (Result, bool) {
+	if r.Checker == name {
+		return r, true
+	}
+	for _, c := range r.Children {
+		if f, ok := c.Find(name); ok {
+			return f, true
+		}
+	}
+	return Result{}, false
+}
+
+// Messages lists the verdict and message of r and of every descendant, one
+// per line, depth first: for a failure to explain itself.
+func (r Result) Messages() string {
+	out := r.Checker + " " + string(r.Verdict) + ": " + r.Message + "\n"
+	for _, c := range r.Children {
+		out += c.Messages()
+	}
+	return out
+}
+
 // Child returns the direct child of r that the named checker produced.
 func (r Result) Child(name string) (Result, bool) {
 	for _, c := range r.Children {

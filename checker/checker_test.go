@@ -140,3 +140,18 @@ func TestPanicInParallelWorkIsUnknown(t *testing.T) {
 	assert.Equal(t, Unknown, r.Children[0].Verdict)
 	assert.Contains(t, r.Children[0].Message, "bug in key 5")
 }
+
+func TestFindAndMessagesWalkTheWholeTree(t *testing.T) {
+	r := Result{Checker: "run", Verdict: Invalid, Message: "m0", Children: []Result{
+		{Checker: "register", Verdict: Invalid, Message: "m1", Children: []Result{
+			{Checker: "linearizable", Verdict: Invalid, Message: "m2"},
+		}},
+		{Checker: "recovery", Verdict: Valid, Message: "m3"},
+	}}
+	f, ok := r.Find("linearizable")
+	require.True(t, ok)
+	assert.Equal(t, "m2", f.Message)
+	_, ok = r.Find("watches")
+	assert.False(t, ok)
+	assert.Equal(t, "run invalid: m0\nregister invalid: m1\nlinearizable invalid: m2\nrecovery valid: m3\n", r.Messages())
+}

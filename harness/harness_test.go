@@ -107,20 +107,12 @@ func TestInterruptedRunHealsKeepsHistoryAndSaysSo(t *testing.T) {
 	stored, err := reports.ReadResults(out.Dir)
 	require.NoError(t, err)
 	assert.True(t, stored.Interrupted)
-	assert.Empty(t, servers(t, out.Dir), "no ZooKeeper process may outlive the run")
+	assert.Empty(t, localtest.Servers(t, out.Dir), "no ZooKeeper process may outlive the run")
 
 	// The partial history can be judged later.
 	res, err := Check(context.Background(), out.Dir)
 	require.NoError(t, err)
 	assert.NotEqual(t, checker.Invalid, res.Verdict, res.Check.Message)
-}
-
-// servers lists ZooKeeper servers of the run directory that still run.
-func servers(t *testing.T, dir string) []int {
-	t.Helper()
-	pids, err := local.Servers(dir)
-	require.NoError(t, err)
-	return pids
 }
 
 // TestShippedFaultScenariosAreValid runs every shipped fault scenario,
@@ -171,7 +163,7 @@ func TestShippedFaultScenariosAreValid(t *testing.T) {
 				}
 			}
 			assert.GreaterOrEqual(t, injected, 1, "a fault was injected")
-			assert.Empty(t, servers(t, out.Dir))
+			assert.Empty(t, localtest.Servers(t, out.Dir))
 			for _, c := range res.Check.Children {
 				t.Logf("%s: %s", c.Checker, c.Message)
 			}
@@ -220,7 +212,7 @@ func TestInterruptDuringPartitionLeavesNoFaultAndNoProcess(t *testing.T) {
 	}
 	assert.True(t, partitioned, "the run was interrupted during a partition")
 	assert.True(t, healed, "the partition was healed on interrupt")
-	assert.Empty(t, servers(t, out.Dir))
+	assert.Empty(t, localtest.Servers(t, out.Dir))
 }
 
 // TestRollingUpgradeUnderLoadUpgradesTheLeaderLast runs the shipped rolling
@@ -323,7 +315,7 @@ func TestRollingUpgradeUnderLoadUpgradesTheLeaderLast(t *testing.T) {
 	for _, cp := range cps {
 		assert.Equal(t, strings.Join(b.Classpath, ":"), cp, "every server runs the new jars")
 	}
-	assert.Empty(t, servers(t, out.Dir))
+	assert.Empty(t, localtest.Servers(t, out.Dir))
 }
 
 // upgradeCompletions returns the completions of upgrade steps.

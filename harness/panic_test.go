@@ -120,7 +120,7 @@ func TestPanicInAWorkerFailsTheRunAndHealsEverything(t *testing.T) {
 				}
 			}
 			assert.True(t, killed && restarted, "the kill in force was healed")
-			assert.Empty(t, servers(t, out.Dir), "no ZooKeeper process may outlive the run")
+			assert.Empty(t, localtest.Servers(t, out.Dir), "no ZooKeeper process may outlive the run")
 		})
 	}
 }

@@ -208,5 +208,5 @@ func TestCompareSIGINTStillComparesWhatFinished(t *testing.T) {
 	assert.FileExists(t, filepath.Join(out, compare.HTMLFile))
 	bDir, err := filepath.EvalSymlinks(filepath.Join(out, "b", "smoke", reports.LatestLink))
 	require.NoError(t, err)
-	assert.Empty(t, servers(t, bDir), "no ZooKeeper process may outlive the harness")
+	assert.Empty(t, localtest.Servers(t, bDir), "no ZooKeeper process may outlive the harness")
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/cluster/k8s/k8stest"
-	"github.com/zkchaos/zkchaos/cluster/local"
 	"github.com/zkchaos/zkchaos/cluster/local/localtest"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/reports"
@@ -116,14 +115,6 @@ func TestCheckJudgesAStoredHistoryOffline(t *testing.T) {
 	assert.Equal(t, exitBadInput, code)
 }
 
-// servers lists ZooKeeper servers of the run directory that still run.
-func servers(t *testing.T, dir string) []int {
-	t.Helper()
-	pids, err := local.Servers(dir)
-	require.NoError(t, err)
-	return pids
-}
-
 func TestHealStopsServersAHungHarnessLeftRunning(t *testing.T) {
 	localtest.RequireZooKeeper(t)
 	out := t.TempDir()
@@ -146,12 +137,12 @@ func TestHealStopsServersAHungHarnessLeftRunning(t *testing.T) {
 	// A harness that hangs (here: stopped) keeps its servers alive; a
 	// harness that dies takes them with it.
 	require.NoError(t, cmd.Process.Signal(syscall.SIGSTOP))
-	require.Len(t, servers(t, runDir), 3)
+	require.Len(t, localtest.Servers(t, runDir), 3)
 
 	code, stdout, stderrHeal := zkchaos(t, "heal", "--out", out)
 	assert.Equal(t, exitValid, code, stderrHeal)
 	assert.Contains(t, stdout, "stopped 3 server(s)")
-	assert.Empty(t, servers(t, runDir))
+	assert.Empty(t, localtest.Servers(t, runDir))
 
 	code, stdout, _ = zkchaos(t, "heal", runDir)
 	assert.Equal(t, exitValid, code)

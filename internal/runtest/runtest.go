@@ -3,6 +3,7 @@
 package runtest
 
 import (
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -53,4 +54,24 @@ func AssertValid(t testing.TB, check checker.Result) {
 		}
 	}
 	t.Logf("ZooKeeper 3.8.0 diverged by its own digest check (ZOOKEEPER-4541/-4712)")
+}
+
+// Find returns the result the named checker produced anywhere in r, and
+// fails t without one.
+func Find(t testing.TB, r checker.Result, name string) checker.Result {
+	t.Helper()
+	f, ok := r.Find(name)
+	if !ok {
+		t.Fatalf("no %s result in:\n%s", name, r.Messages())
+	}
+	return f
+}
+
+// OutDir is where a test keeps a run directory: $ZKCHAOS_TEST_OUT, to keep
+// it for a look after the test, else a temporary directory.
+func OutDir(t testing.TB) string {
+	if d := os.Getenv("ZKCHAOS_TEST_OUT"); d != "" {
+		return d
+	}
+	return t.TempDir()
 }

@@ -2,7 +2,6 @@ package lock_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/zkchaos/zkchaos/cluster/local/localtest"
 	"github.com/zkchaos/zkchaos/harness"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/internal/runtest"
 	"github.com/zkchaos/zkchaos/nemesis"
 	"github.com/zkchaos/zkchaos/scenarios"
 	"github.com/zkchaos/zkchaos/workloads/lock"
@@ -38,7 +38,7 @@ func TestLockHoldersExcludeEachOtherUnderLeaderKills(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	out, err := harness.Run(ctx, harness.Options{Scenario: s, OutDir: outDir(t), Workload: lock.New(lock.Config{Hold: s.Workload.Hold})})
+	out, err := harness.Run(ctx, harness.Options{Scenario: s, OutDir: runtest.OutDir(t), Workload: lock.New(lock.Config{Hold: s.Workload.Hold})})
 	require.NoError(t, err)
 	res := out.Results
 	for _, c := range res.Check.Children {
@@ -70,13 +70,4 @@ func TestLockHoldersExcludeEachOtherUnderLeaderKills(t *testing.T) {
 	again, err := harness.Check(ctx, out.Dir)
 	require.NoError(t, err)
 	t.Logf("recheck: %s %s", again.Verdict, again.Check.Message)
-}
-
-// outDir is where the run directory goes: $ZKCHAOS_TEST_OUT to keep it for
-// a look afterwards, a temporary directory otherwise.
-func outDir(t *testing.T) string {
-	if d := os.Getenv("ZKCHAOS_TEST_OUT"); d != "" {
-		return d
-	}
-	return t.TempDir()
 }

@@ -60,11 +60,11 @@ nemesis:
 	require.NoError(t, err)
 	res := out.Results
 	// The workload's own checkers must pass, and so must the run.
-	t.Logf("run verdict %s:\n%s", res.Verdict, messages(res.Check))
-	require.Equal(t, checker.Valid, find(res.Check, "multi").Verdict, "%s", messages(res.Check))
+	t.Logf("run verdict %s:\n%s", res.Verdict, res.Check.Messages())
+	require.Equal(t, checker.Valid, runtest.Find(t, res.Check, "multi").Verdict, "%s", res.Check.Messages())
 	runtest.AssertValid(t, res.Check)
 
-	r := find(res.Check, "transactions")
+	r := runtest.Find(t, res.Check, "transactions")
 	d, ok := r.Details.(checker.MultiDetails)
 	require.True(t, ok)
 	t.Logf("ops: %v; transactions: %s", res.Counts, r.Message)
@@ -90,26 +90,4 @@ nemesis:
 	}
 	assert.GreaterOrEqual(t, parts, 2)
 	assert.GreaterOrEqual(t, heals, parts, "every partition is healed")
-}
-
-// find returns the result named name in r's tree.
-func find(r checker.Result, name string) checker.Result {
-	if r.Checker == name {
-		return r
-	}
-	for _, c := range r.Children {
-		if f := find(c, name); f.Checker == name {
-			return f
-		}
-	}
-	return checker.Result{}
-}
-
-// messages lists the messages of r's tree, for a failure to explain itself.
-func messages(r checker.Result) string {
-	out := r.Checker + " " + string(r.Verdict) + ": " + r.Message + "\n"
-	for _, c := range r.Children {
-		out += messages(c)
-	}
-	return out
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/zkchaos/zkchaos/cluster/local/localtest"
 	"github.com/zkchaos/zkchaos/harness"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/internal/runtest"
 	"github.com/zkchaos/zkchaos/scenarios"
 	"github.com/zkchaos/zkchaos/workloads/register"
 )
@@ -78,33 +79,6 @@ func runKnownAnswer(t *testing.T, readMode string) (checker.Result, []history.Op
 	res := out.Results
 	t.Logf("%s reads: verdict %s, %d records, counts %v", readMode, res.Verdict, len(read.Ops), res.Counts)
 	return res.Check, read.Ops
-}
-
-// find returns the result of the named checker anywhere in r.
-func find(t *testing.T, r checker.Result, name string) checker.Result {
-	t.Helper()
-	if r.Checker == name {
-		return r
-	}
-	for _, c := range r.Children {
-		if f, ok := tryFind(c, name); ok {
-			return f
-		}
-	}
-	t.Fatalf("no %s result in %s", name, r.Checker)
-	return checker.Result{}
-}
-
-func tryFind(r checker.Result, name string) (checker.Result, bool) {
-	if r.Checker == name {
-		return r, true
-	}
-	for _, c := range r.Children {
-		if f, ok := tryFind(c, name); ok {
-			return f, true
-		}
-	}
-	return checker.Result{}, false
 }
 
 // staleDetails reads the stale-reads evidence, whether it is still typed or
@@ -188,13 +162,13 @@ func TestPlainReadsOfAnIsolatedFollowerAreStaleButNeverGoBack(t *testing.T) {
 	res, ops := runKnownAnswer(t, register.ReadPlain)
 
 	assert.Equal(t, checker.Valid, res.Verdict, res.Message)
-	seq := find(t, res, "sequential")
+	seq := runtest.Find(t, res, "sequential")
 	assert.Equal(t, checker.Valid, seq.Verdict, seq.Message)
-	lin := find(t, res, "linearizable")
+	lin := runtest.Find(t, res, "linearizable")
 	assert.Equal(t, checker.Valid, lin.Verdict, lin.Message)
 	assert.Contains(t, lin.Message, "plain reads were left out")
 
-	stale := find(t, res, "stale-reads")
+	stale := runtest.Find(t, res, "stale-reads")
 	assert.Equal(t, checker.Valid, stale.Verdict, "stale plain reads are allowed")
 	assert.Contains(t, stale.Message, "(allowed by ZooKeeper: plain reads are served by the connected server)")
 	d := staleDetails(t, stale)
@@ -236,10 +210,10 @@ func TestQuorumReadsOfAnIsolatedFollowerAreNeverStale(t *testing.T) {
 	res, _ := runKnownAnswer(t, register.ReadQuorum)
 
 	assert.Equal(t, checker.Valid, res.Verdict, res.Message)
-	assert.Equal(t, checker.Valid, find(t, res, "sequential").Verdict, find(t, res, "sequential").Message)
-	lin := find(t, res, "linearizable")
+	assert.Equal(t, checker.Valid, runtest.Find(t, res, "sequential").Verdict, runtest.Find(t, res, "sequential").Message)
+	lin := runtest.Find(t, res, "linearizable")
 	assert.Equal(t, checker.Valid, lin.Verdict, lin.Message)
-	stale := find(t, res, "stale-reads")
+	stale := runtest.Find(t, res, "stale-reads")
 	d := staleDetails(t, stale)
 	t.Logf("stale reads: %s", stale.Message)
 	assert.Zero(t, d.Stale, "a read confirmed through the quorum is current when it is confirmed")

@@ -2,7 +2,6 @@ package session_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/zkchaos/zkchaos/cluster/local/localtest"
 	"github.com/zkchaos/zkchaos/harness"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/internal/runtest"
 	"github.com/zkchaos/zkchaos/nemesis"
 	"github.com/zkchaos/zkchaos/scenarios"
 	"github.com/zkchaos/zkchaos/workloads/session"
@@ -41,7 +41,7 @@ func TestEphemeralsLiveAndDieWithTheirSessions(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	wl := session.New(session.Config{SessionTimeout: s.Workload.SessionTimeout})
-	out, err := harness.Run(ctx, harness.Options{Scenario: s, OutDir: outDir(t), Workload: wl})
+	out, err := harness.Run(ctx, harness.Options{Scenario: s, OutDir: runtest.OutDir(t), Workload: wl})
 	require.NoError(t, err)
 	res := out.Results
 	var details checker.SessionsDetails
@@ -75,13 +75,4 @@ func TestEphemeralsLiveAndDieWithTheirSessions(t *testing.T) {
 	again, err := harness.Check(ctx, out.Dir)
 	require.NoError(t, err)
 	assert.Equal(t, res.Verdict, again.Verdict, "the verdict can be had again from the run directory")
-}
-
-// outDir is where the run directory goes: $ZKCHAOS_TEST_OUT to keep it for
-// a look afterwards, a temporary directory otherwise.
-func outDir(t *testing.T) string {
-	if d := os.Getenv("ZKCHAOS_TEST_OUT"); d != "" {
-		return d
-	}
-	return t.TempDir()
 }

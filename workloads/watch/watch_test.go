@@ -82,13 +82,13 @@ nemesis:
 	require.NoError(t, err)
 	res := out.Results
 	// The workload's own checkers must pass, and so must the run.
-	t.Logf("run verdict %s:\n%s", res.Verdict, messages(res.Check))
-	require.Equal(t, checker.Valid, find(res.Check, "watch").Verdict, "%s", messages(res.Check))
+	t.Logf("run verdict %s:\n%s", res.Verdict, res.Check.Messages())
+	require.Equal(t, checker.Valid, runtest.Find(t, res.Check, "watch").Verdict, "%s", res.Check.Messages())
 	runtest.AssertValid(t, res.Check)
 
-	d, ok := find(res.Check, "watches").Details.(checker.WatchDetails)
+	d, ok := runtest.Find(t, res.Check, "watches").Details.(checker.WatchDetails)
 	require.True(t, ok)
-	t.Logf("ops: %v; watch: %s", res.Counts, find(res.Check, "watches").Message)
+	t.Logf("ops: %v; watch: %s", res.Counts, runtest.Find(t, res.Check, "watches").Message)
 	assert.GreaterOrEqual(t, res.Counts[history.Write][history.OK], 200, "writes must succeed")
 	assert.GreaterOrEqual(t, d.EventsChecked, 100, "events must be delivered and checked")
 	assert.GreaterOrEqual(t, d.ReadsWhileArmed, 50, "reads while armed must be checked")
@@ -106,26 +106,4 @@ nemesis:
 	}
 	assert.GreaterOrEqual(t, kills, 2)
 	assert.GreaterOrEqual(t, d.LostSessions, 1, "a watcher pinned to a killed leader loses its connection")
-}
-
-// find returns the result named name in r's tree.
-func find(r checker.Result, name string) checker.Result {
-	if r.Checker == name {
-		return r
-	}
-	for _, c := range r.Children {
-		if f := find(c, name); f.Checker == name {
-			return f
-		}
-	}
-	return checker.Result{}
-}
-
-// messages lists the messages of r's tree, for a failure to explain itself.
-func messages(r checker.Result) string {
-	out := r.Checker + " " + string(r.Verdict) + ": " + r.Message + "\n"
-	for _, c := range r.Children {
-		out += messages(c)
-	}
-	return out
 }

@@ -25,3 +25,14 @@ func RequireZooKeeper(t testing.TB) {
 		t.Skip(err)
 	}
 }
+
+// Servers lists the ZooKeeper servers of the run directory dir that still
+// run.
+func Servers(t testing.TB, dir string) []int {
+	t.Helper()
+	pids, err := local.Servers(dir)
+	if err != nil {
+		t.Fatalf("list the servers of %s: %v", dir, err)
+	}
+	return pids
+}
