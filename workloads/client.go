@@ -115,7 +115,9 @@ func (c *Client) Call(op history.Op, do func(conn *zk.Conn) history.Op) (history
 	}
 	conn := c.conn
 	result := make(chan history.Op, 1)
-	c.guard.Go(fmt.Sprintf("operation %s on %s", op.F, c.node.Name), func() { result <- do(conn) })
+	// A constant name: nothing is formatted per operation for a panic that
+	// almost never comes (its stack names the operation).
+	c.guard.Go("a workload operation", func() { result <- do(conn) })
 	timer := time.NewTimer(c.env.OpTimeout)
 	defer timer.Stop()
 	var done history.Op
