@@ -3,6 +3,7 @@ package checker
 import (
 	"context"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/zkchaos/zkchaos/history"
@@ -135,4 +136,15 @@ func (c *cancelledLater) Err() error {
 		return context.Canceled
 	}
 	return nil
+}
+
+// opLines renders a history one JSON record a line, as history files hold
+// it, for a failure message that reproduces the history.
+func opLines(ops []history.Op) string {
+	var b strings.Builder
+	for _, op := range ops {
+		b.WriteString(op.String())
+		b.WriteByte('\n')
+	}
+	return b.String()
 }

@@ -3,14 +3,11 @@ package checker
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/history/gen"
@@ -34,14 +31,7 @@ func agree(t testing.TB, what string, ops []history.Op, r Result, oracleValid, o
 	t.Helper()
 	want := oracleVerdict(oracleValid, oracleKnown)
 	if r.Verdict != want {
-		var b strings.Builder
-		for _, op := range ops {
-			line, err := json.Marshal(op)
-			require.NoError(t, err)
-			b.Write(line)
-			b.WriteByte('\n')
-		}
-		t.Fatalf("%s: production says %s (%s), the oracle %s; history:\n%s", what, r.Verdict, r.Message, want, b.String())
+		t.Fatalf("%s: production says %s (%s), the oracle %s; history:\n%s", what, r.Verdict, r.Message, want, opLines(ops))
 	}
 	return want
 }

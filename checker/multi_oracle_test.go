@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 	"testing"
 
 	"github.com/zkchaos/zkchaos/history"
@@ -22,7 +21,7 @@ func (tl wmTally) agree(t testing.TB, kind string, ops []history.Op, got Result,
 	t.Helper()
 	if string(got.Verdict) != want.String() {
 		t.Fatalf("%s: production says %s (%s); the oracle says %s (%s)\n%s",
-			kind, got.Verdict, got.Message, want, want.Why, wmDump(ops))
+			kind, got.Verdict, got.Message, want, want.Why, opLines(ops))
 	}
 	if tl[kind] == nil {
 		tl[kind] = map[string]int{}
@@ -67,15 +66,6 @@ func (tl wmTally) requireShares(t *testing.T, minValid float64, minInvalid map[s
 			t.Errorf("%s: %.0f%% found invalid, want at least %.0f%%: the mutation plants too little", kind, 100*got, 100*want)
 		}
 	}
-}
-
-func wmDump(ops []history.Op) string {
-	var b strings.Builder
-	for _, op := range ops {
-		b.WriteString(op.String())
-		b.WriteByte('\n')
-	}
-	return b.String()
 }
 
 // wmRounds sizes the differential tests: thousands of small

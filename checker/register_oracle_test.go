@@ -65,16 +65,6 @@ func registerJudges(t testing.TB, ops []history.Op, mode string, fast map[orderV
 	return want, ""
 }
 
-// dump renders a history one record a line, for a failure message.
-func dump(ops []history.Op) string {
-	var b strings.Builder
-	for _, op := range ops {
-		b.WriteString(op.String())
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
 // smallConfig draws the shape of a small history from its seed: one or two
 // keys, two to four workers, four to ten calls, every read mode. A history
 // with an anomaly has more calls and its final reads, so that the anomaly
@@ -149,13 +139,13 @@ func TestRegisterOracleAgreesOnRandomHistories(t *testing.T) {
 		ops, _ := gen.Small(cfg)
 		recordedAsTheWorkload(t, ops)
 		want, diff := registerJudges(t, ops, mode, fast)
-		require.Empty(t, diff, "seed %d, read mode %s:\n%s", seed, mode, dump(ops))
+		require.Empty(t, diff, "seed %d, read mode %s:\n%s", seed, mode, opLines(ops))
 		verdicts[want.Verdict]++
 		noEvidence := want.OKWrites == 0 || (mode == ReadQuorum && want.OKReads == 0)
 		if noEvidence {
 			require.Equal(t, string(Unknown), want.Verdict, "seed %d: too little evidence", seed)
 		} else {
-			require.Equal(t, string(Valid), want.Verdict, "seed %d: an unmutated history is valid:\n%s", seed, dump(ops))
+			require.Equal(t, string(Valid), want.Verdict, "seed %d: an unmutated history is valid:\n%s", seed, opLines(ops))
 		}
 	}
 	t.Logf("%d random histories compared: %v; the version order decided %d keys valid, left %d to the search",
@@ -178,7 +168,7 @@ func TestRegisterOracleAgreesOnMutatedHistories(t *testing.T) {
 				planted++
 			}
 			want, diff := registerJudges(t, ops, mode, fast)
-			require.Empty(t, diff, "%s, seed %d, read mode %s:\n%s", a, seed, mode, dump(ops))
+			require.Empty(t, diff, "%s, seed %d, read mode %s:\n%s", a, seed, mode, opLines(ops))
 			verdicts[want.Verdict]++
 		}
 		t.Logf("%s: %d histories compared, %d planted: %v; the version order decided %d keys valid, %d invalid, left %d to the search",
@@ -248,7 +238,7 @@ func FuzzRegisterOracle(f *testing.F) {
 		ops, _ := gen.Small(cfg)
 		ops = editRecords(ops, edits)
 		if _, diff := registerJudges(t, ops, mode, nil); diff != "" {
-			t.Fatalf("%s; read mode %s:\n%s", diff, mode, dump(ops))
+			t.Fatalf("%s; read mode %s:\n%s", diff, mode, opLines(ops))
 		}
 	})
 }

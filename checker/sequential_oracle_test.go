@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -20,7 +19,7 @@ func scOracleVerdict(t testing.TB, ops []history.Op) (Verdict, string) {
 	t.Helper()
 	res, err := oracle.Sequential(ops)
 	if err != nil {
-		t.Fatalf("the oracle cannot take the history: %v\n%s", err, scDump(ops))
+		t.Fatalf("the oracle cannot take the history: %v\n%s", err, opLines(ops))
 	}
 	switch {
 	case !res.Judged:
@@ -38,19 +37,9 @@ func scAgree(t testing.TB, name string, ops []history.Op) Verdict {
 	got := Sequential{}.Check(context.Background(), ops)
 	want, why := scOracleVerdict(t, ops)
 	if got.Verdict != want {
-		t.Fatalf("%s: the checker says %s (%s), the oracle %s (%s)\n%s", name, got.Verdict, got.Message, want, why, scDump(ops))
+		t.Fatalf("%s: the checker says %s (%s), the oracle %s (%s)\n%s", name, got.Verdict, got.Message, want, why, opLines(ops))
 	}
 	return want
-}
-
-func scDump(ops []history.Op) string {
-	var b strings.Builder
-	for _, op := range ops {
-		if !op.IsNemesis() {
-			b.WriteString(op.String() + "\n")
-		}
-	}
-	return b.String()
 }
 
 // scRandomConfig varies the shape of small histories with the seed.

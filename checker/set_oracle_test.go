@@ -47,17 +47,9 @@ func (d sqDifferential) agree(t *testing.T, what string, ops []history.Op) Verdi
 	want := sqVerdict(valid, decided)
 	r := d.checker.Check(context.Background(), ops)
 	if r.Verdict != want {
-		t.Fatalf("%s: %s says %s (%s), the oracle %s; history:\n%s", what, d.checker.Name(), r.Verdict, r.Message, want, sqDump(ops))
+		t.Fatalf("%s: %s says %s (%s), the oracle %s; history:\n%s", what, d.checker.Name(), r.Verdict, r.Message, want, opLines(ops))
 	}
 	return want
-}
-
-func sqDump(ops []history.Op) string {
-	s := ""
-	for _, op := range ops {
-		s += op.String() + "\n"
-	}
-	return s
 }
 
 // run compares the checker with the oracle on random histories, which both
@@ -74,7 +66,7 @@ func (d sqDifferential) run(t *testing.T) {
 		ops, _ := d.generate(cfg)
 		v := d.agree(t, fmt.Sprintf("seed %d", seed), ops)
 		if v == Invalid {
-			t.Fatalf("seed %d: a history with nothing planted is invalid:\n%s", seed, sqDump(ops))
+			t.Fatalf("seed %d: a history with nothing planted is invalid:\n%s", seed, opLines(ops))
 		}
 		verdicts[v]++
 	}
@@ -144,7 +136,7 @@ func (d sqDifferential) fuzz(t *testing.T, data []byte) {
 	cfg := sqFuzzConfig(data, d.anomalies)
 	ops, _ := d.generate(cfg)
 	if v := d.agree(t, fmt.Sprintf("%+v", cfg), ops); v == Invalid && len(cfg.Anomalies) == 0 {
-		t.Fatalf("%+v: nothing planted, yet invalid:\n%s", cfg, sqDump(ops))
+		t.Fatalf("%+v: nothing planted, yet invalid:\n%s", cfg, opLines(ops))
 	}
 }
 
