@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -237,6 +238,32 @@ func countsLine(c reports.Counts) string {
 		info += byType["info"]
 	}
 	return fmt.Sprintf("%d ok, %d fail, %d info", ok, fail, info)
+}
+
+// harnessOptions sets up the harness's logging for run and compare (one live
+// line on a terminal, structured progress lines elsewhere) and tells the
+// signal handler which fault is in force.
+func harnessOptions(errOut io.Writer) harness.Options {
+	opts := harness.Options{Logger: slog.Default()}
+	var progress func(harness.Progress)
+	if isTerminal(errOut) {
+		// One live line on a terminal; only warnings as log lines.
+		opts.Logger = slog.New(slog.NewTextHandler(&lineBreaker{w: errOut}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		progress = func(p harness.Progress) { showProgress(errOut, p) }
+	} else {
+		log := opts.Logger
+		progress = func(p harness.Progress) {
+			if int(p.Elapsed.Seconds())%10 == 0 {
+				log.Info("progress", "elapsed", p.Elapsed.Round(time.Second), "limit", p.Limit,
+					"ok", p.OK, "fail", p.Fail, "info", p.Info, "fault", p.Fault)
+			}
+		}
+	}
+	opts.Progress = func(p harness.Progress) {
+		inForce.inject(p.Fault)
+		progress(p)
+	}
+	return opts
 }
 
 // showProgress replaces the live status line on w with p.
