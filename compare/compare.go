@@ -103,7 +103,7 @@ func loadRun(dir string, files runFiles) (Run, error) {
 		if err == nil {
 			var s *scenarios.Scenario
 			if s, err = scenarios.Parse(filepath.Join(dir, scenarioFile), "scenario", data); err == nil {
-				r.Distribution = s.Cluster.Distribution
+				r.Distribution = s.Cluster.Section.DistributionName()
 			}
 		}
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
