@@ -192,9 +192,5 @@ func (backend) Heal(ctx context.Context, req cluster.HealRequest, out io.Writer)
 
 // Distribution resolves a distribution name, fetching it if need be.
 func (backend) Distribution(ctx context.Context, name string) (string, error) {
-	d, err := FindDistribution(ctx, name)
-	if err != nil {
-		return "", err
-	}
-	return d.Name(), nil
+	return describe(ctx, name)
 }
