@@ -7,13 +7,7 @@
 package compare
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -21,99 +15,11 @@ import (
 	"github.com/zkchaos/zkchaos/checker"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/reports"
-	"github.com/zkchaos/zkchaos/scenarios"
 )
 
 // RootPath names the verdict of a whole run (the worst of its checkers) among
 // the checker paths.
 const RootPath = "run"
-
-// Run is one run directory's results, ready to compare.
-type Run struct {
-	// Dir is the run directory.
-	Dir string
-	// Results is its results.json; Summary is filled in from the history
-	// when an older results.json lacks it.
-	Results reports.Results
-	// Distribution names the ZooKeeper the run used: results.json's, or
-	// else the resolved scenario's cluster.distribution.
-	Distribution string
-}
-
-// Complete reports whether the run finished and was judged; runs the harness
-// could not finish or that were interrupted are listed but not compared.
-func (r Run) Complete() bool { return r.Results.Error == "" && !r.Results.Interrupted }
-
-// skipReason says why an incomplete run is left out.
-func (r Run) skipReason() string {
-	if r.Results.Error != "" {
-		return "harness error: " + r.Results.Error
-	}
-	return "interrupted"
-}
-
-// LoadRun reads a run directory. An older results.json without the summary
-// has it computed from history.jsonl; a run that did not complete needs
-// neither, since it is not compared.
-func LoadRun(dir string) (Run, error) {
-	return loadRun(dir, runFiles{
-		results:  func() (reports.Results, error) { return reports.ReadResults(dir) },
-		history:  func() (history.ReadResult, error) { return history.ReadFile(filepath.Join(dir, history.FileName)) },
-		scenario: func() ([]byte, error) { return os.ReadFile(filepath.Join(dir, scenarioFile)) },
-	})
-}
-
-// LoadRunFS is LoadRun for the run directory dir (a slash path) in fsys, such
-// as an os.Root's, through which every file is opened.
-func LoadRunFS(fsys fs.FS, dir string) (Run, error) {
-	return loadRun(dir, runFiles{
-		results:  func() (reports.Results, error) { return reports.ReadResultsFS(fsys, dir) },
-		history:  func() (history.ReadResult, error) { return history.ReadFS(fsys, path.Join(dir, history.FileName)) },
-		scenario: func() ([]byte, error) { return fs.ReadFile(fsys, path.Join(dir, scenarioFile)) },
-	})
-}
-
-// scenarioFile is the scenario a run directory keeps.
-const scenarioFile = "scenario.yaml"
-
-// runFiles reads one run directory's files.
-type runFiles struct {
-	results  func() (reports.Results, error)
-	history  func() (history.ReadResult, error)
-	scenario func() ([]byte, error)
-}
-
-func loadRun(dir string, files runFiles) (Run, error) {
-	res, err := files.results()
-	if err != nil {
-		return Run{}, err
-	}
-	r := Run{Dir: dir, Results: res, Distribution: res.Distribution}
-	if r.Complete() && res.Summary == nil {
-		read, err := files.history()
-		if err != nil {
-			return Run{}, fmt.Errorf("%s has no summary, and computing it from the history failed: %w",
-				filepath.Join(dir, reports.ResultsFile), err)
-		}
-		s := reports.Summarize(read.Ops)
-		r.Results.Summary = &s
-	}
-	if r.Distribution == "" {
-		data, err := files.scenario()
-		if err == nil {
-			var s *scenarios.Scenario
-			if s, err = scenarios.Parse(filepath.Join(dir, scenarioFile), "scenario", data); err == nil {
-				r.Distribution = s.Cluster.Distribution
-			}
-		}
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			// The distribution is only a label; a scenario file from an
-			// older schema does not make the run unusable.
-			r.Distribution = "unknown (" + err.Error() + ")"
-		}
-	}
-	return r, nil
-}
 
 // Side is one of the two groups of runs.
 type Side struct {
@@ -528,120 +434,6 @@ func walk(root checker.Result, f func(string, checker.Result)) {
 		}
 	}
 	rec(root, "")
-}
-
-// faultSamples gathers one side's fault windows of each kind.
-type faultSamples struct {
-	windows, notRecovered int
-	recovered, unavail    []time.Duration
-	newLeader             []time.Duration
-}
-
-// faultRows compares recovery per fault kind.
-func faultRows(a, b []Run) []FaultRow {
-	as, bs := collectFaults(a), collectFaults(b)
-	var kinds []string
-	for k := range as {
-		kinds = append(kinds, k)
-	}
-	for k := range bs {
-		if _, ok := as[k]; !ok {
-			kinds = append(kinds, k)
-		}
-	}
-	slices.Sort(kinds)
-	out := make([]FaultRow, 0, len(kinds))
-	for _, k := range kinds {
-		out = append(out, FaultRow{Kind: k, A: as[k].stats(), B: bs[k].stats()})
-	}
-	return out
-}
-
-// collectFaults pools the fault windows of runs by kind: client-visible
-// figures from the summaries, new-leader times from the recovery checker.
-func collectFaults(runs []Run) map[string]*faultSamples {
-	out := map[string]*faultSamples{}
-	get := func(kind string) *faultSamples {
-		s := out[kind]
-		if s == nil {
-			s = &faultSamples{}
-			out[kind] = s
-		}
-		return s
-	}
-	for _, r := range runs {
-		kindOf := map[string]string{}
-		if sum := r.Results.Summary; sum != nil {
-			for _, w := range sum.Recoveries {
-				kindOf[w.Name] = w.Kind
-				if !w.Applied {
-					continue
-				}
-				s := get(w.Kind)
-				s.windows++
-				s.unavail = append(s.unavail, w.Unavailable)
-				if w.RecoveredAfter < 0 {
-					s.notRecovered++
-				} else {
-					s.recovered = append(s.recovered, w.RecoveredAfter)
-				}
-			}
-		}
-		for _, w := range recoveryWindows(r.Results.Check) {
-			if w.NewLeader == "" {
-				continue
-			}
-			kind, ok := kindOf[w.Fault]
-			if !ok {
-				kind = labelKind(w.Fault)
-			}
-			get(kind).newLeader = append(get(kind).newLeader, w.NewLeaderAfter)
-		}
-	}
-	return out
-}
-
-// stats turns the samples into figures; nil samples are all zero.
-func (s *faultSamples) stats() FaultStats {
-	if s == nil {
-		return FaultStats{}
-	}
-	return FaultStats{
-		Windows: s.windows, NotRecovered: s.notRecovered,
-		RecoveredMedian: median(s.recovered), RecoveredMax: maxDuration(s.recovered),
-		UnavailableMedian: median(s.unavail), UnavailableMax: maxDuration(s.unavail),
-		Elections: len(s.newLeader), NewLeaderMedian: median(s.newLeader),
-	}
-}
-
-// recoveryWindows returns the fault windows the recovery checker measured,
-// decoding its details whether they are typed or came back from JSON.
-func recoveryWindows(root checker.Result) []checker.FaultRecovery {
-	rec, ok := root.Child(checker.Recovery{}.Name())
-	if !ok || rec.Details == nil {
-		return nil
-	}
-	if d, ok := rec.Details.(checker.RecoveryDetails); ok {
-		return d.Windows
-	}
-	b, err := json.Marshal(rec.Details)
-	if err != nil {
-		return nil
-	}
-	var d checker.RecoveryDetails
-	if json.Unmarshal(b, &d) != nil {
-		return nil
-	}
-	return d.Windows
-}
-
-// labelKind reduces a fault label the summary did not name ("kill leader",
-// "partition-halves") to its first word.
-func labelKind(label string) string {
-	if i := strings.IndexAny(label, " -"); i > 0 {
-		return label[:i]
-	}
-	return label
 }
 
 // latencyRows compares the latency of ok completions per operation.

@@ -20,8 +20,6 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkchaos/zkchaos/cluster"
-	"github.com/zkchaos/zkchaos/cluster/k8s"
-	"github.com/zkchaos/zkchaos/cluster/local"
 	"github.com/zkchaos/zkchaos/cluster/zkadmin"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/internal/guard"
@@ -58,8 +56,8 @@ type Options struct {
 	// Workload, when set, is run instead of the one the scenario names: for
 	// tests of workloads the scenario schema does not know yet.
 	Workload workloads.Workload
-	// Kubeconfig, when set, overrides the scenario's kubeconfig file
-	// (kubernetes backend).
+	// Kubeconfig, when set, overrides the scenario's kubeconfig file, for
+	// a backend that reads one (cluster.Spec.Kubeconfig).
 	Kubeconfig string
 }
 
@@ -104,7 +102,15 @@ func Run(ctx context.Context, opts Options) (Outcome, error) {
 	// Cleanup must run even after ctx is cancelled.
 	cleanupCtx := context.WithoutCancel(ctx)
 
-	distName, err := prepareLocal(ctx, s, log)
+	backend, err := cluster.Lookup(s.Cluster.Backend)
+	if err != nil {
+		return Outcome{}, badInput(fmt.Errorf("scenario %s: %w", s.Name, err))
+	}
+	spec := clusterSpec(s, opts, log)
+	distName, err := backend.Prepare(ctx, spec)
+	if errors.Is(err, cluster.ErrBadSetting) {
+		return Outcome{}, badInput(err)
+	}
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -130,7 +136,8 @@ func Run(ctx context.Context, opts Options) (Outcome, error) {
 			return out, err
 		}
 	}
-	r := &run{s: s, dir: dir, log: log, res: &res, wl: wl, kubeconfig: opts.Kubeconfig}
+	spec.Dir = dir
+	r := &run{s: s, dir: dir, log: log, res: &res, wl: wl, backend: backend, spec: spec}
 	runErr := r.execute(ctx, opts)
 	interrupted := ctx.Err() != nil
 	res.Interrupted = interrupted
@@ -166,49 +173,14 @@ func Run(ctx context.Context, opts Options) (Outcome, error) {
 	return out, runErr
 }
 
-// prepareLocal resolves (and fetches) every distribution a local run needs
-// before anything starts, so that a missing one fails the run at once, and
-// checks that clock faults can be injected. It returns the label of the
-// servers' distribution; for other backends it checks nothing and returns
-// the backend's name.
-func prepareLocal(ctx context.Context, s *scenarios.Scenario, log *slog.Logger) (string, error) {
-	if s.Cluster.Backend != scenarios.BackendLocal {
-		return s.Cluster.Backend, nil
+// clusterSpec is what the backend is told about a run of the scenario.
+func clusterSpec(s *scenarios.Scenario, opts Options, log *slog.Logger) cluster.Spec {
+	partitions, clocks := needs(s)
+	return cluster.Spec{
+		Scenario: s.Name, Section: s.Cluster.Section, Nodes: s.Cluster.Nodes, StartTimeout: s.Cluster.StartTimeout,
+		Partitions: partitions, Clocks: clocks, Distributions: nemesis.Distributions(s.Nemesis.Faults),
+		Kubeconfig: opts.Kubeconfig, Logger: log,
 	}
-	dist, err := prepareDistribution(ctx, s.Cluster.Distribution, log)
-	if err != nil {
-		return "", err
-	}
-	for _, name := range nemesis.Distributions(s.Nemesis.Faults) {
-		if name == s.Cluster.Distribution {
-			continue
-		}
-		if _, err := prepareDistribution(ctx, name, log); err != nil {
-			return "", fmt.Errorf("scenario %s: a fault restarts nodes on %s: %w", s.Name, name, err)
-		}
-	}
-	if _, clocks := nemesis.Needs(s.Nemesis.Faults); clocks {
-		if _, err := local.FindFaketime(); err != nil {
-			return "", fmt.Errorf("scenario %s has clock faults: %w", s.Name, err)
-		}
-	}
-	return dist.Name(), nil
-}
-
-// prepareDistribution resolves a distribution name, fetching it when it is
-// not cached yet, and logs what it found and how long that took.
-func prepareDistribution(ctx context.Context, name string, log *slog.Logger) (local.Distribution, error) {
-	started := time.Now()
-	d, err := local.FindDistribution(ctx, name)
-	if errors.Is(err, local.ErrNotADistribution) {
-		return d, badInput(err)
-	}
-	if err != nil {
-		return d, err
-	}
-	log.Info("distribution ready", "name", name, "distribution", d.Name(), "jars", d.Dir,
-		"took", time.Since(started).Round(time.Millisecond))
-	return d, nil
 }
 
 // run holds the state of one execution.
@@ -218,8 +190,9 @@ type run struct {
 	log *slog.Logger
 	res *reports.Results
 	wl  workloads.Workload
-	// kubeconfig overrides the scenario's kubeconfig file.
-	kubeconfig string
+	// backend starts the ensemble that spec describes.
+	backend cluster.Backend
+	spec    cluster.Spec
 }
 
 // execute starts the ensemble, runs workload and nemesis, heals, reads the
@@ -233,9 +206,8 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 	cleanupCtx := context.WithoutCancel(ctx)
 	g := guard.From(ctx)
 
-	partitions, _ := needs(s)
 	startCtx, cancelStart := context.WithTimeout(ctx, s.Cluster.StartTimeout)
-	ens, err := r.startCluster(startCtx)
+	ens, err := r.backend.Start(startCtx, r.spec)
 	cancelStart()
 	if err != nil {
 		return fmt.Errorf("start ensemble: %w", err)
@@ -275,7 +247,7 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 		return fmt.Errorf("scenario %s: %w", s.Name, err)
 	}
 	env := workloadEnv(s, ens.Nodes(), log)
-	if p, ok := ens.(cluster.Partitioner); ok && partitions {
+	if p, ok := ens.(cluster.Partitioner); ok && r.spec.Partitions {
 		env.Dialer = func(n cluster.Node) zk.Dialer { return p.ClientDialer(n) }
 	}
 	wl := r.wl
@@ -364,41 +336,6 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 // into the run directory before the teardown.
 type logSaver interface {
 	SaveLogs(ctx context.Context, dir string) ([]string, error)
-}
-
-// startCluster starts the scenario's ensemble locally, or connects to it
-// (deploying it if asked) in Kubernetes.
-func (r *run) startCluster(ctx context.Context) (cluster.Cluster, error) {
-	s := r.s
-	if s.Cluster.Backend == scenarios.BackendKubernetes {
-		cfg, err := s.KubernetesConfig(r.kubeconfig, filepath.Base(r.dir))
-		if err != nil {
-			return nil, err
-		}
-		cfg.Logger = r.log
-		ens, err := k8s.Connect(ctx, cfg)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := ens.WaitHealthy(ctx, s.Cluster.StartTimeout); err != nil {
-			closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			defer cancel()
-			return nil, errors.Join(err, ens.Close(closeCtx))
-		}
-		return ens, nil
-	}
-	partitions, clocks := needs(s)
-	return local.Start(ctx, local.Config{
-		Dir:          r.dir,
-		Nodes:        s.Cluster.Nodes,
-		Distribution: s.Cluster.Distribution,
-		TickTime:     s.Cluster.TickTime,
-		JVMFlags:     s.Cluster.JVMFlags,
-		ForceSync:    s.Cluster.ForceSync,
-		Partitions:   partitions,
-		Clock:        clocks,
-		Logger:       r.log,
-	})
 }
 
 // needs reports whether the scenario's faults or script cut links and shift

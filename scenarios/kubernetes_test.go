@@ -13,7 +13,8 @@ import (
 func TestKubernetesDefaults(t *testing.T) {
 	s, err := Parse("k.yaml", "k", []byte("cluster:\n  backend: kubernetes\n  kubernetes:\n    namespace: zkchaos\n"))
 	require.NoError(t, err)
-	k := s.Cluster.Kubernetes
+	sec := s.Cluster.Section.(*k8s.Section)
+	k := sec.Kubernetes
 	require.NotNil(t, k)
 	assert.Equal(t, "zkchaos", k.Namespace)
 	assert.Equal(t, "app.kubernetes.io/name=zookeeper", k.Selector)
@@ -22,10 +23,9 @@ func TestKubernetesDefaults(t *testing.T) {
 	assert.Equal(t, "auto", k.Kill)
 	assert.Equal(t, 30*time.Second, k.InjectTimeout)
 	assert.Equal(t, 5*time.Minute, s.Cluster.StartTimeout)
-	assert.Empty(t, s.Cluster.Distribution, "local settings stay unset on kubernetes")
+	assert.Empty(t, s.Cluster.Section.DistributionName(), "the StatefulSet chooses the servers' build")
 
-	cfg, err := s.KubernetesConfig("/tmp/kc", "20261204T150000-k")
-	require.NoError(t, err)
+	cfg := sec.Config(s.Cluster.Nodes, "/tmp/kc", "20261204T150000-k")
 	assert.Equal(t, "/tmp/kc", cfg.Kubeconfig, "the command line wins over the scenario")
 	assert.Equal(t, k8s.KillAuto, cfg.Kill)
 	assert.Equal(t, 3, cfg.Nodes)
@@ -36,13 +36,13 @@ func TestKubernetesDefaults(t *testing.T) {
 func TestKubernetesDeployDefaults(t *testing.T) {
 	s, err := Parse("k.yaml", "k", []byte("cluster:\n  backend: kubernetes\n  nodes: 5\n  kubernetes:\n    deploy: {}\n"))
 	require.NoError(t, err)
-	d := s.Cluster.Kubernetes.Deploy
+	k := s.Cluster.Section.(*k8s.Section).Kubernetes
+	d := k.Deploy
 	require.NotNil(t, d)
 	assert.Equal(t, "zk", d.Name)
 	assert.Equal(t, "zookeeper:3.8.0", d.Image)
-	assert.Empty(t, s.Cluster.Kubernetes.Selector, "with deploy the harness selects what it deployed")
-	cfg, err := s.KubernetesConfig("", "r")
-	require.NoError(t, err)
+	assert.Empty(t, k.Selector, "with deploy the harness selects what it deployed")
+	cfg := s.Cluster.Section.(*k8s.Section).Config(s.Cluster.Nodes, "", "r")
 	assert.Equal(t, &k8s.Deployment{Name: "zk", Image: "zookeeper:3.8.0"}, cfg.Deploy)
 	assert.Equal(t, 5, cfg.Nodes)
 }
@@ -76,7 +76,7 @@ func TestKubernetesBadInputNamesLineAndField(t *testing.T) {
 		{"kubernetes section on local", "cluster:\n  kubernetes:\n    namespace: x\n",
 			"k.yaml:3: field cluster.kubernetes: applies only to the kubernetes backend"},
 		{"unknown backend", "cluster:\n  backend: nomad\n",
-			`k.yaml:2: field cluster.backend: "nomad" is not one of: local, kubernetes`},
+			`k.yaml:2: field cluster.backend: "nomad" is not one of: kubernetes, local`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,8 +90,8 @@ func TestKubernetesBadInputNamesLineAndField(t *testing.T) {
 func TestShippedKubernetesScenarioLoads(t *testing.T) {
 	s, err := Load("k8s-register-partition.yaml")
 	require.NoError(t, err)
-	assert.Equal(t, BackendKubernetes, s.Cluster.Backend)
-	require.NotNil(t, s.Cluster.Kubernetes)
+	assert.Equal(t, k8s.BackendName, s.Cluster.Backend)
+	require.NotNil(t, s.Cluster.Section.(*k8s.Section).Kubernetes)
 }
 
 func TestResolvedKubernetesScenarioLoadsAgain(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/zkchaos/zkchaos/cluster/local"
+	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/nemesis"
 )
 
@@ -40,79 +40,21 @@ type Scenario struct {
 
 // Cluster is the ensemble under test.
 type Cluster struct {
-	// Backend is where the ensemble runs: "local" (default: real processes
-	// on this machine) or "kubernetes" (an ensemble in a Kubernetes
-	// cluster, see Kubernetes).
+	// Backend is where the ensemble runs, a registered backend's name:
+	// "local" (default: real processes on this machine) or "kubernetes"
+	// (an ensemble in a Kubernetes cluster).
 	Backend string `yaml:"backend"`
 	// Nodes is the number of servers (default 3).
 	Nodes int `yaml:"nodes"`
-	// Distribution is "debian" (default: Debian's installed zookeeper
-	// package), "debian=VERSION" (that version of Debian's
-	// libzookeeper-java, fetched once into the user's cache) or the path of
-	// an unpacked Apache ZooKeeper binary release.
-	Distribution string `yaml:"distribution"`
-	// TickTime is ZooKeeper's tickTime (default 500ms).
-	TickTime time.Duration `yaml:"tick-time"`
-	// JVMFlags tune each server's JVM (default: a small serial-GC heap
-	// that starts fast, local.DefaultJVMFlags).
-	JVMFlags []string `yaml:"jvm-flags"`
-	// ForceSync makes servers fsync their transaction log (default true).
-	ForceSync bool `yaml:"force-sync"`
 	// StartTimeout bounds how long the ensemble may take to become healthy,
-	// at start and after the final heal (default 60s locally, 5m on
-	// Kubernetes).
+	// at start and after the final heal (default: the backend's, 60s
+	// locally, 5m on Kubernetes).
 	StartTimeout time.Duration `yaml:"start-timeout"`
-	// Kubernetes says where the ensemble is and how faults reach it, for
-	// the kubernetes backend only. Distribution, tick-time, jvm-flags and
-	// force-sync are the local backend's: on Kubernetes the StatefulSet
-	// configures the servers.
-	Kubernetes *Kubernetes `yaml:"kubernetes,omitempty"`
-}
-
-// Kubernetes is the cluster section of the kubernetes backend.
-type Kubernetes struct {
-	// Kubeconfig is the kubeconfig file (default: the run command's
-	// --kubeconfig, else KUBECONFIG, ~/.kube/config, then the pod's service
-	// account, as kubectl resolves it).
-	Kubeconfig string `yaml:"kubeconfig,omitempty"`
-	// Context is the kubeconfig context (default: the current one).
-	Context string `yaml:"context,omitempty"`
-	// Namespace holds the ensemble and the chaos objects (default: the
-	// context's namespace, or the pod's own).
-	Namespace string `yaml:"namespace,omitempty"`
-	// Selector is the label selector of the ZooKeeper pods (default
-	// "app.kubernetes.io/name=zookeeper"; with deploy, the deployed
-	// ensemble's).
-	Selector string `yaml:"selector,omitempty"`
-	// ClientPort is the servers' client port (default 2181).
-	ClientPort int `yaml:"client-port"`
-	// Container is the ZooKeeper container, for container-kill (default:
-	// each pod's first container).
-	Container string `yaml:"container,omitempty"`
-	// Connect is how the harness reaches the servers: "in-cluster",
-	// "port-forward" (one per pod, through the API server) or "auto"
-	// (default: in-cluster when the harness runs in a pod).
-	Connect string `yaml:"connect"`
-	// Kill is how kill faults take a pod down: "pod-failure", "pod-kill",
-	// "container-kill" (Chaos Mesh PodChaos actions), "delete" (a plain pod
-	// delete, no Chaos Mesh needed) or "auto" (default: pod-failure when
-	// Chaos Mesh is installed, delete otherwise).
-	Kill string `yaml:"kill"`
-	// InjectTimeout bounds the wait for Chaos Mesh to report each fault in
-	// force on every pod it selects; a fault that is not fails the run
-	// (default 30s).
-	InjectTimeout time.Duration `yaml:"inject-timeout"`
-	// Deploy, when given, makes the harness deploy the shipped ZooKeeper
-	// StatefulSet before the run and remove it afterwards.
-	Deploy *KubernetesDeploy `yaml:"deploy,omitempty"`
-}
-
-// KubernetesDeploy is the ensemble the harness deploys itself.
-type KubernetesDeploy struct {
-	// Name names the StatefulSet and its Services (default "zk").
-	Name string `yaml:"name"`
-	// Image is the ZooKeeper image (default "zookeeper:3.8.0").
-	Image string `yaml:"image"`
+	// Section is the backend's own settings, written in the file beside
+	// the fields above (distribution, tick-time, jvm-flags and force-sync
+	// locally; a kubernetes: mapping on Kubernetes); nil only while the
+	// backend is unknown.
+	Section cluster.Section `yaml:"-"`
 }
 
 // Workload is the client side of a run.
@@ -211,15 +153,7 @@ const (
 	ScheduleSequence = "sequence"
 )
 
-// Backends.
-const (
-	// BackendLocal runs real ZooKeeper processes on this machine.
-	BackendLocal = "local"
-	// BackendKubernetes tests an ensemble in a Kubernetes cluster.
-	BackendKubernetes = "kubernetes"
-)
-
-// Workload and backend names this version supports.
+// Workload names, read modes and schedules this version supports.
 var (
 	knownWorkloads = []string{"register", "set", "queue", "lock", "session", "watch", "multi"}
 	// workloadParams lists, per workload, the fields beyond those every
@@ -230,7 +164,6 @@ var (
 		"multi":    {"keys"},
 		"lock":     {"hold"},
 	}
-	knownBackends  = []string{BackendLocal, BackendKubernetes}
 	knownReadModes = []string{ReadPlain, ReadSync, ReadQuorum}
 	knownSchedules = []string{ScheduleInterval, ScheduleRandom, ScheduleSequence}
 )
@@ -239,81 +172,48 @@ var (
 // the file spelled a field (by its dotted path), so that an explicit zero is
 // validated rather than silently replaced.
 func (s *Scenario) applyDefaults(defaultName string, present func(path string) bool) {
-	d := defaulter{present}
-	setDefault(d, &s.Name, "name", defaultName)
-	setDefault(d, &s.Seed, "seed", 1)
-	setDefault(d, &s.TimeLimit, "time-limit", 60*time.Second)
-	setDefault(d, &s.Recovery, "recovery", 5*time.Second)
+	d := cluster.Given(present)
+	cluster.SetDefault(d, &s.Name, "name", defaultName)
+	cluster.SetDefault(d, &s.Seed, "seed", 1)
+	cluster.SetDefault(d, &s.TimeLimit, "time-limit", 60*time.Second)
+	cluster.SetDefault(d, &s.Recovery, "recovery", 5*time.Second)
 
 	c := &s.Cluster
-	setDefault(d, &c.Backend, "cluster.backend", BackendLocal)
-	setDefault(d, &c.Nodes, "cluster.nodes", 3)
-	if c.Backend == BackendKubernetes {
-		setDefault(d, &c.StartTimeout, "cluster.start-timeout", 5*time.Minute)
-		if c.Kubernetes == nil {
-			c.Kubernetes = &Kubernetes{}
-		}
-		k := c.Kubernetes
-		setDefault(d, &k.ClientPort, "cluster.kubernetes.client-port", 2181)
-		setDefault(d, &k.Connect, "cluster.kubernetes.connect", "auto")
-		setDefault(d, &k.Kill, "cluster.kubernetes.kill", "auto")
-		setDefault(d, &k.InjectTimeout, "cluster.kubernetes.inject-timeout", 30*time.Second)
-		if k.Deploy != nil {
-			setDefault(d, &k.Deploy.Name, "cluster.kubernetes.deploy.name", "zk")
-			setDefault(d, &k.Deploy.Image, "cluster.kubernetes.deploy.image", "zookeeper:3.8.0")
-		} else {
-			setDefault(d, &k.Selector, "cluster.kubernetes.selector", "app.kubernetes.io/name=zookeeper")
-		}
-	} else {
-		setDefault(d, &c.Distribution, "cluster.distribution", "debian")
-		setDefault(d, &c.TickTime, "cluster.tick-time", 500*time.Millisecond)
-		setDefault(d, &c.JVMFlags, "cluster.jvm-flags", local.DefaultJVMFlags())
-		setDefault(d, &c.ForceSync, "cluster.force-sync", true)
-		setDefault(d, &c.StartTimeout, "cluster.start-timeout", 60*time.Second)
-	}
+	c.defaultCluster(present)
 
 	w := &s.Workload
-	setDefault(d, &w.Name, "workload.name", "register")
+	cluster.SetDefault(d, &w.Name, "workload.name", "register")
 	takes := func(f string) bool { return slices.Contains(workloadParams[w.Name], f) }
 	if takes("keys") {
-		setDefault(d, &w.Keys, "workload.keys", 5)
+		cluster.SetDefault(d, &w.Keys, "workload.keys", 5)
 	}
-	setDefault(d, &w.Workers, "workload.workers", 10)
-	setDefault(d, &w.Rate, "workload.rate", 100)
+	cluster.SetDefault(d, &w.Workers, "workload.workers", 10)
+	cluster.SetDefault(d, &w.Rate, "workload.rate", 100)
 	if takes("read-mode") {
-		setDefault(d, &w.ReadMode, "workload.read-mode", ReadQuorum)
+		cluster.SetDefault(d, &w.ReadMode, "workload.read-mode", ReadQuorum)
 	}
-	setDefault(d, &w.OpTimeout, "workload.op-timeout", 5*time.Second)
-	setDefault(d, &w.SessionTimeout, "workload.session-timeout", 10*time.Second)
+	cluster.SetDefault(d, &w.OpTimeout, "workload.op-timeout", 5*time.Second)
+	cluster.SetDefault(d, &w.SessionTimeout, "workload.session-timeout", 10*time.Second)
 	if takes("mix") {
-		setDefault(d, &w.Mix, "workload.mix", Mix{Read: 2, Write: 1, CAS: 1})
+		cluster.SetDefault(d, &w.Mix, "workload.mix", Mix{Read: 2, Write: 1, CAS: 1})
 	}
 	if takes("hold") {
-		setDefault(d, &w.Hold, "workload.hold", 100*time.Millisecond)
+		cluster.SetDefault(d, &w.Hold, "workload.hold", 100*time.Millisecond)
 	}
 
 	n := &s.Nemesis
 	for i := range n.Faults {
 		n.Faults[i] = n.Faults[i].Resolved()
-		if n.Faults[i].Name == nemesis.KindRollback && n.Faults[i].To == "" && c.Backend == BackendLocal {
-			n.Faults[i].To = c.Distribution
+		if n.Faults[i].Name == nemesis.KindRollback && n.Faults[i].To == "" && c.Section != nil {
+			n.Faults[i].To = c.Section.DistributionName()
 		}
 	}
-	setDefault(d, &n.Schedule, "nemesis.schedule", ScheduleInterval)
-	setDefault(d, &n.Interval, "nemesis.interval", 10*time.Second)
-	setDefault(d, &n.Warmup, "nemesis.warmup", n.Interval)
-	setDefault(d, &n.MaxInterval, "nemesis.max-interval", 2*n.Interval)
-	setDefault(d, &n.Duration, "nemesis.duration", 5*time.Second)
-	setDefault(d, &n.MaxDuration, "nemesis.max-duration", 2*n.Duration)
+	cluster.SetDefault(d, &n.Schedule, "nemesis.schedule", ScheduleInterval)
+	cluster.SetDefault(d, &n.Interval, "nemesis.interval", 10*time.Second)
+	cluster.SetDefault(d, &n.Warmup, "nemesis.warmup", n.Interval)
+	cluster.SetDefault(d, &n.MaxInterval, "nemesis.max-interval", 2*n.Interval)
+	cluster.SetDefault(d, &n.Duration, "nemesis.duration", 5*time.Second)
+	cluster.SetDefault(d, &n.MaxDuration, "nemesis.max-duration", 2*n.Duration)
 
-	setDefault(d, &s.Checker.TimeBudget, "checker.time-budget", 60*time.Second)
-}
-
-type defaulter struct{ present func(path string) bool }
-
-// setDefault sets *p to v when the file did not spell the field at path.
-func setDefault[T any](d defaulter, p *T, path string, v T) {
-	if !d.present(path) {
-		*p = v
-	}
+	cluster.SetDefault(d, &s.Checker.TimeBudget, "checker.time-budget", 60*time.Second)
 }

@@ -66,8 +66,8 @@ func TestDefaultsFillWhatIsLeftOut(t *testing.T) {
 	assert.Equal(t, int64(1), s.Seed)
 	assert.Equal(t, 60*time.Second, s.TimeLimit)
 	assert.Equal(t, 3, s.Cluster.Nodes)
-	assert.Equal(t, "debian", s.Cluster.Distribution)
-	assert.True(t, s.Cluster.ForceSync)
+	assert.Equal(t, "debian", localSection(t, s).Distribution)
+	assert.True(t, localSection(t, s).ForceSync)
 	assert.Equal(t, 2, s.Workload.Keys)
 	assert.Equal(t, 10, s.Workload.Workers)
 	assert.Equal(t, 100.0, s.Workload.Rate)
@@ -80,7 +80,7 @@ func TestExplicitZeroIsKeptNotDefaulted(t *testing.T) {
 	s, err := Parse("z.yaml", "z", []byte("workload:\n  rate: 0\ncluster:\n  force-sync: false\n"))
 	require.NoError(t, err)
 	assert.Equal(t, 0.0, s.Workload.Rate, "rate 0 means unlimited and must not become the default")
-	assert.False(t, s.Cluster.ForceSync)
+	assert.False(t, localSection(t, s).ForceSync)
 }
 
 func TestResolvedScenarioRoundTrips(t *testing.T) {
@@ -178,7 +178,7 @@ func TestWorkloadParametersMustApply(t *testing.T) {
 func TestDistributionNames(t *testing.T) {
 	s, err := Parse("d.yaml", "d", []byte("cluster:\n  distribution: debian=3.8.0-11+deb12u1\n"))
 	require.NoError(t, err)
-	assert.Equal(t, "debian=3.8.0-11+deb12u1", s.Cluster.Distribution)
+	assert.Equal(t, "debian=3.8.0-11+deb12u1", localSection(t, s).Distribution)
 
 	_, err = Parse("d.yaml", "d", []byte("seed: 2\ncluster:\n  distribution: debian=3.8.0/../x\n"))
 	require.Error(t, err)
@@ -241,13 +241,21 @@ func TestRollingUpgradeRoundTrips(t *testing.T) {
 func TestJVMFlags(t *testing.T) {
 	s, err := Parse("j.yaml", "j", []byte("seed: 2\n"))
 	require.NoError(t, err)
-	assert.Equal(t, local.DefaultJVMFlags(), s.Cluster.JVMFlags, "the default is spelled out")
+	assert.Equal(t, local.DefaultJVMFlags(), localSection(t, s).JVMFlags, "the default is spelled out")
 
 	s, err = Parse("j.yaml", "j", []byte("cluster:\n  jvm-flags: [-Xmx512m, -XX:+UseParallelGC]\n"))
 	require.NoError(t, err)
-	assert.Equal(t, []string{"-Xmx512m", "-XX:+UseParallelGC"}, s.Cluster.JVMFlags)
+	assert.Equal(t, []string{"-Xmx512m", "-XX:+UseParallelGC"}, localSection(t, s).JVMFlags)
 
 	_, err = Parse("j.yaml", "j", []byte("seed: 2\ncluster:\n  jvm-flags: [Xmx512m]\n"))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `j.yaml:3: field cluster.jvm-flags: each flag must start with - and carry no surrounding spaces, got "Xmx512m"`)
+}
+
+// localSection is the local backend's settings of a scenario.
+func localSection(t *testing.T, s *Scenario) *local.Section {
+	t.Helper()
+	sec, ok := s.Cluster.Section.(*local.Section)
+	require.True(t, ok, "a local scenario has local settings, got %T", s.Cluster.Section)
+	return sec
 }

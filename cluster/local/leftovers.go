@@ -288,3 +288,74 @@ func FaketimeFiles(dir string) ([]string, error) {
 	}
 	return found, err
 }
+
+// RunLeftovers is what HealRuns found in one run directory.
+type RunLeftovers struct {
+	// Dir is the run directory.
+	Dir string
+	Leftovers
+}
+
+// HealRuns removes whatever a harness that was killed left behind in the
+// given run directories, or in every run directory at any depth under root
+// when none is given (compare puts runs one level deeper): ZooKeeper servers
+// still running and libfaketime's files (see KillLeftovers). Proxies and
+// clock shifts live inside the harness and the servers' environment, so they
+// die with them. A root or run directory may be reached through symlinks.
+func HealRuns(ctx context.Context, root string, dirs []string) ([]RunLeftovers, error) {
+	if len(dirs) == 0 {
+		found, err := runDirsUnder(root)
+		if err != nil {
+			return nil, err
+		}
+		dirs = found
+	}
+	var out []RunLeftovers
+	var errs []error
+	for _, d := range dirs {
+		if st, err := os.Stat(d); err != nil || !st.IsDir() {
+			errs = append(errs, fmt.Errorf("%s is not a run directory", d))
+			continue
+		}
+		left, err := KillLeftovers(ctx, d)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if len(left.Killed)+len(left.Running)+len(left.SharedMemory) > 0 {
+			out = append(out, RunLeftovers{Dir: d, Leftovers: left})
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// runDirsUnder returns every directory under root that holds a nodes/
+// directory: a local run's. Root may be a symlink; links below it (each
+// scenario's latest) are not followed, so no run is found twice.
+func runDirsUnder(root string) ([]string, error) {
+	real, err := filepath.EvalSymlinks(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // no run ever wrote there
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find run directories under %s: %w", root, err)
+	}
+	var dirs []string
+	err = filepath.WalkDir(real, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("find run directories under %s: %w", root, err)
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		if st, err := os.Lstat(filepath.Join(path, "nodes")); err != nil || !st.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(real, path)
+		if err != nil {
+			return fmt.Errorf("find run directories under %s: %w", root, err)
+		}
+		dirs = append(dirs, filepath.Join(root, rel))
+		return fs.SkipDir // a run holds no runs
+	})
+	return dirs, err
+}

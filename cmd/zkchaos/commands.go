@@ -16,7 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/zkchaos/zkchaos/checker"
-	"github.com/zkchaos/zkchaos/cluster/k8s"
+	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/harness"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/reports"
@@ -77,9 +77,6 @@ func newRunCmd() *cobra.Command {
 			}
 			errOut := cmd.ErrOrStderr()
 			live := isTerminal(errOut)
-			if kubeconfig != "" && s.Cluster.Backend != scenarios.BackendKubernetes {
-				return badInput(fmt.Errorf("--kubeconfig: scenario %s uses the %s backend, not kubernetes", s.Name, s.Cluster.Backend))
-			}
 			opts := harnessOptions(errOut)
 			opts.Scenario, opts.OutDir, opts.Kubeconfig = s, outDir, kubeconfig
 			// Successive seeds; the exit code is the worst outcome.
@@ -463,32 +460,12 @@ Mesh has undone each; then the ensembles runs deployed (StatefulSets,
 Services, volume claims with the same label); --run limits it to one run's
 objects.`,
 		RunE: func(cmd *cobra.Command, a []string) error {
-			out := cmd.OutOrStdout()
-			if kubernetes {
-				if len(a) > 0 {
-					return badInput(errors.New("heal --kubernetes takes no run directories (use --run)"))
-				}
-				return healKubernetes(cmd.Context(), out, kubeconfig, kubectx, namespace, run)
+			if kubernetes && len(a) > 0 {
+				return badInput(errors.New("heal --kubernetes takes no run directories (use --run)"))
 			}
-			left, err := harness.HealLeftovers(cmd.Context(), root, a)
-			for _, l := range left {
-				if len(l.Killed) > 0 {
-					fmt.Fprintf(out, "%s: stopped %d server(s): %v\n", l.Dir, len(l.Killed), l.Killed)
-				}
-				if len(l.Running) > 0 {
-					fmt.Fprintf(out, "%s: %d server(s) still running: %v\n", l.Dir, len(l.Running), l.Running)
-				}
-				if len(l.SharedMemory) > 0 {
-					fmt.Fprintf(out, "%s: removed %d libfaketime file(s) from /dev/shm\n", l.Dir, len(l.SharedMemory))
-				}
-			}
-			if err != nil {
-				return &exitError{code: exitHarness, err: err}
-			}
-			if len(left) == 0 {
-				fmt.Fprintln(out, "nothing left behind")
-			}
-			return nil
+			req := cluster.HealRequest{Remote: kubernetes, Root: root, Dirs: a,
+				Kubeconfig: kubeconfig, Context: kubectx, Namespace: namespace, Run: run}
+			return heal(cmd.Context(), cmd.OutOrStdout(), req)
 		},
 	}
 	cmd.Flags().StringVar(&root, "out", "runs", "directory that holds run directories")
@@ -500,53 +477,21 @@ objects.`,
 	return cmd
 }
 
-// healKubernetes deletes the chaos objects a killed harness left behind,
-// then the ensembles it deployed (StatefulSets, Services, volume claims).
-func healKubernetes(ctx context.Context, out io.Writer, kubeconfig, kubectx, namespace, run string) error {
-	cfg, ns, err := k8s.RESTConfig(kubeconfig, kubectx)
-	if err != nil {
-		return &exitError{code: exitHarness, err: err}
-	}
-	switch namespace {
-	case "":
-		namespace = ns
-	case "*":
-		namespace = ""
-	}
-	clients, err := k8s.NewClients(cfg)
-	if err != nil {
-		return &exitError{code: exitHarness, err: err}
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	deleted := 0
-	report := func(left []k8s.Leftover) {
-		for _, l := range left {
-			fmt.Fprintf(out, "deleted %s %s/%s (run %s)\n", l.Kind, l.Namespace, l.Name, l.Run)
-		}
-		deleted += len(left)
-	}
+// heal asks every backend to remove what killed runs left behind, and says
+// when none found anything.
+func heal(ctx context.Context, out io.Writer, req cluster.HealRequest) error {
+	found := 0
 	var errs []error
-	// The faults first, while the pods they act on still exist.
-	if missing, err := k8s.MissingChaosResources(clients.Clientset); err != nil {
+	for _, b := range cluster.Backends() {
+		// Each backend's errors name what it was healing.
+		n, err := b.Heal(ctx, req, out)
+		found += n
 		errs = append(errs, err)
-	} else if len(missing) == len(k8s.ChaosResources) {
-		fmt.Fprintln(out, "Chaos Mesh is not installed: no chaos objects can be left behind")
-	} else {
-		left, err := k8s.HealLeftovers(ctx, clients.Client, namespace, run)
-		report(left)
-		errs = append(errs, err)
-	}
-	left, forbidden, err := k8s.RemoveDeployed(ctx, clients.Client, namespace, run)
-	report(left)
-	errs = append(errs, err)
-	for _, r := range forbidden {
-		fmt.Fprintf(out, "may not list %s: skipped (only an account with the zkchaos-deploy Role deploys ensembles)\n", r)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return &exitError{code: exitHarness, err: err}
 	}
-	if deleted == 0 {
+	if found == 0 {
 		fmt.Fprintln(out, "nothing left behind")
 	}
 	return nil

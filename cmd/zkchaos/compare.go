@@ -5,13 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/zkchaos/zkchaos/cluster/local"
+	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/compare"
 	"github.com/zkchaos/zkchaos/harness"
 	"github.com/zkchaos/zkchaos/reports"
@@ -123,6 +125,9 @@ type compareSide struct {
 	label, flag, dist, sub string
 	// resolved names the distribution as found, e.g. "debian 3.8.0-11+deb12u1".
 	resolved string
+	// sections are the scenarios' cluster settings on this side's
+	// distribution, by scenario name.
+	sections map[string]cluster.Section
 	side     compare.Side
 }
 
@@ -147,6 +152,8 @@ func compareByRunning(cmd *cobra.Command, f compareFlags, files []string) error 
 	}
 	var scens []*scenarios.Scenario
 	names := map[string]string{}
+	// The backends the scenarios run on resolve each side's distribution.
+	backends := map[string]cluster.Backend{}
 	for _, file := range files {
 		s, err := scenarios.Load(file)
 		if err != nil {
@@ -163,16 +170,32 @@ func compareByRunning(cmd *cobra.Command, f compareFlags, files []string) error 
 			s.Seed = f.seed
 		}
 		scens = append(scens, s)
+		b, err := cluster.Lookup(s.Cluster.Backend)
+		if err != nil {
+			return badInput(fmt.Errorf("compare: scenario %s: %w", s.Name, err))
+		}
+		backends[b.Name()] = b
 	}
 	for _, s := range sides {
-		d, err := local.FindDistribution(ctx, s.dist)
-		if err != nil {
-			if ctx.Err() != nil {
-				return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted while resolving %s %s", s.flag, s.dist)}
+		s.side.Source = s.dist
+		for _, name := range slices.Sorted(maps.Keys(backends)) {
+			label, err := backends[name].Distribution(ctx, s.dist)
+			if err != nil {
+				if ctx.Err() != nil {
+					return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted while resolving %s %s", s.flag, s.dist)}
+				}
+				return badInput(fmt.Errorf("%s %s: %w", s.flag, s.dist, err))
 			}
-			return badInput(fmt.Errorf("%s %s: %w", s.flag, s.dist, err))
+			s.resolved = label
 		}
-		s.side.Source, s.resolved = s.dist, d.Name()
+		s.sections = map[string]cluster.Section{}
+		for _, sc := range scens {
+			sec, err := sc.Cluster.Section.WithDistribution(s.dist)
+			if err != nil {
+				return badInput(fmt.Errorf("%s %s: scenario %s: %w", s.flag, s.dist, sc.Name, err))
+			}
+			s.sections[sc.Name] = sec
+		}
 	}
 
 	errOut := cmd.ErrOrStderr()
@@ -185,7 +208,7 @@ run:
 			for _, side := range sides {
 				sc := *s
 				sc.Seed = s.Seed + int64(i)
-				sc.Cluster.Distribution = side.dist
+				sc.Cluster.Section = side.sections[s.Name]
 				o := opts
 				o.Scenario = &sc
 				o.OutDir = filepath.Join(f.outDir, side.sub)

@@ -1,4 +1,4 @@
-package harness
+package local
 
 import (
 	"context"
@@ -9,19 +9,16 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/zkchaos/zkchaos/cluster/local"
-	"github.com/zkchaos/zkchaos/cluster/local/localtest"
 )
 
 func TestHealFindsRunsOfCompareAndBehindSymlinks(t *testing.T) {
-	localtest.RequireZooKeeper(t)
+	dist := testDistribution(t)
 	real := t.TempDir()
 	// compare --out runs/upgrade puts each side's runs one level deeper.
 	runDir := filepath.Join(real, "upgrade", "a", "smoke", "20250101T000000Z")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	ens, err := local.Start(ctx, local.Config{Dir: runDir, Nodes: 1})
+	ens, err := Start(ctx, Config{Dir: runDir, Nodes: 1, Distribution: dist})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ens.Close(context.Background()) }) // its server is killed behind its back
 	pids := ens.PIDs()
@@ -29,12 +26,12 @@ func TestHealFindsRunsOfCompareAndBehindSymlinks(t *testing.T) {
 	// The runs directory is a link to where the runs really are.
 	link := filepath.Join(t.TempDir(), "runs")
 	require.NoError(t, os.Symlink(real, link))
-	left, err := HealLeftovers(ctx, link, nil)
+	left, err := HealRuns(ctx, link, nil)
 	require.NoError(t, err)
 	require.Len(t, left, 1)
 	assert.Equal(t, []int{pids["n1"]}, left[0].Killed)
 	assert.Equal(t, filepath.Join(link, "upgrade", "a", "smoke", "20250101T000000Z"), left[0].Dir)
-	servers, err := local.Servers(runDir)
+	servers, err := Servers(runDir)
 	require.NoError(t, err)
 	assert.Empty(t, servers)
 }
