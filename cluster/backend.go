@@ -65,9 +65,6 @@ type Section interface {
 	// does, or is "" when the backend does not choose it: the default of a
 	// rollback's target, and a run's label in comparisons.
 	DistributionName() string
-	// WithDistribution returns a copy of the section whose servers run the
-	// named distribution, or an error when the backend does not choose it.
-	WithDistribution(name string) (Section, error)
 	// SessionTimeouts bounds the session timeout the servers grant.
 	SessionTimeouts() SessionBounds
 }
@@ -129,9 +126,6 @@ type Spec struct {
 	Distributions []string
 	// Dir is the run directory; empty for Prepare.
 	Dir string
-	// Kubeconfig, when set, overrides the kubeconfig file of a backend
-	// that reads one (the run command's --kubeconfig).
-	Kubeconfig string
 	// Logger receives the backend's structured log.
 	Logger *slog.Logger
 }

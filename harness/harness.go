@@ -56,9 +56,6 @@ type Options struct {
 	// Workload, when set, is run instead of the one the scenario names: for
 	// tests of workloads the scenario schema does not know yet.
 	Workload workloads.Workload
-	// Kubeconfig, when set, overrides the scenario's kubeconfig file, for
-	// a backend that reads one (cluster.Spec.Kubeconfig).
-	Kubeconfig string
 }
 
 // Progress is a snapshot of a running workload, for a live status line.
@@ -179,7 +176,7 @@ func clusterSpec(s *scenarios.Scenario, opts Options, log *slog.Logger) cluster.
 	return cluster.Spec{
 		Scenario: s.Name, Section: s.Cluster.Section, Nodes: s.Cluster.Nodes, StartTimeout: s.Cluster.StartTimeout,
 		Partitions: partitions, Clocks: clocks, Distributions: nemesis.Distributions(s.Nemesis.Faults),
-		Kubeconfig: opts.Kubeconfig, Logger: log,
+		Logger: log,
 	}
 }
 

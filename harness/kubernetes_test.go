@@ -74,9 +74,9 @@ nemesis:
   interval: 4s
   duration: 5s
 `, ns), 0o644))
-	s, err := scenarios.Load(file)
+	s, err := scenarios.Load(file, scenarios.Override{Source: "--kubeconfig", Path: "cluster.kubernetes.kubeconfig", Value: env.Kubeconfig(t)})
 	require.NoError(t, err)
-	out, err := Run(ctx, Options{Scenario: s, OutDir: t.TempDir(), Kubeconfig: env.Kubeconfig(t)})
+	out, err := Run(ctx, Options{Scenario: s, OutDir: t.TempDir()})
 	require.NoError(t, err)
 
 	checks := map[string]checker.Result{}

@@ -17,11 +17,23 @@ type decoder struct {
 	file   string
 	root   *yaml.Node
 	fields map[string]*yaml.Node // dotted path -> value node, for fields present
-	errs   []error
+	// sources names the override that wrote a node, for nodes no line of
+	// the file holds.
+	sources map[*yaml.Node]string
+	errs    []error
+}
+
+// where is the file and line of a node, or the override that wrote it.
+func (d *decoder) where(n *yaml.Node) (file string, line int) {
+	if src, ok := d.sources[n]; ok {
+		return src, 0
+	}
+	return d.file, n.Line
 }
 
 func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
-	d.errs = append(d.errs, &FieldError{File: d.file, Line: n.Line, Field: path, Msg: fmt.Sprintf(format, args...)})
+	file, line := d.where(n)
+	d.errs = append(d.errs, &FieldError{File: file, Line: line, Field: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 // full reports whether enough errors were found for joinCapped to cut them
@@ -31,14 +43,14 @@ func (d *decoder) full() bool { return len(d.errs) > maxErrors }
 // at builds a FieldError for validation, at the line of the field or of its
 // nearest ancestor the file gives, else at the document's first line.
 func (d *decoder) at(path, format string, args ...any) error {
-	line := d.root.Line
+	file, line := d.file, d.root.Line
 	for p := path; p != ""; p = p[:max(strings.LastIndexAny(p, ".["), 0)] {
 		if n := d.fields[p]; n != nil {
-			line = n.Line
+			file, line = d.where(n)
 			break
 		}
 	}
-	return &FieldError{File: d.file, Line: line, Field: path, Msg: fmt.Sprintf(format, args...)}
+	return &FieldError{File: file, Line: line, Field: path, Msg: fmt.Sprintf(format, args...)}
 }
 
 // MaxDuration bounds every duration of a scenario, of either sign: a year

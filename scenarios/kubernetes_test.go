@@ -25,8 +25,8 @@ func TestKubernetesDefaults(t *testing.T) {
 	assert.Equal(t, 5*time.Minute, s.Cluster.StartTimeout)
 	assert.Empty(t, s.Cluster.Section.DistributionName(), "the StatefulSet chooses the servers' build")
 
-	cfg := sec.Config(s.Cluster.Nodes, "/tmp/kc", "20261204T150000-k")
-	assert.Equal(t, "/tmp/kc", cfg.Kubeconfig, "the command line wins over the scenario")
+	cfg := sec.Config(s.Cluster.Nodes, "20261204T150000-k")
+	assert.Empty(t, cfg.Kubeconfig, "KUBECONFIG and the usual places decide")
 	assert.Equal(t, k8s.KillAuto, cfg.Kill)
 	assert.Equal(t, 3, cfg.Nodes)
 	assert.Equal(t, 30*time.Second, cfg.InjectTimeout)
@@ -42,7 +42,7 @@ func TestKubernetesDeployDefaults(t *testing.T) {
 	assert.Equal(t, "zk", d.Name)
 	assert.Equal(t, "zookeeper:3.8.0", d.Image)
 	assert.Empty(t, k.Selector, "with deploy the harness selects what it deployed")
-	cfg := s.Cluster.Section.(*k8s.Section).Config(s.Cluster.Nodes, "", "r")
+	cfg := s.Cluster.Section.(*k8s.Section).Config(s.Cluster.Nodes, "r")
 	assert.Equal(t, &k8s.Deployment{Name: "zk", Image: "zookeeper:3.8.0"}, cfg.Deploy)
 	assert.Equal(t, 5, cfg.Nodes)
 }

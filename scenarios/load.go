@@ -68,9 +68,10 @@ const (
 	maxErrors = 20
 )
 
-// Load reads, decodes, completes and validates a scenario file. Every
-// problem found is returned, joined; each is a *FieldError.
-func Load(path string) (*Scenario, error) {
+// Load reads, decodes, completes and validates a scenario file, with the
+// overrides applied in order. Every problem found is returned, joined; each
+// is a *FieldError.
+func Load(path string, overrides ...Override) (*Scenario, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read scenario: %w", err)
@@ -82,12 +83,13 @@ func Load(path string) (*Scenario, error) {
 		return nil, fmt.Errorf("read scenario %s: %w", path, err)
 	}
 	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	return Parse(path, name, data)
+	return Parse(path, name, data, overrides...)
 }
 
-// Parse decodes a scenario from data; file is used in error messages and
-// defaultName when the scenario has no name.
-func Parse(file, defaultName string, data []byte) (*Scenario, error) {
+// Parse decodes a scenario from data, with the overrides applied in order;
+// file is used in error messages and defaultName when the scenario has no
+// name.
+func Parse(file, defaultName string, data []byte, overrides ...Override) (*Scenario, error) {
 	if len(data) > maxFileSize {
 		return nil, &FieldError{File: file, Line: 1, Msg: "the file is larger than 1 MiB: a scenario is a page of YAML"}
 	}
@@ -95,7 +97,16 @@ func Parse(file, defaultName string, data []byte) (*Scenario, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &decoder{file: file, root: root, fields: map[string]*yaml.Node{}}
+	d := &decoder{file: file, root: root, fields: map[string]*yaml.Node{}, sources: map[*yaml.Node]string{}}
+	for _, o := range overrides {
+		wrote, err := o.apply(root)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range wrote {
+			d.sources[n] = o.Source
+		}
+	}
 	var s Scenario
 	d.decode(root, reflect.ValueOf(&s).Elem(), "")
 	if len(d.errs) > 0 {

@@ -40,7 +40,7 @@ func (backend) Start(ctx context.Context, spec cluster.Spec) (cluster.Cluster, e
 	if !ok || sec.Kubernetes == nil {
 		return nil, fmt.Errorf("scenario %s: the kubernetes backend cannot run a cluster section of type %T", spec.Scenario, spec.Section)
 	}
-	cfg := sec.Config(spec.Nodes, spec.Kubeconfig, filepath.Base(spec.Dir))
+	cfg := sec.Config(spec.Nodes, filepath.Base(spec.Dir))
 	cfg.Logger = spec.Logger
 	ens, err := Connect(ctx, cfg)
 	if err != nil {

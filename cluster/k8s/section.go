@@ -2,7 +2,6 @@ package k8s
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -22,8 +21,7 @@ type Section struct {
 
 // Settings is the kubernetes: mapping of a scenario's cluster section.
 type Settings struct {
-	// Kubeconfig is the kubeconfig file (default: the run command's
-	// --kubeconfig, else KUBECONFIG, ~/.kube/config, then the pod's service
+	// Kubeconfig is the kubeconfig file (default: KUBECONFIG, ~/.kube/config, then the pod's service
 	// account, as kubectl resolves it).
 	Kubeconfig string `yaml:"kubeconfig,omitempty"`
 	// Context is the kubeconfig context (default: the current one).
@@ -130,27 +128,18 @@ func (s *Section) DistributionName() string { return "" }
 // of the harness's choosing.
 var errNoDistribution = errors.New("the kubernetes backend runs the image of its StatefulSet: it cannot run a distribution of the harness's choosing")
 
-// WithDistribution implements cluster.Section: it always fails.
-func (s *Section) WithDistribution(name string) (cluster.Section, error) {
-	return nil, fmt.Errorf("distribution %s: %w", name, errNoDistribution)
-}
-
 // SessionTimeouts implements cluster.Section: the servers' tick time and
 // maxSessionTimeout are the StatefulSet's, unknown here.
 func (s *Section) SessionTimeouts() cluster.SessionBounds { return cluster.SessionBounds{} }
 
-// Config is the configuration of the ensemble a section describes;
-// kubeconfig, when not empty, overrides the section's (the run command's
-// --kubeconfig), and run names the run.
-func (s *Section) Config(nodes int, kubeconfig, run string) Config {
+// Config is the configuration of the ensemble a section describes; run
+// names the run.
+func (s *Section) Config(nodes int, run string) Config {
 	k := s.Kubernetes
 	cfg := Config{
 		Kubeconfig: k.Kubeconfig, Context: k.Context, Namespace: k.Namespace, Selector: k.Selector,
 		Nodes: nodes, ClientPort: k.ClientPort, Container: k.Container, Connect: k.Connect,
 		Kill: KillAction(k.Kill), InjectTimeout: k.InjectTimeout, Run: run,
-	}
-	if kubeconfig != "" {
-		cfg.Kubeconfig = kubeconfig
 	}
 	if k.Deploy != nil {
 		cfg.Deploy = &Deployment{Name: k.Deploy.Name, Image: k.Deploy.Image}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -66,14 +65,6 @@ func (s *Section) Validate(check cluster.Check) {
 // DistributionName implements cluster.Section.
 func (s *Section) DistributionName() string { return s.Distribution }
 
-// WithDistribution implements cluster.Section.
-func (s *Section) WithDistribution(name string) (cluster.Section, error) {
-	c := *s
-	c.JVMFlags = slices.Clone(s.JVMFlags)
-	c.Distribution = name
-	return &c, nil
-}
-
 // SessionTimeouts implements cluster.Section: at least two ticks, at most
 // the servers' maxSessionTimeout.
 func (s *Section) SessionTimeouts() cluster.SessionBounds {
@@ -100,15 +91,11 @@ func section(spec cluster.Spec) (*Section, error) {
 // Prepare resolves (and fetches) every distribution the run needs, its own
 // and those faults restart servers on, so that a missing one fails the run
 // at once, and checks that clock faults can be injected. It returns the
-// label of the servers' distribution. A kubeconfig is refused: the local
-// backend reads none.
+// label of the servers' distribution.
 func (backend) Prepare(ctx context.Context, spec cluster.Spec) (string, error) {
 	sec, err := section(spec)
 	if err != nil {
 		return "", err
-	}
-	if spec.Kubeconfig != "" {
-		return "", cluster.BadSetting(fmt.Errorf("--kubeconfig: scenario %s uses the local backend, which reads no kubeconfig", spec.Scenario))
 	}
 	dist, err := prepareDistribution(ctx, sec.Distribution, spec.Logger)
 	if err != nil {

@@ -35,39 +35,21 @@ func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 
 func newRunCmd() *cobra.Command {
 	var (
-		timeLimit    time.Duration
-		rate         float64
-		seed         int64
 		outDir       string
 		runs         int
 		untilInvalid bool
 		budget       time.Duration
 		junit        string
-		kubeconfig   string
+		flags        scenarioFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO.yaml",
 		Short: "Run a scenario against a fresh ensemble and judge its history",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			s, err := scenarios.Load(a[0])
+			s, err := scenarios.Load(a[0], flags.overrides()...)
 			if err != nil {
 				return badInput(err)
-			}
-			if cmd.Flags().Changed("time-limit") {
-				if err := scenarios.CheckTimeLimit(timeLimit); err != nil {
-					return badInput(fmt.Errorf("--time-limit %w", err))
-				}
-				s.TimeLimit = timeLimit
-			}
-			if cmd.Flags().Changed("rate") {
-				if err := scenarios.CheckRate(rate); err != nil {
-					return badInput(fmt.Errorf("--rate %w", err))
-				}
-				s.Workload.Rate = rate
-			}
-			if cmd.Flags().Changed("seed") {
-				s.Seed = seed
 			}
 			if runs < 1 {
 				return badInput(fmt.Errorf("--runs must be at least 1, got %d", runs))
@@ -77,37 +59,33 @@ func newRunCmd() *cobra.Command {
 			}
 			errOut := cmd.ErrOrStderr()
 			live := isTerminal(errOut)
-			opts := harnessOptions(errOut)
-			opts.Scenario, opts.OutDir, opts.Kubeconfig = s, outDir, kubeconfig
 			// Successive seeds; the exit code is the worst outcome.
 			var done []reports.JUnitRun
 			var worst error
-			base := s.Seed
+			hunt := harness.Hunt{
+				Variants: []harness.Variant{{Scenario: s, OutDir: outDir}},
+				Runs:     runs, UntilInvalid: untilInvalid, Budget: budget,
+				Started: func(t harness.Trial) {
+					fmt.Fprintf(errOut, "zkchaos: running %s (seed %d, %s)\n", s.Name, t.Scenario.Seed, s.TimeLimit)
+					inForce.start(outDir, s.Name)
+				},
+				Finished: func(_ harness.Trial, out harness.Outcome, err error) {
+					inForce.stop()
+					if live {
+						_ = clearLine(errOut)
+					}
+					if out.Dir != "" {
+						done = append(done, reports.JUnitRun{Dir: out.Dir, Results: out.Results})
+					}
+					worst = worse(worst, finish(cmd.OutOrStdout(), out, err))
+				},
+			}
 			huntStart := time.Now()
-			for i := 0; i < runs; i++ {
-				if budget > 0 && i > 0 && time.Since(huntStart) >= budget {
-					fmt.Fprintf(errOut, "zkchaos: budget of %s spent after %d runs\n", budget, i)
-					break
-				}
-				s.Seed = base + int64(i)
-				fmt.Fprintf(errOut, "zkchaos: running %s (seed %d, %s)\n", s.Name, s.Seed, s.TimeLimit)
-				inForce.start(outDir, s.Name)
-				out, err := harness.Run(cmd.Context(), opts)
-				inForce.stop()
-				if live {
-					_ = clearLine(errOut)
-				}
-				if out.Dir != "" {
-					done = append(done, reports.JUnitRun{Dir: out.Dir, Results: out.Results})
-				}
-				worst = worse(worst, finish(cmd.OutOrStdout(), out, err))
-				if errors.Is(err, harness.ErrInterrupted) {
-					break
-				}
-				if untilInvalid && err == nil && out.Results.Verdict == checker.Invalid {
-					fmt.Fprintf(errOut, "zkchaos: invalid with seed %d after %d runs\n", s.Seed, i+1)
-					break
-				}
+			switch end := hunt.Run(cmd.Context(), harnessOptions(errOut)); end.End {
+			case harness.BudgetSpent:
+				fmt.Fprintf(errOut, "zkchaos: budget of %s spent after %d runs\n", budget, end.Seeds)
+			case harness.FoundInvalid:
+				fmt.Fprintf(errOut, "zkchaos: invalid with seed %d after %d runs\n", end.Last.Scenario.Seed, end.Seeds)
 			}
 			if runs > 1 {
 				if err := summarizeHunt(cmd.OutOrStdout(), outDir, s.Name, huntStart, done); err != nil {
@@ -126,11 +104,8 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&untilInvalid, "until-invalid", false, "stop at the first run judged invalid")
 	cmd.Flags().DurationVar(&budget, "budget", 0, "start no run after this much time has passed (0: no limit)")
 	cmd.Flags().StringVar(&junit, "junit", "", "also write JUnit XML to this file (one test case per checker per run)")
-	cmd.Flags().DurationVar(&timeLimit, "time-limit", 0, "override the scenario's time limit")
-	cmd.Flags().Float64Var(&rate, "rate", 0, "override the workload's total ops/s (0: as fast as the ensemble answers)")
-	cmd.Flags().Int64Var(&seed, "seed", 0, "override the scenario's seed")
+	flags = addScenarioFlags(cmd.Flags(), "time-limit", "rate", "seed", "kubeconfig")
 	cmd.Flags().StringVar(&outDir, "out", "runs", "directory that holds run directories")
-	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file for the kubernetes backend (overrides the scenario's)")
 	return cmd
 }
 

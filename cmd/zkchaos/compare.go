@@ -25,8 +25,7 @@ type compareFlags struct {
 	distA, distB string
 	dirsA, dirsB []string
 	runs         int
-	seed         int64
-	timeLimit    time.Duration
+	scenario     scenarioFlags
 	outDir       string
 	failAvail    float64
 	failLatency  float64
@@ -94,8 +93,7 @@ runs found, an unreadable results.json), 130 interrupted.`,
 	fl.StringArrayVar(&f.dirsA, "a-dirs", nil, "A's runs: a run directory, a `DIR` of runs or a quoted glob (repeatable)")
 	fl.StringArrayVar(&f.dirsB, "b-dirs", nil, "B's runs (a `DIR` or a quoted glob, as --a-dirs)")
 	fl.IntVar(&f.runs, "runs", 1, "run mode: run every scenario N times on each side, with successive seeds")
-	fl.Int64Var(&f.seed, "seed", 0, "run mode: override the scenarios' first seed")
-	fl.DurationVar(&f.timeLimit, "time-limit", 0, "run mode: override the scenarios' time limit")
+	f.scenario = addScenarioFlags(fl, "seed", "time-limit")
 	fl.StringVar(&f.outDir, "out", filepath.Join("runs", "compare"), "directory for the comparison (and, in run mode, the runs under a/ and b/)")
 	fl.Float64Var(&f.failAvail, "fail-on-availability", 0, "also exit 1 when B's unavailability or recovery time is worse than A's by more than `PCT` percent")
 	fl.Float64Var(&f.failLatency, "fail-on-latency", 0, "also exit 1 when B's p99 latency of an operation is worse than A's by more than `PCT` percent")
@@ -125,10 +123,10 @@ type compareSide struct {
 	label, flag, dist, sub string
 	// resolved names the distribution as found, e.g. "debian 3.8.0-11+deb12u1".
 	resolved string
-	// sections are the scenarios' cluster settings on this side's
-	// distribution, by scenario name.
-	sections map[string]cluster.Section
-	side     compare.Side
+	// scenarios are the scenarios with this side's distribution, in the
+	// order of the files.
+	scenarios []*scenarios.Scenario
+	side      compare.Side
 }
 
 // compareByRunning is run mode: validate everything, run each scenario on A
@@ -147,29 +145,25 @@ func compareByRunning(cmd *cobra.Command, f compareFlags, files []string) error 
 	if f.runs < 1 {
 		return badInput(fmt.Errorf("--runs must be at least 1, got %d", f.runs))
 	}
-	if f.timeLimit < 0 || (f.timeLimit == 0 && cmd.Flags().Changed("time-limit")) {
-		return badInput(fmt.Errorf("--time-limit must be positive, got %s", f.timeLimit))
+	// Each side's distribution is one more override of every scenario.
+	for _, side := range sides {
+		names := map[string]string{}
+		overrides := append(f.scenario.overrides(), scenarios.Override{Source: side.flag, Path: "cluster.distribution", Value: side.dist})
+		for _, file := range files {
+			s, err := scenarios.Load(file, overrides...)
+			if err != nil {
+				return badInput(err)
+			}
+			if prev, ok := names[s.Name]; ok {
+				return badInput(fmt.Errorf("compare: %s and %s are both named %s; their runs would mix", prev, file, s.Name))
+			}
+			names[s.Name] = file
+			side.scenarios = append(side.scenarios, s)
+		}
 	}
-	var scens []*scenarios.Scenario
-	names := map[string]string{}
 	// The backends the scenarios run on resolve each side's distribution.
 	backends := map[string]cluster.Backend{}
-	for _, file := range files {
-		s, err := scenarios.Load(file)
-		if err != nil {
-			return badInput(err)
-		}
-		if prev, ok := names[s.Name]; ok {
-			return badInput(fmt.Errorf("compare: %s and %s are both named %s; their runs would mix", prev, file, s.Name))
-		}
-		names[s.Name] = file
-		if f.timeLimit > 0 {
-			s.TimeLimit = f.timeLimit
-		}
-		if cmd.Flags().Changed("seed") {
-			s.Seed = f.seed
-		}
-		scens = append(scens, s)
+	for _, s := range sides[0].scenarios {
 		b, err := cluster.Lookup(s.Cluster.Backend)
 		if err != nil {
 			return badInput(fmt.Errorf("compare: scenario %s: %w", s.Name, err))
@@ -188,52 +182,40 @@ func compareByRunning(cmd *cobra.Command, f compareFlags, files []string) error 
 			}
 			s.resolved = label
 		}
-		s.sections = map[string]cluster.Section{}
-		for _, sc := range scens {
-			sec, err := sc.Cluster.Section.WithDistribution(s.dist)
-			if err != nil {
-				return badInput(fmt.Errorf("%s %s: scenario %s: %w", s.flag, s.dist, sc.Name, err))
-			}
-			s.sections[sc.Name] = sec
-		}
 	}
 
 	errOut := cmd.ErrOrStderr()
 	opts := harnessOptions(errOut)
 	var failed []error
 	interrupted := false
-run:
-	for _, s := range scens {
-		for i := range f.runs {
-			for _, side := range sides {
-				sc := *s
-				sc.Seed = s.Seed + int64(i)
-				sc.Cluster.Section = side.sections[s.Name]
-				o := opts
-				o.Scenario = &sc
-				o.OutDir = filepath.Join(f.outDir, side.sub)
-				fmt.Fprintf(errOut, "zkchaos: %s (%s): running %s (seed %d, %s)\n", side.label, side.dist, sc.Name, sc.Seed, sc.TimeLimit)
-				inForce.start(o.OutDir, sc.Name)
-				out, err := harness.Run(ctx, o)
-				inForce.stop()
-				if isTerminal(errOut) {
-					_ = clearLine(errOut)
-				}
-				if out.Dir != "" {
-					side.side.Runs = append(side.side.Runs, compare.Run{Dir: out.Dir, Results: out.Results,
-						Distribution: cmp.Or(out.Results.Distribution, side.resolved)})
-				}
-				printRunLine(cmd.OutOrStdout(), side.label, sc.Name, sc.Seed, out, err)
-				if errors.Is(err, harness.ErrInterrupted) || ctx.Err() != nil {
-					// Whatever the run says, nothing more starts once
-					// SIGINT or SIGTERM came.
-					interrupted = true
-					break run
-				}
-				if err != nil {
-					failed = append(failed, fmt.Errorf("%s %s seed %d: %w", side.label, sc.Name, sc.Seed, err))
-				}
+	for i := range files {
+		hunt := harness.Hunt{Runs: f.runs}
+		for _, side := range sides {
+			hunt.Variants = append(hunt.Variants, harness.Variant{Scenario: side.scenarios[i], OutDir: filepath.Join(f.outDir, side.sub)})
+		}
+		hunt.Started = func(t harness.Trial) {
+			side := sides[t.Variant]
+			fmt.Fprintf(errOut, "zkchaos: %s (%s): running %s (seed %d, %s)\n", side.label, side.dist, t.Scenario.Name, t.Scenario.Seed, t.Scenario.TimeLimit)
+			inForce.start(hunt.Variants[t.Variant].OutDir, t.Scenario.Name)
+		}
+		hunt.Finished = func(t harness.Trial, out harness.Outcome, err error) {
+			inForce.stop()
+			if isTerminal(errOut) {
+				_ = clearLine(errOut)
 			}
+			side := sides[t.Variant]
+			if out.Dir != "" {
+				side.side.Runs = append(side.side.Runs, compare.Run{Dir: out.Dir, Results: out.Results,
+					Distribution: cmp.Or(out.Results.Distribution, side.resolved)})
+			}
+			printRunLine(cmd.OutOrStdout(), side.label, t.Scenario.Name, t.Scenario.Seed, out, err)
+			if err != nil && !errors.Is(err, harness.ErrInterrupted) {
+				failed = append(failed, fmt.Errorf("%s %s seed %d: %w", side.label, t.Scenario.Name, t.Scenario.Seed, err))
+			}
+		}
+		if hunt.Run(ctx, opts).End == harness.Interrupted {
+			interrupted = true
+			break
 		}
 	}
 

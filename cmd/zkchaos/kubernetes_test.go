@@ -170,4 +170,5 @@ nemesis:
 
 	code, _, stderr = zkchaos(t, "run", "../../scenarios/smoke.yaml", "--kubeconfig", "/nonexistent")
 	assert.Equal(t, 4, code, "--kubeconfig on a local scenario is bad input: %s", stderr)
+	assert.Contains(t, stderr, "--kubeconfig: field cluster.kubernetes")
 }

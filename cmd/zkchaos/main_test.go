@@ -90,7 +90,7 @@ func TestRunWithBadScenarioIsBadInputAndStartsNothing(t *testing.T) {
 	assert.Equal(t, exitBadInput, code, "a malformed flag is bad input")
 	code, _, stderr = zkchaos(t, "run", "../../scenarios/smoke.yaml", "--rate", "-5", "--out", out)
 	assert.Equal(t, exitBadInput, code)
-	assert.Contains(t, stderr, "--rate must not be negative")
+	assert.Contains(t, stderr, "--rate: field workload.rate: must not be negative")
 	code, _, stderr = zkchaos(t, "run", "../../scenarios/smoke.yaml", "--budget", "-1s", "--out", out)
 	assert.Equal(t, exitBadInput, code)
 	assert.Contains(t, stderr, "--budget must not be negative")
