@@ -12,6 +12,7 @@ import (
 
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
 // fakeCluster is an in-memory Killer for testing schedule logic only; the
@@ -52,7 +53,8 @@ func (f *fakeCluster) Roles(context.Context) map[string]cluster.Role {
 func (f *fakeCluster) WaitHealthy(context.Context, time.Duration) (time.Duration, error) {
 	return 0, nil
 }
-func (f *fakeCluster) Close(context.Context) error { return nil }
+func (f *fakeCluster) Close(context.Context) error  { return nil }
+func (f *fakeCluster) Can(cluster.Capability) error { return nil }
 func (f *fakeCluster) Kill(_ context.Context, n cluster.Node) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -109,10 +111,12 @@ func joinTargets(ts []string) string {
 	return s
 }
 
+// specs are the specs of the named faults, resolved as a scenario's loading
+// resolves them.
 func specs(names ...string) []Spec {
 	var out []Spec
 	for _, n := range names {
-		out = append(out, Spec{Name: n})
+		out = append(out, Spec{Kind: fault.Kind(n)}.Resolved())
 	}
 	return out
 }
@@ -222,4 +226,5 @@ func (o observeOnly) Roles(ctx context.Context) map[string]cluster.Role { return
 func (o observeOnly) WaitHealthy(ctx context.Context, d time.Duration) (time.Duration, error) {
 	return o.c.WaitHealthy(ctx, d)
 }
-func (o observeOnly) Close(ctx context.Context) error { return o.c.Close(ctx) }
+func (o observeOnly) Close(ctx context.Context) error   { return o.c.Close(ctx) }
+func (o observeOnly) Can(need cluster.Capability) error { return o.c.Can(need) }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/zkchaos/zkchaos/cluster/local"
 	"github.com/zkchaos/zkchaos/nemesis"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
 // Scenario is one scenario file after defaults are applied. Field comments give
@@ -295,7 +296,7 @@ func (s *Scenario) applyDefaults(defaultName string, present func(path string) b
 	n := &s.Nemesis
 	for i := range n.Faults {
 		n.Faults[i] = n.Faults[i].Resolved()
-		if n.Faults[i].Name == nemesis.KindRollback && n.Faults[i].To == "" && c.Backend == BackendLocal {
+		if n.Faults[i].Kind == fault.Rollback && n.Faults[i].To == "" && c.Backend == BackendLocal {
 			n.Faults[i].To = c.Distribution
 		}
 	}
