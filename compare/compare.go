@@ -20,6 +20,7 @@ import (
 
 	"github.com/zkchaos/zkchaos/checker"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 	"github.com/zkchaos/zkchaos/reports"
 	"github.com/zkchaos/zkchaos/scenarios"
 )
@@ -251,7 +252,7 @@ type Example struct {
 // FaultRow compares the recovery from one kind of fault.
 type FaultRow struct {
 	// Kind is the fault's kind: kill, pause, partition…
-	Kind string `json:"kind"`
+	Kind fault.Kind `json:"kind"`
 	// A and B pool each side's windows of that kind.
 	A FaultStats `json:"a"`
 	B FaultStats `json:"b"`
@@ -540,7 +541,7 @@ type faultSamples struct {
 // faultRows compares recovery per fault kind.
 func faultRows(a, b []Run) []FaultRow {
 	as, bs := collectFaults(a), collectFaults(b)
-	var kinds []string
+	var kinds []fault.Kind
 	for k := range as {
 		kinds = append(kinds, k)
 	}
@@ -559,9 +560,9 @@ func faultRows(a, b []Run) []FaultRow {
 
 // collectFaults pools the fault windows of runs by kind: client-visible
 // figures from the summaries, new-leader times from the recovery checker.
-func collectFaults(runs []Run) map[string]*faultSamples {
-	out := map[string]*faultSamples{}
-	get := func(kind string) *faultSamples {
+func collectFaults(runs []Run) map[fault.Kind]*faultSamples {
+	out := map[fault.Kind]*faultSamples{}
+	get := func(kind fault.Kind) *faultSamples {
 		s := out[kind]
 		if s == nil {
 			s = &faultSamples{}
@@ -570,7 +571,7 @@ func collectFaults(runs []Run) map[string]*faultSamples {
 		return s
 	}
 	for _, r := range runs {
-		kindOf := map[string]string{}
+		kindOf := map[string]fault.Kind{}
 		if sum := r.Results.Summary; sum != nil {
 			for _, w := range sum.Recoveries {
 				kindOf[w.Name] = w.Kind
@@ -593,7 +594,7 @@ func collectFaults(runs []Run) map[string]*faultSamples {
 			}
 			kind, ok := kindOf[w.Fault]
 			if !ok {
-				kind = labelKind(w.Fault)
+				kind = fault.OfLabel(w.Fault)
 			}
 			get(kind).newLeader = append(get(kind).newLeader, w.NewLeaderAfter)
 		}
@@ -633,15 +634,6 @@ func recoveryWindows(root checker.Result) []checker.FaultRecovery {
 		return nil
 	}
 	return d.Windows
-}
-
-// labelKind reduces a fault label the summary did not name ("kill leader",
-// "partition-halves") to its first word.
-func labelKind(label string) string {
-	if i := strings.IndexAny(label, " -"); i > 0 {
-		return label[:i]
-	}
-	return label
 }
 
 // latencyRows compares the latency of ok completions per operation.
