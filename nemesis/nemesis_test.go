@@ -3,6 +3,7 @@ package nemesis
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -228,3 +229,35 @@ func (o observeOnly) WaitHealthy(ctx context.Context, d time.Duration) (time.Dur
 }
 func (o observeOnly) Close(ctx context.Context) error   { return o.c.Close(ctx) }
 func (o observeOnly) Can(need cluster.Capability) error { return o.c.Can(need) }
+
+func TestEveryKindInTheTableIsAFault(t *testing.T) {
+	for _, info := range fault.Table {
+		s := Spec{Kind: info.Kind}
+		if info.Kind == fault.Upgrade || info.Kind == fault.Rollback {
+			s.To = "debian"
+		}
+		f, err := New(s.Resolved())
+		require.NoError(t, err, info.Kind)
+		assert.Equal(t, info.Kind, f.Kind())
+		assert.True(t, strings.HasPrefix(f.Label(), string(info.Kind)+" "), "the label %q starts with its kind", f.Label())
+		assert.Equal(t, info.Kind, fault.OfLabel(f.Label()))
+	}
+	for name, sh := range shorthands {
+		_, ok := fault.Of(sh.Kind)
+		assert.True(t, ok, "the shorthand %s stands for a kind of the table", name)
+	}
+}
+
+func TestRecordsCarryTheTablesActionsAndPairBackIntoWindows(t *testing.T) {
+	rec := runSchedule(t, newFake(3, "n2"), []string{"kill-leader"}, 1)
+	kill, _ := fault.Of(fault.Kill)
+	ws := fault.Windows(rec.ops)
+	require.NotEmpty(t, ws)
+	for _, w := range ws {
+		assert.Equal(t, fault.Kill, w.Kind)
+		assert.Equal(t, kill.Action, w.F)
+		assert.Equal(t, kill.Heal, w.HealF)
+		assert.Equal(t, "kill leader", w.Label)
+		assert.True(t, w.Healed)
+	}
+}

@@ -192,8 +192,8 @@ func (r *scriptRun) act(ctx context.Context, n int, label, action string, st Scr
 		p, _ := fault.Of(fault.Partition)
 		f = p.Action
 	}
-	fault := &history.Fault{Name: label, Step: n, Targets: names(nodes), Trigger: trig}
-	invoke := history.Op{Type: history.Invoke, F: f, Process: history.NemesisProcess, Fault: fault}
+	payload := &history.Fault{Name: label, Step: n, Targets: names(nodes), Trigger: trig}
+	invoke := history.Op{Type: history.Invoke, F: f, Process: history.NemesisProcess, Fault: payload}
 	record(r.rec, r.log, invoke)
 	var grudge cluster.Grudge
 	err = r.apply(ctx, action, nodes, &grudge)
