@@ -10,6 +10,7 @@ import (
 
 	"github.com/zkchaos/zkchaos/checker"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/internal/histtest"
 )
 
 // registerRun describes a synthetic register run: workers on keys of a
@@ -271,16 +272,9 @@ func judge(ops []history.Op, name string) Results {
 	}
 }
 
-// sec is s seconds in ns since the run started.
-func sec(s float64) int64 { return int64(s * float64(time.Second)) }
-
-// nem is a nemesis record.
-func nem(typ history.Type, f string, at float64, name string, targets ...string) history.Op {
-	return history.Op{Type: typ, F: f, Process: history.NemesisProcess, Time: sec(at),
-		Fault: &history.Fault{Name: name, Targets: targets}}
-}
-
-// client is a client's write completion.
-func client(typ history.Type, at float64) history.Op {
-	return history.Op{Type: typ, F: history.Write, Process: 1, Time: sec(at)}
-}
+// The records the tests build.
+var (
+	sec    = histtest.Sec
+	nem    = histtest.Nemesis
+	client = histtest.Client
+)
