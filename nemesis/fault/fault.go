@@ -18,14 +18,22 @@ type Kind string
 
 // The fault kinds.
 const (
-	Kill      Kind = "kill"
-	Pause     Kind = "pause"
+	// Kill kills nodes; healing starts them.
+	Kill Kind = "kill"
+	// Pause freezes nodes; healing thaws them.
+	Pause Kind = "pause"
+	// Partition cuts server-to-server links in a grudge's shape.
 	Partition Kind = "partition"
-	Clients   Kind = "clients"
-	Link      Kind = "link"
-	Clock     Kind = "clock"
-	Upgrade   Kind = history.FUpgrade
-	Rollback  Kind = history.FRollback
+	// Clients cuts clients off their nodes.
+	Clients Kind = "clients"
+	// Link degrades links with delay, jitter and loss.
+	Link Kind = "link"
+	// Clock moves nodes' clocks.
+	Clock Kind = "clock"
+	// Upgrade restarts every node, one at a time, on another distribution.
+	Upgrade Kind = history.FUpgrade
+	// Rollback is an upgrade back to an earlier distribution.
+	Rollback Kind = history.FRollback
 )
 
 // Heal actions: the f of the records that undo a fault.
