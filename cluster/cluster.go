@@ -48,6 +48,11 @@ type Cluster interface {
 	WaitHealthy(ctx context.Context, timeout time.Duration) (time.Duration, error)
 	// Close stops every server and releases what the cluster holds.
 	Close(ctx context.Context) error
+	// Can says why the cluster cannot do what the capability names in its
+	// current setting (a component it needs is missing, or it was started
+	// without the means to), or nil. It need not say whether the cluster
+	// has the capability's methods: Check does.
+	Can(need Capability) error
 }
 
 // Killer is a cluster whose servers can be killed and started again.
@@ -126,16 +131,6 @@ func LeaderOf(roles map[string]Role) string {
 	return leader
 }
 
-// Limited is a cluster that has the methods of a fault capability but
-// cannot do some faults in its current setting, e.g. because a component it
-// needs is not installed.
-type Limited interface {
-	// Unavailable says why the cluster cannot do faults of the kind (a
-	// nemesis fault kind such as "partition", or "clock-rate" for clock
-	// faults that change a clock's rate), or nil when it can.
-	Unavailable(kind string) error
-}
-
 // Pauser is a cluster whose servers can be frozen and thawed (SIGSTOP and
 // SIGCONT for local processes).
 type Pauser interface {
@@ -144,6 +139,9 @@ type Pauser interface {
 	Pause(ctx context.Context, node Node) error
 	// Resume thaws a paused server.
 	Resume(ctx context.Context, node Node) error
+	// Paused reports whether the server was paused by Pause and not
+	// resumed (or killed) since.
+	Paused(node Node) bool
 }
 
 // Grudge says who cannot hear whom: for every node name, the names of the
@@ -214,6 +212,9 @@ type Clock interface {
 	SetClock(ctx context.Context, node Node, shift ClockShift) error
 	// ResetClock puts the server's clock back to real time.
 	ResetClock(ctx context.Context, node Node) error
+	// ClockNote says how far a shift reaches, for the records of clock
+	// faults, e.g. that the JVM's monotonic clock moves too.
+	ClockNote() string
 }
 
 // LogFollower is a cluster whose servers' log lines can be followed as the

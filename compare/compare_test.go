@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
 func TestBuildComparesPerScenarioAndOverall(t *testing.T) {
@@ -62,7 +63,7 @@ func TestBuildComparesPerScenarioAndOverall(t *testing.T) {
 
 	require.Len(t, c.Faults, 1)
 	kill := c.Faults[0]
-	assert.Equal(t, "kill", kill.Kind)
+	assert.Equal(t, fault.Kill, kill.Kind)
 	assert.Equal(t, 3, kill.A.Windows, "windows whose injection failed are left out")
 	assert.Equal(t, 200*ms, kill.A.RecoveredMedian)
 	assert.Equal(t, 300*ms, kill.A.RecoveredMax)

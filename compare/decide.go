@@ -128,7 +128,7 @@ func availabilityFindings(c Comparison, pct float64) []Finding {
 		if a.Windows == 0 || b.Windows == 0 {
 			continue
 		}
-		finding := Finding{Aspect: Recovery, Scenario: c.Scenario, Subject: f.Kind, Worse: true}
+		finding := Finding{Aspect: Recovery, Scenario: c.Scenario, Subject: string(f.Kind), Worse: true}
 		switch {
 		case b.NotRecovered > 0 && b.NotRecovered*a.Windows > a.NotRecovered*b.Windows:
 			finding.Text = fmt.Sprintf("B is worse on recovery from %s in %s: no operation succeeded after the heal of %s faults vs %s.",

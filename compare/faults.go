@@ -3,11 +3,43 @@ package compare
 import (
 	"encoding/json"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
+
+// FaultRow compares the recovery from one kind of fault.
+type FaultRow struct {
+	// Kind is the fault's kind: kill, pause, partition…
+	Kind fault.Kind `json:"kind"`
+	// A and B pool each side's windows of that kind.
+	A FaultStats `json:"a"`
+	B FaultStats `json:"b"`
+}
+
+// FaultStats pools the fault windows of one kind over a side's runs. Client
+// figures come from the runs' summaries (only windows whose injection may
+// have taken effect); the new-leader time comes from the recovery checker.
+type FaultStats struct {
+	// Windows counts the fault windows.
+	Windows int `json:"windows"`
+	// NotRecovered counts windows after which no operation succeeded
+	// before the run ended.
+	NotRecovered int `json:"not_recovered"`
+	// RecoveredMedian and RecoveredMax are the time from the heal to the
+	// first ok operation, over the windows that recovered.
+	RecoveredMedian time.Duration `json:"recovered_after_median_ns"`
+	RecoveredMax    time.Duration `json:"recovered_after_max_ns"`
+	// UnavailableMedian and UnavailableMax are the outage time from the
+	// injection until service resumed.
+	UnavailableMedian time.Duration `json:"unavailable_median_ns"`
+	UnavailableMax    time.Duration `json:"unavailable_max_ns"`
+	// Elections counts windows in which the servers elected a new leader,
+	// and NewLeaderMedian is the median time from the fault to it.
+	Elections       int           `json:"elections"`
+	NewLeaderMedian time.Duration `json:"new_leader_median_ns,omitempty"`
+}
 
 // faultSamples gathers one side's fault windows of each kind.
 type faultSamples struct {
@@ -19,7 +51,7 @@ type faultSamples struct {
 // faultRows compares recovery per fault kind.
 func faultRows(a, b []Run) []FaultRow {
 	as, bs := collectFaults(a), collectFaults(b)
-	var kinds []string
+	var kinds []fault.Kind
 	for k := range as {
 		kinds = append(kinds, k)
 	}
@@ -38,9 +70,9 @@ func faultRows(a, b []Run) []FaultRow {
 
 // collectFaults pools the fault windows of runs by kind: client-visible
 // figures from the summaries, new-leader times from the recovery checker.
-func collectFaults(runs []Run) map[string]*faultSamples {
-	out := map[string]*faultSamples{}
-	get := func(kind string) *faultSamples {
+func collectFaults(runs []Run) map[fault.Kind]*faultSamples {
+	out := map[fault.Kind]*faultSamples{}
+	get := func(kind fault.Kind) *faultSamples {
 		s := out[kind]
 		if s == nil {
 			s = &faultSamples{}
@@ -49,7 +81,7 @@ func collectFaults(runs []Run) map[string]*faultSamples {
 		return s
 	}
 	for _, r := range runs {
-		kindOf := map[string]string{}
+		kindOf := map[string]fault.Kind{}
 		if sum := r.Results.Summary; sum != nil {
 			for _, w := range sum.Recoveries {
 				kindOf[w.Name] = w.Kind
@@ -72,7 +104,7 @@ func collectFaults(runs []Run) map[string]*faultSamples {
 			}
 			kind, ok := kindOf[w.Fault]
 			if !ok {
-				kind = labelKind(w.Fault)
+				kind = fault.OfLabel(w.Fault)
 			}
 			get(kind).newLeader = append(get(kind).newLeader, w.NewLeaderAfter)
 		}
@@ -112,13 +144,4 @@ func recoveryWindows(root checker.Result) []checker.FaultRecovery {
 		return nil
 	}
 	return d.Windows
-}
-
-// labelKind reduces a fault label the summary did not name ("kill leader",
-// "partition-halves") to its first word.
-func labelKind(label string) string {
-	if i := strings.IndexAny(label, " -"); i > 0 {
-		return label[:i]
-	}
-	return label
 }

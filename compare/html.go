@@ -206,7 +206,7 @@ func buildSection(id, title string, c Comparison, findings []Finding, link func(
 		{Name: "leader changes per run, median", A: fmt.Sprint(a.LeaderChanges), B: fmt.Sprint(b.LeaderChanges)},
 	}
 	for _, f := range c.Faults {
-		s.Faults = append(s.Faults, faultView{Kind: f.Kind, A: cellsOf(f.A), B: cellsOf(f.B), Class: marked(Recovery, f.Kind)})
+		s.Faults = append(s.Faults, faultView{Kind: string(f.Kind), A: cellsOf(f.A), B: cellsOf(f.B), Class: marked(Recovery, string(f.Kind))})
 	}
 	for _, l := range c.Latency {
 		v := latencyView{Op: l.Op, A: latencyCellsOf(l.A), B: latencyCellsOf(l.B), Delta: "n/a", Class: marked(Latency, l.Op)}

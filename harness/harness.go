@@ -24,6 +24,7 @@ import (
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/internal/guard"
 	"github.com/zkchaos/zkchaos/nemesis"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 	"github.com/zkchaos/zkchaos/reports"
 	"github.com/zkchaos/zkchaos/scenarios"
 	"github.com/zkchaos/zkchaos/workloads"
@@ -466,7 +467,7 @@ func (c *counting) Append(op history.Op) (history.Op, error) {
 		// An upgrade step completes ok; every other nemesis action info.
 		if (op.Type == history.Info || op.Type == history.OK) && op.Error == "" && op.Fault != nil {
 			switch {
-			case nemesis.IsHealAction(op.F):
+			case fault.IsHeal(op.F):
 				c.fault = ""
 			case len(op.Fault.Targets) == 0:
 				c.fault = op.Fault.Name // a script's sleep or wait

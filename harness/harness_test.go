@@ -231,7 +231,7 @@ func TestRollingUpgradeUnderLoadUpgradesTheLeaderLast(t *testing.T) {
 	}
 	s, err := scenarios.Load("../scenarios/rolling-upgrade.yaml")
 	require.NoError(t, err)
-	require.Equal(t, "upgrade", s.Nemesis.Faults[0].Name)
+	require.EqualValues(t, "upgrade", s.Nemesis.Faults[0].Kind)
 	s.Nemesis.Faults = s.Nemesis.Faults[:1]
 	s.Nemesis.Warmup = 3 * time.Second
 	s.Nemesis.Interval = time.Hour // one injection

@@ -10,30 +10,48 @@ import (
 
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/internal/guard"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
 // New builds the fault a resolved Spec describes.
 func New(s Spec) (Fault, error) {
 	if problems := s.Validate(); len(problems) > 0 {
-		return nil, fmt.Errorf("fault %s: %s: %s", s.Name, problems[0].Field, problems[0].Msg)
+		return nil, fmt.Errorf("fault %s: %s: %s", s.Kind, problems[0].Field, problems[0].Msg)
 	}
-	switch s.Name {
-	case KindKill:
-		return &kill{spec: s}, nil
-	case KindPause:
-		return &pause{spec: s}, nil
-	case KindPartition:
-		return &partition{spec: s}, nil
-	case KindClients:
-		return &clients{spec: s}, nil
-	case KindLink:
-		return &link{spec: s}, nil
-	case KindClock:
-		return &clock{spec: s}, nil
-	case KindUpgrade, KindRollback:
-		return &upgrade{spec: s}, nil
+	b := base{spec: s}
+	switch s.Kind {
+	case fault.Kill:
+		return &kill{b}, nil
+	case fault.Pause:
+		return &pause{b}, nil
+	case fault.Partition:
+		return &partition{b}, nil
+	case fault.Clients:
+		return &clients{b}, nil
+	case fault.Link:
+		return &link{b}, nil
+	case fault.Clock:
+		return &clock{b}, nil
+	case fault.Upgrade, fault.Rollback:
+		return &upgrade{b}, nil
 	}
-	return nil, fmt.Errorf("unknown fault %q", s.Name)
+	return nil, fmt.Errorf("unknown fault %q", s.Kind)
+}
+
+// base is what every fault has: its spec, which names its kind and its
+// label.
+type base struct{ spec Spec }
+
+// Kind is the spec's kind.
+func (b base) Kind() fault.Kind { return b.spec.Kind }
+
+// Label is the spec's label, e.g. "kill leader".
+func (b base) Label() string { return b.spec.Label() }
+
+// info is the fault's entry in fault.Table.
+func info(f Fault) fault.Info {
+	i, _ := fault.Of(f.Kind())
+	return i
 }
 
 // injection is the Injection every fault returns: what was done, and how to
@@ -62,17 +80,7 @@ func each(nodes []cluster.Node, f func(cluster.Node) error) error {
 }
 
 // kill SIGKILLs the target nodes; healing starts them again.
-type kill struct{ spec Spec }
-
-func (k *kill) Name() string       { return k.spec.Label() }
-func (k *kill) Action() string     { return "kill" }
-func (k *kill) HealAction() string { return "start" }
-func (k *kill) Available(c cluster.Cluster) error {
-	if _, ok := c.(cluster.Killer); !ok {
-		return errors.New("this cluster backend cannot kill nodes")
-	}
-	return nil
-}
+type kill struct{ base }
 
 func (k *kill) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Injection, error) {
 	killer := c.(cluster.Killer)
@@ -94,17 +102,7 @@ func startStopped(ctx context.Context, k cluster.Killer, nodes []cluster.Node) e
 }
 
 // pause freezes the target nodes (SIGSTOP); healing thaws them.
-type pause struct{ spec Spec }
-
-func (p *pause) Name() string       { return p.spec.Label() }
-func (p *pause) Action() string     { return "pause" }
-func (p *pause) HealAction() string { return "resume" }
-func (p *pause) Available(c cluster.Cluster) error {
-	if _, ok := c.(cluster.Pauser); !ok {
-		return errors.New("this cluster backend cannot pause nodes")
-	}
-	return nil
-}
+type pause struct{ base }
 
 func (p *pause) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Injection, error) {
 	pauser := c.(cluster.Pauser)
@@ -115,36 +113,9 @@ func (p *pause) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (
 	}}, err
 }
 
-// partitionCapable is a Partitioner that can say whether it was set up for
-// partitions (the local backend needs its proxies started with the nodes).
-type partitionCapable interface{ CanPartition() bool }
-
-func partitionAvailable(c cluster.Cluster) error {
-	if _, ok := c.(cluster.Partitioner); !ok {
-		return errors.New("this cluster backend cannot partition the network")
-	}
-	if pc, ok := c.(partitionCapable); ok && !pc.CanPartition() {
-		return errors.New("the ensemble was started without partition support")
-	}
-	return nil
-}
-
 // partition cuts server-to-server links in a grudge's shape; healing restores
 // every link.
-type partition struct{ spec Spec }
-
-func (p *partition) Name() string       { return p.spec.Label() }
-func (p *partition) Action() string     { return "partition" }
-func (p *partition) HealAction() string { return "heal" }
-func (p *partition) Available(c cluster.Cluster) error {
-	if err := partitionAvailable(c); err != nil {
-		return err
-	}
-	if p.spec.Grudge == GrudgeMajoritiesRing && len(c.Nodes()) < 5 {
-		return fmt.Errorf("a majorities ring needs at least 5 nodes, the ensemble has %d", len(c.Nodes()))
-	}
-	return nil
-}
+type partition struct{ base }
 
 func (p *partition) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Injection, error) {
 	parter := c.(cluster.Partitioner)
@@ -169,12 +140,7 @@ func (p *partition) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Ran
 }
 
 // clients cuts the clients pinned to the target nodes off from them.
-type clients struct{ spec Spec }
-
-func (p *clients) Name() string                      { return p.spec.Label() }
-func (p *clients) Action() string                    { return "isolate-clients" }
-func (p *clients) HealAction() string                { return "heal" }
-func (p *clients) Available(c cluster.Cluster) error { return partitionAvailable(c) }
+type clients struct{ base }
 
 func (p *clients) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Injection, error) {
 	parter := c.(cluster.Partitioner)
@@ -184,12 +150,7 @@ func (p *clients) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand)
 }
 
 // link degrades the links of the target nodes with delay, jitter and loss.
-type link struct{ spec Spec }
-
-func (l *link) Name() string                      { return l.spec.Label() }
-func (l *link) Action() string                    { return "shape-links" }
-func (l *link) HealAction() string                { return "heal" }
-func (l *link) Available(c cluster.Cluster) error { return partitionAvailable(c) }
+type link struct{ base }
 
 func (l *link) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Injection, error) {
 	parter := c.(cluster.Partitioner)
@@ -200,30 +161,9 @@ func (l *link) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (I
 	return inj, parter.Shape(ctx, names(nodes), shape)
 }
 
-// clockCapable is a Clock that can say whether it was set up for clock
-// faults (the local backend preloads libfaketime when the nodes start).
-type clockCapable interface{ CanShiftClock() bool }
-
-// clockNoter is a Clock that says how far its shifts reach, for the
-// records of clock faults.
-type clockNoter interface{ ClockNote() string }
-
 // clock moves the target nodes' clocks: a bump, a strobe flipping between
 // the offset and real time, or a different rate. Healing resets them.
-type clock struct{ spec Spec }
-
-func (k *clock) Name() string       { return k.spec.Label() }
-func (k *clock) Action() string     { return "clock" }
-func (k *clock) HealAction() string { return "heal" }
-func (k *clock) Available(c cluster.Cluster) error {
-	if _, ok := c.(cluster.Clock); !ok {
-		return errors.New("this cluster backend cannot move clocks")
-	}
-	if cc, ok := c.(clockCapable); ok && !cc.CanShiftClock() {
-		return errors.New("the ensemble was started without clock support")
-	}
-	return nil
-}
+type clock struct{ base }
 
 func (k *clock) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Injection, error) {
 	clk := c.(cluster.Clock)
@@ -260,11 +200,7 @@ func (k *clock) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (
 			}
 		}))
 	}
-	note := "the JVM's monotonic clock moves too"
-	if cn, ok := c.(clockNoter); ok {
-		note = cn.ClockNote()
-	}
-	detail = joinDetail(detail, fmt.Sprintf("%s: offset %s rate %g; %s", k.spec.Clock, shift.Offset, shift.Rate, note))
+	detail = joinDetail(detail, fmt.Sprintf("%s: offset %s rate %g; %s", k.spec.Clock, shift.Offset, shift.Rate, clk.ClockNote()))
 	return &injection{targets: names(nodes), detail: detail, heal: func(ctx context.Context) error {
 		close(stop)
 		strobe.Wait()

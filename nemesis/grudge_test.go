@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/cluster"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
 // hears reports whether a hears b under g.
@@ -127,23 +128,23 @@ func TestTargetsResolveByRole(t *testing.T) {
 }
 
 func TestSpecsResolveAndValidate(t *testing.T) {
-	assert.Equal(t, Spec{Name: KindKill, Target: TargetLeader}, Spec{Name: "kill-leader"}.Resolved())
-	assert.Equal(t, Spec{Name: KindPartition, Grudge: GrudgeHalves, Mode: "reset"}, Spec{Name: "partition"}.Resolved())
-	assert.Equal(t, Spec{Name: KindPartition, Grudge: GrudgeIsolate, Target: TargetLeader, Mode: "hang"},
-		Spec{Name: "isolate-leader", Mode: "hang"}.Resolved())
-	assert.Empty(t, Spec{Name: "clock", Clock: ClockStrobe}.Resolved().Validate())
+	assert.Equal(t, Spec{Kind: fault.Kill, Target: TargetLeader}, Spec{Kind: "kill-leader"}.Resolved())
+	assert.Equal(t, Spec{Kind: fault.Partition, Grudge: GrudgeHalves, Mode: "reset"}, Spec{Kind: "partition"}.Resolved())
+	assert.Equal(t, Spec{Kind: fault.Partition, Grudge: GrudgeIsolate, Target: TargetLeader, Mode: "hang"},
+		Spec{Kind: "isolate-leader", Mode: "hang"}.Resolved())
+	assert.Empty(t, Spec{Kind: "clock", Clock: ClockStrobe}.Resolved().Validate())
 
-	problems := Spec{Name: KindKill, Target: "everyone", Delay: time.Second}.Resolved().Validate()
+	problems := Spec{Kind: fault.Kill, Target: "everyone", Delay: time.Second}.Resolved().Validate()
 	require.Len(t, problems, 2)
 	assert.Equal(t, "delay", problems[0].Field)
 	assert.Contains(t, problems[0].Msg, "does not apply to kill faults")
 	assert.Equal(t, "target", problems[1].Field)
 
-	problems = Spec{Name: KindPartition, Grudge: GrudgeHalves, Target: TargetLeader}.Resolved().Validate()
+	problems = Spec{Kind: fault.Partition, Grudge: GrudgeHalves, Target: TargetLeader}.Resolved().Validate()
 	require.Len(t, problems, 1)
 	assert.Contains(t, problems[0].Msg, "only to the isolate and one-way")
-	assert.NotEmpty(t, Spec{Name: KindLink, Loss: 1.5}.Resolved().Validate())
-	assert.NotEmpty(t, Spec{Name: "flood"}.Validate())
+	assert.NotEmpty(t, Spec{Kind: fault.Link, Loss: 1.5}.Resolved().Validate())
+	assert.NotEmpty(t, Spec{Kind: "flood"}.Validate())
 }
 
 func TestPlanIsTheSameForTheSameSeed(t *testing.T) {
@@ -163,11 +164,11 @@ func TestPlanIsTheSameForTheSameSeed(t *testing.T) {
 }
 
 func TestLabelsTellFaultsApart(t *testing.T) {
-	assert.Equal(t, "kill leader", Spec{Name: "kill-leader"}.Resolved().Label())
-	assert.Equal(t, "partition isolate leader (hang)", Spec{Name: "isolate-leader", Mode: "hang"}.Resolved().Label())
-	assert.Equal(t, "clock bump +30s one", Spec{Name: "clock", Delta: 30 * time.Second}.Resolved().Label())
-	assert.Equal(t, "clock bump -30s leader", Spec{Name: "clock", Delta: -30 * time.Second, Target: "leader"}.Resolved().Label())
-	assert.Equal(t, "clock rate x2 one", Spec{Name: "clock", Clock: ClockRate}.Resolved().Label())
-	assert.Equal(t, "link all delay 100ms±50ms", Spec{Name: "link", Delay: 100 * time.Millisecond, Jitter: 50 * time.Millisecond}.Resolved().Label())
-	assert.Equal(t, "link one loss 0.01", Spec{Name: "link", Target: "one", Loss: 0.01}.Resolved().Label())
+	assert.Equal(t, "kill leader", Spec{Kind: "kill-leader"}.Resolved().Label())
+	assert.Equal(t, "partition isolate leader (hang)", Spec{Kind: "isolate-leader", Mode: "hang"}.Resolved().Label())
+	assert.Equal(t, "clock bump +30s one", Spec{Kind: "clock", Delta: 30 * time.Second}.Resolved().Label())
+	assert.Equal(t, "clock bump -30s leader", Spec{Kind: "clock", Delta: -30 * time.Second, Target: "leader"}.Resolved().Label())
+	assert.Equal(t, "clock rate x2 one", Spec{Kind: "clock", Clock: ClockRate}.Resolved().Label())
+	assert.Equal(t, "link all delay 100ms±50ms", Spec{Kind: "link", Delay: 100 * time.Millisecond, Jitter: 50 * time.Millisecond}.Resolved().Label())
+	assert.Equal(t, "link one loss 0.01", Spec{Kind: "link", Target: "one", Loss: 0.01}.Resolved().Label())
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/internal/guard"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
 // buggyClock is a cluster whose clock setting panics once a strobe flips it:
@@ -30,11 +31,13 @@ func (b *buggyClock) SetClock(context.Context, cluster.Node, cluster.ClockShift)
 
 func (b *buggyClock) ResetClock(context.Context, cluster.Node) error { return nil }
 
+func (b *buggyClock) ClockNote() string { return "" }
+
 // TestPanicInAStrobeReachesTheRunsHandler: the goroutine a clock strobe
 // starts hands its panic to the run, which then ends and heals, instead of
 // ending the process.
 func TestPanicInAStrobeReachesTheRunsHandler(t *testing.T) {
-	f, err := New(Spec{Name: KindClock, Clock: ClockStrobe, Target: TargetAll, Delta: time.Second, Period: 10 * time.Millisecond})
+	f, err := New(Spec{Kind: fault.Clock, Clock: ClockStrobe, Target: TargetAll, Delta: time.Second, Period: 10 * time.Millisecond})
 	require.NoError(t, err)
 	got := make(chan error, 1)
 	ctx := guard.WithHandler(context.Background(), func(err error) { got <- err })
@@ -62,11 +65,13 @@ func (c *countingClock) SetClock(context.Context, cluster.Node, cluster.ClockShi
 
 func (c *countingClock) ResetClock(context.Context, cluster.Node) error { return nil }
 
+func (c *countingClock) ClockNote() string { return "" }
+
 // TestStrobeStopsWithItsRun: a strobe stops flipping clocks once the run
 // that injected it ends (a panic elsewhere cancels it), so the heal that
 // follows is not undone by a strobe still running.
 func TestStrobeStopsWithItsRun(t *testing.T) {
-	f, err := New(Spec{Name: KindClock, Clock: ClockStrobe, Target: TargetAll, Delta: time.Second, Period: 10 * time.Millisecond})
+	f, err := New(Spec{Kind: fault.Clock, Clock: ClockStrobe, Target: TargetAll, Delta: time.Second, Period: 10 * time.Millisecond})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &countingClock{fakeCluster: newFake(3, "n1")}

@@ -16,19 +16,17 @@ import (
 	"slices"
 
 	"github.com/zkchaos/zkchaos/cluster"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
-// Fault is one kind of fault with its parameters.
+// Fault is one kind of fault with its parameters. What its records are
+// called (the f of its injection and of its heal) is its kind's entry in
+// fault.Table.
 type Fault interface {
-	// Name labels the fault in records and reports, e.g. "kill leader".
-	Name() string
-	// Action names what injecting does, e.g. "kill"; it is the f of the
-	// fault's history records.
-	Action() string
-	// HealAction names the action that undoes the fault, e.g. "start".
-	HealAction() string
-	// Available says why the cluster cannot do this fault, or nil.
-	Available(c cluster.Cluster) error
+	// Kind is the fault's kind, e.g. kill.
+	Kind() fault.Kind
+	// Label names the fault in records and reports, e.g. "kill leader".
+	Label() string
 	// Inject applies the fault now. rng supplies every random choice, so a
 	// seeded schedule repeats itself. An Injection returned with an error
 	// was partly applied and must still be healed.
@@ -48,66 +46,56 @@ type Injection interface {
 	Heal(ctx context.Context) error
 }
 
-// FromSpecs builds the faults of a scenario and checks that the cluster can do
-// each one.
+// FromSpecs builds the faults of a scenario, whose specs its loading
+// resolved, and checks that the cluster can do each one.
 func FromSpecs(specs []Spec, c cluster.Cluster) ([]Fault, error) {
 	var out []Fault
 	for _, s := range specs {
-		f, err := New(s.Resolved())
+		f, err := New(s)
 		if err != nil {
 			return nil, err
 		}
-		if l, ok := c.(cluster.Limited); ok {
-			if err := l.Unavailable(capability(s.Resolved())); err != nil {
-				return nil, fmt.Errorf("fault %q: %w", f.Name(), err)
-			}
-		}
-		if err := f.Available(c); err != nil {
-			return nil, fmt.Errorf("fault %q: %w", f.Name(), err)
+		if err := s.available(c); err != nil {
+			return nil, fmt.Errorf("fault %q: %w", f.Label(), err)
 		}
 		out = append(out, f)
 	}
 	return out, nil
 }
 
-// capability names what a fault asks of the cluster, for
-// cluster.Limited: its kind, or "clock-rate" for a clock rate change.
-func capability(s Spec) string {
-	if s.Name == KindClock && s.Clock == ClockRate {
-		return "clock-rate"
+// available is the one answer to whether the cluster can do a fault: the
+// capability its kind's entry in fault.Table names (or a clock rate
+// change's), asked through cluster.Check, and enough nodes for a
+// majorities ring. Fault construction, the script and HealAll all ask it.
+func (s Spec) available(c cluster.Cluster) error {
+	if err := cluster.Supports(c, s.needs()); err != nil {
+		return err
 	}
-	return s.Name
+	if s.Kind == fault.Partition && s.Grudge == GrudgeMajoritiesRing && len(c.Nodes()) < 5 {
+		return fmt.Errorf("a majorities ring needs at least 5 nodes, the ensemble has %d", len(c.Nodes()))
+	}
+	return nil
 }
 
-// Needs reports which cluster capabilities a list of faults requires, so the
-// backend can be started with them.
+// Needs reports whether a scenario's resolved faults cut or degrade links
+// and move clocks, so that the backend can be started with the means to.
 func Needs(specs []Spec) (partitions, clocks bool) {
+	caps := cluster.Capabilities{}
 	for _, s := range specs {
-		switch s.Resolved().Name {
-		case KindPartition, KindClients, KindLink:
-			partitions = true
-		case KindClock:
-			clocks = true
-		}
+		caps[s.needs()] = true
 	}
-	return partitions, clocks
+	return caps.Links(), caps.Clocks()
 }
 
-// Distributions lists, once each, the distributions that faults restart
-// nodes on (upgrade and rollback), so that they can be fetched and checked
-// before anything starts.
+// Distributions lists, once each, the distributions that resolved faults
+// restart nodes on (upgrade and rollback), so that they can be fetched and
+// checked before anything starts.
 func Distributions(specs []Spec) []string {
 	var out []string
 	for _, s := range specs {
-		s = s.Resolved()
-		if (s.Name == KindUpgrade || s.Name == KindRollback) && s.To != "" && !slices.Contains(out, s.To) {
+		if (s.Kind == fault.Upgrade || s.Kind == fault.Rollback) && s.To != "" && !slices.Contains(out, s.To) {
 			out = append(out, s.To)
 		}
 	}
 	return out
-}
-
-// IsHealAction reports whether f is the action that heals some fault.
-func IsHealAction(f string) bool {
-	return f == "start" || f == "resume" || f == "heal"
 }

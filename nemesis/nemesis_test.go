@@ -3,6 +3,7 @@ package nemesis
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
 // fakeCluster is an in-memory Killer for testing schedule logic only; the
@@ -52,7 +54,8 @@ func (f *fakeCluster) Roles(context.Context) map[string]cluster.Role {
 func (f *fakeCluster) WaitHealthy(context.Context, time.Duration) (time.Duration, error) {
 	return 0, nil
 }
-func (f *fakeCluster) Close(context.Context) error { return nil }
+func (f *fakeCluster) Close(context.Context) error  { return nil }
+func (f *fakeCluster) Can(cluster.Capability) error { return nil }
 func (f *fakeCluster) Kill(_ context.Context, n cluster.Node) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -109,10 +112,12 @@ func joinTargets(ts []string) string {
 	return s
 }
 
+// specs are the specs of the named faults, resolved as a scenario's loading
+// resolves them.
 func specs(names ...string) []Spec {
 	var out []Spec
 	for _, n := range names {
-		out = append(out, Spec{Name: n})
+		out = append(out, Spec{Kind: fault.Kind(n)}.Resolved())
 	}
 	return out
 }
@@ -222,4 +227,37 @@ func (o observeOnly) Roles(ctx context.Context) map[string]cluster.Role { return
 func (o observeOnly) WaitHealthy(ctx context.Context, d time.Duration) (time.Duration, error) {
 	return o.c.WaitHealthy(ctx, d)
 }
-func (o observeOnly) Close(ctx context.Context) error { return o.c.Close(ctx) }
+func (o observeOnly) Close(ctx context.Context) error   { return o.c.Close(ctx) }
+func (o observeOnly) Can(need cluster.Capability) error { return o.c.Can(need) }
+
+func TestEveryKindInTheTableIsAFault(t *testing.T) {
+	for _, info := range fault.Table {
+		s := Spec{Kind: info.Kind}
+		if info.Kind == fault.Upgrade || info.Kind == fault.Rollback {
+			s.To = "debian"
+		}
+		f, err := New(s.Resolved())
+		require.NoError(t, err, info.Kind)
+		assert.Equal(t, info.Kind, f.Kind())
+		assert.True(t, strings.HasPrefix(f.Label(), string(info.Kind)+" "), "the label %q starts with its kind", f.Label())
+		assert.Equal(t, info.Kind, fault.OfLabel(f.Label()))
+	}
+	for name, sh := range shorthands {
+		_, ok := fault.Of(sh.Kind)
+		assert.True(t, ok, "the shorthand %s stands for a kind of the table", name)
+	}
+}
+
+func TestRecordsCarryTheTablesActionsAndPairBackIntoWindows(t *testing.T) {
+	rec := runSchedule(t, newFake(3, "n2"), []string{"kill-leader"}, 1)
+	kill, _ := fault.Of(fault.Kill)
+	ws := fault.Windows(rec.ops)
+	require.NotEmpty(t, ws)
+	for _, w := range ws {
+		assert.Equal(t, fault.Kill, w.Kind)
+		assert.Equal(t, kill.Action, w.F)
+		assert.Equal(t, kill.Heal, w.HealF)
+		assert.Equal(t, "kill leader", w.Label)
+		assert.True(t, w.Healed)
+	}
+}

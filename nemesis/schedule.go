@@ -10,6 +10,7 @@ import (
 
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
 // Recorder takes history records; *history.Writer is one.
@@ -75,7 +76,7 @@ func (s Schedule) Run(ctx context.Context, c cluster.Cluster, rec Recorder) erro
 		}
 		sleep(ctx, step.Duration)
 		healCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), healTimeout)
-		err := Heal(healCtx, f, inj, rec, s.logger())
+		err := heal(healCtx, f.Label(), info(f).Heal, inj, rec, s.logger())
 		cancel()
 		if err != nil {
 			return err
@@ -132,20 +133,20 @@ func (s Schedule) inject(ctx context.Context, f Fault, c cluster.Cluster, rng *r
 	if st, ok := f.(stepper); ok {
 		inj, err := st.injectSteps(ctx, c, rng, rec, s.logger())
 		if err != nil {
-			s.logger().Warn("fault not (fully) injected", "fault", f.Name(), "err", err)
+			s.logger().Warn("fault not (fully) injected", "fault", f.Label(), "err", err)
 		} else {
-			s.logger().Info("fault injected", "fault", f.Name(), "action", f.Action(), "targets", inj.Targets())
+			s.logger().Info("fault injected", "fault", f.Label(), "action", info(f).Action, "targets", inj.Targets())
 		}
 		return inj
 	}
-	op := history.Op{Type: history.Invoke, F: f.Action(), Process: history.NemesisProcess, Fault: &history.Fault{Name: f.Name()}}
+	op := history.Op{Type: history.Invoke, F: info(f).Action, Process: history.NemesisProcess, Fault: &history.Fault{Name: f.Label()}}
 	if _, err := rec.Append(op); err != nil {
 		s.logger().Error("record nemesis action", "err", err)
 	}
 	inj, err := f.Inject(ctx, c, rng)
 	done := op
 	done.Type = history.Info
-	done.Fault = &history.Fault{Name: f.Name()}
+	done.Fault = &history.Fault{Name: f.Label()}
 	if inj != nil {
 		done.Fault.Targets = inj.Targets()
 		done.Fault.Grudge = inj.Grudge()
@@ -153,9 +154,9 @@ func (s Schedule) inject(ctx context.Context, f Fault, c cluster.Cluster, rng *r
 	}
 	if err != nil {
 		done.Error = err.Error()
-		s.logger().Warn("fault not (fully) injected", "fault", f.Name(), "err", err)
+		s.logger().Warn("fault not (fully) injected", "fault", f.Label(), "err", err)
 	} else {
-		s.logger().Info("fault injected", "fault", f.Name(), "action", f.Action(), "targets", inj.Targets())
+		s.logger().Info("fault injected", "fault", f.Label(), "action", op.F, "targets", inj.Targets())
 	}
 	if _, err := rec.Append(done); err != nil {
 		s.logger().Error("record nemesis action", "err", err)
@@ -163,24 +164,25 @@ func (s Schedule) inject(ctx context.Context, f Fault, c cluster.Cluster, rng *r
 	return inj
 }
 
-// Heal undoes one injection and records the heal.
-func Heal(ctx context.Context, f Fault, inj Injection, rec Recorder, log *slog.Logger) error {
+// heal undoes one injection and records the heal, under the fault's label
+// and the heal action of its kind.
+func heal(ctx context.Context, label, action string, inj Injection, rec Recorder, log *slog.Logger) error {
 	log = orDiscard(log)
-	fault := &history.Fault{Name: f.Name(), Targets: inj.Targets()}
-	op := history.Op{Type: history.Invoke, F: f.HealAction(), Process: history.NemesisProcess, Fault: fault}
+	op := history.Op{Type: history.Invoke, F: action, Process: history.NemesisProcess,
+		Fault: &history.Fault{Name: label, Targets: inj.Targets()}}
 	_, recErr := rec.Append(op)
 	err := inj.Heal(ctx)
 	done := op
 	done.Type = history.Info
 	if err != nil {
 		done.Error = err.Error()
-		log.Error("heal failed", "fault", f.Name(), "targets", inj.Targets(), "err", err)
+		log.Error("heal failed", "fault", label, "targets", inj.Targets(), "err", err)
 	} else {
-		log.Info("fault healed", "fault", f.Name(), "action", f.HealAction(), "targets", inj.Targets())
+		log.Info("fault healed", "fault", label, "action", action, "targets", inj.Targets())
 	}
 	_, recErr2 := rec.Append(done)
 	if err != nil {
-		return fmt.Errorf("heal %s on %v: %w", f.Name(), inj.Targets(), err)
+		return fmt.Errorf("heal %s on %v: %w", label, inj.Targets(), err)
 	}
 	if recErr := errors.Join(recErr, recErr2); recErr != nil {
 		return fmt.Errorf("record heal: %w", recErr)
@@ -190,50 +192,32 @@ func Heal(ctx context.Context, f Fault, inj Injection, rec Recorder, log *slog.L
 
 // HealAll is the safety net run after every schedule and on interrupt: it
 // undoes whatever any fault may have left, whatever did it, and records each
-// step: every link restored, every clock reset, every paused node resumed,
-// every stopped node started.
+// step: every link restored and every clock reset (when the cluster can cut
+// links and move clocks), every paused node resumed, every stopped node
+// started.
 func HealAll(ctx context.Context, c cluster.Cluster, rec Recorder, log *slog.Logger) error {
 	var errs []error
-	healAll := func(action string, targets []string, heal func(context.Context) error) {
-		inj := &injection{targets: targets, heal: heal}
-		errs = append(errs, Heal(ctx, named{"heal-all", action}, inj, rec, log))
+	healAll := func(action string, targets []string, undo func(context.Context) error) {
+		inj := &injection{targets: targets, heal: undo}
+		errs = append(errs, heal(ctx, "heal-all", action, inj, rec, log))
 	}
-	if p, ok := c.(cluster.Partitioner); ok {
-		if pc, ok := c.(partitionCapable); !ok || pc.CanPartition() {
-			healAll("heal", names(c.Nodes()), p.HealLinks)
-		}
+	if (Spec{Kind: fault.Partition}).available(c) == nil {
+		healAll(fault.Heal, names(c.Nodes()), c.(cluster.Partitioner).HealLinks)
 	}
+	clocks := (Spec{Kind: fault.Clock}).available(c) == nil
 	for _, n := range c.Nodes() {
-		if k, ok := c.(cluster.Clock); ok {
-			if cc, ok := c.(clockCapable); !ok || cc.CanShiftClock() {
-				healAll("heal", []string{n.Name}, func(ctx context.Context) error { return k.ResetClock(ctx, n) })
-			}
+		if clocks {
+			clk := c.(cluster.Clock)
+			healAll(fault.Heal, []string{n.Name}, func(ctx context.Context) error { return clk.ResetClock(ctx, n) })
 		}
-		if p, ok := c.(pauseAware); ok && p.Paused(n) {
-			healAll("resume", []string{n.Name}, func(ctx context.Context) error { return p.Resume(ctx, n) })
+		if p, ok := c.(cluster.Pauser); ok && p.Paused(n) {
+			healAll(fault.HealResume, []string{n.Name}, func(ctx context.Context) error { return p.Resume(ctx, n) })
 		}
 		if k, ok := c.(cluster.Killer); ok && !k.Running(n) {
-			healAll("start", []string{n.Name}, func(ctx context.Context) error { return k.Start(ctx, n) })
+			healAll(fault.HealStart, []string{n.Name}, func(ctx context.Context) error { return k.Start(ctx, n) })
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// pauseAware is a Pauser that knows which nodes it paused.
-type pauseAware interface {
-	cluster.Pauser
-	Paused(node cluster.Node) bool
-}
-
-// named is the Fault-shaped label Heal records for HealAll's steps.
-type named struct{ name, action string }
-
-func (n named) Name() string                    { return n.name }
-func (n named) Action() string                  { return n.action }
-func (n named) HealAction() string              { return n.action }
-func (n named) Available(cluster.Cluster) error { return nil }
-func (n named) Inject(context.Context, cluster.Cluster, *rand.Rand) (Injection, error) {
-	return nil, errors.New("heal-all injects nothing")
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/zkchaos/zkchaos/cluster"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
 // ScriptStep is one step of a scripted fault sequence: an optional trigger
@@ -150,6 +153,21 @@ func (st ScriptStep) action() string {
 		return a[0]
 	}
 	return ""
+}
+
+// kind is the kind of fault whose means the step's action uses: kill and
+// start those of a kill, pause and resume those of a pause, isolate and
+// heal those of a partition. ok is false for a step that acts on no node.
+func (st ScriptStep) kind() (k fault.Kind, ok bool) {
+	switch st.action() {
+	case "kill", "start":
+		return fault.Kill, true
+	case "pause", "resume":
+		return fault.Pause, true
+	case "isolate", "heal":
+		return fault.Partition, true
+	}
+	return "", false
 }
 
 // targets are the node references the step's action names.
@@ -343,10 +361,11 @@ func looksLikeNodeName(s string) bool { return nodeNameRE.MatchString(s) }
 // ScriptPartitions reports whether a script cuts links, so that the
 // backend is started with the means to.
 func ScriptPartitions(steps []ScriptStep) bool {
+	caps := cluster.Capabilities{}
 	for _, st := range steps {
-		if len(st.Isolate) > 0 || st.Heal {
-			return true
+		if k, ok := st.kind(); ok {
+			caps[Spec{Kind: k}.needs()] = true
 		}
 	}
-	return false
+	return caps.Links()
 }

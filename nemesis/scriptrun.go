@@ -15,6 +15,7 @@ import (
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/cluster/zkadmin"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
 // Script runs scripted steps once, in order. Every step is recorded: a
@@ -37,22 +38,17 @@ const pollEvery = 10 * time.Millisecond
 // every line written before the action is taken to have been read.
 const windowSettle = 200 * time.Millisecond
 
-// Available says why the cluster cannot run the script, or nil.
+// Available says why the cluster cannot run the script, or nil: each
+// action step asks what its fault kind needs, each log trigger that the
+// cluster follows logs.
 func (s Script) Available(c cluster.Cluster) error {
 	for i, st := range s.Steps {
 		var err error
-		switch st.action() {
-		case "kill", "start":
-			err = (&kill{}).Available(c)
-		case "pause", "resume":
-			err = (&pause{}).Available(c)
-		case "isolate", "heal":
-			err = partitionAvailable(c)
+		if k, ok := st.kind(); ok {
+			err = Spec{Kind: k}.available(c)
 		}
 		if err == nil && st.When != nil && len(st.When.Log) > 0 {
-			if _, ok := c.(cluster.LogFollower); !ok {
-				err = errors.New("this cluster cannot follow servers' logs, which a log trigger needs")
-			}
+			err = cluster.Supports(c, cluster.CapFollowLog)
 		}
 		if err != nil {
 			return fmt.Errorf("script step %d (%s): %w", i+1, st.Describe(), err)
@@ -193,10 +189,11 @@ func (r *scriptRun) act(ctx context.Context, n int, label, action string, st Scr
 	}
 	f := action
 	if action == "isolate" {
-		f = "partition"
+		p, _ := fault.Of(fault.Partition)
+		f = p.Action
 	}
-	fault := &history.Fault{Name: label, Step: n, Targets: names(nodes), Trigger: trig}
-	invoke := history.Op{Type: history.Invoke, F: f, Process: history.NemesisProcess, Fault: fault}
+	payload := &history.Fault{Name: label, Step: n, Targets: names(nodes), Trigger: trig}
+	invoke := history.Op{Type: history.Invoke, F: f, Process: history.NemesisProcess, Fault: payload}
 	record(r.rec, r.log, invoke)
 	var grudge cluster.Grudge
 	err = r.apply(ctx, action, nodes, &grudge)

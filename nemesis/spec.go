@@ -7,16 +7,16 @@ import (
 	"time"
 
 	"github.com/zkchaos/zkchaos/cluster"
-	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
 // Spec is one fault as a scenario names it, with its parameters. Each kind
 // reads only the parameters that apply to it; Validate rejects the others.
 type Spec struct {
-	// Name is the fault kind: kill, pause, partition, clients, link, clock,
-	// upgrade or rollback; kill-random and kill-leader are kill with target
-	// one / leader.
-	Name string `yaml:"name"`
+	// Kind is the fault kind: kill, pause, partition, clients, link, clock,
+	// upgrade or rollback. Until Resolved it may also be a shorthand:
+	// kill-random and kill-leader are kill with target one / leader.
+	Kind fault.Kind `yaml:"name"`
 	// Target chooses nodes at injection time: one, leader, followers,
 	// minority, majority or all (kill, pause, clients, link, clock; and
 	// partition's isolate and one-way grudges).
@@ -46,37 +46,13 @@ type Spec struct {
 	To string `yaml:"to,omitempty"`
 }
 
-// Fault kinds.
-const (
-	KindKill      = "kill"
-	KindPause     = "pause"
-	KindPartition = "partition"
-	KindClients   = "clients"
-	KindLink      = "link"
-	KindClock     = "clock"
-	KindUpgrade   = history.FUpgrade // the f of its records, too
-	KindRollback  = history.FRollback
-)
-
-// Kinds lists the fault kinds and the parameters each accepts.
-var Kinds = map[string][]string{
-	KindKill:      {"target"},
-	KindPause:     {"target"},
-	KindPartition: {"grudge", "mode", "target"},
-	KindClients:   {"target"},
-	KindLink:      {"target", "delay", "jitter", "loss"},
-	KindClock:     {"target", "clock", "delta", "period", "rate"},
-	KindUpgrade:   {"to"},
-	KindRollback:  {"to"},
-}
-
 // shorthands are names that stand for a kind with a parameter set.
 var shorthands = map[string]Spec{
-	"kill-random":      {Name: KindKill, Target: TargetOne},
-	"kill-leader":      {Name: KindKill, Target: TargetLeader},
-	"pause-leader":     {Name: KindPause, Target: TargetLeader},
-	"isolate-leader":   {Name: KindPartition, Grudge: GrudgeIsolate, Target: TargetLeader},
-	"partition-halves": {Name: KindPartition, Grudge: GrudgeHalves},
+	"kill-random":      {Kind: fault.Kill, Target: TargetOne},
+	"kill-leader":      {Kind: fault.Kill, Target: TargetLeader},
+	"pause-leader":     {Kind: fault.Pause, Target: TargetLeader},
+	"isolate-leader":   {Kind: fault.Partition, Grudge: GrudgeIsolate, Target: TargetLeader},
+	"partition-halves": {Kind: fault.Partition, Grudge: GrudgeHalves},
 }
 
 // Targets, resolved at injection time.
@@ -127,28 +103,28 @@ type FieldProblem struct {
 // Resolved expands a shorthand name and fills every parameter the kind
 // uses and the scenario left out.
 func (s Spec) Resolved() Spec {
-	if sh, ok := shorthands[s.Name]; ok {
+	if sh, ok := shorthands[string(s.Kind)]; ok {
 		// Every parameter given is kept, so that Validate rejects those
 		// the kind does not take.
-		s.Name = sh.Name
+		s.Kind = sh.Kind
 		s.Target = firstNonEmpty(s.Target, sh.Target)
 		s.Grudge = firstNonEmpty(s.Grudge, sh.Grudge)
 	}
-	switch s.Name {
-	case KindKill, KindPause, KindClients:
+	switch s.Kind {
+	case fault.Kill, fault.Pause, fault.Clients:
 		s.Target = firstNonEmpty(s.Target, TargetOne)
-	case KindPartition:
+	case fault.Partition:
 		s.Grudge = firstNonEmpty(s.Grudge, GrudgeHalves)
 		s.Mode = firstNonEmpty(s.Mode, "reset")
 		if s.Grudge == GrudgeIsolate || s.Grudge == GrudgeOneWay {
 			s.Target = firstNonEmpty(s.Target, TargetOne)
 		}
-	case KindLink:
+	case fault.Link:
 		s.Target = firstNonEmpty(s.Target, TargetAll)
 		if s.Delay == 0 && s.Loss == 0 {
 			s.Delay = 50 * time.Millisecond
 		}
-	case KindClock:
+	case fault.Clock:
 		s.Target = firstNonEmpty(s.Target, TargetOne)
 		s.Clock = firstNonEmpty(s.Clock, ClockBump)
 		if s.Delta == 0 && s.Clock != ClockRate {
@@ -171,12 +147,13 @@ func (s Spec) Validate() []FieldProblem {
 	bad := func(field, format string, args ...any) {
 		out = append(out, FieldProblem{Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
-	allowed, ok := Kinds[s.Name]
+	info, ok := fault.Of(s.Kind)
 	if !ok {
-		bad("name", "unknown fault %q (kinds: %s; shorthands: %s)", s.Name,
-			strings.Join(sortedKeys(Kinds), ", "), strings.Join(sortedKeys(shorthands), ", "))
+		bad("name", "unknown fault %q (kinds: %s; shorthands: %s)", s.Kind,
+			strings.Join(fault.Kinds(), ", "), strings.Join(sortedKeys(shorthands), ", "))
 		return out
 	}
+	allowed := info.Params
 	set := map[string]bool{
 		"target": s.Target != "", "grudge": s.Grudge != "", "mode": s.Mode != "",
 		"delay": s.Delay != 0, "jitter": s.Jitter != 0, "loss": s.Loss != 0,
@@ -185,7 +162,7 @@ func (s Spec) Validate() []FieldProblem {
 	}
 	for _, f := range sortedKeys(set) {
 		if set[f] && !slices.Contains(allowed, f) {
-			bad(f, "does not apply to %s faults (it takes: %s)", s.Name, strings.Join(allowed, ", "))
+			bad(f, "does not apply to %s faults (it takes: %s)", s.Kind, strings.Join(allowed, ", "))
 		}
 	}
 	oneOf := func(field, v string, values []string) {
@@ -209,13 +186,13 @@ func (s Spec) Validate() []FieldProblem {
 	if s.Rate > maxClockRate {
 		bad("rate", "must be at most %g, got %g", float64(maxClockRate), s.Rate)
 	}
-	if s.Name == KindPartition && s.Target != "" && s.Grudge != GrudgeIsolate && s.Grudge != GrudgeOneWay {
+	if s.Kind == fault.Partition && s.Target != "" && s.Grudge != GrudgeIsolate && s.Grudge != GrudgeOneWay {
 		bad("target", "applies only to the isolate and one-way grudges")
 	}
-	if s.Name == KindClock && s.Clock == ClockStrobe && s.Period > 0 && s.Period < 10*time.Millisecond {
+	if s.Kind == fault.Clock && s.Clock == ClockStrobe && s.Period > 0 && s.Period < 10*time.Millisecond {
 		bad("period", "must be at least 10ms, got %s", s.Period)
 	}
-	if s.Name == KindUpgrade || s.Name == KindRollback {
+	if s.Kind == fault.Upgrade || s.Kind == fault.Rollback {
 		if s.To == "" {
 			bad("to", `is required: the distribution to restart every node on, e.g. "debian=3.8.0-11+deb12u2" `+
 				"or the path of an unpacked ZooKeeper release")
@@ -229,14 +206,14 @@ func (s Spec) Validate() []FieldProblem {
 // Label names the fault for records and reports, e.g. "kill leader" or
 // "partition halves (hang)".
 func (s Spec) Label() string {
-	switch s.Name {
-	case KindPartition:
+	switch s.Kind {
+	case fault.Partition:
 		l := "partition " + s.Grudge
 		if s.Target != "" {
 			l += " " + s.Target
 		}
 		return l + " (" + s.Mode + ")"
-	case KindClock:
+	case fault.Clock:
 		if s.Clock == ClockRate {
 			return fmt.Sprintf("clock rate x%g %s", s.Rate, s.Target)
 		}
@@ -245,7 +222,7 @@ func (s Spec) Label() string {
 			sign = "+"
 		}
 		return fmt.Sprintf("clock %s %s%s %s", s.Clock, sign, s.Delta, s.Target)
-	case KindLink:
+	case fault.Link:
 		l := "link " + s.Target
 		if s.Delay > 0 || s.Jitter > 0 {
 			l += fmt.Sprintf(" delay %s±%s", s.Delay, s.Jitter)
@@ -254,11 +231,21 @@ func (s Spec) Label() string {
 			l += fmt.Sprintf(" loss %g", s.Loss)
 		}
 		return l
-	case KindUpgrade, KindRollback:
-		return s.Name + " to " + s.To
+	case fault.Upgrade, fault.Rollback:
+		return string(s.Kind) + " to " + s.To
 	default:
-		return s.Name + " " + s.Target
+		return string(s.Kind) + " " + s.Target
 	}
+}
+
+// needs is the capability a resolved Spec asks of the cluster: its kind's,
+// or cluster.CapClockRate for a clock that changes its rate.
+func (s Spec) needs() cluster.Capability {
+	if s.Kind == fault.Clock && s.Clock == ClockRate {
+		return cluster.CapClockRate
+	}
+	info, _ := fault.Of(s.Kind)
+	return info.Needs
 }
 
 func firstNonEmpty(a, b string) string {

@@ -2,7 +2,6 @@ package nemesis
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -25,7 +24,7 @@ const upgradeStepTimeout = time.Minute
 // it stops at the first step that fails. An upgrade is not healed back (a
 // rollback is a fault of its own); healing starts any node a failed step
 // left down. The rollback kind is the same sequence under its own name.
-type upgrade struct{ spec Spec }
+type upgrade struct{ base }
 
 // stepper is a Fault whose injection is a sequence of steps, each recorded
 // on its own (an invoke and a completion per node) in place of the one pair
@@ -36,24 +35,6 @@ type stepper interface {
 }
 
 var _ stepper = (*upgrade)(nil)
-
-// Name labels the fault, e.g. "upgrade to debian=3.8.0-11+deb12u2".
-func (u *upgrade) Name() string { return u.spec.Label() }
-
-// Action is "upgrade" or "rollback", the f of every step's records.
-func (u *upgrade) Action() string { return u.spec.Name }
-
-// HealAction is "start": healing starts any node left down.
-func (u *upgrade) HealAction() string { return "start" }
-
-// Available requires a cluster that can restart a node on another
-// distribution.
-func (u *upgrade) Available(c cluster.Cluster) error {
-	if _, ok := c.(cluster.Upgrader); !ok {
-		return errors.New("this cluster backend cannot restart nodes on another distribution")
-	}
-	return nil
-}
 
 // Inject performs the rolling sequence without recording its steps; the
 // schedule records each one (injectSteps).
@@ -97,7 +78,7 @@ func (u *upgrade) injectSteps(ctx context.Context, c cluster.Cluster, rng *rand.
 		}
 		done = append(done, next)
 		detail := up.Version(next) + " -> " + to
-		log.Info("restarting node on another distribution", "fault", u.Name(), "node", next.Name,
+		log.Info("restarting node on another distribution", "fault", u.Label(), "node", next.Name,
 			"leader", next.Name == leader, "change", detail)
 		if err := u.restart(ctx, rec, log, up, next, detail); err != nil {
 			return finish(err)
@@ -111,9 +92,9 @@ func (u *upgrade) injectSteps(ctx context.Context, c cluster.Cluster, rng *rand.
 // node has synced, info with the error otherwise.
 func (u *upgrade) restart(ctx context.Context, rec Recorder, log *slog.Logger, up cluster.Upgrader, node cluster.Node, detail string) error {
 	fault := func() *history.Fault {
-		return &history.Fault{Name: u.Name(), Targets: []string{node.Name}, Detail: detail}
+		return &history.Fault{Name: u.Label(), Targets: []string{node.Name}, Detail: detail}
 	}
-	op := history.Op{Type: history.Invoke, F: u.Action(), Process: history.NemesisProcess, Fault: fault()}
+	op := history.Op{Type: history.Invoke, F: info(u).Action, Process: history.NemesisProcess, Fault: fault()}
 	record(rec, log, op)
 	stepCtx, cancel := context.WithTimeout(ctx, upgradeStepTimeout)
 	started := time.Now()
@@ -122,9 +103,9 @@ func (u *upgrade) restart(ctx context.Context, rec Recorder, log *slog.Logger, u
 	op.Type, op.Fault = history.OK, fault()
 	if err != nil {
 		op.Type, op.Error = history.Info, err.Error()
-		log.Warn("rolling sequence stopped", "fault", u.Name(), "node", node.Name, "err", err)
+		log.Warn("rolling sequence stopped", "fault", u.Label(), "node", node.Name, "err", err)
 	} else {
-		log.Info("node restarted and in sync", "fault", u.Name(), "node", node.Name, "change", detail,
+		log.Info("node restarted and in sync", "fault", u.Label(), "node", node.Name, "change", detail,
 			"took", time.Since(started).Round(time.Millisecond))
 	}
 	record(rec, log, op)
@@ -135,11 +116,11 @@ func (u *upgrade) restart(ctx context.Context, rec Recorder, log *slog.Logger, u
 // node, as an invoke and an info completion without targets, and returns
 // err.
 func (u *upgrade) failed(rec Recorder, log *slog.Logger, err error) error {
-	op := history.Op{Type: history.Invoke, F: u.Action(), Process: history.NemesisProcess, Fault: &history.Fault{Name: u.Name()}}
+	op := history.Op{Type: history.Invoke, F: info(u).Action, Process: history.NemesisProcess, Fault: &history.Fault{Name: u.Label()}}
 	record(rec, log, op)
-	op.Type, op.Error, op.Fault = history.Info, err.Error(), &history.Fault{Name: u.Name()}
+	op.Type, op.Error, op.Fault = history.Info, err.Error(), &history.Fault{Name: u.Label()}
 	record(rec, log, op)
-	log.Warn("rolling sequence stopped", "fault", u.Name(), "err", err)
+	log.Warn("rolling sequence stopped", "fault", u.Label(), "err", err)
 	return err
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
 // fakeUpgrader is a fakeCluster whose nodes run named distributions. A
@@ -78,7 +79,7 @@ func upgradeFault(t *testing.T, c cluster.Cluster, s Spec) Fault {
 
 func TestRollingUpgradeGoesFollowersFirstLeaderLastAndRecordsEachNode(t *testing.T) {
 	c := newFakeUpgrader(3, "n2", "debian=1-a")
-	f := upgradeFault(t, c, Spec{Name: KindUpgrade, To: "debian=2-b"})
+	f := upgradeFault(t, c, Spec{Kind: fault.Upgrade, To: "debian=2-b"})
 	rec := &memory{}
 	inj := Schedule{}.inject(context.Background(), f, c, rand.New(rand.NewPCG(1, 2)), rec)
 	require.NotNil(t, inj)
@@ -107,16 +108,16 @@ func TestRollingUpgradeGoesFollowersFirstLeaderLastAndRecordsEachNode(t *testing
 	assert.ElementsMatch(t, []string{"n1", "n2", "n3"}, inj.Targets())
 
 	// Healing does not go back; it only starts nodes left down (none).
-	require.NoError(t, Heal(context.Background(), f, inj, rec, nil))
+	require.NoError(t, heal(context.Background(), f.Label(), info(f).Heal, inj, rec, nil))
 	assert.Equal(t, "start", rec.ops[6].F)
 	assert.Equal(t, "label of debian=2-b", c.Version(c.Nodes()[0]))
 }
 
 func TestRollbackIsTheSameSequenceUnderItsOwnName(t *testing.T) {
 	c := newFakeUpgrader(3, "n1", "debian=2-b")
-	f := upgradeFault(t, c, Spec{Name: KindRollback, To: "debian=1-a"})
-	assert.Equal(t, "rollback", f.Action())
-	assert.Equal(t, "rollback to debian=1-a", f.Name())
+	f := upgradeFault(t, c, Spec{Kind: fault.Rollback, To: "debian=1-a"})
+	assert.Equal(t, "rollback", info(f).Action)
+	assert.Equal(t, "rollback to debian=1-a", f.Label())
 	rec := &memory{}
 	Schedule{}.inject(context.Background(), f, c, rand.New(rand.NewPCG(1, 2)), rec)
 	assert.Equal(t, "n1*", c.restarted[2])
@@ -129,11 +130,11 @@ func TestFailedStepStopsTheSequenceAndHealingStartsTheNode(t *testing.T) {
 	c := newFakeUpgrader(3, "n2", "debian=1-a")
 	rng := rand.New(rand.NewPCG(1, 2))
 	first := newFakeUpgrader(3, "n2", "debian=1-a")
-	Schedule{}.inject(context.Background(), upgradeFault(t, first, Spec{Name: KindUpgrade, To: "debian=2-b"}),
+	Schedule{}.inject(context.Background(), upgradeFault(t, first, Spec{Kind: fault.Upgrade, To: "debian=2-b"}),
 		first, rand.New(rand.NewPCG(1, 2)), &memory{})
 	c.failOn = first.restarted[1] // the second node of this seed's order
 
-	f := upgradeFault(t, c, Spec{Name: KindUpgrade, To: "debian=2-b"})
+	f := upgradeFault(t, c, Spec{Kind: fault.Upgrade, To: "debian=2-b"})
 	rec := &memory{}
 	inj := Schedule{}.inject(context.Background(), f, c, rng, rec)
 	require.Len(t, c.restarted, 2, "no node after the failed one is touched")
@@ -144,7 +145,7 @@ func TestFailedStepStopsTheSequenceAndHealingStartsTheNode(t *testing.T) {
 	assert.Equal(t, []string{c.failOn}, rec.ops[3].Fault.Targets)
 	assert.False(t, c.Running(cluster.Node{Name: c.failOn}))
 
-	require.NoError(t, Heal(context.Background(), f, inj, rec, nil))
+	require.NoError(t, heal(context.Background(), f.Label(), info(f).Heal, inj, rec, nil))
 	for _, n := range c.Nodes() {
 		assert.True(t, c.Running(n), "%s runs after the heal", n.Name)
 	}
@@ -155,7 +156,7 @@ func TestFailedStepStopsTheSequenceAndHealingStartsTheNode(t *testing.T) {
 func TestUnresolvableDistributionIsRecordedWithoutTargets(t *testing.T) {
 	c := newFakeUpgrader(3, "n1", "debian=1-a")
 	rec := &memory{}
-	inj := Schedule{}.inject(context.Background(), upgradeFault(t, c, Spec{Name: KindUpgrade, To: "debian=0-missing"}),
+	inj := Schedule{}.inject(context.Background(), upgradeFault(t, c, Spec{Kind: fault.Upgrade, To: "debian=0-missing"}),
 		c, rand.New(rand.NewPCG(1, 2)), rec)
 	assert.Empty(t, c.restarted)
 	assert.Empty(t, inj.Targets())
@@ -166,45 +167,45 @@ func TestUnresolvableDistributionIsRecordedWithoutTargets(t *testing.T) {
 }
 
 func TestUpgradeNeedsAnUpgrader(t *testing.T) {
-	_, err := FromSpecs([]Spec{{Name: KindUpgrade, To: "debian"}}, newFake(3, "n1"))
+	_, err := FromSpecs([]Spec{{Kind: fault.Upgrade, To: "debian"}}, newFake(3, "n1"))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "cannot restart nodes on another distribution")
 }
 
 func TestUpgradeSpecValidation(t *testing.T) {
 	problems := func(s Spec) []FieldProblem { return s.Resolved().Validate() }
-	assert.Empty(t, problems(Spec{Name: KindUpgrade, To: "debian=3.8.0-11+deb12u2"}))
-	assert.Empty(t, problems(Spec{Name: KindRollback, To: "/opt/apache-zookeeper-3.8.4-bin"}))
+	assert.Empty(t, problems(Spec{Kind: fault.Upgrade, To: "debian=3.8.0-11+deb12u2"}))
+	assert.Empty(t, problems(Spec{Kind: fault.Rollback, To: "/opt/apache-zookeeper-3.8.4-bin"}))
 
-	p := problems(Spec{Name: KindUpgrade})
+	p := problems(Spec{Kind: fault.Upgrade})
 	require.Len(t, p, 1)
 	assert.Equal(t, "to", p[0].Field)
 	assert.Contains(t, p[0].Msg, "is required")
 
-	p = problems(Spec{Name: KindUpgrade, To: "debian=3.8/../../x"})
+	p = problems(Spec{Kind: fault.Upgrade, To: "debian=3.8/../../x"})
 	require.Len(t, p, 1)
 	assert.Equal(t, "to", p[0].Field)
 	assert.Contains(t, p[0].Msg, "Debian package version")
 
-	p = problems(Spec{Name: KindUpgrade, To: "debian", Target: TargetLeader})
+	p = problems(Spec{Kind: fault.Upgrade, To: "debian", Target: TargetLeader})
 	require.Len(t, p, 1)
 	assert.Equal(t, "target", p[0].Field)
 	assert.Contains(t, p[0].Msg, "does not apply to upgrade faults (it takes: to)")
 
-	p = problems(Spec{Name: KindKill, To: "debian"})
+	p = problems(Spec{Kind: fault.Kill, To: "debian"})
 	require.Len(t, p, 1)
 	assert.Equal(t, "to", p[0].Field)
 }
 
 func TestDistributionsListsWhatFaultsRestartNodesOn(t *testing.T) {
 	got := Distributions([]Spec{
-		{Name: "kill-leader"},
-		{Name: KindUpgrade, To: "debian=3.8.0-11+deb12u2"},
-		{Name: KindRollback, To: "debian=3.8.0-11+deb12u1"},
-		{Name: KindUpgrade, To: "debian=3.8.0-11+deb12u2"},
+		{Kind: "kill-leader"},
+		{Kind: fault.Upgrade, To: "debian=3.8.0-11+deb12u2"},
+		{Kind: fault.Rollback, To: "debian=3.8.0-11+deb12u1"},
+		{Kind: fault.Upgrade, To: "debian=3.8.0-11+deb12u2"},
 	})
 	assert.Equal(t, []string{"debian=3.8.0-11+deb12u2", "debian=3.8.0-11+deb12u1"}, got)
-	assert.Empty(t, Distributions([]Spec{{Name: "kill-leader"}}))
+	assert.Empty(t, Distributions([]Spec{{Kind: "kill-leader"}}))
 }
 
 func TestInOrderScheduleTakesFaultsAsListed(t *testing.T) {
@@ -224,12 +225,12 @@ func TestInOrderScheduleTakesFaultsAsListed(t *testing.T) {
 }
 
 func TestShorthandKeepsParametersSoThatStrayOnesAreRejected(t *testing.T) {
-	p := Spec{Name: "kill-leader", To: "debian"}.Resolved().Validate()
+	p := Spec{Kind: "kill-leader", To: "debian"}.Resolved().Validate()
 	require.Len(t, p, 1)
 	assert.Equal(t, "to", p[0].Field)
-	p = Spec{Name: "isolate-leader", Delay: time.Second}.Resolved().Validate()
+	p = Spec{Kind: "isolate-leader", Delay: time.Second}.Resolved().Validate()
 	require.Len(t, p, 1)
 	assert.Equal(t, "delay", p[0].Field)
-	assert.Equal(t, Spec{Name: KindPartition, Grudge: GrudgeIsolate, Target: TargetFollowers, Mode: "hang"},
-		Spec{Name: "isolate-leader", Target: TargetFollowers, Mode: "hang"}.Resolved())
+	assert.Equal(t, Spec{Kind: fault.Partition, Grudge: GrudgeIsolate, Target: TargetFollowers, Mode: "hang"},
+		Spec{Kind: "isolate-leader", Target: TargetFollowers, Mode: "hang"}.Resolved())
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
 // availability is the page's account of outages and recovery: what the
@@ -50,7 +51,7 @@ type recoveryRow struct {
 }
 
 // buildAvailability lays out the Summary and the recovery checker's details.
-func buildAvailability(s Summary, windows []faultWindow, server *checker.RecoveryDetails) availability {
+func buildAvailability(s Summary, windows []fault.Window, server *checker.RecoveryDetails) availability {
 	a := availability{
 		Availability:  fmt.Sprintf("%.2f%%", 100*s.Availability),
 		Unavailable:   formatDuration(s.Unavailable),
@@ -64,7 +65,7 @@ func buildAvailability(s Summary, windows []faultWindow, server *checker.Recover
 		var during []string
 		for _, w := range windows {
 			if w.Applied() && w.Start <= o.End && o.Start <= w.End {
-				during = append(during, w.label())
+				during = append(during, w.Name())
 			}
 		}
 		a.Outages = append(a.Outages, outageRow{

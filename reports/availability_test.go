@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
 func TestBuildAvailabilityPutsTheServersBesideTheClients(t *testing.T) {
@@ -22,7 +23,7 @@ func TestBuildAvailabilityPutsTheServersBesideTheClients(t *testing.T) {
 		},
 		Kinds: []checker.KindRecovery{{Fault: "kill-leader", Count: 1, Elections: 1}},
 	}
-	a := buildAvailability(s, faultWindows(p.Ops), &server)
+	a := buildAvailability(s, fault.Windows(p.Ops), &server)
 	require.Len(t, a.Recoveries, 1)
 	r := a.Recoveries[0]
 	assert.Equal(t, "kill-leader", r.Fault)
@@ -40,7 +41,7 @@ func TestBuildAvailabilityPutsTheServersBesideTheClients(t *testing.T) {
 	}
 	require.NotEmpty(t, a.Outages)
 
-	none := buildAvailability(s, faultWindows(p.Ops), nil)
+	none := buildAvailability(s, fault.Windows(p.Ops), nil)
 	require.Len(t, none.Recoveries, 1)
 	assert.False(t, none.Recoveries[0].Server, "no recovery checker: the clients' side only")
 }

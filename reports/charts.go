@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
 // maxBuckets bounds the resolution of the charts over time, so that a long
@@ -46,17 +47,17 @@ type FaultBand struct {
 // FaultBands returns the fault windows of a history that may have taken
 // effect (a failed injection did not), as the charts shade them.
 func FaultBands(ops []history.Op) []FaultBand {
-	return bandsOf(faultWindows(ops))
+	return bandsOf(fault.Windows(ops))
 }
 
 // bandsOf returns the bands of the windows that may have taken effect.
-func bandsOf(ws []faultWindow) []FaultBand {
+func bandsOf(ws []fault.Window) []FaultBand {
 	out := []FaultBand{}
 	for _, w := range ws {
 		if w.Applied() {
 			out = append(out, FaultBand{
-				Start: seconds(w.Start), End: seconds(w.End), Name: w.label(), Targets: w.Targets,
-				Kind: faultClass(w.F), Healed: w.Healed, Detail: w.Detail,
+				Start: seconds(w.Start), End: seconds(w.End), Name: w.Name(), Targets: w.Targets,
+				Kind: faultClass(w.Kind), Healed: w.Healed, Detail: w.Detail,
 			})
 		}
 	}
@@ -73,28 +74,25 @@ func RecoveryBands(rs []Recovery) []FaultBand {
 		}
 		out = append(out, FaultBand{
 			Start: seconds(r.Window.Start), End: seconds(r.Window.End), Name: r.Name, Targets: r.Targets,
-			Kind: faultClass(r.Kind), Healed: r.Healed,
+			Kind: faultClass(fault.OfAction(string(r.Kind))), Healed: r.Healed,
 		})
 	}
 	return out
 }
 
-// faultClass picks the colour of a fault from its action or kind.
-func faultClass(f string) string {
-	switch k := actionKind(f); k {
-	case "kill", "stop", "crash":
-		return "kill"
-	case "pause", "partition", "clock", "upgrade":
-		return k
-	case "rollback":
-		return "upgrade"
-	case "isolate":
-		return "clients"
-	case "shape":
-		return "link"
-	default:
+// faultClass picks the colour of a fault from its kind: its own, but a
+// rollback's is an upgrade's, and a kind the table does not know is other.
+func faultClass(k fault.Kind) string {
+	switch k {
+	case fault.Rollback:
+		return string(fault.Upgrade)
+	case "":
 		return "other"
 	}
+	if _, ok := fault.Of(k); !ok {
+		return "other"
+	}
+	return string(k)
 }
 
 // chartData is everything the page's charts draw, as the page script reads
@@ -186,7 +184,7 @@ func bucketSeconds(end time.Duration) int64 {
 
 // buildCharts aggregates a history into what the charts draw: at most
 // maxBuckets buckets per series over time, and sampled latency scatters.
-func buildCharts(ops []history.Op, windows []faultWindow, s Summary, nodes []string) chartData {
+func buildCharts(ops []history.Op, windows []fault.Window, s Summary, nodes []string) chartData {
 	var end int64
 	for _, op := range ops {
 		end = max(end, op.Time)
@@ -201,7 +199,7 @@ func buildCharts(ops []history.Op, windows []faultWindow, s Summary, nodes []str
 	// Empty lists, not null: the page's script maps over every one.
 	d := chartData{End: seconds(end), Bucket: float64(bw), Faults: bandsOf(windows), Outages: []span{}, Versions: []versionMark{}}
 	for _, w := range windows {
-		if w.selfEnding() && w.Applied() && w.Healed {
+		if w.EndsItself() && w.Applied() && w.Healed {
 			for _, node := range w.Targets {
 				d.Versions = append(d.Versions, versionMark{Node: node, At: seconds(w.End), F: w.F, Detail: w.Detail})
 			}

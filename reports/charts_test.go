@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
 // perSecond buckets by whole seconds, up to n buckets.
@@ -168,8 +169,20 @@ func TestFaultClass(t *testing.T) {
 	for f, want := range map[string]string{
 		"kill": "kill", "kill-leader": "kill", "crash": "kill", "pause": "pause", "partition": "partition",
 		"isolate-clients": "clients", "shape-links": "link", "clock": "clock", "upgrade": "upgrade",
-		"rollback": "upgrade", "something-new": "other",
+		"rollback": "upgrade", "something-new": "other", "heal": "other",
 	} {
-		assert.Equal(t, want, faultClass(f), f)
+		assert.Equal(t, want, faultClass(fault.OfAction(f)), f)
 	}
+	for _, old := range []string{"isolate", "shape"} {
+		assert.NotEqual(t, "other", faultClass(fault.OfAction(old)), "the kind %q of older results", old)
+	}
+}
+
+func TestBucketSecondsKeepsTheTimelineWithin600Buckets(t *testing.T) {
+	for _, d := range []time.Duration{0, time.Second, 10 * time.Minute, time.Hour, 24 * time.Hour, 30 * 24 * time.Hour} {
+		bw := bucketSeconds(d)
+		assert.GreaterOrEqual(t, bw, int64(1))
+		assert.LessOrEqual(t, int(d.Seconds()/float64(bw))+1, maxBuckets+1, "duration %v, bucket %d s", d, bw)
+	}
+	assert.Equal(t, int64(1), bucketSeconds(5*time.Minute), "short runs are drawn per second")
 }

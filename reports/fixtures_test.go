@@ -10,6 +10,7 @@ import (
 
 	"github.com/zkchaos/zkchaos/checker"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/internal/histtest"
 )
 
 // registerRun describes a synthetic register run: workers on keys of a
@@ -270,3 +271,10 @@ func judge(ops []history.Op, name string) Results {
 		Summary:      &summary,
 	}
 }
+
+// The records the tests build.
+var (
+	sec    = histtest.Sec
+	nem    = histtest.Nemesis
+	client = histtest.Client
+)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/zkchaos/zkchaos/checker"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
 // ReportFile is the name of the HTML report inside a run directory.
@@ -182,7 +183,7 @@ func WriteHTML(dir string, p Page) error {
 
 // renderHTML writes the page of the run in dir to buf.
 func renderHTML(buf *bytes.Buffer, dir string, p Page) error {
-	windows := faultWindows(p.Ops)
+	windows := fault.Windows(p.Ops)
 	var summary Summary
 	if p.Results.Summary != nil {
 		summary = *p.Results.Summary
@@ -255,14 +256,14 @@ func renderHTML(buf *bytes.Buffer, dir string, p Page) error {
 }
 
 // faultRowOf lays out one fault window for the table.
-func faultRowOf(w faultWindow) faultRow {
+func faultRowOf(w fault.Window) faultRow {
 	return faultRow{
 		T0: seconds(w.Start), T1: seconds(w.End),
 		Start: formatSeconds(float64(w.Start) / 1e9), End: formatSeconds(float64(w.End) / 1e9),
 		Healed: w.Healed, HealF: w.HealF,
 		Length: formatSeconds(float64(w.End-w.Start) / 1e9),
-		Name:   w.label(), F: w.F, Kind: faultClass(w.F), Targets: strings.Join(w.Targets, ", "),
-		Outcome: string(w.Outcome), Applied: w.Applied(), Detail: w.Detail, Version: w.selfEnding(),
+		Name:   w.Name(), F: w.F, Kind: faultClass(w.Kind), Targets: strings.Join(w.Targets, ", "),
+		Outcome: string(w.Outcome), Applied: w.Applied(), Detail: w.Detail, Version: w.EndsItself(),
 	}
 }
 

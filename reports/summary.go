@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
 // minOutage is the shortest gap between ok completions that counts as an
@@ -64,8 +65,10 @@ func (w Window) Length() time.Duration { return time.Duration(w.End - w.Start) }
 
 // Recovery is how the service fared around one fault.
 type Recovery struct {
-	// Kind is the fault's action reduced to its kind: kill, pause, partition…
-	Kind string `json:"kind"`
+	// Kind is the fault's kind: kill, pause, partition… (results written
+	// before kinds were typed hold the first word of the action instead,
+	// e.g. isolate for clients).
+	Kind fault.Kind `json:"kind"`
 	// Name is the fault as the scenario spells it, e.g. kill-leader.
 	Name    string   `json:"name"`
 	Targets []string `json:"targets,omitempty"`
@@ -101,7 +104,7 @@ func Summarize(ops []history.Op) Summary {
 	if span.End > span.Start {
 		s.Availability = 1 - float64(s.Unavailable)/float64(span.End-span.Start)
 	}
-	for _, w := range faultWindows(ops) {
+	for _, w := range fault.Windows(ops) {
 		s.Recoveries = append(s.Recoveries, recovery(w, oks, s.Outages))
 	}
 	s.Leaders, s.LeaderChanges = leadership(ops)
@@ -204,9 +207,9 @@ func outages(oks []int64, span Window, threshold time.Duration) []Window {
 }
 
 // recovery measures the service around one fault window.
-func recovery(w faultWindow, oks []int64, outs []Window) Recovery {
+func recovery(w fault.Window, oks []int64, outs []Window) Recovery {
 	r := Recovery{
-		Kind: actionKind(w.F), Name: w.label(), Targets: w.Targets,
+		Kind: w.Kind, Name: w.Name(), Targets: w.Targets,
 		Window: Window{Start: w.Start, End: w.End}, Healed: w.Healed, Applied: w.Applied(),
 		RecoveredAfter: -1,
 	}

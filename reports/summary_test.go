@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
 const ms = int64(time.Millisecond)
@@ -69,7 +70,7 @@ func TestSummarize(t *testing.T) {
 
 	require.Len(t, s.Recoveries, 1)
 	r := s.Recoveries[0]
-	assert.Equal(t, "kill", r.Kind)
+	assert.Equal(t, fault.Kill, r.Kind)
 	assert.Equal(t, "kill-leader", r.Name)
 	assert.Equal(t, []string{"n1"}, r.Targets)
 	assert.True(t, r.Healed)

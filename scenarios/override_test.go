@@ -10,6 +10,7 @@ import (
 
 	"github.com/zkchaos/zkchaos/cluster/k8s"
 	"github.com/zkchaos/zkchaos/nemesis"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
 func TestOverridesSetFieldsAsTheFileWould(t *testing.T) {
@@ -40,11 +41,11 @@ func TestOverridesComeBeforeDefaults(t *testing.T) {
 	assert.Equal(t, "debian", s.Cluster.Section.DistributionName())
 	var rollback nemesis.Spec
 	for _, f := range s.Nemesis.Faults {
-		if f.Name == "rollback" {
+		if f.Kind == fault.Rollback {
 			rollback = f
 		}
 	}
-	require.Equal(t, "rollback", rollback.Name)
+	require.Equal(t, fault.Rollback, rollback.Kind)
 	assert.Equal(t, "debian", rollback.To, "a rollback goes back to the distribution the run starts on")
 }
 

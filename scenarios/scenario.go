@@ -10,6 +10,7 @@ import (
 
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/nemesis"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
 // Scenario is one scenario file after defaults are applied. Field comments give
@@ -204,7 +205,7 @@ func (s *Scenario) applyDefaults(defaultName string, present func(path string) b
 	n := &s.Nemesis
 	for i := range n.Faults {
 		n.Faults[i] = n.Faults[i].Resolved()
-		if n.Faults[i].Name == nemesis.KindRollback && n.Faults[i].To == "" && c.Section != nil {
+		if n.Faults[i].Kind == fault.Rollback && n.Faults[i].To == "" && c.Section != nil {
 			n.Faults[i].To = c.Section.DistributionName()
 		}
 	}

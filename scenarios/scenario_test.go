@@ -152,8 +152,8 @@ nemesis:
 	require.NoError(t, err)
 	f := s.Nemesis.Faults
 	require.Len(t, f, 3)
-	assert.Equal(t, nemesis.Spec{Name: "kill", Target: "leader"}, f[0])
-	assert.Equal(t, nemesis.Spec{Name: "partition", Grudge: "bridge", Mode: "hang"}, f[1])
+	assert.Equal(t, nemesis.Spec{Kind: "kill", Target: "leader"}, f[0])
+	assert.Equal(t, nemesis.Spec{Kind: "partition", Grudge: "bridge", Mode: "hang"}, f[1])
 	assert.Equal(t, -20*time.Second, f[2].Delta)
 	assert.Equal(t, "one", f[2].Target, "defaults of the kind are filled in")
 	assert.Equal(t, 2*time.Second, s.Nemesis.Warmup, "warm-up defaults to the interval")
@@ -202,8 +202,8 @@ nemesis:
 	require.NoError(t, err)
 	assert.Equal(t, ScheduleSequence, s.Nemesis.Schedule)
 	assert.Equal(t, []nemesis.Spec{
-		{Name: "upgrade", To: "debian=3.8.0-11+deb12u2"},
-		{Name: "rollback", To: "debian=3.8.0-11+deb12u1"},
+		{Kind: "upgrade", To: "debian=3.8.0-11+deb12u2"},
+		{Kind: "rollback", To: "debian=3.8.0-11+deb12u1"},
 	}, s.Nemesis.Faults, "a rollback goes back to the cluster's distribution")
 
 	s, err = Parse("u.yaml", "u", []byte("nemesis:\n  faults: [{name: rollback, to: /opt/zookeeper-3.8.4}]\n"))

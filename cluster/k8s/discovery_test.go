@@ -7,6 +7,8 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/zkchaos/zkchaos/cluster"
 )
 
 func TestMissingChaosResources(t *testing.T) {
@@ -25,12 +27,12 @@ func TestMissingChaosResources(t *testing.T) {
 
 func TestFaultsThatNeedAMissingResourceAreUnavailable(t *testing.T) {
 	e := &Ensemble{missing: []string{"networkchaos", "timechaos"}}
-	assert.NoError(t, e.Unavailable("kill"), "kills fall back to a plain pod delete")
-	assert.ErrorContains(t, e.Unavailable("partition"), "the API server does not serve networkchaos.chaos-mesh.org")
-	assert.ErrorContains(t, e.Unavailable("link"), "networkchaos")
-	assert.ErrorContains(t, e.Unavailable("clock"), "timechaos")
-	for _, kind := range []string{"pause", "clients", "upgrade", "rollback", "clock-rate"} {
-		assert.ErrorContains(t, e.Unavailable(kind), "kubernetes backend cannot", kind)
+	assert.NoError(t, e.Can(cluster.CapKill), "kills fall back to a plain pod delete")
+	assert.ErrorContains(t, e.Can(cluster.CapPartition), "partition faults need Chaos Mesh, but the API server does not serve networkchaos.chaos-mesh.org")
+	assert.ErrorContains(t, e.Can(cluster.CapLink), "link faults need Chaos Mesh")
+	assert.ErrorContains(t, e.Can(cluster.CapClock), "clock faults need Chaos Mesh, but the API server does not serve timechaos")
+	for _, c := range []cluster.Capability{cluster.CapPause, cluster.CapClients, cluster.CapUpgrade, cluster.CapClockRate} {
+		assert.ErrorContains(t, e.Can(c), "kubernetes backend cannot", c)
 	}
-	assert.NoError(t, (&Ensemble{}).Unavailable("partition"), "with Chaos Mesh, partitions are available")
+	assert.NoError(t, (&Ensemble{}).Can(cluster.CapPartition), "with Chaos Mesh, partitions are available")
 }

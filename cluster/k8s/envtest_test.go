@@ -26,6 +26,7 @@ import (
 	"github.com/zkchaos/zkchaos/deploy"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/nemesis"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
 func TestMain(m *testing.M) { k8stest.Main(m) }
@@ -270,7 +271,7 @@ func TestInterruptedScheduleLeavesNoChaosObject(t *testing.T) {
 	ns := env.Namespace(t)
 	ensemblePods(t, env, ns, 3)
 	e := connect(t, env, adminClients(t, env), ns, k8s.PodFailure)
-	specs := []nemesis.Spec{{Name: nemesis.KindKill, Target: "one"}, {Name: nemesis.KindPartition, Grudge: nemesis.GrudgeHalves, Mode: "hang"}}
+	specs := []nemesis.Spec{{Kind: fault.Kill, Target: "one"}, {Kind: fault.Partition, Grudge: nemesis.GrudgeHalves, Mode: "hang"}}
 	faults, err := nemesis.FromSpecs(specs, e)
 	require.NoError(t, err)
 
@@ -294,9 +295,9 @@ func TestFaultsChaosMeshCannotDoAreRefusedUpFront(t *testing.T) {
 	ns := env.Namespace(t)
 	ensemblePods(t, env, ns, 3)
 	e := connect(t, env, adminClients(t, env), ns, k8s.PodFailure)
-	for _, spec := range []nemesis.Spec{{Name: nemesis.KindPause}, {Name: nemesis.KindClients}, {Name: nemesis.KindClock, Clock: nemesis.ClockRate, Rate: 2}} {
+	for _, spec := range []nemesis.Spec{{Kind: fault.Pause}, {Kind: fault.Clients}, {Kind: fault.Clock, Clock: nemesis.ClockRate, Rate: 2}} {
 		_, err := nemesis.FromSpecs([]nemesis.Spec{spec}, e)
-		require.Error(t, err, spec.Name)
+		require.Error(t, err, spec.Kind)
 		assert.Contains(t, err.Error(), "kubernetes backend cannot")
 	}
 }

@@ -23,27 +23,27 @@ import (
 	"github.com/zkchaos/zkchaos/cluster"
 )
 
-// Unavailable says why the ensemble cannot do a kind of fault, or nil: pause,
-// client isolation and clock rates have no Chaos Mesh action, and
+// Can says why the ensemble cannot do what need names, or nil: pause,
+// client isolation, clock rates and upgrades have no Chaos Mesh action, and
 // partitions, link shaping and clock shifts need Chaos Mesh's CRDs.
-func (e *Ensemble) Unavailable(kind string) error {
-	need := ""
-	switch kind {
-	case "pause":
+func (e *Ensemble) Can(need cluster.Capability) error {
+	resource := ""
+	switch need {
+	case cluster.CapPause:
 		return errors.New("the kubernetes backend cannot pause servers: Chaos Mesh has no action that freezes a process")
-	case "clients":
+	case cluster.CapClients:
 		return errors.New("the kubernetes backend cannot cut clients off their servers: the harness's own connections are not pods Chaos Mesh can select")
-	case "clock-rate":
+	case cluster.CapClockRate:
 		return errors.New("the kubernetes backend cannot change a clock's rate: Chaos Mesh's TimeChaos only offsets clocks")
-	case "upgrade", "rollback":
+	case cluster.CapUpgrade:
 		return errors.New("the kubernetes backend cannot restart servers on another distribution: change the StatefulSet's image instead")
-	case "partition", "link":
-		need = "networkchaos"
-	case "clock":
-		need = "timechaos"
+	case cluster.CapPartition, cluster.CapLink:
+		resource = "networkchaos"
+	case cluster.CapClock:
+		resource = "timechaos"
 	}
-	if need != "" && slices.Contains(e.missing, need) {
-		return fmt.Errorf("%s faults need Chaos Mesh, but the API server does not serve %s", kind, v1alpha1.SchemeGroupVersion.WithResource(need).GroupResource())
+	if resource != "" && slices.Contains(e.missing, resource) {
+		return fmt.Errorf("%s faults need Chaos Mesh, but the API server does not serve %s", need, v1alpha1.SchemeGroupVersion.WithResource(resource).GroupResource())
 	}
 	return nil
 }
@@ -174,9 +174,9 @@ func (e *Ensemble) Shape(ctx context.Context, nodes []string, s cluster.LinkShap
 	return e.createAll(ctx, []*v1alpha1.NetworkChaos{obj}, &e.shapes)
 }
 
-// IsolateClients is not available on Kubernetes; see Unavailable.
+// IsolateClients is not available on Kubernetes; see Can.
 func (e *Ensemble) IsolateClients(context.Context, []string) error {
-	return e.Unavailable("clients")
+	return e.Can(cluster.CapClients)
 }
 
 // HealLinks deletes every partition and shaping object.
@@ -198,7 +198,7 @@ func (e *Ensemble) ClientDialer(cluster.Node) func(network, address string, time
 // replacing an earlier shift; Chaos Mesh cannot change a clock's rate.
 func (e *Ensemble) SetClock(ctx context.Context, n cluster.Node, shift cluster.ClockShift) error {
 	if shift.Rate != 0 && shift.Rate != 1 {
-		return e.Unavailable("clock-rate")
+		return e.Can(cluster.CapClockRate)
 	}
 	if err := e.ResetClock(ctx, n); err != nil {
 		return err

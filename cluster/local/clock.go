@@ -118,9 +118,9 @@ func newClocks(cfg Config) (*clocks, error) {
 	return &clocks{lib: lib, shifts: map[string]clockSetting{}}, nil
 }
 
-// CanShiftClock reports whether the ensemble was started with Config.Clock,
-// so that SetClock and ResetClock work.
-func (e *Ensemble) CanShiftClock() bool { return e.clock != nil }
+// ClockNote says, for the records of clock faults, that libfaketime moves
+// the JVM's monotonic clock too.
+func (e *Ensemble) ClockNote() string { return "the JVM's monotonic clock moves too" }
 
 // errNoClock says why SetClock and ResetClock fail without Config.Clock.
 var errNoClock = errors.New("the ensemble was started without Config.Clock, so its clocks cannot be shifted " +

@@ -122,7 +122,9 @@ func TestClockNeedsConfigClock(t *testing.T) {
 	e := preparedEnsemble(t, 1)
 	ctx := context.Background()
 	n := e.Nodes()[0]
-	assert.False(t, e.CanShiftClock())
+	for _, c := range []cluster.Capability{cluster.CapClock, cluster.CapClockRate} {
+		assert.EqualError(t, e.Can(c), "the ensemble was started without clock support", c)
+	}
 	err := e.SetClock(ctx, n, cluster.ClockShift{Offset: time.Second})
 	assert.ErrorContains(t, err, "set clock of n1")
 	assert.ErrorContains(t, err, "Config.Clock")
@@ -153,7 +155,7 @@ func TestClockFileFollowsShifts(t *testing.T) {
 	e.clock = &clocks{lib: "/usr/lib/x/faketime/libfaketime.so.1", shifts: map[string]clockSetting{}}
 	ctx := context.Background()
 	n := e.nodes[0]
-	require.True(t, e.CanShiftClock())
+	require.NoError(t, e.Can(cluster.CapClock))
 
 	// A node starts on real time, with libfaketime preloaded in front of any
 	// other preload.
@@ -286,7 +288,7 @@ func TestClockBumpIsSeenByTheNode(t *testing.T) {
 	e := startTestEnsemble(t, testClockConfig(t, 3))
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	require.True(t, e.CanShiftClock())
+	require.NoError(t, e.Can(cluster.CapClock))
 
 	leader, followers := splitLeader(e.Nodes(), cluster.LeaderOf(e.Roles(ctx)))
 	require.NotEmpty(t, leader.Name)

@@ -96,10 +96,6 @@ func (e *Ensemble) closeLinks() error {
 	return errors.Join(errs...)
 }
 
-// CanPartition reports whether the ensemble was started with partitions, so
-// that the Partitioner methods work.
-func (e *Ensemble) CanPartition() bool { return e.links != nil }
-
 // table returns the link table, or an error naming the operation when
 // partitions are off.
 func (e *Ensemble) table(op string) (*linkproxy.Table, error) {

@@ -25,7 +25,7 @@ func startPartitionable(t *testing.T) *Ensemble {
 	cfg := testConfig(t, 3)
 	cfg.Partitions = true
 	e := startTestEnsemble(t, cfg)
-	require.True(t, e.CanPartition())
+	require.NoError(t, e.Can(cluster.CapPartition))
 	return e
 }
 
@@ -204,7 +204,10 @@ func TestPeerTrafficPassesTheProxies(t *testing.T) {
 func TestPartitionsNeedToBeEnabled(t *testing.T) {
 	e := &Ensemble{}
 	ctx := context.Background()
-	assert.False(t, e.CanPartition())
+	for _, c := range []cluster.Capability{cluster.CapPartition, cluster.CapClients, cluster.CapLink} {
+		assert.EqualError(t, e.Can(c), "the ensemble was started without partition support", c)
+	}
+	assert.NoError(t, e.Can(cluster.CapKill))
 	for _, err := range []error{
 		e.Partition(ctx, cluster.Grudge{"n1": {"n2"}}, cluster.LinkReset),
 		e.Shape(ctx, nil, cluster.LinkShape{Delay: time.Second}),

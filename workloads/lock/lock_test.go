@@ -31,7 +31,7 @@ func TestLockHoldersExcludeEachOtherUnderLeaderKills(t *testing.T) {
 	s.Workload.Hold = 50 * time.Millisecond
 	s.Workload.OpTimeout = 4 * time.Second
 	s.Workload.SessionTimeout = 6 * time.Second
-	s.Nemesis.Faults = []nemesis.Spec{nemesis.Spec{Name: "kill-leader"}.Resolved()}
+	s.Nemesis.Faults = []nemesis.Spec{nemesis.Spec{Kind: "kill-leader"}.Resolved()}
 	s.Nemesis.Warmup = 3 * time.Second
 	s.Nemesis.Interval = 4 * time.Second
 	s.Nemesis.Duration = 3 * time.Second

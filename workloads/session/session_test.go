@@ -15,6 +15,7 @@ import (
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/internal/runtest"
 	"github.com/zkchaos/zkchaos/nemesis"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 	"github.com/zkchaos/zkchaos/scenarios"
 	"github.com/zkchaos/zkchaos/workloads/session"
 )
@@ -33,7 +34,7 @@ func TestEphemeralsLiveAndDieWithTheirSessions(t *testing.T) {
 	s.Workload.Rate = 60
 	s.Workload.OpTimeout = 5 * time.Second
 	s.Workload.SessionTimeout = 4 * time.Second
-	s.Nemesis.Faults = []nemesis.Spec{nemesis.Spec{Name: nemesis.KindClients, Target: nemesis.TargetOne}.Resolved()}
+	s.Nemesis.Faults = []nemesis.Spec{nemesis.Spec{Kind: fault.Clients, Target: nemesis.TargetOne}.Resolved()}
 	s.Nemesis.Warmup = 2 * time.Second
 	s.Nemesis.Interval = 4 * time.Second
 	s.Nemesis.Duration = 7 * time.Second

@@ -1,0 +1,24 @@
+package local
+
+import (
+	"errors"
+
+	"github.com/zkchaos/zkchaos/cluster"
+)
+
+// Can says why the ensemble cannot do what need names, or nil: link faults
+// need the proxies of Config.Partitions and clock faults the libfaketime of
+// Config.Clock, both set up when the nodes start.
+func (e *Ensemble) Can(need cluster.Capability) error {
+	switch need {
+	case cluster.CapPartition, cluster.CapClients, cluster.CapLink:
+		if e.links == nil {
+			return errors.New("the ensemble was started without partition support")
+		}
+	case cluster.CapClock, cluster.CapClockRate:
+		if e.clock == nil {
+			return errors.New("the ensemble was started without clock support")
+		}
+	}
+	return nil
+}

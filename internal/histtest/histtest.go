@@ -1,0 +1,23 @@
+// Package histtest builds history records for the tests of packages that
+// read fault windows from histories.
+package histtest
+
+import (
+	"time"
+
+	"github.com/zkchaos/zkchaos/history"
+)
+
+// Sec is s seconds in ns since the run started.
+func Sec(s float64) int64 { return int64(s * float64(time.Second)) }
+
+// Nemesis is a nemesis record of action f at s seconds, labelled label.
+func Nemesis(typ history.Type, f string, s float64, label string, targets ...string) history.Op {
+	return history.Op{Type: typ, F: f, Process: history.NemesisProcess, Time: Sec(s),
+		Fault: &history.Fault{Name: label, Targets: targets}}
+}
+
+// Client is a client's write record at s seconds.
+func Client(typ history.Type, s float64) history.Op {
+	return history.Op{Type: typ, F: history.Write, Process: 1, Time: Sec(s)}
+}
