@@ -10,13 +10,11 @@ package checker
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/zkchaos/zkchaos/history"
-	"github.com/zkchaos/zkchaos/internal/guard"
 )
 
 // Verdict is the outcome of a check.
@@ -148,27 +146,6 @@ func (c composed) Check(ctx context.Context, ops []history.Op) Result {
 		Children: children,
 		Duration: time.Since(start),
 	}
-}
-
-// inParallel calls f(0) to f(n-1), as many at once as there are cores, and
-// returns when all have returned: keys are judged independently. A panic in
-// f is raised again in the caller, once every call has returned, where run
-// turns it into an unknown result instead of a crash of the process.
-func inParallel(n int, f func(i int)) {
-	work := make(chan int)
-	var g guard.Group
-	for range min(runtime.GOMAXPROCS(0), n) {
-		g.Go("a checker's parallel work", func() {
-			for i := range work {
-				f(i)
-			}
-		})
-	}
-	for i := range n {
-		work <- i
-	}
-	close(work)
-	g.Wait()
 }
 
 // run calls c.Check, turning a panic into an unknown result: one broken

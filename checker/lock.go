@@ -310,13 +310,3 @@ func lockOwner(c history.Call) int64 {
 	}
 	return sessionThroughout(c)
 }
-
-// sessionThroughout is the session a call ran on from invocation to completion, or
-// 0 when it changed or is unknown. Session ids are never reused, so equal ids
-// at both ends mean one session throughout.
-func sessionThroughout(c history.Call) int64 {
-	if c.Invoke.Session != 0 && c.Invoke.Session == c.Complete.Session {
-		return c.Invoke.Session
-	}
-	return 0
-}

@@ -379,30 +379,13 @@ func TestQueueCancelledCheckIsUnknown(t *testing.T) {
 	assert.Equal(t, Unknown, r.Verdict)
 }
 
-func TestSequenceOfReadsZooKeeperNames(t *testing.T) {
-	for path, want := range map[string]int64{
-		"/zkchaos-queue/q-0000000042": 42,
-		"/a/s-2147483647":             2147483647,
-		"q-0000000000":                0,
-		"/a/b/-000000001":             -1,
-	} {
-		got, ok := sequenceOf(path)
-		assert.True(t, ok, path)
-		assert.Equal(t, want, got, path)
-	}
-	for _, path := range []string{"", "/", "/a/e17", "/a/q-00000000x1", "/a/q-000000001 "} {
-		_, ok := sequenceOf(path)
-		assert.False(t, ok, path)
-	}
-}
-
 func FuzzQueue(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{0, 2, 1, 1, 41, 1, 2, 1, 1, 42, 0, 3, 2, 9, 43, 1, 3, 2, 1, 41, 0, 0, 3, 2, 50, 1, 0, 3, 2, 44})
 	f.Add([]byte{0, 3, 1, 201, 41, 3, 3, 1, 201, 42, 0, 3, 2, 201, 43, 129, 3, 2, 201, 44})
 	f.Add([]byte("enqueue dequeue enqueue dequeue read read read, in a queue of sequential znodes"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ops := sqFuzzHistory(data, QueueEnqueue, QueueDequeue)
+		ops := sqFuzzHistory(data, QueueEmpty, QueueEnqueue, QueueDequeue)
 		checkResult(t, "queue", Queue{}.Check(context.Background(), ops))
 		if len(ops) <= sqBruteForceLimit {
 			queueDifferential.agree(t, "damaged history", ops)

@@ -434,5 +434,12 @@ func sessDeadline(t, bound, slack int64, gaps []sessGap) int64 {
 	return deadline
 }
 
-// sessMS renders a time of the history in milliseconds, with its unit.
-func sessMS(ns int64) string { return ms(ns) + " ms" }
+// sessionThroughout is the session a call ran on from invocation to completion, or
+// 0 when it changed or is unknown. Session ids are never reused, so equal ids
+// at both ends mean one session throughout.
+func sessionThroughout(c history.Call) int64 {
+	if c.Invoke.Session != 0 && c.Invoke.Session == c.Complete.Session {
+		return c.Invoke.Session
+	}
+	return 0
+}

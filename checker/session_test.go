@@ -330,7 +330,7 @@ func TestSessLeaderlessSeesLeadersThatCannotCommit(t *testing.T) {
 func FuzzSessions(f *testing.F) {
 	lsFuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ops := lsFuzzOps(data)
+		ops := lsFuzzOps(data, lsFuzzFs, lsFuzzEvents)
 		for _, c := range []Sessions{{}, ssChecker, {SessionTimeout: math.MaxInt64, Margin: math.MaxInt64}} {
 			r := c.Check(context.Background(), ops)
 			d, ok := r.Details.(SessionsDetails)

@@ -3,7 +3,6 @@ package checker
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -14,9 +13,6 @@ import (
 // SetAdd is the operation name of the set workload's create; its Value is
 // the element, unique across the run.
 const SetAdd = "add"
-
-// elementSampleLimit bounds the elements an ElementSample lists.
-const elementSampleLimit = 50
 
 // Set checks the set workload (unique creates) against what ZooKeeper
 // promises: a create is a linearizable write, so once acknowledged it is in
@@ -46,38 +42,6 @@ type Set struct{}
 
 // Name returns "set".
 func (Set) Name() string { return "set" }
-
-// ElementSample is a set of elements: how many, and the first of them in
-// ascending order.
-type ElementSample struct {
-	// Count is how many elements there are.
-	Count int `json:"count"`
-	// First are up to 50 of them, smallest first.
-	First []int64 `json:"first,omitempty"`
-}
-
-// sampleOf returns the sample of es, which it sorts.
-func sampleOf(es []int64) ElementSample {
-	slices.Sort(es)
-	s := ElementSample{Count: len(es)}
-	if len(es) > 0 {
-		s.First = slices.Clone(es[:min(len(es), elementSampleLimit)])
-	}
-	return s
-}
-
-// String renders the sample as "3 [4 9 12]" or "60 [1 2 …]".
-func (s ElementSample) String() string {
-	parts := make([]string, len(s.First))
-	for i, e := range s.First {
-		parts[i] = fmt.Sprint(e)
-	}
-	more := ""
-	if s.Count > len(s.First) {
-		more = " …"
-	}
-	return fmt.Sprintf("%d [%s%s]", s.Count, strings.Join(parts, " "), more)
-}
 
 // SetNodeResult is what one node's final read showed.
 type SetNodeResult struct {
@@ -168,66 +132,6 @@ func (s *setAddState) indeterminate() bool {
 		}
 	}
 	return info
-}
-
-// nodeRead is one node's final read: its call and its elements.
-type nodeRead struct {
-	node string
-	call history.Call
-}
-
-// okReads returns every ok read with its node, sorted by invocation time,
-// and every node that the history names (client operations and the
-// harness's role observations). Every read is judged: an element one read
-// saw and a later one lacks is as wrong on the earlier read's node as on
-// any other.
-func okReads(calls []history.Call, ops []history.Op) (reads []nodeRead, known map[string]bool) {
-	known = map[string]bool{}
-	for _, op := range ops {
-		if op.IsNemesis() {
-			for n := range op.Roles {
-				known[n] = true
-			}
-			continue
-		}
-		if op.Node != "" {
-			known[op.Node] = true
-		}
-	}
-	for _, c := range calls {
-		if c.Invoke.F != history.Read || c.Type() != history.OK {
-			continue
-		}
-		node := c.Complete.Node
-		if node == "" {
-			node = c.Invoke.Node
-		}
-		reads = append(reads, nodeRead{node: node, call: c})
-	}
-	sort.SliceStable(reads, func(i, j int) bool {
-		a, b := reads[i].call, reads[j].call
-		if a.Invoke.Time != b.Invoke.Time {
-			return a.Invoke.Time < b.Invoke.Time
-		}
-		return reads[i].node < reads[j].node
-	})
-	return reads, known
-}
-
-// nodesWithoutRead returns the known nodes without a final read, sorted.
-func nodesWithoutRead(known map[string]bool, reads []nodeRead) []string {
-	read := map[string]bool{}
-	for _, r := range reads {
-		read[r.node] = true
-	}
-	var out []string
-	for n := range known {
-		if !read[n] {
-			out = append(out, n)
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Check judges the set workload's history; Details is a SetDetails.
@@ -426,13 +330,4 @@ func setSummary(d SetDetails) string {
 	return fmt.Sprintf("all %d acknowledged adds are present on every node read (elements per node: %s); "+
 		"of %d indeterminate adds, up to %d are present and up to %d absent (both allowed)",
 		d.Adds.OK, strings.Join(present, ", "), d.Adds.Info, recovered, unknown)
-}
-
-func firstPath(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }

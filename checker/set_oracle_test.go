@@ -1,144 +1,17 @@
 package checker
 
 import (
-	"context"
-	"encoding/binary"
-	"fmt"
 	"testing"
 
-	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/history/gen"
 	"github.com/zkchaos/zkchaos/internal/oracle"
 )
-
-// sqBruteForceLimit bounds the records of a damaged fuzzed history the
-// oracles judge: its calls may all overlap, and the brute force tries every
-// order of them.
-const sqBruteForceLimit = 24
-
-// sqVerdict turns the oracle's answer into a verdict.
-func sqVerdict(valid, decided bool) Verdict {
-	switch {
-	case !valid:
-		return Invalid
-	case !decided:
-		return Unknown
-	}
-	return Valid
-}
-
-// sqDifferential is one family's differential test: its generator, its
-// oracle, its checker, and the anomalies the generator plants.
-type sqDifferential struct {
-	generate  func(gen.ClientConfig) ([]history.Op, bool)
-	oracle    func([]history.Op) (bool, bool, error)
-	checker   Checker
-	anomalies []gen.Anomaly
-}
-
-// agree judges ops with the checker and the oracle and fails the test
-// unless they give the same verdict, which it returns.
-func (d sqDifferential) agree(t *testing.T, what string, ops []history.Op) Verdict {
-	t.Helper()
-	valid, decided, err := d.oracle(ops)
-	if err != nil {
-		t.Fatalf("%s: oracle: %v", what, err)
-	}
-	want := sqVerdict(valid, decided)
-	r := d.checker.Check(context.Background(), ops)
-	if r.Verdict != want {
-		t.Fatalf("%s: %s says %s (%s), the oracle %s; history:\n%s", what, d.checker.Name(), r.Verdict, r.Message, want, opLines(ops))
-	}
-	return want
-}
-
-// run compares the checker with the oracle on random histories, which both
-// must find valid unless evidence is missing, and on histories with each
-// anomaly planted, a good share of which both must find invalid.
-func (d sqDifferential) run(t *testing.T) {
-	random, perAnomaly := 6000, 800
-	if testing.Short() {
-		random, perAnomaly = 2000, 250
-	}
-	verdicts := map[Verdict]int{}
-	for seed := range random {
-		cfg := sqConfig(seed)
-		ops, _ := d.generate(cfg)
-		v := d.agree(t, fmt.Sprintf("seed %d", seed), ops)
-		if v == Invalid {
-			t.Fatalf("seed %d: a history with nothing planted is invalid:\n%s", seed, opLines(ops))
-		}
-		verdicts[v]++
-	}
-	t.Logf("%d random histories: %d valid, %d unknown", random, verdicts[Valid], verdicts[Unknown])
-	for _, a := range d.anomalies {
-		counts := map[Verdict]int{}
-		planted := 0
-		for seed := range perAnomaly {
-			cfg := sqConfig(seed, a)
-			ops, ok := d.generate(cfg)
-			if !ok {
-				continue
-			}
-			planted++
-			counts[d.agree(t, fmt.Sprintf("%s seed %d", a, seed), ops)]++
-		}
-		t.Logf("%s: %d planted of %d, verdicts: %d invalid, %d valid, %d unknown",
-			a, planted, perAnomaly, counts[Invalid], counts[Valid], counts[Unknown])
-		if counts[Invalid] < planted/4 {
-			t.Errorf("%s: only %d of %d planted histories are invalid", a, counts[Invalid], planted)
-		}
-	}
-}
-
-// sqConfig varies the shape of small histories with the seed: a third
-// of them have reads amid the writes.
-func sqConfig(seed int, a ...gen.Anomaly) gen.ClientConfig {
-	cfg := gen.ClientConfig{Seed: uint64(seed), Calls: 4 + seed%7, Workers: 2 + seed%3, Anomalies: a}
-	if seed%3 == 0 {
-		cfg.Reads = 0.3
-	}
-	return cfg
-}
 
 var setDifferential = sqDifferential{generate: gen.SetHistory, oracle: oracle.Set, checker: Set{}, anomalies: gen.SetAnomalies}
 
 // TestSetAgreesWithOracle holds checker.Set to the brute-force oracle on
 // small simulated histories, with and without planted anomalies.
 func TestSetAgreesWithOracle(t *testing.T) { setDifferential.run(t) }
-
-// sqFuzzConfig reads a generator config from fuzz bytes: eight bytes of
-// seed, four of shape (calls, workers, outcome shares, reads amid the
-// writes), then up to four anomalies to plant, one a byte.
-func sqFuzzConfig(data []byte, anomalies []gen.Anomaly) gen.ClientConfig {
-	b := make([]byte, 12)
-	copy(b, data)
-	cfg := gen.ClientConfig{
-		Seed:    binary.LittleEndian.Uint64(b),
-		Calls:   1 + int(b[8]%12),
-		Workers: 1 + int(b[9]%4),
-		Info:    float64(b[10]%8) / 10,
-		Fail:    float64(b[10]/8%4) / 10,
-		Crash:   float64(b[10]/32%4) / 4,
-		Reads:   float64(b[11]%5) / 10,
-		Unread:  float64(b[11]/5%3) / 10,
-	}
-	for _, x := range data[min(len(data), 12):min(len(data), 16)] {
-		cfg.Anomalies = append(cfg.Anomalies, anomalies[int(x)%len(anomalies)])
-	}
-	return cfg
-}
-
-// fuzz is the fuzz body of a family: the checker and the oracle must agree
-// on the history the bytes describe, and one with nothing planted must not
-// be invalid.
-func (d sqDifferential) fuzz(t *testing.T, data []byte) {
-	cfg := sqFuzzConfig(data, d.anomalies)
-	ops, _ := d.generate(cfg)
-	if v := d.agree(t, fmt.Sprintf("%+v", cfg), ops); v == Invalid && len(cfg.Anomalies) == 0 {
-		t.Fatalf("%+v: nothing planted, yet invalid:\n%s", cfg, opLines(ops))
-	}
-}
 
 // FuzzSetOracle holds checker.Set to the oracle on histories
 // the fuzzer shapes through the generator.

@@ -15,22 +15,6 @@ import (
 // Builders of set and queue histories; times in milliseconds, as in
 // helpers_test.go.
 
-// sqOp is one client operation of element e (nil for none), ending as typ.
-func sqOp(p int, f string, e *int64, typ history.Type, call, ret int64) []history.Op {
-	inv := invoke(p, f, "", call)
-	inv.Value = e
-	inv.Node = "n1"
-	c := complete(inv, typ, ret)
-	c.Value, c.Node = e, "n1"
-	switch typ {
-	case history.Info:
-		c.Error = "zk: connection closed"
-	case history.Fail:
-		c.Error = "zk: node already exists"
-	}
-	return []history.Op{inv, c}
-}
-
 // sqAddOK is an acknowledged plain add of e.
 func sqAddOK(p int, e, call, ret int64) []history.Op {
 	return sqOp(p, SetAdd, history.Int64(e), history.OK, call, ret)
@@ -49,25 +33,6 @@ func sqAddInfo(p int, e, call, ret int64) []history.Op {
 
 func sqAddFail(p int, e, call, ret int64) []history.Op {
 	return sqOp(p, SetAdd, history.Int64(e), history.Fail, call, ret)
-}
-
-// sqRead is a final read on node that returned elements.
-func sqRead(p int, node string, call, ret int64, elements ...int64) []history.Op {
-	inv := invoke(p, history.Read, "", call)
-	inv.Node = node
-	c := complete(inv, history.OK, ret)
-	c.Node = node
-	c.Values = append([]int64{}, elements...)
-	return []history.Op{inv, c}
-}
-
-// sqRoles is a harness role observation naming the nodes.
-func sqRoles(at int64, nodes ...string) []history.Op {
-	m := map[string]string{}
-	for _, n := range nodes {
-		m[n] = "follower"
-	}
-	return one(history.Op{Type: history.Info, F: history.FRoles, Process: history.NemesisProcess, Time: at * msec, Roles: m})
 }
 
 func sqCheckSet(t *testing.T, ops []history.Op) (Result, SetDetails) {
@@ -366,53 +331,13 @@ func TestSetCancelledCheckIsUnknown(t *testing.T) {
 	assert.Equal(t, Unknown, r.Verdict)
 }
 
-// sqFuzzHistory decodes arbitrary bytes into a history of the operation names
-// fs (plus reads), with all the oddities a damaged file may hold: completions
-// without invocations, times going backwards, missing values, odd paths.
-func sqFuzzHistory(data []byte, fs ...string) []history.Op {
-	names := append([]string{history.Read, "other"}, fs...)
-	types := []history.Type{history.Invoke, history.OK, history.Fail, history.Info, "bogus"}
-	paths := []string{"", "/q/q-0000000001", "/q/q-0000000002", "/q/q-0000000003", "/q/q-9999999999", "/q/q--000000001", "x", "/"}
-	var ops []history.Op
-	var t int64
-	for i := 0; i+5 <= len(data); i += 5 {
-		b := data[i : i+5]
-		op := history.Op{
-			Index:   int64(len(ops)),
-			Type:    types[int(b[0])%len(types)],
-			F:       names[int(b[1])%len(names)],
-			Process: history.Process(int(b[2]%8) - 1),
-			Node:    fmt.Sprintf("n%d", b[2]%4),
-			Path:    paths[int(b[4])%len(paths)],
-		}
-		t += int64(b[4]) - 40
-		op.Time = t
-		if b[3] < 200 {
-			op.Value = history.Int64(int64(b[3] % 12))
-		}
-		if b[0]&0x80 != 0 {
-			op.Error = QueueEmpty
-		}
-		if op.F == history.Read || b[3]&0x40 != 0 {
-			for _, v := range data[i:min(len(data), i+int(b[3]%7))] {
-				op.Values = append(op.Values, int64(v%12))
-			}
-		}
-		if b[1]&0x80 != 0 && op.IsNemesis() {
-			op.Roles = map[string]string{"n1": "leader", op.Node: "follower"}
-		}
-		ops = append(ops, op)
-	}
-	return ops
-}
-
 func FuzzSet(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{0, 2, 1, 1, 50, 1, 2, 1, 1, 60, 0, 0, 2, 1, 70, 1, 0, 2, 3, 80})
 	f.Add([]byte{0, 2, 1, 1, 41, 3, 2, 1, 1, 42, 0, 0, 3, 201, 43, 1, 0, 3, 5, 44, 0, 2, 0, 2, 40})
 	f.Add([]byte("the quick brown fox jumps over the lazy dog, twice: the quick brown fox"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ops := sqFuzzHistory(data, SetAdd)
+		ops := sqFuzzHistory(data, QueueEmpty, SetAdd)
 		checkResult(t, "set", Set{}.Check(context.Background(), ops))
 		if len(ops) <= sqBruteForceLimit {
 			setDifferential.agree(t, "damaged history", ops)

@@ -1,0 +1,21 @@
+package checker
+
+import (
+	"bytes"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// visualize renders Porcupine's page for one key, with the nemesis windows.
+func visualize(key string, v Verdict, info porcupine.LinearizationInfo, annotations []porcupine.Annotation) *Visualization {
+	info.AddAnnotations(annotations)
+	var buf bytes.Buffer
+	// A fresh model: the check's model may have been stopped, and
+	// Visualize replays the partial linearizations through Step.
+	if err := porcupine.Visualize(registerModel(new(atomic.Bool)), info, &buf); err != nil {
+		return nil
+	}
+	return &Visualization{Title: fmt.Sprintf("linearizability of key %s (%s)", key, v), HTML: buf.Bytes()}
+}
