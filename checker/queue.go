@@ -26,9 +26,6 @@ const (
 	QueueEmpty = "empty"
 )
 
-// examplesLimit bounds the examples of order violations kept in details.
-const examplesLimit = 20
-
 // Queue checks the queue workload: a FIFO queue made of sequential znodes,
 // dequeued by listing the children, taking the lowest name, and deleting it
 // (the next lowest if another worker was faster). It tests what ZooKeeper

@@ -143,3 +143,6 @@ func checkSequence(cs []seqCreate) SequenceCheck {
 	}
 	return out
 }
+
+// examplesLimit bounds the examples of order violations kept in details.
+const examplesLimit = 20
