@@ -5,6 +5,11 @@
 // again offline, long after the cluster is gone. A timeout, or too little
 // evidence to judge, is unknown and never valid: a checker that did not look
 // must not say that all is well.
+//
+// This package holds the contract every checker keeps, and Compose, which
+// runs several as one; the checkers themselves live in its sub-packages, one
+// per guarantee (linearizable, sequential, set, queue, lock, session, watch,
+// transactions, convergence, serverlogs, recovery, stats).
 package checker
 
 import (

@@ -1,3 +1,6 @@
+// Package convergence judges that all replicas hold the same data after
+// every fault was healed, from the nodes' snapshots and their own digest
+// checks.
 package convergence
 
 import (

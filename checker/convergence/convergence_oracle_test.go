@@ -14,7 +14,7 @@ import (
 
 func TestConvergenceAgreesWithTheOracle(t *testing.T) {
 	tl := checkertest.Differential(t, gen.ConvergenceAnomalies, 500, func(seed uint64, a gen.ConvergenceAnomaly) ([]history.Op, checker.Result, oracle.Answer) {
-		ops := gen.Convergence(cvOracleConfig(seed, a))
+		ops := gen.Convergence(oracleConfig(seed, a))
 		return ops, Checker{}.Check(context.Background(), ops), oracle.Convergence(ops)
 	})
 	// An unreachable node hides what it holds: the random histories that
@@ -26,7 +26,7 @@ func TestConvergenceAgreesWithTheOracle(t *testing.T) {
 	})
 }
 
-func cvOracleConfig(seed uint64, a gen.ConvergenceAnomaly) gen.ConvergenceConfig {
+func oracleConfig(seed uint64, a gen.ConvergenceAnomaly) gen.ConvergenceConfig {
 	return gen.ConvergenceConfig{Seed: seed, Nodes: 2 + int(seed%4), Writes: 1 + int(seed%17), Anomaly: a}
 }
 
@@ -37,7 +37,7 @@ func FuzzConvergenceOracle(f *testing.F) {
 	f.Add(uint64(3), byte(0xf3))
 	f.Fuzz(func(t *testing.T, seed uint64, shape byte) {
 		anomalies := append([]gen.ConvergenceAnomaly{""}, gen.ConvergenceAnomalies...)
-		cfg := cvOracleConfig(seed, anomalies[int(shape)%len(anomalies)])
+		cfg := oracleConfig(seed, anomalies[int(shape)%len(anomalies)])
 		cfg.Unreachable = float64(shape>>4) / 16
 		ops := gen.Convergence(cfg)
 		checkertest.FuzzAgree(t, fmt.Sprintf("seed %d shape %d", seed, shape), cfg.Anomaly != "", ops, Checker{}.Check(context.Background(), ops), oracle.Convergence(ops))

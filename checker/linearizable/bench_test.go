@@ -22,7 +22,7 @@ import (
 // peak of the memory the Go runtime holds during the check, history
 // included, as peak-MB.
 //
-//	go test -run x -bench Linearizable -benchtime 1x -count 5 ./checker/
+//	go test -run x -bench Linearizable -benchtime 1x -count 5 ./checker/linearizable/
 //
 // BenchmarkLinearizableSideBySide measures the version order against
 // Porcupine alone on the same history, in one run, for the speed-up. It
@@ -104,7 +104,7 @@ func benchCheck(b *testing.B, ops []history.Op, l Checker, wantInvalid bool) {
 // exact search and with Porcupine alone on the same operations, and reports
 // ms per history and the share decided within the 10 s budget.
 //
-//	go test -run x -bench ValueRegisterHard -benchtime 1x -count 5 ./checker/
+//	go test -run x -bench ValueRegisterHard -benchtime 1x -count 5 ./checker/linearizable/
 func BenchmarkValueRegisterHard(b *testing.B) {
 	shapes := []struct {
 		name string
@@ -165,7 +165,7 @@ func BenchmarkValueRegisterHard(b *testing.B) {
 // with the register starting at 0 as Knossos' tests do, and fails on any
 // verdict that differs from the folder's.
 //
-//	ZKCHAOS_KNOSSOS_DATA=.../knossos/data/cas-register go test -run x -bench KnossosHistories -benchtime 1x -count 5 ./checker/
+//	ZKCHAOS_KNOSSOS_DATA=.../knossos/data/cas-register go test -run x -bench KnossosHistories -benchtime 1x -count 5 ./checker/linearizable/
 func BenchmarkKnossosHistories(b *testing.B) {
 	dir := os.Getenv("ZKCHAOS_KNOSSOS_DATA")
 	if dir == "" {

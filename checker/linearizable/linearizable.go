@@ -1,3 +1,10 @@
+// Package linearizable judges whether register histories are linearizable:
+// the register workload's reads, writes and cas on znodes, decided from
+// ZooKeeper's data versions where they suffice and by Porcupine's search
+// where they do not (Checker), and Jepsen's register histories, which carry
+// values but no versions (ValueRegister). Keys are judged independently and
+// in parallel; a key that is not linearizable is explained in words and
+// drawn as an HTML page with the faults of the run.
 package linearizable
 
 import (
@@ -126,8 +133,8 @@ type keyOutcome struct {
 	unfinished bool
 }
 
-// Check judges the register operations of ops; Details is a
-// LinearizableDetails.
+// Check judges the register operations of ops; the result's Details is a
+// Details.
 func (l Checker) Check(ctx context.Context, ops []history.Op) checker.Result {
 	start := time.Now()
 	res := l.check(ctx, ops, start)

@@ -99,6 +99,7 @@ type ModelError struct {
 	Reason string
 }
 
+// Error returns Reason.
 func (e *ModelError) Error() string { return e.Reason }
 
 // valueKey is one key's history: its operations, with the records behind

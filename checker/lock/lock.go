@@ -1,3 +1,5 @@
+// Package lock judges the mutual exclusion that the ZooKeeper lock recipe
+// gives to holders whose sessions are alive.
 package lock
 
 import (

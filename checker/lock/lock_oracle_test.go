@@ -12,17 +12,17 @@ import (
 	"github.com/zkchaos/zkchaos/internal/oracle"
 )
 
-// lockAgrees judges ops with the lock checker and its oracle, which must
+// agrees judges ops with the lock checker and its oracle, which must
 // agree.
-func lockAgrees(t testing.TB, what string, ops []history.Op) checker.Verdict {
+func agrees(t testing.TB, what string, ops []history.Op) checker.Verdict {
 	t.Helper()
 	valid, known := oracle.Lock(ops)
 	return checkertest.Agree(t, what, ops, Checker{}.Check(context.Background(), ops), valid, known)
 }
 
-func lockSeed(t *testing.T) func(uint64, gen.Anomaly) checker.Verdict {
+func judgeSeed(t *testing.T) func(uint64, gen.Anomaly) checker.Verdict {
 	return func(seed uint64, a gen.Anomaly) checker.Verdict {
-		return lockAgrees(t, fmt.Sprint(a, " seed ", seed), gen.Lock(gen.LockConfig{Seed: seed, Anomaly: a}))
+		return agrees(t, fmt.Sprint(a, " seed ", seed), gen.Lock(gen.LockConfig{Seed: seed, Anomaly: a}))
 	}
 }
 
@@ -30,14 +30,14 @@ func lockSeed(t *testing.T) func(uint64, gen.Anomaly) checker.Verdict {
 // expiries, indeterminate and failed calls and crashes, are valid, and the
 // checker and its oracle say so alike.
 func TestLockAgreesWithOracleOnRandomHistories(t *testing.T) {
-	checkertest.JudgeSeeds(t, "lock", gen.None, 2000, lockSeed(t))
+	checkertest.JudgeSeeds(t, "lock", gen.None, 2000, judgeSeed(t))
 }
 
 // Planted double holders and vanished nodes are found alike by the checker
 // and its oracle, and most of them are violations.
 func TestLockAgreesWithOracleOnPlantedAnomalies(t *testing.T) {
 	for _, a := range gen.LockAnomalies {
-		checkertest.JudgeSeeds(t, "lock", a, 500, lockSeed(t))
+		checkertest.JudgeSeeds(t, "lock", a, 500, judgeSeed(t))
 	}
 }
 
@@ -49,6 +49,6 @@ func FuzzLockOracle(f *testing.F) {
 	f.Add([]byte{2, 2, 15, 9, 9, 9, 9, 9, 9, 9, 9, 1, 2, 3, 4, 5, 6, 7, 8})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		a, workers, calls, src := checkertest.FuzzShape(data, gen.LockAnomalies)
-		lockAgrees(t, "fuzz", gen.Lock(gen.LockConfig{Source: src, Workers: workers, Acquires: calls, Anomaly: a}))
+		agrees(t, "fuzz", gen.Lock(gen.LockConfig{Source: src, Workers: workers, Acquires: calls, Anomaly: a}))
 	})
 }

@@ -14,10 +14,10 @@ import (
 	"github.com/zkchaos/zkchaos/internal/checkertest"
 )
 
-// lkCall is one lock operation on session s, invoked at call and completed
+// record is one lock operation on session s, invoked at call and completed
 // at ret (milliseconds). An ok acquire records its node and owner as the
 // workload does.
-func lkCall(f string, p int, s int64, path string, typ history.Type, call, ret int64) []history.Op {
+func record(f string, p int, s int64, path string, typ history.Type, call, ret int64) []history.Op {
 	inv := history.Op{Type: history.Invoke, F: f, Process: history.Process(p), Session: s, Time: call * checkertest.Msec}
 	if f == Release {
 		inv.Path = path
@@ -35,20 +35,20 @@ func lkCall(f string, p int, s int64, path string, typ history.Type, call, ret i
 	return []history.Op{inv, c}
 }
 
-func lkAcquire(p int, s int64, path string, typ history.Type, call, ret int64) []history.Op {
-	return lkCall(Acquire, p, s, path, typ, call, ret)
+func acquire(p int, s int64, path string, typ history.Type, call, ret int64) []history.Op {
+	return record(Acquire, p, s, path, typ, call, ret)
 }
 
-func lkRelease(p int, s int64, path string, typ history.Type, call, ret int64) []history.Op {
-	return lkCall(Release, p, s, path, typ, call, ret)
+func release(p int, s int64, path string, typ history.Type, call, ret int64) []history.Op {
+	return record(Release, p, s, path, typ, call, ret)
 }
 
-// lkEvent is a session event recorded by an observer process of its own.
-func lkEvent(s int64, event string, at int64) []history.Op {
+// sessionEvent is a session event recorded by an observer process of its own.
+func sessionEvent(s int64, event string, at int64) []history.Op {
 	return checkertest.One(history.Op{Type: history.Info, F: session.F, Process: history.Process(100 + s), Session: s, Event: event, Time: at * checkertest.Msec})
 }
 
-func lockCheck(t *testing.T, ops []history.Op) (checker.Result, Details) {
+func check(t *testing.T, ops []history.Op) (checker.Result, Details) {
 	t.Helper()
 	r := Checker{}.Check(context.Background(), ops)
 	d, ok := r.Details.(Details)
@@ -59,11 +59,11 @@ func lockCheck(t *testing.T, ops []history.Op) (checker.Result, Details) {
 }
 
 func TestLockHoldsOneAfterAnotherAreValid(t *testing.T) {
-	r, d := lockCheck(t, checkertest.Hist(
-		lkAcquire(0, 1, "/l/a-01", history.OK, 0, 10),
-		lkAcquire(1, 2, "/l/a-02", history.OK, 5, 130), // waited for the release
-		lkRelease(0, 1, "/l/a-01", history.OK, 110, 120),
-		lkRelease(1, 2, "/l/a-02", history.OK, 230, 240),
+	r, d := check(t, checkertest.Hist(
+		acquire(0, 1, "/l/a-01", history.OK, 0, 10),
+		acquire(1, 2, "/l/a-02", history.OK, 5, 130), // waited for the release
+		release(0, 1, "/l/a-01", history.OK, 110, 120),
+		release(1, 2, "/l/a-02", history.OK, 230, 240),
 	))
 	assert.Equal(t, checker.Valid, r.Verdict, r.Message)
 	assert.Equal(t, 2, d.Holds)
@@ -72,11 +72,11 @@ func TestLockHoldsOneAfterAnotherAreValid(t *testing.T) {
 }
 
 func TestLockTwoLiveHoldersAtOnceAreInvalid(t *testing.T) {
-	r, d := lockCheck(t, checkertest.Hist(
-		lkAcquire(0, 1, "/l/a-01", history.OK, 0, 10),
-		lkAcquire(1, 2, "/l/a-02", history.OK, 5, 100), // while 0 still holds
-		lkRelease(0, 1, "/l/a-01", history.OK, 200, 210),
-		lkRelease(1, 2, "/l/a-02", history.OK, 300, 310),
+	r, d := check(t, checkertest.Hist(
+		acquire(0, 1, "/l/a-01", history.OK, 0, 10),
+		acquire(1, 2, "/l/a-02", history.OK, 5, 100), // while 0 still holds
+		release(0, 1, "/l/a-01", history.OK, 200, 210),
+		release(1, 2, "/l/a-02", history.OK, 300, 310),
 	))
 	assert.Equal(t, checker.Invalid, r.Verdict, r.Message)
 	require.Equal(t, 1, d.Violations)
@@ -91,12 +91,12 @@ func TestLockTwoLiveHoldersAtOnceAreInvalid(t *testing.T) {
 // the lock before the old holder hears of it. That is ZooKeeper's documented
 // behaviour, reported but not a violation.
 func TestLockExpiredHolderStillBelievingIsAllowed(t *testing.T) {
-	r, d := lockCheck(t, checkertest.Hist(
-		lkAcquire(0, 1, "/l/a-01", history.OK, 0, 10),
-		lkAcquire(1, 2, "/l/a-02", history.OK, 5, 300), // session 1 expired on the server
-		lkRelease(1, 2, "/l/a-02", history.OK, 400, 410),
-		lkEvent(1, session.Expired, 450), // the old holder hears of it late
-		lkRelease(0, 1, "/l/a-01", history.Fail, 460, 470),
+	r, d := check(t, checkertest.Hist(
+		acquire(0, 1, "/l/a-01", history.OK, 0, 10),
+		acquire(1, 2, "/l/a-02", history.OK, 5, 300), // session 1 expired on the server
+		release(1, 2, "/l/a-02", history.OK, 400, 410),
+		sessionEvent(1, session.Expired, 450), // the old holder hears of it late
+		release(0, 1, "/l/a-01", history.Fail, 460, 470),
 	))
 	assert.Equal(t, checker.Valid, r.Verdict, r.Message)
 	assert.Equal(t, 1, d.Proven)
@@ -110,13 +110,13 @@ func TestLockExpiredHolderStillBelievingIsAllowed(t *testing.T) {
 // its node vanishing is no expiry: ZooKeeper deleted an ephemeral node of a
 // live session, and the lock was held twice.
 func TestLockNodeVanishedWhileSessionLivedIsInvalid(t *testing.T) {
-	r, d := lockCheck(t, checkertest.Hist(
-		lkAcquire(0, 1, "/l/a-01", history.OK, 0, 10),
-		lkAcquire(1, 2, "/l/a-02", history.OK, 5, 100),
-		lkRelease(1, 2, "/l/a-02", history.OK, 150, 160),
-		lkRelease(0, 1, "/l/a-01", history.Fail, 200, 210), // its node was gone
-		lkAcquire(0, 1, "/l/a-03", history.OK, 300, 310),   // yet session 1 lived on
-		lkRelease(0, 1, "/l/a-03", history.OK, 400, 410),
+	r, d := check(t, checkertest.Hist(
+		acquire(0, 1, "/l/a-01", history.OK, 0, 10),
+		acquire(1, 2, "/l/a-02", history.OK, 5, 100),
+		release(1, 2, "/l/a-02", history.OK, 150, 160),
+		release(0, 1, "/l/a-01", history.Fail, 200, 210), // its node was gone
+		acquire(0, 1, "/l/a-03", history.OK, 300, 310),   // yet session 1 lived on
+		release(0, 1, "/l/a-03", history.OK, 400, 410),
 	))
 	assert.Equal(t, checker.Invalid, r.Verdict, r.Message)
 	require.Equal(t, 1, d.Violations)
@@ -124,34 +124,34 @@ func TestLockNodeVanishedWhileSessionLivedIsInvalid(t *testing.T) {
 }
 
 func TestLockIndeterminateAcquireHoldsNothing(t *testing.T) {
-	r, d := lockCheck(t, checkertest.Hist(
-		lkAcquire(0, 1, "", history.Info, 0, 50), // may have created a node, never believed it held
-		lkAcquire(1, 2, "/l/a-02", history.OK, 5, 20),
-		lkRelease(1, 2, "/l/a-02", history.OK, 120, 130),
-		lkAcquire(2, 3, "", history.Fail, 10, 200), // gave up waiting
+	r, d := check(t, checkertest.Hist(
+		acquire(0, 1, "", history.Info, 0, 50), // may have created a node, never believed it held
+		acquire(1, 2, "/l/a-02", history.OK, 5, 20),
+		release(1, 2, "/l/a-02", history.OK, 120, 130),
+		acquire(2, 3, "", history.Fail, 10, 200), // gave up waiting
 	))
 	assert.Equal(t, checker.Valid, r.Verdict, r.Message)
 	assert.Equal(t, 1, d.Holds)
 }
 
 func TestLockWithoutSuccessfulAcquireIsUnknown(t *testing.T) {
-	r, _ := lockCheck(t, checkertest.Hist(
-		lkAcquire(0, 1, "", history.Info, 0, 50),
-		lkAcquire(1, 2, "", history.Fail, 5, 20),
+	r, _ := check(t, checkertest.Hist(
+		acquire(0, 1, "", history.Info, 0, 50),
+		acquire(1, 2, "", history.Fail, 5, 20),
 	))
 	assert.Equal(t, checker.Unknown, r.Verdict, r.Message)
-	r, _ = lockCheck(t, nil)
+	r, _ = check(t, nil)
 	assert.Equal(t, checker.Unknown, r.Verdict, r.Message)
 }
 
 // Holds whose release never confirmed the node, on sessions with no later
 // write, prove nothing: even overlapping they may have been expired holders.
 func TestLockUnprovenHoldsAreUnknown(t *testing.T) {
-	r, d := lockCheck(t, checkertest.Hist(
-		lkAcquire(0, 1, "/l/a-01", history.OK, 0, 10),
-		lkAcquire(1, 2, "/l/a-02", history.OK, 5, 50),
-		lkRelease(0, 1, "/l/a-01", history.Info, 100, 110),
-		lkRelease(1, 2, "/l/a-02", history.Info, 100, 120),
+	r, d := check(t, checkertest.Hist(
+		acquire(0, 1, "/l/a-01", history.OK, 0, 10),
+		acquire(1, 2, "/l/a-02", history.OK, 5, 50),
+		release(0, 1, "/l/a-01", history.Info, 100, 110),
+		release(1, 2, "/l/a-02", history.Info, 100, 120),
 	))
 	assert.Equal(t, checker.Unknown, r.Verdict, r.Message)
 	assert.Equal(t, 2, d.Holds)
@@ -163,12 +163,12 @@ func TestLockUnprovenHoldsAreUnknown(t *testing.T) {
 // A run that ended during a hold: the holder believed until the end, but
 // nothing proves its session lived, so a later holder is information only.
 func TestLockHoldUntilTheEndOfTheHistory(t *testing.T) {
-	r, d := lockCheck(t, checkertest.Hist(
-		lkAcquire(1, 2, "/l/a-00", history.OK, 0, 5),
-		lkRelease(1, 2, "/l/a-00", history.OK, 6, 7),
-		lkAcquire(0, 1, "/l/a-01", history.OK, 10, 20),
-		lkAcquire(1, 2, "/l/a-02", history.OK, 30, 400),
-		lkRelease(1, 2, "/l/a-02", history.OK, 500, 510),
+	r, d := check(t, checkertest.Hist(
+		acquire(1, 2, "/l/a-00", history.OK, 0, 5),
+		release(1, 2, "/l/a-00", history.OK, 6, 7),
+		acquire(0, 1, "/l/a-01", history.OK, 10, 20),
+		acquire(1, 2, "/l/a-02", history.OK, 30, 400),
+		release(1, 2, "/l/a-02", history.OK, 500, 510),
 	))
 	assert.Equal(t, checker.Valid, r.Verdict, r.Message)
 	assert.Equal(t, 1, d.ExpiredHolders)
@@ -176,11 +176,11 @@ func TestLockHoldUntilTheEndOfTheHistory(t *testing.T) {
 }
 
 func TestLockHoldsThatTouchDoNotOverlap(t *testing.T) {
-	r, _ := lockCheck(t, checkertest.Hist(
-		lkAcquire(0, 1, "/l/a-01", history.OK, 0, 10),
-		lkRelease(0, 1, "/l/a-01", history.OK, 100, 110),
-		lkAcquire(1, 2, "/l/a-02", history.OK, 5, 100),
-		lkRelease(1, 2, "/l/a-02", history.OK, 200, 210),
+	r, _ := check(t, checkertest.Hist(
+		acquire(0, 1, "/l/a-01", history.OK, 0, 10),
+		release(0, 1, "/l/a-01", history.OK, 100, 110),
+		acquire(1, 2, "/l/a-02", history.OK, 5, 100),
+		release(1, 2, "/l/a-02", history.OK, 200, 210),
 	))
 	assert.Equal(t, checker.Valid, r.Verdict, r.Message)
 }
@@ -190,13 +190,13 @@ func TestLockHoldsThatTouchDoNotOverlap(t *testing.T) {
 func TestLockSessionOfTheCallWhenNoOwnerIsRecorded(t *testing.T) {
 	noOwner := func(g []history.Op) []history.Op { g[1].Values = nil; return g }
 	ops := checkertest.Hist(
-		noOwner(lkAcquire(0, 1, "/l/a-01", history.OK, 0, 10)),
-		noOwner(lkAcquire(1, 2, "/l/a-02", history.OK, 5, 100)),
-		lkRelease(0, 1, "/l/a-01", history.Fail, 200, 210),
-		lkRelease(1, 2, "/l/a-02", history.OK, 300, 310),
-		lkAcquire(0, 1, "/l/a-03", history.OK, 400, 410), // session 1 lived on
+		noOwner(acquire(0, 1, "/l/a-01", history.OK, 0, 10)),
+		noOwner(acquire(1, 2, "/l/a-02", history.OK, 5, 100)),
+		release(0, 1, "/l/a-01", history.Fail, 200, 210),
+		release(1, 2, "/l/a-02", history.OK, 300, 310),
+		acquire(0, 1, "/l/a-03", history.OK, 400, 410), // session 1 lived on
 	)
-	r, _ := lockCheck(t, ops)
+	r, _ := check(t, ops)
 	assert.Equal(t, checker.Invalid, r.Verdict, r.Message)
 
 	for i := range ops {
@@ -204,21 +204,21 @@ func TestLockSessionOfTheCallWhenNoOwnerIsRecorded(t *testing.T) {
 			ops[i].Session = 7 // the session changed during the acquire
 		}
 	}
-	r, _ = lockCheck(t, ops)
+	r, _ = check(t, ops)
 	assert.Equal(t, checker.Valid, r.Verdict, r.Message)
 }
 
 // Session records of an observer process are never taken for completions,
 // and a closed session ends a hold like an expired one.
 func TestLockSessionRecordsAndClosedSessions(t *testing.T) {
-	r, d := lockCheck(t, checkertest.Hist(
-		lkEvent(1, session.Established, 0),
-		lkAcquire(0, 1, "/l/a-01", history.OK, 1, 10),
-		lkEvent(1, session.Disconnected, 20),
-		lkEvent(1, session.Closed, 60),
-		lkAcquire(1, 2, "/l/a-02", history.OK, 5, 100),
-		lkRelease(1, 2, "/l/a-02", history.OK, 150, 160),
-		lkRelease(0, 1, "/l/a-01", history.Info, 200, 210),
+	r, d := check(t, checkertest.Hist(
+		sessionEvent(1, session.Established, 0),
+		acquire(0, 1, "/l/a-01", history.OK, 1, 10),
+		sessionEvent(1, session.Disconnected, 20),
+		sessionEvent(1, session.Closed, 60),
+		acquire(1, 2, "/l/a-02", history.OK, 5, 100),
+		release(1, 2, "/l/a-02", history.OK, 150, 160),
+		release(0, 1, "/l/a-01", history.Info, 200, 210),
 	))
 	assert.Equal(t, checker.Valid, r.Verdict, r.Message)
 	assert.Equal(t, 2, d.Holds)
@@ -229,8 +229,8 @@ func TestLockCancelledCheckIsUnknown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	r := Checker{}.Check(ctx, checkertest.Hist(
-		lkAcquire(0, 1, "/l/a-01", history.OK, 0, 10),
-		lkRelease(0, 1, "/l/a-01", history.OK, 100, 110),
+		acquire(0, 1, "/l/a-01", history.OK, 0, 10),
+		release(0, 1, "/l/a-01", history.OK, 100, 110),
 	))
 	assert.Equal(t, checker.Unknown, r.Verdict, r.Message)
 }
@@ -239,14 +239,14 @@ func TestLockCancelledCheckIsUnknown(t *testing.T) {
 // hides what was proven.
 func TestLockCheckCutShortAfterAViolationIsInvalid(t *testing.T) {
 	parts := [][]history.Op{
-		lkAcquire(0, 1, "/l/a-01", history.OK, 0, 10),
-		lkAcquire(1, 2, "/l/a-02", history.OK, 5, 100), // while 0 still holds
-		lkRelease(0, 1, "/l/a-01", history.OK, 200, 210),
-		lkRelease(1, 2, "/l/a-02", history.OK, 300, 310),
+		acquire(0, 1, "/l/a-01", history.OK, 0, 10),
+		acquire(1, 2, "/l/a-02", history.OK, 5, 100), // while 0 still holds
+		release(0, 1, "/l/a-01", history.OK, 200, 210),
+		release(1, 2, "/l/a-02", history.OK, 300, 310),
 	}
 	for i := range int64(300) {
 		at := 1000 + 100*i
-		parts = append(parts, lkAcquire(int(2+i), 3+i, "/l/b", history.OK, at, at+10), lkRelease(int(2+i), 3+i, "/l/b", history.OK, at+20, at+30))
+		parts = append(parts, acquire(int(2+i), 3+i, "/l/b", history.OK, at, at+10), release(int(2+i), 3+i, "/l/b", history.OK, at+20, at+30))
 	}
 	ops := checkertest.Hist(parts...)
 	r := Checker{}.Check(&checkertest.CancelledLater{Context: context.Background(), N: 1}, ops)
@@ -258,7 +258,7 @@ func TestLockCheckCutShortAfterAViolationIsInvalid(t *testing.T) {
 }
 
 // lsFuzzFs and lsFuzzEvents are the operation names and session events of
-// the histories that lsFuzzOps makes for the lock fuzz target.
+// the histories that checkertest.LockSessionOps makes for the lock fuzz target.
 var (
 	lsFuzzFs     = []string{Acquire, Release, session.F, session.Create, session.Exists, session.Exists, history.FRoles, "kill"}
 	lsFuzzEvents = []string{session.Established, session.Disconnected, session.Expired, session.Closed}

@@ -1,3 +1,6 @@
+// Package queue judges the queue workload, a FIFO queue of sequential
+// znodes: every acknowledged element comes out exactly once, none is skipped,
+// and sequential names follow real time.
 package queue
 
 import (
@@ -160,7 +163,7 @@ type okDequeue struct {
 	index int
 }
 
-// Check judges the queue workload's history; Details is a QueueDetails.
+// Check judges the queue workload's history; the result's Details is a Details.
 func (q Checker) Check(ctx context.Context, ops []history.Op) checker.Result {
 	start := time.Now()
 	r := q.check(ctx, ops)

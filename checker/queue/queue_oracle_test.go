@@ -8,15 +8,15 @@ import (
 	"github.com/zkchaos/zkchaos/internal/oracle"
 )
 
-var queueDifferential = checkertest.ElementDifferential{Generate: gen.QueueHistory, Oracle: oracle.Queue, Checker: Checker{}, Anomalies: gen.QueueAnomalies}
+var differential = checkertest.ElementDifferential{Generate: gen.QueueHistory, Oracle: oracle.Queue, Checker: Checker{}, Anomalies: gen.QueueAnomalies}
 
-// TestQueueAgreesWithOracle holds checker.Queue to the brute-force oracle
+// TestQueueAgreesWithOracle holds the queue checker to the brute-force oracle
 // on small simulated histories, with and without planted anomalies.
-func TestQueueAgreesWithOracle(t *testing.T) { queueDifferential.Run(t) }
+func TestQueueAgreesWithOracle(t *testing.T) { differential.Run(t) }
 
-// FuzzQueueOracle holds checker.Queue to the oracle on histories
+// FuzzQueueOracle holds the queue checker to the oracle on histories
 // the fuzzer shapes through the generator.
 func FuzzQueueOracle(f *testing.F) {
 	f.Add([]byte("seed0000\x09\x03\x23\x02"))
-	f.Fuzz(queueDifferential.Fuzz)
+	f.Fuzz(differential.Fuzz)
 }

@@ -18,51 +18,51 @@ import (
 // Builders of queue histories (see set_test.go). Element e is enqueued as
 // znode seq; a dequeue records the element and znode it took.
 
-func sqQueuePath(seq int64) string { return fmt.Sprintf("/zkchaos-queue/q-%010d", seq) }
+func nodePath(seq int64) string { return fmt.Sprintf("/zkchaos-queue/q-%010d", seq) }
 
-func sqEnqOK(p int, e, seq, call, ret int64) []history.Op {
+func enqOK(p int, e, seq, call, ret int64) []history.Op {
 	ops := checkertest.ElementOp(p, Enqueue, history.Int64(e), history.OK, call, ret)
-	ops[1].Path = sqQueuePath(seq)
+	ops[1].Path = nodePath(seq)
 	return ops
 }
 
-func sqEnqInfo(p int, e, call, ret int64) []history.Op {
+func enqInfo(p int, e, call, ret int64) []history.Op {
 	return checkertest.ElementOp(p, Enqueue, history.Int64(e), history.Info, call, ret)
 }
 
-func sqEnqFail(p int, e, call, ret int64) []history.Op {
+func enqFail(p int, e, call, ret int64) []history.Op {
 	return checkertest.ElementOp(p, Enqueue, history.Int64(e), history.Fail, call, ret)
 }
 
-// sqDeqOK took element e from znode seq.
-func sqDeqOK(p int, e, seq, call, ret int64) []history.Op {
+// deqOK took element e from znode seq.
+func deqOK(p int, e, seq, call, ret int64) []history.Op {
 	ops := checkertest.ElementOp(p, Dequeue, nil, history.OK, call, ret)
-	ops[1].Value, ops[1].Path = history.Int64(e), sqQueuePath(seq)
+	ops[1].Value, ops[1].Path = history.Int64(e), nodePath(seq)
 	return ops
 }
 
-// sqDeqEmpty found no element.
-func sqDeqEmpty(p int, call, ret int64) []history.Op {
+// deqEmpty found no element.
+func deqEmpty(p int, call, ret int64) []history.Op {
 	ops := checkertest.ElementOp(p, Dequeue, nil, history.Fail, call, ret)
 	ops[1].Error = Empty
 	return ops
 }
 
-// sqDeqInfoOf lost its connection while deleting e's znode.
-func sqDeqInfoOf(p int, e, seq, call, ret int64) []history.Op {
+// deqInfoOf lost its connection while deleting e's znode.
+func deqInfoOf(p int, e, seq, call, ret int64) []history.Op {
 	ops := checkertest.ElementOp(p, Dequeue, nil, history.Info, call, ret)
-	ops[1].Value, ops[1].Path = history.Int64(e), sqQueuePath(seq)
+	ops[1].Value, ops[1].Path = history.Int64(e), nodePath(seq)
 	return ops
 }
 
-// sqDeqTimeout timed out before anyone knew which element it would take.
-func sqDeqTimeout(p int, call, ret int64) []history.Op {
+// deqTimeout timed out before anyone knew which element it would take.
+func deqTimeout(p int, call, ret int64) []history.Op {
 	ops := checkertest.ElementOp(p, Dequeue, nil, history.Info, call, ret)
 	ops[1].Error = "operation timed out"
 	return ops
 }
 
-func sqCheckQueue(t *testing.T, ops []history.Op) (checker.Result, Details) {
+func check(t *testing.T, ops []history.Op) (checker.Result, Details) {
 	t.Helper()
 	r := Checker{}.Check(context.Background(), ops)
 	assert.Equal(t, "queue", r.Checker)
@@ -73,7 +73,7 @@ func sqCheckQueue(t *testing.T, ops []history.Op) (checker.Result, Details) {
 	return r, d
 }
 
-func sqQueueNode(t *testing.T, d Details, node string) NodeResult {
+func nodeResult(t *testing.T, d Details, node string) NodeResult {
 	t.Helper()
 	for _, n := range d.Nodes {
 		if n.Node == node {
@@ -85,29 +85,29 @@ func sqQueueNode(t *testing.T, d Details, node string) NodeResult {
 }
 
 func TestQueueEveryElementIsDequeuedOnceOrLeftInOrder(t *testing.T) {
-	r, d := sqCheckQueue(t, checkertest.Hist(
+	r, d := check(t, checkertest.Hist(
 		checkertest.Roles(0, "n1", "n2"),
-		sqDeqEmpty(9, 0, 5),
-		sqEnqOK(1, 1, 0, 10, 20),
-		sqEnqOK(2, 2, 1, 30, 40),
-		sqEnqOK(3, 3, 3, 50, 60),
-		sqEnqInfo(4, 4, 50, 60), // committed as znode 2 (between 2 and 3)
-		sqEnqInfo(5, 5, 50, 60), // never committed
-		sqEnqFail(6, 6, 50, 60),
-		sqDeqOK(1, 1, 0, 70, 80),
+		deqEmpty(9, 0, 5),
+		enqOK(1, 1, 0, 10, 20),
+		enqOK(2, 2, 1, 30, 40),
+		enqOK(3, 3, 3, 50, 60),
+		enqInfo(4, 4, 50, 60), // committed as znode 2 (between 2 and 3)
+		enqInfo(5, 5, 50, 60), // never committed
+		enqFail(6, 6, 50, 60),
+		deqOK(1, 1, 0, 70, 80),
 		checkertest.ElementRead(100, "n1", 100, 110, 2, 4, 3),
 		checkertest.ElementRead(101, "n2", 120, 130, 2, 4, 3),
 		// The drain after the final reads.
-		sqDeqOK(102, 2, 1, 140, 150),
-		sqDeqOK(102, 4, 2, 160, 170),
-		sqDeqOK(102, 3, 3, 180, 190),
-		sqDeqEmpty(102, 200, 210),
+		deqOK(102, 2, 1, 140, 150),
+		deqOK(102, 4, 2, 160, 170),
+		deqOK(102, 3, 3, 180, 190),
+		deqEmpty(102, 200, 210),
 	))
 	assert.Equal(t, checker.Valid, r.Verdict, r.Message)
 	assert.Equal(t, stats.Counts{OK: 3, Fail: 1, Info: 2}, d.Enqueues)
 	assert.Equal(t, stats.Counts{OK: 4, Fail: 2}, d.Dequeues)
 	assert.Equal(t, 2, d.Empty)
-	assert.Equal(t, []int64{4}, sqQueueNode(t, d, "n1").Recovered.First)
+	assert.Equal(t, []int64{4}, nodeResult(t, d, "n1").Recovered.First)
 	assert.Zero(t, d.Skipped)
 	assert.Contains(t, r.Message, "no element lost")
 }
@@ -115,10 +115,10 @@ func TestQueueEveryElementIsDequeuedOnceOrLeftInOrder(t *testing.T) {
 // An ok dequeue that does not say what it took may have taken anything: the
 // verdict cannot be valid.
 func TestQueueDequeueWithoutItsElementMakesTheVerdictUnknown(t *testing.T) {
-	r, d := sqCheckQueue(t, checkertest.Hist(
+	r, d := check(t, checkertest.Hist(
 		checkertest.Roles(0, "n1"),
-		sqEnqOK(1, 1, 0, 10, 20),
-		sqEnqOK(2, 2, 1, 30, 40),
+		enqOK(1, 1, 0, 10, 20),
+		enqOK(2, 2, 1, 30, 40),
 		checkertest.ElementOp(3, Dequeue, nil, history.OK, 50, 60),
 		checkertest.ElementRead(100, "n1", 100, 110, 1, 2),
 	))
@@ -130,9 +130,9 @@ func TestQueueDequeueWithoutItsElementMakesTheVerdictUnknown(t *testing.T) {
 // Every read is judged, not only a node's last: a phantom in an earlier read
 // is not excused by a clean later one.
 func TestQueuePhantomInAnEarlierReadOfTheNodeIsInvalid(t *testing.T) {
-	r, d := sqCheckQueue(t, checkertest.Hist(
+	r, d := check(t, checkertest.Hist(
 		checkertest.Roles(0, "n1"),
-		sqEnqOK(1, 1, 0, 10, 20),
+		enqOK(1, 1, 0, 10, 20),
 		checkertest.ElementRead(100, "n1", 100, 110, 1, 99),
 		checkertest.ElementRead(101, "n1", 120, 130, 1),
 	))
@@ -143,10 +143,10 @@ func TestQueuePhantomInAnEarlierReadOfTheNodeIsInvalid(t *testing.T) {
 }
 
 func TestQueueElementDequeuedTwiceIsInvalid(t *testing.T) {
-	r, d := sqCheckQueue(t, checkertest.Hist(
-		sqEnqOK(1, 1, 0, 0, 10),
-		sqDeqOK(2, 1, 0, 20, 30),
-		sqDeqOK(3, 1, 0, 25, 35),
+	r, d := check(t, checkertest.Hist(
+		enqOK(1, 1, 0, 0, 10),
+		deqOK(2, 1, 0, 20, 30),
+		deqOK(3, 1, 0, 25, 35),
 		checkertest.ElementRead(100, "n1", 100, 110),
 	))
 	assert.Equal(t, checker.Invalid, r.Verdict)
@@ -155,23 +155,23 @@ func TestQueueElementDequeuedTwiceIsInvalid(t *testing.T) {
 }
 
 func TestQueueDequeuedElementStillPresentIsInvalid(t *testing.T) {
-	r, d := sqCheckQueue(t, checkertest.Hist(
-		sqEnqOK(1, 1, 0, 0, 10),
-		sqDeqOK(2, 1, 0, 20, 30),
+	r, d := check(t, checkertest.Hist(
+		enqOK(1, 1, 0, 0, 10),
+		deqOK(2, 1, 0, 20, 30),
 		checkertest.ElementRead(100, "n1", 100, 110, 1),
 	))
 	assert.Equal(t, checker.Invalid, r.Verdict)
-	assert.Equal(t, []int64{1}, sqQueueNode(t, d, "n1").Resurrected.First)
+	assert.Equal(t, []int64{1}, nodeResult(t, d, "n1").Resurrected.First)
 }
 
 func TestQueueLostElementIsInvalid(t *testing.T) {
-	r, d := sqCheckQueue(t, checkertest.Hist(
-		sqEnqOK(1, 1, 0, 0, 10),
-		sqEnqOK(1, 2, 1, 20, 30),
+	r, d := check(t, checkertest.Hist(
+		enqOK(1, 1, 0, 0, 10),
+		enqOK(1, 2, 1, 20, 30),
 		checkertest.ElementRead(100, "n1", 100, 110, 2),
 	))
 	assert.Equal(t, checker.Invalid, r.Verdict)
-	n := sqQueueNode(t, d, "n1")
+	n := nodeResult(t, d, "n1")
 	assert.Equal(t, []int64{1}, n.Lost.First)
 	assert.Equal(t, 1, n.LostAtLeast)
 	assert.Contains(t, r.Message, "lost at least 1")
@@ -179,47 +179,47 @@ func TestQueueLostElementIsInvalid(t *testing.T) {
 
 func TestQueueIndeterminateDequeueExplainsOneAbsence(t *testing.T) {
 	t.Run("of that very element", func(t *testing.T) {
-		r, d := sqCheckQueue(t, checkertest.Hist(
-			sqEnqOK(1, 1, 0, 0, 10),
-			sqDeqInfoOf(2, 1, 0, 20, 30),
+		r, d := check(t, checkertest.Hist(
+			enqOK(1, 1, 0, 0, 10),
+			deqInfoOf(2, 1, 0, 20, 30),
 			checkertest.ElementRead(100, "n1", 100, 110),
 		))
 		assert.Equal(t, checker.Valid, r.Verdict, r.Message)
-		assert.Equal(t, []int64{1}, sqQueueNode(t, d, "n1").MaybeTaken.First)
+		assert.Equal(t, []int64{1}, nodeResult(t, d, "n1").MaybeTaken.First)
 	})
 	t.Run("of another element: still lost", func(t *testing.T) {
-		r, _ := sqCheckQueue(t, checkertest.Hist(
-			sqEnqOK(1, 1, 0, 0, 10),
-			sqEnqOK(4, 2, 1, 0, 10),
-			sqDeqInfoOf(2, 2, 1, 20, 30),
+		r, _ := check(t, checkertest.Hist(
+			enqOK(1, 1, 0, 0, 10),
+			enqOK(4, 2, 1, 0, 10),
+			deqInfoOf(2, 2, 1, 20, 30),
 			checkertest.ElementRead(100, "n1", 100, 110, 2),
 		))
 		assert.Equal(t, checker.Invalid, r.Verdict)
 	})
 	t.Run("timed out: any one element", func(t *testing.T) {
-		r, d := sqCheckQueue(t, checkertest.Hist(
-			sqEnqOK(1, 1, 0, 0, 10),
-			sqDeqTimeout(2, 20, 30),
+		r, d := check(t, checkertest.Hist(
+			enqOK(1, 1, 0, 0, 10),
+			deqTimeout(2, 20, 30),
 			checkertest.ElementRead(100, "n1", 100, 110),
 		))
 		assert.Equal(t, checker.Valid, r.Verdict, r.Message)
-		assert.Equal(t, []int64{1}, sqQueueNode(t, d, "n1").MaybeTaken.First)
+		assert.Equal(t, []int64{1}, nodeResult(t, d, "n1").MaybeTaken.First)
 	})
 	t.Run("one timeout cannot explain two absences", func(t *testing.T) {
-		r, d := sqCheckQueue(t, checkertest.Hist(
-			sqEnqOK(1, 1, 0, 0, 10),
-			sqEnqOK(1, 2, 1, 20, 30),
-			sqDeqTimeout(2, 40, 50),
+		r, d := check(t, checkertest.Hist(
+			enqOK(1, 1, 0, 0, 10),
+			enqOK(1, 2, 1, 20, 30),
+			deqTimeout(2, 40, 50),
 			checkertest.ElementRead(100, "n1", 100, 110),
 		))
 		assert.Equal(t, checker.Invalid, r.Verdict)
-		assert.Equal(t, 1, sqQueueNode(t, d, "n1").LostAtLeast)
+		assert.Equal(t, 1, nodeResult(t, d, "n1").LostAtLeast)
 	})
 	t.Run("a dequeue issued after the read explains nothing", func(t *testing.T) {
-		r, _ := sqCheckQueue(t, checkertest.Hist(
-			sqEnqOK(1, 1, 0, 0, 10),
+		r, _ := check(t, checkertest.Hist(
+			enqOK(1, 1, 0, 0, 10),
 			checkertest.ElementRead(100, "n1", 100, 110),
-			sqDeqTimeout(2, 120, 130),
+			deqTimeout(2, 120, 130),
 		))
 		assert.Equal(t, checker.Invalid, r.Verdict)
 	})
@@ -228,54 +228,54 @@ func TestQueueIndeterminateDequeueExplainsOneAbsence(t *testing.T) {
 func TestQueueElementDequeuedAfterAnAbsentReadIsLost(t *testing.T) {
 	// The synced read did not show 1, yet a later dequeue took it: the read's
 	// node had lost it.
-	r, _ := sqCheckQueue(t, checkertest.Hist(
-		sqEnqOK(1, 1, 0, 0, 10),
+	r, _ := check(t, checkertest.Hist(
+		enqOK(1, 1, 0, 0, 10),
 		checkertest.ElementRead(100, "n1", 100, 110),
-		sqDeqOK(2, 1, 0, 120, 130),
+		deqOK(2, 1, 0, 120, 130),
 	))
 	assert.Equal(t, checker.Invalid, r.Verdict)
 }
 
 func TestQueuePhantomsAreInvalid(t *testing.T) {
 	t.Run("dequeued, never enqueued", func(t *testing.T) {
-		r, d := sqCheckQueue(t, checkertest.Hist(
-			sqEnqOK(1, 1, 0, 0, 10),
-			sqDeqOK(2, 7, 5, 20, 30),
+		r, d := check(t, checkertest.Hist(
+			enqOK(1, 1, 0, 0, 10),
+			deqOK(2, 7, 5, 20, 30),
 			checkertest.ElementRead(100, "n1", 100, 110, 1),
 		))
 		assert.Equal(t, checker.Invalid, r.Verdict)
 		assert.Equal(t, []int64{7}, d.PhantomDequeued.First)
 	})
 	t.Run("dequeued though the enqueue failed", func(t *testing.T) {
-		r, d := sqCheckQueue(t, checkertest.Hist(
-			sqEnqOK(1, 1, 0, 0, 10),
-			sqEnqFail(1, 2, 20, 30),
-			sqDeqOK(2, 2, 5, 40, 50),
+		r, d := check(t, checkertest.Hist(
+			enqOK(1, 1, 0, 0, 10),
+			enqFail(1, 2, 20, 30),
+			deqOK(2, 2, 5, 40, 50),
 			checkertest.ElementRead(100, "n1", 100, 110, 1),
 		))
 		assert.Equal(t, checker.Invalid, r.Verdict)
 		assert.Equal(t, []int64{2}, d.FailedDequeued.First)
 	})
 	t.Run("present, never enqueued", func(t *testing.T) {
-		r, d := sqCheckQueue(t, checkertest.Hist(
-			sqEnqOK(1, 1, 0, 0, 10),
+		r, d := check(t, checkertest.Hist(
+			enqOK(1, 1, 0, 0, 10),
 			checkertest.ElementRead(100, "n1", 100, 110, 1, 8),
 		))
 		assert.Equal(t, checker.Invalid, r.Verdict)
-		assert.Equal(t, []int64{8}, sqQueueNode(t, d, "n1").Phantom.First)
+		assert.Equal(t, []int64{8}, nodeResult(t, d, "n1").Phantom.First)
 	})
 	t.Run("present twice", func(t *testing.T) {
-		r, d := sqCheckQueue(t, checkertest.Hist(
-			sqEnqOK(1, 1, 0, 0, 10),
+		r, d := check(t, checkertest.Hist(
+			enqOK(1, 1, 0, 0, 10),
 			checkertest.ElementRead(100, "n1", 100, 110, 1, 1),
 		))
 		assert.Equal(t, checker.Invalid, r.Verdict)
-		assert.Equal(t, []int64{1}, sqQueueNode(t, d, "n1").Duplicated.First)
+		assert.Equal(t, []int64{1}, nodeResult(t, d, "n1").Duplicated.First)
 	})
 	t.Run("dequeued from another znode", func(t *testing.T) {
-		r, d := sqCheckQueue(t, checkertest.Hist(
-			sqEnqOK(1, 1, 0, 0, 10),
-			sqDeqOK(2, 1, 4, 20, 30),
+		r, d := check(t, checkertest.Hist(
+			enqOK(1, 1, 0, 0, 10),
+			deqOK(2, 1, 4, 20, 30),
 			checkertest.ElementRead(100, "n1", 100, 110),
 		))
 		assert.Equal(t, checker.Invalid, r.Verdict)
@@ -287,11 +287,11 @@ func TestQueueNewerElementTakenBeforeAnOlderOneIsInvalid(t *testing.T) {
 	// 1 (znode 0) is older than 2 (znode 1). The dequeue of 2 completed
 	// before the dequeue of 1 began: the dequeuer of 2 must have seen 1, or
 	// its delete, first.
-	r, d := sqCheckQueue(t, checkertest.Hist(
-		sqEnqOK(1, 1, 0, 0, 10),
-		sqEnqOK(1, 2, 1, 20, 30),
-		sqDeqOK(2, 2, 1, 40, 50),
-		sqDeqOK(3, 1, 0, 60, 70),
+	r, d := check(t, checkertest.Hist(
+		enqOK(1, 1, 0, 0, 10),
+		enqOK(1, 2, 1, 20, 30),
+		deqOK(2, 2, 1, 40, 50),
+		deqOK(3, 1, 0, 60, 70),
 		checkertest.ElementRead(100, "n1", 100, 110),
 	))
 	assert.Equal(t, checker.Invalid, r.Verdict)
@@ -302,10 +302,10 @@ func TestQueueNewerElementTakenBeforeAnOlderOneIsInvalid(t *testing.T) {
 }
 
 func TestQueueOlderElementLeftBehindIsInvalid(t *testing.T) {
-	r, d := sqCheckQueue(t, checkertest.Hist(
-		sqEnqOK(1, 1, 0, 0, 10),
-		sqEnqOK(1, 2, 1, 20, 30),
-		sqDeqOK(2, 2, 1, 40, 50),
+	r, d := check(t, checkertest.Hist(
+		enqOK(1, 1, 0, 0, 10),
+		enqOK(1, 2, 1, 20, 30),
+		deqOK(2, 2, 1, 40, 50),
 		checkertest.ElementRead(100, "n1", 100, 110, 1),
 	))
 	assert.Equal(t, checker.Invalid, r.Verdict)
@@ -316,11 +316,11 @@ func TestQueueOlderElementLeftBehindIsInvalid(t *testing.T) {
 func TestQueueOverlappingDequeuesMayCompleteInEitherOrder(t *testing.T) {
 	// Both dequeues ran at once; the newer element's completed first.
 	// Counted as overtaken, for information.
-	r, d := sqCheckQueue(t, checkertest.Hist(
-		sqEnqOK(1, 1, 0, 0, 10),
-		sqEnqOK(1, 2, 1, 20, 30),
-		sqDeqOK(2, 1, 0, 40, 70),
-		sqDeqOK(3, 2, 1, 45, 50),
+	r, d := check(t, checkertest.Hist(
+		enqOK(1, 1, 0, 0, 10),
+		enqOK(1, 2, 1, 20, 30),
+		deqOK(2, 1, 0, 40, 70),
+		deqOK(3, 2, 1, 45, 50),
 		checkertest.ElementRead(100, "n1", 100, 110),
 	))
 	assert.Equal(t, checker.Valid, r.Verdict, r.Message)
@@ -332,11 +332,11 @@ func TestQueueOverlappingDequeuesMayCompleteInEitherOrder(t *testing.T) {
 func TestQueueConcurrentEnqueuesMayBeNumberedEitherWay(t *testing.T) {
 	// 2 was enqueued while 1 was: ZooKeeper may number them either way, and
 	// the queue then hands out 2 first.
-	r, d := sqCheckQueue(t, checkertest.Hist(
-		sqEnqOK(1, 1, 1, 0, 30),
-		sqEnqOK(2, 2, 0, 10, 20),
-		sqDeqOK(3, 2, 0, 40, 50),
-		sqDeqOK(3, 1, 1, 60, 70),
+	r, d := check(t, checkertest.Hist(
+		enqOK(1, 1, 1, 0, 30),
+		enqOK(2, 2, 0, 10, 20),
+		deqOK(3, 2, 0, 40, 50),
+		deqOK(3, 1, 1, 60, 70),
 		checkertest.ElementRead(100, "n1", 100, 110),
 	))
 	assert.Equal(t, checker.Valid, r.Verdict, r.Message)
@@ -344,9 +344,9 @@ func TestQueueConcurrentEnqueuesMayBeNumberedEitherWay(t *testing.T) {
 }
 
 func TestQueueSequenceAgainstRealTimeIsInvalid(t *testing.T) {
-	r, d := sqCheckQueue(t, checkertest.Hist(
-		sqEnqOK(1, 1, 1, 0, 10),
-		sqEnqOK(2, 2, 0, 20, 30),
+	r, d := check(t, checkertest.Hist(
+		enqOK(1, 1, 1, 0, 10),
+		enqOK(2, 2, 0, 20, 30),
 		checkertest.ElementRead(100, "n1", 100, 110, 2, 1),
 	))
 	assert.Equal(t, checker.Invalid, r.Verdict)
@@ -355,19 +355,19 @@ func TestQueueSequenceAgainstRealTimeIsInvalid(t *testing.T) {
 
 func TestQueueWithoutEvidenceIsUnknown(t *testing.T) {
 	t.Run("no final read", func(t *testing.T) {
-		r, _ := sqCheckQueue(t, checkertest.Hist(sqEnqOK(1, 1, 0, 0, 10), sqDeqOK(2, 1, 0, 20, 30)))
+		r, _ := check(t, checkertest.Hist(enqOK(1, 1, 0, 0, 10), deqOK(2, 1, 0, 20, 30)))
 		assert.Equal(t, checker.Unknown, r.Verdict)
 		assert.Contains(t, r.Message, "no final read")
 	})
 	t.Run("no acknowledged enqueue", func(t *testing.T) {
-		r, _ := sqCheckQueue(t, checkertest.Hist(sqEnqInfo(1, 1, 0, 10), sqDeqEmpty(2, 20, 30), checkertest.ElementRead(100, "n1", 100, 110)))
+		r, _ := check(t, checkertest.Hist(enqInfo(1, 1, 0, 10), deqEmpty(2, 20, 30), checkertest.ElementRead(100, "n1", 100, 110)))
 		assert.Equal(t, checker.Unknown, r.Verdict)
 		assert.Contains(t, r.Message, "no enqueue was acknowledged")
 	})
 	t.Run("a node not read", func(t *testing.T) {
-		r, d := sqCheckQueue(t, checkertest.Hist(
+		r, d := check(t, checkertest.Hist(
 			checkertest.Roles(0, "n1", "n2"),
-			sqEnqOK(1, 1, 0, 0, 10),
+			enqOK(1, 1, 0, 0, 10),
 			checkertest.ElementRead(100, "n1", 100, 110, 1),
 		))
 		assert.Equal(t, checker.Unknown, r.Verdict)
@@ -378,7 +378,7 @@ func TestQueueWithoutEvidenceIsUnknown(t *testing.T) {
 func TestQueueCancelledCheckIsUnknown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	r := Checker{}.Check(ctx, checkertest.Hist(sqEnqOK(1, 1, 0, 0, 10), checkertest.ElementRead(100, "n1", 100, 110, 1)))
+	r := Checker{}.Check(ctx, checkertest.Hist(enqOK(1, 1, 0, 0, 10), checkertest.ElementRead(100, "n1", 100, 110, 1)))
 	assert.Equal(t, checker.Unknown, r.Verdict)
 }
 
@@ -391,7 +391,7 @@ func FuzzQueue(f *testing.F) {
 		ops := checkertest.ElementHistory(data, Empty, Enqueue, Dequeue)
 		checkertest.CheckResult(t, "queue", Checker{}.Check(context.Background(), ops))
 		if len(ops) <= checkertest.BruteForceLimit {
-			queueDifferential.Agree(t, "damaged history", ops)
+			differential.Agree(t, "damaged history", ops)
 		}
 	})
 }
@@ -400,22 +400,22 @@ func FuzzQueue(f *testing.F) {
 // shows the element after it: a deleted znode never comes back.
 func TestQueueElementAbsentFromAReadThenSeenAgainIsInvalid(t *testing.T) {
 	t.Run("a timed-out dequeue cannot explain it", func(t *testing.T) {
-		r, d := sqCheckQueue(t, checkertest.Hist(
+		r, d := check(t, checkertest.Hist(
 			checkertest.Roles(0, "n1", "n2"),
-			sqDeqTimeout(2, 0, 5),
-			sqEnqOK(1, 1, 0, 10, 20),
+			deqTimeout(2, 0, 5),
+			enqOK(1, 1, 0, 10, 20),
 			checkertest.ElementRead(100, "n1", 100, 110),
 			checkertest.ElementRead(101, "n2", 120, 130, 1),
-			sqDeqOK(102, 1, 0, 140, 150),
+			deqOK(102, 1, 0, 140, 150),
 		))
 		assert.Equal(t, checker.Invalid, r.Verdict, r.Message)
-		assert.Equal(t, []int64{1}, sqQueueNode(t, d, "n1").Returned.First)
+		assert.Equal(t, []int64{1}, nodeResult(t, d, "n1").Returned.First)
 		assert.Contains(t, r.Message, "node n1 lacks elements seen before and after it 1 [1]")
 	})
 	t.Run("nor a dequeue that tried it", func(t *testing.T) {
-		r, _ := sqCheckQueue(t, checkertest.Hist(
-			sqEnqOK(1, 1, 0, 0, 10),
-			sqDeqInfoOf(2, 1, 0, 20, 30),
+		r, _ := check(t, checkertest.Hist(
+			enqOK(1, 1, 0, 0, 10),
+			deqInfoOf(2, 1, 0, 20, 30),
 			checkertest.ElementRead(100, "n1", 100, 110),
 			checkertest.ElementRead(101, "n1", 120, 130, 1),
 		))
@@ -424,21 +424,21 @@ func TestQueueElementAbsentFromAReadThenSeenAgainIsInvalid(t *testing.T) {
 	t.Run("seen before by a read, taken after", func(t *testing.T) {
 		// The enqueue is indeterminate: only the first read shows that 1
 		// was in the queue before the second.
-		r, _ := sqCheckQueue(t, checkertest.Hist(
-			sqEnqOK(1, 2, 0, 0, 10),
-			sqEnqInfo(3, 1, 0, 10),
-			sqDeqInfoOf(2, 1, 1, 20, 30),
+		r, _ := check(t, checkertest.Hist(
+			enqOK(1, 2, 0, 0, 10),
+			enqInfo(3, 1, 0, 10),
+			deqInfoOf(2, 1, 1, 20, 30),
 			checkertest.ElementRead(100, "n1", 100, 110, 2, 1),
 			checkertest.ElementRead(101, "n2", 120, 130, 2),
-			sqDeqOK(102, 1, 1, 140, 150),
+			deqOK(102, 1, 1, 140, 150),
 		))
 		assert.Equal(t, checker.Invalid, r.Verdict, r.Message)
 	})
 	t.Run("absent before it was enqueued: fine", func(t *testing.T) {
-		r, _ := sqCheckQueue(t, checkertest.Hist(
-			sqEnqOK(1, 2, 0, 0, 10),
-			sqEnqInfo(3, 1, 0, 10),
-			sqDeqTimeout(2, 20, 30),
+		r, _ := check(t, checkertest.Hist(
+			enqOK(1, 2, 0, 0, 10),
+			enqInfo(3, 1, 0, 10),
+			deqTimeout(2, 20, 30),
 			checkertest.ElementRead(100, "n1", 100, 110, 2),
 			checkertest.ElementRead(101, "n1", 120, 130, 2, 1),
 		))
@@ -449,19 +449,19 @@ func TestQueueElementAbsentFromAReadThenSeenAgainIsInvalid(t *testing.T) {
 // An element a read listed must stay in the queue until a dequeue takes
 // it, whether or not its enqueue was acknowledged.
 func TestQueueElementSeenThenAbsentNeedsADequeue(t *testing.T) {
-	r, d := sqCheckQueue(t, checkertest.Hist(
-		sqEnqOK(1, 2, 0, 0, 10),
-		sqEnqInfo(3, 1, 0, 10),
+	r, d := check(t, checkertest.Hist(
+		enqOK(1, 2, 0, 0, 10),
+		enqInfo(3, 1, 0, 10),
 		checkertest.ElementRead(100, "n1", 100, 110, 2, 1),
 		checkertest.ElementRead(101, "n2", 120, 130, 2),
 	))
 	assert.Equal(t, checker.Invalid, r.Verdict, r.Message)
-	assert.Equal(t, []int64{1}, sqQueueNode(t, d, "n2").Lost.First)
+	assert.Equal(t, []int64{1}, nodeResult(t, d, "n2").Lost.First)
 
-	r, _ = sqCheckQueue(t, checkertest.Hist(
-		sqEnqOK(1, 2, 0, 0, 10),
-		sqEnqInfo(3, 1, 0, 10),
-		sqDeqInfoOf(2, 1, 1, 20, 30),
+	r, _ = check(t, checkertest.Hist(
+		enqOK(1, 2, 0, 0, 10),
+		enqInfo(3, 1, 0, 10),
+		deqInfoOf(2, 1, 1, 20, 30),
 		checkertest.ElementRead(100, "n1", 100, 110, 2, 1),
 		checkertest.ElementRead(101, "n2", 120, 130, 2),
 	))

@@ -1,3 +1,6 @@
+// Package recovery judges liveness from the harness's observations of the
+// servers' roles: after every fault was healed the ensemble comes back, and
+// how long each fault cost.
 package recovery
 
 import (
@@ -236,6 +239,8 @@ func latest(obs []rolesAt, t int64) map[string]string {
 	return r
 }
 
+// LeaderOf returns the one node that roles names leader, or "" when none or
+// several do.
 func LeaderOf(roles map[string]string) string {
 	leader := ""
 	for n, r := range roles {

@@ -1,3 +1,7 @@
+// Package sequential judges what ZooKeeper promises for every read, plain
+// and sync reads included: each session sees the data move forward only and
+// reads only what was written, and writes agree with real time (Checker). It
+// also measures how stale reads were (StaleReads), which ZooKeeper allows.
 package sequential
 
 import (
@@ -161,8 +165,8 @@ func (s *state) malformed(what string) {
 	}
 }
 
-// Check judges the register operations of ops; Details is a
-// SequentialDetails.
+// Check judges the register operations of ops; the result's Details is a
+// Details.
 func (q Checker) Check(ctx context.Context, ops []history.Op) checker.Result {
 	start := time.Now()
 	s := &state{ctx: ctx}

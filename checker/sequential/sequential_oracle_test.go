@@ -16,8 +16,8 @@ import (
 	"github.com/zkchaos/zkchaos/internal/oracle"
 )
 
-// scOracleVerdict is the oracle's answer on ops as a Verdict.
-func scOracleVerdict(t testing.TB, ops []history.Op) (checker.Verdict, string) {
+// oracleVerdict is the oracle's answer on ops as a Verdict.
+func oracleVerdict(t testing.TB, ops []history.Op) (checker.Verdict, string) {
 	t.Helper()
 	res, err := oracle.Sequential(ops)
 	if err != nil {
@@ -32,20 +32,20 @@ func scOracleVerdict(t testing.TB, ops []history.Op) (checker.Verdict, string) {
 	return checker.Invalid, res.Reason
 }
 
-// scAgree judges ops with the production checker and the oracle, fails the
+// agree judges ops with the production checker and the oracle, fails the
 // test when they disagree, and returns the verdict.
-func scAgree(t testing.TB, name string, ops []history.Op) checker.Verdict {
+func agree(t testing.TB, name string, ops []history.Op) checker.Verdict {
 	t.Helper()
 	got := Checker{}.Check(context.Background(), ops)
-	want, why := scOracleVerdict(t, ops)
+	want, why := oracleVerdict(t, ops)
 	if got.Verdict != want {
 		t.Fatalf("%s: the checker says %s (%s), the oracle %s (%s)\n%s", name, got.Verdict, got.Message, want, why, checkertest.OpLines(ops))
 	}
 	return want
 }
 
-// scRandomConfig varies the shape of small histories with the seed.
-func scRandomConfig(seed uint64) gen.SequentialConfig {
+// randomConfig varies the shape of small histories with the seed.
+func randomConfig(seed uint64) gen.SequentialConfig {
 	return gen.SequentialConfig{Seed: seed, Calls: 16 + int(seed%24), Keys: 1 + int(seed%3), Clients: 2 + int(seed/3%4)}
 }
 
@@ -53,18 +53,18 @@ func TestSequentialAgreesWithOracleOnRandomHistories(t *testing.T) {
 	const histories = 2500
 	byMode := map[string]int{}
 	for seed := range uint64(histories) {
-		cfg := scRandomConfig(seed)
+		cfg := randomConfig(seed)
 		cfg.ReadMode = []string{gen.ReadPlain, gen.ReadSync, gen.ReadQuorum}[seed%3]
 		ops, _ := gen.Sequential(cfg)
-		v := scAgree(t, fmt.Sprintf("seed %d", seed), ops)
+		v := agree(t, fmt.Sprintf("seed %d", seed), ops)
 		require.Equal(t, checker.Valid, v, "seed %d: an unmutated history", seed)
 		byMode[cfg.ReadMode]++
 	}
 	t.Logf("%d random histories compared, all valid by both, per read mode: %v", histories, byMode)
 }
 
-// scCertain are the mutations that, once planted, always break a rule.
-var scCertain = map[gen.Mutation]bool{
+// certain are the mutations that, once planted, always break a rule.
+var certain = map[gen.Mutation]bool{
 	gen.BackwardRead: true, gen.MissingOwnWrite: true, gen.PhantomValue: true, gen.SharedVersion: true, gen.ZxidSwap: true,
 }
 
@@ -73,14 +73,14 @@ func TestSequentialAgreesWithOracleOnMutatedHistories(t *testing.T) {
 	for _, m := range gen.Mutations {
 		planted, invalid := 0, 0
 		for seed := range uint64(perKind) {
-			cfg := scRandomConfig(seed)
+			cfg := randomConfig(seed)
 			cfg.Mutation = m
 			ops, ok := gen.Sequential(cfg)
-			v := scAgree(t, fmt.Sprintf("%s, seed %d", m, seed), ops)
+			v := agree(t, fmt.Sprintf("%s, seed %d", m, seed), ops)
 			switch {
 			case !ok:
 				require.Equal(t, checker.Valid, v, "%s, seed %d: nothing was planted", m, seed)
-			case scCertain[m]:
+			case certain[m]:
 				require.Equal(t, checker.Invalid, v, "%s, seed %d: the planted anomaly was missed", m, seed)
 			}
 			if ok {
@@ -105,24 +105,24 @@ func TestSequentialAgreesWithOracleOnMutatedHistories(t *testing.T) {
 func TestSequentialLeavesOutUnobservedVersions(t *testing.T) {
 	for name, ops := range map[string][]history.Op{
 		"a version made by no write call": checkertest.Hist(
-			scAt(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 3)),
-			scAt(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 20, 30, 1, 3)),
+			at(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 3)),
+			at(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 20, 30, 1, 3)),
 		),
 		"an indeterminate write seen at two versions": checkertest.Hist(
-			scSession(1, checkertest.WriteInfo(1, checkertest.Key, 1, 0, 10)),
-			scAt(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 20, 30, 1, 1)),
-			scAt(2, 0x12, checkertest.ReadOK(2, checkertest.Key, 40, 50, 1, 2)),
+			inSession(1, checkertest.WriteInfo(1, checkertest.Key, 1, 0, 10)),
+			at(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 20, 30, 1, 1)),
+			at(2, 0x12, checkertest.ReadOK(2, checkertest.Key, 40, 50, 1, 2)),
 		),
 	} {
-		assert.Equal(t, checker.Valid, scAgree(t, name, ops), name)
+		assert.Equal(t, checker.Valid, agree(t, name, ops), name)
 	}
 }
 
-// scFuzzHistory builds a history from fuzz bytes: the first 13 bytes shape
+// fuzzHistory builds a history from fuzz bytes: the first 13 bytes shape
 // and seed a generated history, every 4 bytes after that edit one ok
 // completion within the record format: a read's value or a version set near
 // another ok completion's, or another's zxid or session.
-func scFuzzHistory(data []byte) []history.Op {
+func fuzzHistory(data []byte) []history.Op {
 	head := make([]byte, 13)
 	copy(head, data)
 	cfg := gen.SequentialConfig{
@@ -167,6 +167,6 @@ func scFuzzHistory(data []byte) []history.Op {
 // history the fuzz bytes make; its seeds are in testdata/fuzz.
 func FuzzSequentialOracle(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		scAgree(t, "fuzzed", scFuzzHistory(data))
+		agree(t, "fuzzed", fuzzHistory(data))
 	})
 }

@@ -19,16 +19,16 @@ import (
 // Helpers for session-aware histories: they change every record of a group
 // (an invoke and its completion) in place and return it.
 
-// scSession records the group as served by ZooKeeper session id.
-func scSession(id int64, g []history.Op) []history.Op {
+// inSession records the group as served by ZooKeeper session id.
+func inSession(id int64, g []history.Op) []history.Op {
 	for i := range g {
 		g[i].Session = id
 	}
 	return g
 }
 
-// scZxid gives the group's completion the Stat's modification zxid.
-func scZxid(z int64, g []history.Op) []history.Op {
+// atZxid gives the group's completion the Stat's modification zxid.
+func atZxid(z int64, g []history.Op) []history.Op {
 	for i := range g {
 		if g[i].Type == history.OK {
 			g[i].Zxid = z
@@ -37,16 +37,16 @@ func scZxid(z int64, g []history.Op) []history.Op {
 	return g
 }
 
-// scNode records the group as served by node.
-func scNode(n string, g []history.Op) []history.Op {
+// onNode records the group as served by node.
+func onNode(n string, g []history.Op) []history.Op {
 	for i := range g {
 		g[i].Node = n
 	}
 	return g
 }
 
-// scAt is a session-aware ok operation: session id, zxid z.
-func scAt(id, z int64, g []history.Op) []history.Op { return scSession(id, scZxid(z, g)) }
+// at is a session-aware ok operation: session id, zxid z.
+func at(id, z int64, g []history.Op) []history.Op { return inSession(id, atZxid(z, g)) }
 
 func seqDetails(t *testing.T, r checker.Result) Details {
 	t.Helper()
@@ -68,9 +68,9 @@ func TestSequentialHistories(t *testing.T) {
 		{
 			name: "a stale read in another session is allowed",
 			ops: checkertest.Hist(
-				scAt(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
-				scAt(1, 0x11, checkertest.WriteOK(1, checkertest.Key, 2, 20, 30, 2)),
-				scAt(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 40, 50, 1, 1)), // a lagging follower
+				at(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
+				at(1, 0x11, checkertest.WriteOK(1, checkertest.Key, 2, 20, 30, 2)),
+				at(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 40, 50, 1, 1)), // a lagging follower
 			),
 			want:     checker.Valid,
 			mentions: []string{"All 1 ok read by 1 session are sequentially consistent", "(2 acknowledged writes)"},
@@ -78,60 +78,60 @@ func TestSequentialHistories(t *testing.T) {
 		{
 			name: "a session's reads move forward and it sees its own writes",
 			ops: checkertest.Hist(
-				scAt(1, 0x5, checkertest.ReadOK(1, checkertest.Key, 0, 5, 0, 0)),
-				scAt(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 10, 20, 1)),
-				scAt(1, 0x10, checkertest.ReadOK(1, checkertest.Key, 30, 40, 1, 1)),
-				scAt(2, 0x11, checkertest.WriteOK(2, checkertest.Key, 2, 45, 50, 2)),
-				scAt(1, 0x11, checkertest.ReadOK(1, checkertest.Key, 60, 70, 2, 2)),
+				at(1, 0x5, checkertest.ReadOK(1, checkertest.Key, 0, 5, 0, 0)),
+				at(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 10, 20, 1)),
+				at(1, 0x10, checkertest.ReadOK(1, checkertest.Key, 30, 40, 1, 1)),
+				at(2, 0x11, checkertest.WriteOK(2, checkertest.Key, 2, 45, 50, 2)),
+				at(1, 0x11, checkertest.ReadOK(1, checkertest.Key, 60, 70, 2, 2)),
 			),
 			want: checker.Valid,
 		},
 		{
 			name: "a new session may start from an older view",
 			ops: checkertest.Hist(
-				scAt(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
-				scAt(1, 0x10, checkertest.ReadOK(1, checkertest.Key, 20, 30, 1, 1)),
-				scAt(2, 0x5, checkertest.ReadOK(1, checkertest.Key, 40, 50, 0, 0)), // same process, new session, older server
+				at(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
+				at(1, 0x10, checkertest.ReadOK(1, checkertest.Key, 20, 30, 1, 1)),
+				at(2, 0x5, checkertest.ReadOK(1, checkertest.Key, 40, 50, 0, 0)), // same process, new session, older server
 			),
 			want: checker.Valid,
 		},
 		{
 			name: "an indeterminate write may explain a read",
 			ops: checkertest.Hist(
-				scAt(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
-				scSession(2, checkertest.WriteInfo(2, checkertest.Key, 2, 20, 30)),
-				scAt(3, 0x11, checkertest.ReadOK(3, checkertest.Key, 40, 50, 2, 2)),
+				at(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
+				inSession(2, checkertest.WriteInfo(2, checkertest.Key, 2, 20, 30)),
+				at(3, 0x11, checkertest.ReadOK(3, checkertest.Key, 40, 50, 2, 2)),
 			),
 			want: checker.Valid,
 		},
 		{
 			name: "a write still in flight when the read returned may explain it",
 			ops: checkertest.Hist(
-				checkertest.One(scSession(2, []history.Op{func() history.Op {
+				checkertest.One(inSession(2, []history.Op{func() history.Op {
 					op := checkertest.Invoke(2, history.Write, checkertest.Key, 20)
 					op.Value = history.Int64(9)
 					return op
 				}()})[0]), // never completed
-				scAt(3, 0x11, checkertest.ReadOK(3, checkertest.Key, 30, 40, 9, 1)),
+				at(3, 0x11, checkertest.ReadOK(3, checkertest.Key, 30, 40, 9, 1)),
 			),
 			want: checker.Valid,
 		},
 		{
 			name: "an indeterminate cas explains a read of the version after the one it expected",
 			ops: checkertest.Hist(
-				scAt(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
-				scSession(2, checkertest.CASInfo(2, checkertest.Key, 7, 1, 20, 30)),
-				scAt(3, 0x12, checkertest.ReadOK(3, checkertest.Key, 40, 50, 7, 2)),
+				at(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
+				inSession(2, checkertest.CASInfo(2, checkertest.Key, 7, 1, 20, 30)),
+				at(3, 0x12, checkertest.ReadOK(3, checkertest.Key, 40, 50, 7, 2)),
 			),
 			want: checker.Valid,
 		},
 		{
 			name: "the session's view across keys holds",
 			ops: checkertest.Hist(
-				scAt(1, 0x10, checkertest.WriteOK(1, k1, 1, 0, 10, 1)),
-				scAt(2, 0x11, checkertest.WriteOK(2, k2, 1, 20, 30, 1)),
-				scAt(3, 0x11, checkertest.ReadOK(3, k2, 40, 50, 1, 1)),
-				scAt(3, 0x10, checkertest.ReadOK(3, k1, 60, 70, 1, 1)),
+				at(1, 0x10, checkertest.WriteOK(1, k1, 1, 0, 10, 1)),
+				at(2, 0x11, checkertest.WriteOK(2, k2, 1, 20, 30, 1)),
+				at(3, 0x11, checkertest.ReadOK(3, k2, 40, 50, 1, 1)),
+				at(3, 0x10, checkertest.ReadOK(3, k1, 60, 70, 1, 1)),
 			),
 			want: checker.Valid,
 		},
@@ -139,24 +139,24 @@ func TestSequentialHistories(t *testing.T) {
 			name: "an operation whose session changed midway is left out of the session rules",
 			ops: checkertest.Hist(
 				func() []history.Op { // invoked on session 1, completed on session 2
-					g := scAt(1, 0x11, checkertest.ReadOK(1, checkertest.Key, 30, 40, 2, 2))
+					g := at(1, 0x11, checkertest.ReadOK(1, checkertest.Key, 30, 40, 2, 2))
 					g[1].Session = 2
 					return g
 				}(),
-				scAt(1, 0x10, checkertest.WriteOK(4, checkertest.Key, 1, 0, 10, 1)),
-				scAt(1, 0x11, checkertest.WriteOK(4, checkertest.Key, 2, 15, 20, 2)),
-				scAt(2, 0x10, checkertest.ReadOK(1, checkertest.Key, 50, 60, 1, 1)),
+				at(1, 0x10, checkertest.WriteOK(4, checkertest.Key, 1, 0, 10, 1)),
+				at(1, 0x11, checkertest.WriteOK(4, checkertest.Key, 2, 15, 20, 2)),
+				at(2, 0x10, checkertest.ReadOK(1, checkertest.Key, 50, 60, 1, 1)),
 			),
 			want: checker.Valid,
 		},
 		{
 			name: "failed writes and reads are no evidence",
 			ops: checkertest.Hist(
-				scAt(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
-				scSession(1, checkertest.WriteFail(1, checkertest.Key, 5, 20, 30)),
-				scSession(1, checkertest.CASConflict(1, checkertest.Key, 6, 0, 40, 50)),
-				scSession(1, checkertest.ReadInfo(1, checkertest.Key, 55, 58)),
-				scAt(1, 0x10, checkertest.ReadOK(1, checkertest.Key, 60, 70, 1, 1)),
+				at(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
+				inSession(1, checkertest.WriteFail(1, checkertest.Key, 5, 20, 30)),
+				inSession(1, checkertest.CASConflict(1, checkertest.Key, 6, 0, 40, 50)),
+				inSession(1, checkertest.ReadInfo(1, checkertest.Key, 55, 58)),
+				at(1, 0x10, checkertest.ReadOK(1, checkertest.Key, 60, 70, 1, 1)),
 			),
 			want: checker.Valid,
 		},
@@ -165,10 +165,10 @@ func TestSequentialHistories(t *testing.T) {
 		{
 			name: "a session goes back on a key",
 			ops: checkertest.Hist(
-				scAt(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
-				scAt(1, 0x11, checkertest.WriteOK(1, checkertest.Key, 2, 20, 30, 2)),
-				scAt(2, 0x11, checkertest.ReadOK(2, checkertest.Key, 40, 50, 2, 2)),
-				scAt(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 60, 70, 1, 1)),
+				at(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
+				at(1, 0x11, checkertest.WriteOK(1, checkertest.Key, 2, 20, 30, 2)),
+				at(2, 0x11, checkertest.ReadOK(2, checkertest.Key, 40, 50, 2, 2)),
+				at(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 60, 70, 1, 1)),
 			),
 			want:     checker.Invalid,
 			rules:    map[string]int{RuleSessionMonotonic: 1},
@@ -177,9 +177,9 @@ func TestSequentialHistories(t *testing.T) {
 		{
 			name: "a session does not see its own write",
 			ops: checkertest.Hist(
-				scAt(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
-				scAt(2, 0x11, checkertest.WriteOK(2, checkertest.Key, 2, 20, 30, 2)),
-				scAt(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 40, 50, 1, 1)),
+				at(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
+				at(2, 0x11, checkertest.WriteOK(2, checkertest.Key, 2, 20, 30, 2)),
+				at(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 40, 50, 1, 1)),
 			),
 			want:     checker.Invalid,
 			rules:    map[string]int{RuleSessionMonotonic: 1},
@@ -188,9 +188,9 @@ func TestSequentialHistories(t *testing.T) {
 		{
 			name: "a session goes back in zxid at the same version",
 			ops: checkertest.Hist(
-				scAt(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
-				scAt(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 20, 30, 1, 1)),
-				scAt(2, 0x9, checkertest.ReadOK(2, checkertest.Key, 40, 50, 1, 1)),
+				at(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
+				at(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 20, 30, 1, 1)),
+				at(2, 0x9, checkertest.ReadOK(2, checkertest.Key, 40, 50, 1, 1)),
 			),
 			want:  checker.Invalid,
 			rules: map[string]int{RuleSessionMonotonic: 1, RuleVersionAgreement: 1},
@@ -198,10 +198,10 @@ func TestSequentialHistories(t *testing.T) {
 		{
 			name: "a session's view goes back across keys",
 			ops: checkertest.Hist(
-				scAt(1, 0x10, checkertest.WriteOK(1, k1, 1, 0, 10, 1)),
-				scAt(2, 0x11, checkertest.WriteOK(2, k2, 1, 20, 30, 1)),
-				scAt(3, 0x11, checkertest.ReadOK(3, k2, 40, 50, 1, 1)),
-				scAt(3, 0x5, checkertest.ReadOK(3, k1, 60, 70, 0, 0)), // missed k1's write at 0x10 < 0x11
+				at(1, 0x10, checkertest.WriteOK(1, k1, 1, 0, 10, 1)),
+				at(2, 0x11, checkertest.WriteOK(2, k2, 1, 20, 30, 1)),
+				at(3, 0x11, checkertest.ReadOK(3, k2, 40, 50, 1, 1)),
+				at(3, 0x5, checkertest.ReadOK(3, k1, 60, 70, 0, 0)), // missed k1's write at 0x10 < 0x11
 			),
 			want:     checker.Invalid,
 			rules:    map[string]int{RuleSessionView: 1},
@@ -210,8 +210,8 @@ func TestSequentialHistories(t *testing.T) {
 		{
 			name: "a value nobody wrote",
 			ops: checkertest.Hist(
-				scAt(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
-				scAt(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 20, 30, 7, 1)),
+				at(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
+				at(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 20, 30, 7, 1)),
 			),
 			want:  checker.Invalid,
 			rules: map[string]int{RuleNoPhantom: 1, RuleVersionAgreement: 1},
@@ -219,8 +219,8 @@ func TestSequentialHistories(t *testing.T) {
 		{
 			name: "a value written only after the read returned",
 			ops: checkertest.Hist(
-				scAt(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 0, 10, 7, 1)),
-				scSession(1, checkertest.WriteInfo(1, checkertest.Key, 7, 20, 30)),
+				at(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 0, 10, 7, 1)),
+				inSession(1, checkertest.WriteInfo(1, checkertest.Key, 7, 20, 30)),
 			),
 			want:     checker.Invalid,
 			rules:    map[string]int{RuleNoPhantom: 1},
@@ -229,8 +229,8 @@ func TestSequentialHistories(t *testing.T) {
 		{
 			name: "an indeterminate cas cannot explain a version it could not make",
 			ops: checkertest.Hist(
-				scSession(1, checkertest.CASInfo(1, checkertest.Key, 7, 3, 0, 10)),
-				scAt(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 20, 30, 7, 1)),
+				inSession(1, checkertest.CASInfo(1, checkertest.Key, 7, 3, 0, 10)),
+				at(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 20, 30, 7, 1)),
 			),
 			want:  checker.Invalid,
 			rules: map[string]int{RuleNoPhantom: 1},
@@ -238,9 +238,9 @@ func TestSequentialHistories(t *testing.T) {
 		{
 			name: "a written value read at another version",
 			ops: checkertest.Hist(
-				scAt(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
-				scAt(1, 0x11, checkertest.WriteOK(1, checkertest.Key, 7, 20, 30, 2)),
-				scAt(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 40, 50, 7, 1)),
+				at(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
+				at(1, 0x11, checkertest.WriteOK(1, checkertest.Key, 7, 20, 30, 2)),
+				at(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 40, 50, 7, 1)),
 			),
 			want:     checker.Invalid,
 			rules:    map[string]int{RuleNoPhantom: 1, RuleVersionAgreement: 1},
@@ -249,8 +249,8 @@ func TestSequentialHistories(t *testing.T) {
 		{
 			name: "two acknowledged writes share a version",
 			ops: checkertest.Hist(
-				scAt(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
-				scAt(2, 0x11, checkertest.WriteOK(2, checkertest.Key, 2, 5, 15, 1)),
+				at(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
+				at(2, 0x11, checkertest.WriteOK(2, checkertest.Key, 2, 5, 15, 1)),
 			),
 			want:     checker.Invalid,
 			rules:    map[string]int{RuleVersionAgreement: 1},
@@ -259,10 +259,10 @@ func TestSequentialHistories(t *testing.T) {
 		{
 			name: "two reads of one version disagree",
 			ops: checkertest.Hist(
-				scSession(1, checkertest.WriteInfo(1, checkertest.Key, 1, 0, 10)),
-				scSession(1, checkertest.WriteInfo(4, checkertest.Key, 2, 0, 10)),
-				scAt(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 20, 30, 1, 1)),
-				scAt(3, 0x10, checkertest.ReadOK(3, checkertest.Key, 20, 30, 2, 1)),
+				inSession(1, checkertest.WriteInfo(1, checkertest.Key, 1, 0, 10)),
+				inSession(1, checkertest.WriteInfo(4, checkertest.Key, 2, 0, 10)),
+				at(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 20, 30, 1, 1)),
+				at(3, 0x10, checkertest.ReadOK(3, checkertest.Key, 20, 30, 2, 1)),
 			),
 			want:     checker.Invalid,
 			rules:    map[string]int{RuleVersionAgreement: 1},
@@ -271,8 +271,8 @@ func TestSequentialHistories(t *testing.T) {
 		{
 			name: "a higher version with a lower zxid",
 			ops: checkertest.Hist(
-				scAt(1, 0x20, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
-				scAt(2, 0x10, checkertest.WriteOK(2, checkertest.Key, 2, 0, 10, 2)), // concurrent: only the zxids disagree
+				at(1, 0x20, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
+				at(2, 0x10, checkertest.WriteOK(2, checkertest.Key, 2, 0, 10, 2)), // concurrent: only the zxids disagree
 			),
 			want:     checker.Invalid,
 			rules:    map[string]int{RuleVersionAgreement: 1},
@@ -281,9 +281,9 @@ func TestSequentialHistories(t *testing.T) {
 		{
 			name: "one zxid changed two keys",
 			ops: checkertest.Hist(
-				scAt(1, 0x10, checkertest.WriteOK(1, k1, 1, 0, 10, 1)),
-				scAt(2, 0x10, checkertest.WriteOK(2, k2, 1, 0, 10, 1)), // a setData is one transaction on one znode
-				scAt(3, 0x10, checkertest.ReadOK(3, k1, 20, 30, 1, 1)),
+				at(1, 0x10, checkertest.WriteOK(1, k1, 1, 0, 10, 1)),
+				at(2, 0x10, checkertest.WriteOK(2, k2, 1, 0, 10, 1)), // a setData is one transaction on one znode
+				at(3, 0x10, checkertest.ReadOK(3, k1, 20, 30, 1, 1)),
 			),
 			want:     checker.Invalid,
 			rules:    map[string]int{RuleVersionAgreement: 1},
@@ -292,8 +292,8 @@ func TestSequentialHistories(t *testing.T) {
 		{
 			name: "a write after another got a lower version",
 			ops: checkertest.Hist(
-				scAt(1, 0x11, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 2)),
-				scAt(2, 0x12, checkertest.WriteOK(2, checkertest.Key, 2, 20, 30, 1)),
+				at(1, 0x11, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 2)),
+				at(2, 0x12, checkertest.WriteOK(2, checkertest.Key, 2, 20, 30, 1)),
 			),
 			want:     checker.Invalid,
 			rules:    map[string]int{RuleWriteRealTime: 1, RuleVersionAgreement: 1},
@@ -302,10 +302,10 @@ func TestSequentialHistories(t *testing.T) {
 		{
 			name: "a write after a read of a higher version got a lower one",
 			ops: checkertest.Hist(
-				scSession(1, checkertest.WriteInfo(1, checkertest.Key, 1, 0, 10)),
-				scSession(1, checkertest.WriteInfo(4, checkertest.Key, 2, 0, 10)),
-				scAt(2, 0x12, checkertest.ReadOK(2, checkertest.Key, 20, 30, 2, 2)),
-				scAt(3, 0x13, checkertest.WriteOK(3, checkertest.Key, 3, 40, 50, 2)), // version 2 existed already
+				inSession(1, checkertest.WriteInfo(1, checkertest.Key, 1, 0, 10)),
+				inSession(1, checkertest.WriteInfo(4, checkertest.Key, 2, 0, 10)),
+				at(2, 0x12, checkertest.ReadOK(2, checkertest.Key, 20, 30, 2, 2)),
+				at(3, 0x13, checkertest.WriteOK(3, checkertest.Key, 3, 40, 50, 2)), // version 2 existed already
 			),
 			want:  checker.Invalid,
 			rules: map[string]int{RuleWriteRealTime: 1, RuleVersionAgreement: 1},
@@ -313,8 +313,8 @@ func TestSequentialHistories(t *testing.T) {
 		{
 			name: "a write after another got a lower zxid",
 			ops: checkertest.Hist(
-				scAt(1, 0x20, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
-				scAt(2, 0x10, checkertest.WriteOK(2, checkertest.Key, 2, 20, 30, 2)),
+				at(1, 0x20, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
+				at(2, 0x10, checkertest.WriteOK(2, checkertest.Key, 2, 20, 30, 2)),
 			),
 			want:  checker.Invalid,
 			rules: map[string]int{RuleWriteRealTime: 1, RuleVersionAgreement: 1},
@@ -322,9 +322,9 @@ func TestSequentialHistories(t *testing.T) {
 		{
 			name: "a write after a write of another key got a lower zxid",
 			ops: checkertest.Hist(
-				scAt(1, 0x20, checkertest.WriteOK(1, k1, 1, 0, 10, 1)),
-				scAt(2, 0x10, checkertest.WriteOK(2, k2, 1, 20, 30, 1)), // zxids order the writes of all keys
-				scAt(3, 0x20, checkertest.ReadOK(3, k1, 40, 50, 1, 1)),
+				at(1, 0x20, checkertest.WriteOK(1, k1, 1, 0, 10, 1)),
+				at(2, 0x10, checkertest.WriteOK(2, k2, 1, 20, 30, 1)), // zxids order the writes of all keys
+				at(3, 0x20, checkertest.ReadOK(3, k1, 40, 50, 1, 1)),
 			),
 			want:     checker.Invalid,
 			rules:    map[string]int{RuleWriteRealTime: 1},
@@ -333,8 +333,8 @@ func TestSequentialHistories(t *testing.T) {
 		{
 			name: "a violation with no ok read is still invalid",
 			ops: checkertest.Hist(
-				scAt(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
-				scAt(2, 0x11, checkertest.WriteOK(2, checkertest.Key, 2, 5, 15, 1)),
+				at(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
+				at(2, 0x11, checkertest.WriteOK(2, checkertest.Key, 2, 5, 15, 1)),
 			),
 			want:  checker.Invalid,
 			rules: map[string]int{RuleVersionAgreement: 1},
@@ -343,7 +343,7 @@ func TestSequentialHistories(t *testing.T) {
 		// Unknown: too little evidence.
 		{
 			name:     "no ok read",
-			ops:      checkertest.Hist(scAt(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)), scSession(2, checkertest.ReadInfo(2, checkertest.Key, 20, 30))),
+			ops:      checkertest.Hist(at(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)), inSession(2, checkertest.ReadInfo(2, checkertest.Key, 20, 30))),
 			want:     checker.Unknown,
 			mentions: []string{"no evidence: no read completed ok"},
 		},
@@ -355,8 +355,8 @@ func TestSequentialHistories(t *testing.T) {
 		{
 			name: "a malformed read",
 			ops: checkertest.Hist(
-				scAt(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
-				scAt(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 20, 30, 1, 1)),
+				at(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
+				at(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 20, 30, 1, 1)),
 				func() []history.Op {
 					g := checkertest.ReadOK(3, checkertest.Key, 40, 50, 1, 1)
 					g[1].Version = nil
@@ -396,7 +396,7 @@ func TestSequentialHistories(t *testing.T) {
 			}
 			_, err := json.Marshal(r)
 			assert.NoError(t, err)
-			got, why := scOracleVerdict(t, tt.ops)
+			got, why := oracleVerdict(t, tt.ops)
 			assert.Equal(t, tt.want, got, "the oracle: %s", why)
 		})
 	}
@@ -404,10 +404,10 @@ func TestSequentialHistories(t *testing.T) {
 
 func TestSequentialEvidenceNamesTheOperations(t *testing.T) {
 	ops := checkertest.Hist(
-		scNode("n1", scAt(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1))),
-		scNode("n1", scAt(1, 0x11, checkertest.WriteOK(1, checkertest.Key, 2, 20, 30, 2))),
-		scNode("n2", scAt(0x2a, 0x11, checkertest.ReadOK(2, checkertest.Key, 40, 50, 2, 2))),
-		scNode("n2", scAt(0x2a, 0x10, checkertest.ReadOK(2, checkertest.Key, 60, 70, 1, 1))),
+		onNode("n1", at(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1))),
+		onNode("n1", at(1, 0x11, checkertest.WriteOK(1, checkertest.Key, 2, 20, 30, 2))),
+		onNode("n2", at(0x2a, 0x11, checkertest.ReadOK(2, checkertest.Key, 40, 50, 2, 2))),
+		onNode("n2", at(0x2a, 0x10, checkertest.ReadOK(2, checkertest.Key, 60, 70, 1, 1))),
 	)
 	r := Checker{}.Check(context.Background(), ops)
 	require.Equal(t, checker.Invalid, r.Verdict)
@@ -426,11 +426,11 @@ func TestSequentialEvidenceNamesTheOperations(t *testing.T) {
 
 func TestSequentialKeepsFewExamplesButCountsAll(t *testing.T) {
 	var groups [][]history.Op
-	groups = append(groups, scAt(1, 0x100, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)))
-	groups = append(groups, scAt(1, 0x101, checkertest.WriteOK(1, checkertest.Key, 2, 10, 20, 2)))
-	groups = append(groups, scAt(2, 0x101, checkertest.ReadOK(2, checkertest.Key, 20, 30, 2, 2)))
+	groups = append(groups, at(1, 0x100, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)))
+	groups = append(groups, at(1, 0x101, checkertest.WriteOK(1, checkertest.Key, 2, 10, 20, 2)))
+	groups = append(groups, at(2, 0x101, checkertest.ReadOK(2, checkertest.Key, 20, 30, 2, 2)))
 	for i := range int64(30) { // the session keeps going back
-		groups = append(groups, scAt(2, 0x100, checkertest.ReadOK(2, checkertest.Key, 40+2*i, 41+2*i, 1, 1)))
+		groups = append(groups, at(2, 0x100, checkertest.ReadOK(2, checkertest.Key, 40+2*i, 41+2*i, 1, 1)))
 	}
 	r := Checker{}.Check(context.Background(), checkertest.Hist(groups...))
 	require.Equal(t, checker.Invalid, r.Verdict)
@@ -444,8 +444,8 @@ func TestSequentialCancelledIsUnknown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	ops := checkertest.Hist(
-		scAt(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
-		scAt(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 20, 30, 1, 1)),
+		at(1, 0x10, checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1)),
+		at(2, 0x10, checkertest.ReadOK(2, checkertest.Key, 20, 30, 1, 1)),
 	)
 	r := Checker{}.Check(ctx, ops)
 	assert.Equal(t, checker.Unknown, r.Verdict)
@@ -457,8 +457,8 @@ func TestSequentialCancelledMidwayIsUnknown(t *testing.T) {
 	cancel(fmt.Errorf("budget spent"))
 	var groups [][]history.Op
 	for i := range int64(5000) {
-		groups = append(groups, scAt(1, 0x10+i, checkertest.WriteOK(1, checkertest.Key, i+1, 10*i, 10*i+5, int32(i+1))))
-		groups = append(groups, scAt(2, 0x10+i, checkertest.ReadOK(2, checkertest.Key, 10*i+6, 10*i+8, i+1, int32(i+1))))
+		groups = append(groups, at(1, 0x10+i, checkertest.WriteOK(1, checkertest.Key, i+1, 10*i, 10*i+5, int32(i+1))))
+		groups = append(groups, at(2, 0x10+i, checkertest.ReadOK(2, checkertest.Key, 10*i+6, 10*i+8, i+1, int32(i+1))))
 	}
 	r := Checker{}.Check(ctx, checkertest.Hist(groups...))
 	assert.Equal(t, checker.Unknown, r.Verdict)
@@ -478,7 +478,7 @@ func TestSequentialLargeValidHistory(t *testing.T) {
 		if i%2 == 0 {
 			versions[k]++
 			zxid++
-			groups = append(groups, scAt(9, zxid, checkertest.WriteOK(9, k, zxid, t0, t0+5, versions[k])))
+			groups = append(groups, at(9, zxid, checkertest.WriteOK(9, k, zxid, t0, t0+5, versions[k])))
 			continue
 		}
 		s := (i / 2) % 4
@@ -488,7 +488,7 @@ func TestSequentialLargeValidHistory(t *testing.T) {
 		if v > 0 {
 			value = -1 // filled below from the write that made v
 		}
-		groups = append(groups, scSession(100+s, checkertest.ReadOK(int(100+s), k, t0, t0+5, value, v)))
+		groups = append(groups, inSession(100+s, checkertest.ReadOK(int(100+s), k, t0, t0+5, value, v)))
 	}
 	ops := checkertest.Hist(groups...)
 	// Fill in the values and zxids of reads from the writes that made them.
@@ -514,17 +514,17 @@ func TestSequentialLargeValidHistory(t *testing.T) {
 	assert.True(t, strings.HasPrefix(r.Message, "All 10000 ok reads by 4 sessions"), r.Message)
 }
 
-// scCreated is the zxid of the transaction that created register k0, k1 or
-// k2 in scSimulateReplicas: each has its own, as the workload's setup
+// createdZxid is the zxid of the transaction that created register k0, k1 or
+// k2 in simulateReplicas: each has its own, as the workload's setup
 // creates them one by one.
-func scCreated(k string) int64 { return 0x5 + int64(k[1]-'0') }
+func createdZxid(k string) int64 { return 0x5 + int64(k[1]-'0') }
 
-// scSimulateReplicas builds the history of a sequentially consistent store
+// simulateReplicas builds the history of a sequentially consistent store
 // like ZooKeeper: one log of writes in zxid order, replicas that apply it at
 // their own pace, and sessions pinned to replicas. A session's write is
 // acknowledged once its replica applied it; a read returns the key as the
 // replica has it. Such a history is valid by construction.
-func scSimulateReplicas(rng *rand.Rand, steps int) []history.Op {
+func simulateReplicas(rng *rand.Rand, steps int) []history.Op {
 	type txn struct {
 		key     string
 		value   int64
@@ -542,7 +542,7 @@ func scSimulateReplicas(rng *rand.Rand, steps int) []history.Op {
 				return log[i]
 			}
 		}
-		return txn{key: k, zxid: scCreated(k)}
+		return txn{key: k, zxid: createdZxid(k)}
 	}
 	type session struct {
 		id, process int64
@@ -575,20 +575,20 @@ func scSimulateReplicas(rng *rand.Rand, steps int) []history.Op {
 		switch x := rng.IntN(10); {
 		case x < 5: // read
 			st := stateAt(applied[r], k)
-			groups = append(groups, scAt(s.id, st.zxid, checkertest.ReadOK(int(s.process), k, inv, ret, st.value, st.version)))
+			groups = append(groups, at(s.id, st.zxid, checkertest.ReadOK(int(s.process), k, inv, ret, st.value, st.version)))
 		case x < 8: // acknowledged write
 			versions[k]++
 			w := txn{key: k, value: nextValue, version: versions[k], zxid: 0x100 + int64(len(log))}
 			nextValue++
 			log = append(log, w)
 			applied[r] = len(log)
-			groups = append(groups, scAt(s.id, w.zxid, checkertest.WriteOK(int(s.process), k, w.value, inv, ret, w.version)))
+			groups = append(groups, at(s.id, w.zxid, checkertest.WriteOK(int(s.process), k, w.value, inv, ret, w.version)))
 		case x < 9: // indeterminate write that may or may not happen; new process
 			if rng.IntN(2) == 0 {
 				versions[k]++
 				log = append(log, txn{key: k, value: nextValue, version: versions[k], zxid: 0x100 + int64(len(log))})
 			}
-			groups = append(groups, scSession(s.id, checkertest.WriteInfo(int(s.process), k, nextValue, inv, ret)))
+			groups = append(groups, inSession(s.id, checkertest.WriteInfo(int(s.process), k, nextValue, inv, ret)))
 			nextValue++
 			s.process += 100
 		default: // the session expires: a new one on the same replica
@@ -601,7 +601,7 @@ func scSimulateReplicas(rng *rand.Rand, steps int) []history.Op {
 
 func TestSequentialAcceptsSimulatedReplicas(t *testing.T) {
 	for seed := range uint64(20) {
-		ops := scSimulateReplicas(rand.New(rand.NewPCG(seed, 1)), 3000)
+		ops := simulateReplicas(rand.New(rand.NewPCG(seed, 1)), 3000)
 		r := Checker{}.Check(context.Background(), ops)
 		require.Equal(t, checker.Valid, r.Verdict, "seed %d: %s", seed, r.Message)
 		// Replicas lag, so some reads are stale, and allowed.
@@ -613,7 +613,7 @@ func TestSequentialAcceptsSimulatedReplicas(t *testing.T) {
 
 func TestSequentialCatchesMutatedReplicas(t *testing.T) {
 	for seed := range uint64(20) {
-		ops := scSimulateReplicas(rand.New(rand.NewPCG(seed, 1)), 3000)
+		ops := simulateReplicas(rand.New(rand.NewPCG(seed, 1)), 3000)
 		var reads []int
 		for i, op := range ops {
 			if op.F == history.Read && op.Type == history.OK && *op.Version > 1 {
@@ -637,7 +637,7 @@ func TestSequentialCatchesMutatedReplicas(t *testing.T) {
 			for j := i + 1; j < len(back) && !done; j++ {
 				o := back[j]
 				if o.F == history.Read && o.Type == history.OK && o.Key == back[i].Key && o.Session == back[i].Session {
-					back[j].Value, back[j].Version, back[j].Zxid = history.Int64(0), history.Int32(0), scCreated(o.Key)
+					back[j].Value, back[j].Version, back[j].Zxid = history.Int64(0), history.Int32(0), createdZxid(o.Key)
 					done = true
 				}
 			}

@@ -26,11 +26,11 @@ func TestStaleReadsAreCountedAndAllowed(t *testing.T) {
 		checkertest.WriteOK(1, checkertest.Key, 1, 0, 10, 1),
 		checkertest.WriteOK(1, checkertest.Key, 2, 20, 30, 2),
 		checkertest.WriteOK(1, checkertest.Key, 3, 40, 50, 3),
-		scNode("n2", checkertest.ReadOK(2, checkertest.Key, 60, 70, 1, 1)),  // two versions behind, 30 ms after v2 was acknowledged
-		scNode("n2", checkertest.ReadOK(2, checkertest.Key, 80, 90, 2, 2)),  // one behind
-		scNode("n1", checkertest.ReadOK(3, checkertest.Key, 80, 90, 3, 3)),  // current
-		scNode("n3", checkertest.ReadOK(4, checkertest.Key, 45, 100, 2, 2)), // concurrent with the write of v3: not stale
-		scNode("n3", checkertest.ReadOK(4, "other", 0, 5, 0, 0)),
+		onNode("n2", checkertest.ReadOK(2, checkertest.Key, 60, 70, 1, 1)),  // two versions behind, 30 ms after v2 was acknowledged
+		onNode("n2", checkertest.ReadOK(2, checkertest.Key, 80, 90, 2, 2)),  // one behind
+		onNode("n1", checkertest.ReadOK(3, checkertest.Key, 80, 90, 3, 3)),  // current
+		onNode("n3", checkertest.ReadOK(4, checkertest.Key, 45, 100, 2, 2)), // concurrent with the write of v3: not stale
+		onNode("n3", checkertest.ReadOK(4, "other", 0, 5, 0, 0)),
 	)
 	r := StaleReads{ReadMode: linearizable.ReadPlain}.Check(context.Background(), ops)
 	assert.Equal(t, "stale-reads", r.Checker)

@@ -1,3 +1,6 @@
+// Package serverlogs reads what the servers themselves reported in their
+// logs: errors, signatures of known ZooKeeper bugs, and patterns that fail a
+// run.
 package serverlogs
 
 import (

@@ -1,3 +1,7 @@
+// Package session judges ZooKeeper's promise about ephemeral nodes: one
+// exists while its session lives and disappears after the session ends, and
+// only then. It also names the session records the lock and session
+// workloads write.
 package session
 
 import (
@@ -82,7 +86,7 @@ type Checker struct {
 	// larger of it and the timeouts the history records; when neither gives
 	// one it assumes 60s.
 	SessionTimeout time.Duration
-	// Margin is added to the bound (default DefaultSessionMargin, 5s). It
+	// Margin is added to the bound (default DefaultMargin, 5s). It
 	// covers what lies between a client learning that its session ended and
 	// the server deleting its nodes: sessions expire in buckets of one tick,
 	// the closeSession transaction still has to be committed by a quorum, the
@@ -96,7 +100,7 @@ type Checker struct {
 // Name returns "sessions".
 func (Checker) Name() string { return "sessions" }
 
-// Kinds of SessionViolation.
+// Kinds of Violation.
 const (
 	PresentAfterEnd = "present after its session ended"
 	AbsentWhileLive = "absent while its session was alive"

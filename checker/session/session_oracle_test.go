@@ -13,26 +13,26 @@ import (
 	"github.com/zkchaos/zkchaos/internal/oracle"
 )
 
-// ssOracleTimeout and ssOracleMargin are the session timeout and margin of
+// oracleTimeout and oracleMargin are the session timeout and margin of
 // the generated histories, given to both the generator and the checkers.
 const (
-	ssOracleTimeout = 100 * time.Millisecond
-	ssOracleMargin  = 50 * time.Millisecond
+	oracleTimeout = 100 * time.Millisecond
+	oracleMargin  = 50 * time.Millisecond
 )
 
-// sessionsAgrees judges ops with the sessions checker, set up as the
+// agrees judges ops with the sessions checker, set up as the
 // generator's config says, and with its oracle, which must agree.
-func sessionsAgrees(t testing.TB, what string, cfg gen.SessionsConfig, ops []history.Op) checker.Verdict {
+func agrees(t testing.TB, what string, cfg gen.SessionsConfig, ops []history.Op) checker.Verdict {
 	t.Helper()
 	valid, known := oracle.Sessions(ops, cfg.Timeout, cfg.Margin)
 	r := Checker{SessionTimeout: cfg.Timeout, Margin: cfg.Margin}.Check(context.Background(), ops)
 	return checkertest.Agree(t, what, ops, r, valid, known)
 }
 
-func sessionsSeed(t *testing.T) func(uint64, gen.Anomaly) checker.Verdict {
+func judgeSeed(t *testing.T) func(uint64, gen.Anomaly) checker.Verdict {
 	return func(seed uint64, a gen.Anomaly) checker.Verdict {
-		cfg := gen.SessionsConfig{Seed: seed, Timeout: ssOracleTimeout, Margin: ssOracleMargin, Anomaly: a}
-		return sessionsAgrees(t, fmt.Sprint(a, " seed ", seed), cfg, gen.Sessions(cfg))
+		cfg := gen.SessionsConfig{Seed: seed, Timeout: oracleTimeout, Margin: oracleMargin, Anomaly: a}
+		return agrees(t, fmt.Sprint(a, " seed ", seed), cfg, gen.Sessions(cfg))
 	}
 }
 
@@ -40,7 +40,7 @@ func sessionsSeed(t *testing.T) func(uint64, gen.Anomaly) checker.Verdict {
 // expiries, leaderless times, indeterminate and failed calls and crashes,
 // are valid, and the checker and its oracle say so alike.
 func TestSessionsAgreeWithOracleOnRandomHistories(t *testing.T) {
-	checkertest.JudgeSeeds(t, "session", gen.None, 2000, sessionsSeed(t))
+	checkertest.JudgeSeeds(t, "session", gen.None, 2000, judgeSeed(t))
 }
 
 // Planted vanished nodes, nodes outliving their sessions and wrong owners
@@ -48,7 +48,7 @@ func TestSessionsAgreeWithOracleOnRandomHistories(t *testing.T) {
 // violations.
 func TestSessionsAgreeWithOracleOnPlantedAnomalies(t *testing.T) {
 	for _, a := range gen.SessionAnomalies {
-		checkertest.JudgeSeeds(t, "session", a, 334, sessionsSeed(t))
+		checkertest.JudgeSeeds(t, "session", a, 334, judgeSeed(t))
 	}
 }
 
@@ -61,7 +61,7 @@ func FuzzSessionsOracle(f *testing.F) {
 	f.Add([]byte{3, 3, 9, 0, 0, 0, 0, 0, 0, 0, 0x10})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		a, workers, calls, src := checkertest.FuzzShape(data, gen.SessionAnomalies)
-		cfg := gen.SessionsConfig{Source: src, Workers: workers, Calls: calls, Timeout: ssOracleTimeout, Margin: ssOracleMargin, Anomaly: a}
-		sessionsAgrees(t, "fuzz", cfg, gen.Sessions(cfg))
+		cfg := gen.SessionsConfig{Source: src, Workers: workers, Calls: calls, Timeout: oracleTimeout, Margin: oracleMargin, Anomaly: a}
+		agrees(t, "fuzz", cfg, gen.Sessions(cfg))
 	})
 }

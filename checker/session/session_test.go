@@ -15,8 +15,8 @@ import (
 	"github.com/zkchaos/zkchaos/internal/checkertest"
 )
 
-// ssCreate is process p creating the ephemeral node path on session s.
-func ssCreate(p int, s int64, path string, typ history.Type, call, ret int64) []history.Op {
+// create is process p creating the ephemeral node path on session s.
+func create(p int, s int64, path string, typ history.Type, call, ret int64) []history.Op {
 	inv := history.Op{Type: history.Invoke, F: Create, Process: history.Process(p), Session: s, Path: path, Time: call * checkertest.Msec}
 	c := inv
 	c.Type, c.Time = typ, ret*checkertest.Msec
@@ -26,9 +26,9 @@ func ssCreate(p int, s int64, path string, typ history.Type, call, ret int64) []
 	return []history.Op{inv, c}
 }
 
-// ssCheck is process p, on session s, finding path present (with owner, 0
+// exists is process p, on session s, finding path present (with owner, 0
 // for not seen) or absent.
-func ssCheck(p int, s int64, path string, present bool, owner int64, call, ret int64) []history.Op {
+func exists(p int, s int64, path string, present bool, owner int64, call, ret int64) []history.Op {
 	inv := history.Op{Type: history.Invoke, F: Exists, Process: history.Process(p), Session: s, Path: path, Time: call * checkertest.Msec}
 	c := inv
 	c.Type, c.Time = history.OK, ret*checkertest.Msec
@@ -42,33 +42,33 @@ func ssCheck(p int, s int64, path string, present bool, owner int64, call, ret i
 	return []history.Op{inv, c}
 }
 
-// ssCheckInfo is a check whose outcome is unknown.
-func ssCheckInfo(p int, s int64, path string, call, ret int64) []history.Op {
+// existsInfo is a check whose outcome is unknown.
+func existsInfo(p int, s int64, path string, call, ret int64) []history.Op {
 	inv := history.Op{Type: history.Invoke, F: Exists, Process: history.Process(p), Session: s, Path: path, Time: call * checkertest.Msec}
 	c := inv
 	c.Type, c.Time, c.Error = history.Info, ret*checkertest.Msec, "zk: session has been expired by the server"
 	return []history.Op{inv, c}
 }
 
-// ssEvent is a session event of session s at a millisecond.
-func ssEvent(s int64, event string, at int64) []history.Op {
+// event is a session event of session s at a millisecond.
+func event(s int64, event string, at int64) []history.Op {
 	return checkertest.One(history.Op{Type: history.Info, F: F, Process: history.Process(100 + s), Session: s, Event: event, Time: at * checkertest.Msec})
 }
 
-// ssRoles is a role observation at a millisecond.
-func ssRoles(at int64, roles map[string]string) []history.Op {
+// roles is a role observation at a millisecond.
+func roles(at int64, roles map[string]string) []history.Op {
 	return checkertest.One(history.Op{Type: history.Info, F: history.FRoles, Process: history.NemesisProcess, Roles: roles, Time: at * checkertest.Msec})
 }
 
 var (
-	ssLeader     = map[string]string{"n1": "leader", "n2": "follower", "n3": "follower"}
-	ssLeaderless = map[string]string{"n1": "down", "n2": "looking", "n3": "looking"}
+	withLeader    = map[string]string{"n1": "leader", "n2": "follower", "n3": "follower"}
+	withoutLeader = map[string]string{"n1": "down", "n2": "looking", "n3": "looking"}
 )
 
-// ssSeconds is s seconds in the milliseconds the builders take.
-func ssSeconds(s float64) int64 { return int64(s * 1000) }
+// seconds is s seconds in the milliseconds the builders take.
+func seconds(s float64) int64 { return int64(s * 1000) }
 
-func sessionsCheck(t *testing.T, c Checker, ops []history.Op) (checker.Result, Details) {
+func check(t *testing.T, c Checker, ops []history.Op) (checker.Result, Details) {
 	t.Helper()
 	r := c.Check(context.Background(), ops)
 	d, ok := r.Details.(Details)
@@ -79,24 +79,24 @@ func sessionsCheck(t *testing.T, c Checker, ops []history.Op) (checker.Result, D
 }
 
 // 4 s sessions and a 1 s margin: the bound is 5 s.
-var ssChecker = Checker{SessionTimeout: 4 * time.Second, Margin: time.Second}
+var shortTimeouts = Checker{SessionTimeout: 4 * time.Second, Margin: time.Second}
 
 // The life of a node owned by session 1: seen by session 2 while session 1
 // provably lives, gone after session 1 was closed.
-func ssLife() []history.Op {
+func life() []history.Op {
 	return checkertest.Hist(
-		ssCreate(0, 1, "/s/0-0", history.OK, 0, 10),
-		ssCheck(0, 1, "/s/0-0", true, 1, 20, 30),
-		ssCheck(1, 2, "/s/0-0", true, 1, 40, 50),
-		ssCheck(0, 1, "/s/0-0", true, 1, 60, 70), // session 1 lives after process 1's check
-		ssEvent(1, Closed, 1000),
-		ssCheck(1, 2, "/s/0-0", false, 0, 1100, 1110),
-		ssCheck(1, 2, "/s/0-0", false, 0, 7000, 7010),
+		create(0, 1, "/s/0-0", history.OK, 0, 10),
+		exists(0, 1, "/s/0-0", true, 1, 20, 30),
+		exists(1, 2, "/s/0-0", true, 1, 40, 50),
+		exists(0, 1, "/s/0-0", true, 1, 60, 70), // session 1 lives after process 1's check
+		event(1, Closed, 1000),
+		exists(1, 2, "/s/0-0", false, 0, 1100, 1110),
+		exists(1, 2, "/s/0-0", false, 0, 7000, 7010),
 	)
 }
 
 func TestSessionsEphemeralLivesAndDiesWithItsSession(t *testing.T) {
-	r, d := sessionsCheck(t, ssChecker, ssLife())
+	r, d := check(t, shortTimeouts, life())
 	assert.Equal(t, checker.Valid, r.Verdict, r.Message)
 	assert.Equal(t, 1, d.Nodes)
 	assert.Equal(t, 1, d.SessionsEnded)
@@ -108,13 +108,13 @@ func TestSessionsEphemeralLivesAndDiesWithItsSession(t *testing.T) {
 
 func TestSessionsEphemeralPresentAfterTheBoundIsInvalid(t *testing.T) {
 	ops := checkertest.Hist(
-		ssCreate(0, 1, "/s/0-0", history.OK, 0, 10),
-		ssEvent(1, Expired, 1000),
-		ssCheck(1, 2, "/s/0-0", true, 1, 3000, 3010),  // within the bound: allowed
-		ssCheck(1, 2, "/s/0-0", true, 1, 6001, 6010),  // 5 s after the expiry
-		ssCheck(1, 2, "/s/0-0", false, 0, 6100, 6110), // gone at last
+		create(0, 1, "/s/0-0", history.OK, 0, 10),
+		event(1, Expired, 1000),
+		exists(1, 2, "/s/0-0", true, 1, 3000, 3010),  // within the bound: allowed
+		exists(1, 2, "/s/0-0", true, 1, 6001, 6010),  // 5 s after the expiry
+		exists(1, 2, "/s/0-0", false, 0, 6100, 6110), // gone at last
 	)
-	r, d := sessionsCheck(t, ssChecker, ops)
+	r, d := check(t, shortTimeouts, ops)
 	assert.Equal(t, checker.Invalid, r.Verdict, r.Message)
 	require.Equal(t, 1, d.Violations)
 	v := d.Examples[0]
@@ -129,39 +129,39 @@ func TestSessionsEphemeralPresentAfterTheBoundIsInvalid(t *testing.T) {
 // against the bound.
 func TestSessionsTimeWithoutALeaderExtendsTheBound(t *testing.T) {
 	base := checkertest.Hist(
-		ssRoles(0, ssLeader),
-		ssCreate(0, 1, "/s/0-0", history.OK, 0, 10),
-		ssEvent(1, Expired, 1000),
-		ssCheck(1, 2, "/s/0-0", true, 1, 6500, 6510),
-		ssCheck(1, 2, "/s/0-0", false, 0, 9000, 9010),
+		roles(0, withLeader),
+		create(0, 1, "/s/0-0", history.OK, 0, 10),
+		event(1, Expired, 1000),
+		exists(1, 2, "/s/0-0", true, 1, 6500, 6510),
+		exists(1, 2, "/s/0-0", false, 0, 9000, 9010),
 	)
-	r, _ := sessionsCheck(t, ssChecker, checkertest.Hist(base, ssRoles(2000, ssLeader)))
+	r, _ := check(t, shortTimeouts, checkertest.Hist(base, roles(2000, withLeader)))
 	assert.Equal(t, checker.Invalid, r.Verdict, r.Message)
 
-	r, d := sessionsCheck(t, ssChecker, checkertest.Hist(base, ssRoles(2000, ssLeaderless), ssRoles(3000, ssLeader)))
+	r, d := check(t, shortTimeouts, checkertest.Hist(base, roles(2000, withoutLeader), roles(3000, withLeader)))
 	assert.Equal(t, checker.Valid, r.Verdict, r.Message)
 	assert.Equal(t, 1, d.AfterBound, "the new leader granted 5 s from 3 s: the bound moved to 8 s, only the last check is after it")
 
 	// Two leaders at once is no single leader either; and a check after
 	// the extended bound is judged again.
 	twoLeaders := map[string]string{"n1": "leader", "n2": "leader", "n3": "follower"}
-	late := ssCheck(1, 2, "/s/0-0", true, 1, 8100, 8110)
-	r, _ = sessionsCheck(t, ssChecker, checkertest.Hist(base, late, ssRoles(2000, twoLeaders), ssRoles(3000, ssLeader)))
+	late := exists(1, 2, "/s/0-0", true, 1, 8100, 8110)
+	r, _ = check(t, shortTimeouts, checkertest.Hist(base, late, roles(2000, twoLeaders), roles(3000, withLeader)))
 	assert.Equal(t, checker.Invalid, r.Verdict, r.Message)
 
 	// A history that ends without a leader never reaches the bound.
-	r, d = sessionsCheck(t, ssChecker, checkertest.Hist(base, late, ssRoles(2000, ssLeaderless)))
+	r, d = check(t, shortTimeouts, checkertest.Hist(base, late, roles(2000, withoutLeader)))
 	assert.Equal(t, checker.Unknown, r.Verdict, r.Message)
 	assert.Zero(t, d.AfterBound)
 }
 
 func TestSessionsEphemeralAbsentWhileItsSessionLivesIsInvalid(t *testing.T) {
 	ops := checkertest.Hist(
-		ssCreate(0, 1, "/s/0-0", history.OK, 0, 10),
-		ssCheck(1, 2, "/s/0-0", false, 0, 100, 110),
-		ssCheck(0, 1, "/s/0-1", false, 0, 200, 210), // session 1 still works
+		create(0, 1, "/s/0-0", history.OK, 0, 10),
+		exists(1, 2, "/s/0-0", false, 0, 100, 110),
+		exists(0, 1, "/s/0-1", false, 0, 200, 210), // session 1 still works
 	)
-	r, d := sessionsCheck(t, ssChecker, ops)
+	r, d := check(t, shortTimeouts, ops)
 	assert.Equal(t, checker.Invalid, r.Verdict, r.Message)
 	require.Equal(t, 1, d.Violations)
 	assert.Equal(t, AbsentWhileLive, d.Examples[0].Kind)
@@ -172,11 +172,11 @@ func TestSessionsEphemeralAbsentWhileItsSessionLivesIsInvalid(t *testing.T) {
 // its session, is the same violation.
 func TestSessionsOwnerFindingItsNodeGoneIsInvalid(t *testing.T) {
 	ops := checkertest.Hist(
-		ssCreate(0, 1, "/s/0-0", history.OK, 0, 10),
-		ssCheck(0, 1, "/s/0-0", false, 0, 100, 110),
-		ssCheck(0, 1, "/s/0-0", false, 0, 200, 210),
+		create(0, 1, "/s/0-0", history.OK, 0, 10),
+		exists(0, 1, "/s/0-0", false, 0, 100, 110),
+		exists(0, 1, "/s/0-0", false, 0, 200, 210),
 	)
-	r, d := sessionsCheck(t, ssChecker, ops)
+	r, d := check(t, shortTimeouts, ops)
 	assert.Equal(t, checker.Invalid, r.Verdict, r.Message)
 	assert.Equal(t, 1, d.Violations, "the last check has no later proof")
 }
@@ -186,16 +186,16 @@ func TestSessionsOwnerFindingItsNodeGoneIsInvalid(t *testing.T) {
 // later success on the session, so that is expiry, not a violation.
 func TestSessionsAbsentBeforeTheOwnerHearsOfTheExpiryIsAllowed(t *testing.T) {
 	ops := checkertest.Hist(
-		ssCreate(0, 1, "/s/0-0", history.OK, 0, 10),
-		ssCheck(0, 1, "/s/0-0", true, 1, 20, 30),
-		ssCheck(1, 2, "/s/0-0", true, 1, 40, 50),
-		ssCheck(0, 1, "/s/0-0", true, 1, 60, 70),
-		ssCheckInfo(0, 1, "/s/0-0", 100, 5100), // isolated
-		ssCheck(1, 2, "/s/0-0", false, 0, 5000, 5010),
-		ssEvent(1, Expired, 9000),
-		ssCreate(2, 3, "/s/2-1", history.OK, 9010, 9020),
+		create(0, 1, "/s/0-0", history.OK, 0, 10),
+		exists(0, 1, "/s/0-0", true, 1, 20, 30),
+		exists(1, 2, "/s/0-0", true, 1, 40, 50),
+		exists(0, 1, "/s/0-0", true, 1, 60, 70),
+		existsInfo(0, 1, "/s/0-0", 100, 5100), // isolated
+		exists(1, 2, "/s/0-0", false, 0, 5000, 5010),
+		event(1, Expired, 9000),
+		create(2, 3, "/s/2-1", history.OK, 9010, 9020),
 	)
-	r, d := sessionsCheck(t, ssChecker, ops)
+	r, d := check(t, shortTimeouts, ops)
 	assert.Equal(t, checker.Valid, r.Verdict, r.Message)
 	assert.Equal(t, 2, d.ProvenAlive)
 	assert.Zero(t, d.AfterEnd, "the absence was seen before the expiry was heard of")
@@ -204,23 +204,23 @@ func TestSessionsAbsentBeforeTheOwnerHearsOfTheExpiryIsAllowed(t *testing.T) {
 // A check that began before the create finished may well miss the node.
 func TestSessionsAbsentDuringTheCreateIsAllowed(t *testing.T) {
 	ops := checkertest.Hist(
-		ssCreate(0, 1, "/s/0-0", history.OK, 0, 100),
-		ssCheck(1, 2, "/s/0-0", false, 0, 50, 60),
-		ssCheck(0, 1, "/s/0-0", true, 1, 200, 210),
-		ssCheck(0, 1, "/s/0-0", true, 1, 300, 310),
+		create(0, 1, "/s/0-0", history.OK, 0, 100),
+		exists(1, 2, "/s/0-0", false, 0, 50, 60),
+		exists(0, 1, "/s/0-0", true, 1, 200, 210),
+		exists(0, 1, "/s/0-0", true, 1, 300, 310),
 	)
-	r, d := sessionsCheck(t, ssChecker, ops)
+	r, d := check(t, shortTimeouts, ops)
 	assert.Equal(t, checker.Valid, r.Verdict, r.Message)
 	assert.Equal(t, 1, d.ProvenAlive, "only the check at 200 ms, which began after the create")
 }
 
 func TestSessionsEphemeralOwnedByAnotherSessionIsInvalid(t *testing.T) {
 	ops := checkertest.Hist(
-		ssCreate(0, 1, "/s/0-0", history.OK, 0, 10),
-		ssCheck(1, 2, "/s/0-0", true, 9, 40, 50),
-		ssCheck(0, 1, "/s/0-0", true, 9, 60, 70),
+		create(0, 1, "/s/0-0", history.OK, 0, 10),
+		exists(1, 2, "/s/0-0", true, 9, 40, 50),
+		exists(0, 1, "/s/0-0", true, 9, 60, 70),
 	)
-	r, d := sessionsCheck(t, ssChecker, ops)
+	r, d := check(t, shortTimeouts, ops)
 	assert.Equal(t, checker.Invalid, r.Verdict, r.Message)
 	assert.Equal(t, WrongOwner, d.Examples[0].Kind)
 }
@@ -229,41 +229,41 @@ func TestSessionsEphemeralOwnedByAnotherSessionIsInvalid(t *testing.T) {
 // no owner; a check that saw the node does.
 func TestSessionsOwnerComesFromTheChecksWhenTheCreateIsUncertain(t *testing.T) {
 	unattributed := checkertest.Hist(
-		ssCreate(0, 1, "/s/0-0", history.Info, 0, 10),
-		ssCheck(1, 2, "/s/0-0", false, 0, 100, 110),
-		ssCheck(0, 1, "/s/0-1", false, 0, 200, 210),
+		create(0, 1, "/s/0-0", history.Info, 0, 10),
+		exists(1, 2, "/s/0-0", false, 0, 100, 110),
+		exists(0, 1, "/s/0-1", false, 0, 200, 210),
 	)
-	r, d := sessionsCheck(t, ssChecker, unattributed)
+	r, d := check(t, shortTimeouts, unattributed)
 	assert.Equal(t, checker.Unknown, r.Verdict, r.Message)
 	assert.Equal(t, 2, d.Unattributed)
 
 	switched := checkertest.Hist(
-		ssCreate(0, 1, "/s/0-0", history.OK, 0, 10),
-		ssCheck(1, 2, "/s/0-0", true, 5, 100, 110),
-		ssCheck(1, 2, "/s/0-0", false, 0, 200, 210),
-		ssCheck(0, 5, "/s/0-1", false, 0, 300, 310), // session 5 lives on
+		create(0, 1, "/s/0-0", history.OK, 0, 10),
+		exists(1, 2, "/s/0-0", true, 5, 100, 110),
+		exists(1, 2, "/s/0-0", false, 0, 200, 210),
+		exists(0, 5, "/s/0-1", false, 0, 300, 310), // session 5 lives on
 	)
 	for i := range switched {
 		if switched[i].F == Create && switched[i].Type == history.OK {
 			switched[i].Session = 5 // the session changed during the create
 		}
 	}
-	r, d = sessionsCheck(t, ssChecker, switched)
+	r, d = check(t, shortTimeouts, switched)
 	assert.Equal(t, checker.Invalid, r.Verdict, r.Message)
 	assert.Equal(t, AbsentWhileLive, d.Examples[0].Kind)
 	assert.Equal(t, int64(5), d.Examples[0].Owner)
 }
 
 func TestSessionsWithoutJudgeableChecksIsUnknown(t *testing.T) {
-	r, _ := sessionsCheck(t, ssChecker, nil)
+	r, _ := check(t, shortTimeouts, nil)
 	assert.Equal(t, checker.Unknown, r.Verdict, r.Message)
 
 	// Checks of a live node without later proof of its session, and
 	// indeterminate checks, judge nothing.
-	r, d := sessionsCheck(t, ssChecker, checkertest.Hist(
-		ssCreate(0, 1, "/s/0-0", history.OK, 0, 10),
-		ssCheck(1, 2, "/s/0-0", true, 1, 40, 50),
-		ssCheckInfo(1, 2, "/s/0-0", 60, 70),
+	r, d := check(t, shortTimeouts, checkertest.Hist(
+		create(0, 1, "/s/0-0", history.OK, 0, 10),
+		exists(1, 2, "/s/0-0", true, 1, 40, 50),
+		existsInfo(1, 2, "/s/0-0", 60, 70),
 	))
 	assert.Equal(t, checker.Unknown, r.Verdict, r.Message)
 	assert.Equal(t, 1, d.Checks)
@@ -271,22 +271,22 @@ func TestSessionsWithoutJudgeableChecksIsUnknown(t *testing.T) {
 
 // The timeout a history records widens a smaller configured one.
 func TestSessionsTimeoutRecordedInTheHistoryWidensTheBound(t *testing.T) {
-	established := ssEvent(1, Established, 0)
+	established := event(1, Established, 0)
 	established[0].Value = history.Int64(10_000)
 	ops := checkertest.Hist(
 		established,
-		ssCreate(0, 1, "/s/0-0", history.OK, 0, 10),
-		ssEvent(1, Expired, 1000),
-		ssCheck(1, 2, "/s/0-0", true, 1, 7000, 7010),
-		ssCheck(1, 2, "/s/0-0", false, 0, 12500, 12510),
+		create(0, 1, "/s/0-0", history.OK, 0, 10),
+		event(1, Expired, 1000),
+		exists(1, 2, "/s/0-0", true, 1, 7000, 7010),
+		exists(1, 2, "/s/0-0", false, 0, 12500, 12510),
 	)
-	r, d := sessionsCheck(t, ssChecker, ops)
+	r, d := check(t, shortTimeouts, ops)
 	assert.Equal(t, checker.Valid, r.Verdict, r.Message)
 	assert.Equal(t, 10*time.Second, d.SessionTimeout)
 
 	// Nothing known: the longest a server grants, so no check is after
 	// the bound.
-	r, d = sessionsCheck(t, Checker{}, ops[1:])
+	r, d = check(t, Checker{}, ops[1:])
 	assert.Equal(t, checker.Unknown, r.Verdict, r.Message)
 	assert.Equal(t, fallbackTimeout, d.SessionTimeout)
 	assert.Equal(t, DefaultMargin, d.Margin)
@@ -295,7 +295,7 @@ func TestSessionsTimeoutRecordedInTheHistoryWidensTheBound(t *testing.T) {
 func TestSessionsCancelledCheckIsUnknown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	r := ssChecker.Check(ctx, ssLife())
+	r := shortTimeouts.Check(ctx, life())
 	assert.Equal(t, checker.Unknown, r.Verdict, r.Message)
 }
 
@@ -320,9 +320,9 @@ func TestSessDeadlineRestartsWithANewLeader(t *testing.T) {
 func TestSessLeaderlessSeesLeadersThatCannotCommit(t *testing.T) {
 	isolated := map[string]string{"n1": "down", "n2": "down", "n3": "leader"}
 	other := map[string]string{"n1": "follower", "n2": "leader", "n3": "down"}
-	gaps := leaderless(checkertest.Hist(ssRoles(0, ssLeader), ssRoles(5000, isolated), ssRoles(6000, other), ssRoles(9000, other)))
+	gaps := leaderless(checkertest.Hist(roles(0, withLeader), roles(5000, isolated), roles(6000, other), roles(9000, other)))
 	assert.Equal(t, []gap{{5000 * checkertest.Msec, 6000 * checkertest.Msec}}, gaps, "a leader without a quorum")
-	gaps = leaderless(checkertest.Hist(ssRoles(0, ssLeader), ssRoles(5000, other)))
+	gaps = leaderless(checkertest.Hist(roles(0, withLeader), roles(5000, other)))
 	assert.Equal(t, []gap{{0, 5000 * checkertest.Msec}}, gaps, "a change of leader between two observations")
-	assert.Empty(t, leaderless(checkertest.Hist(ssRoles(0, ssLeader), ssRoles(5000, ssLeader))))
+	assert.Empty(t, leaderless(checkertest.Hist(roles(0, withLeader), roles(5000, withLeader))))
 }

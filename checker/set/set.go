@@ -1,3 +1,5 @@
+// Package set judges the set workload: every acknowledged add survives, on
+// every node's final read, and nothing appears that was never added.
 package set
 
 import (
@@ -137,7 +139,7 @@ func (s *addState) indeterminate() bool {
 	return info
 }
 
-// Check judges the set workload's history; Details is a SetDetails.
+// Check judges the set workload's history; the result's Details is a Details.
 func (s Checker) Check(ctx context.Context, ops []history.Op) checker.Result {
 	start := time.Now()
 	r := s.check(ctx, ops)

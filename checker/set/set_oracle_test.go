@@ -8,15 +8,15 @@ import (
 	"github.com/zkchaos/zkchaos/internal/oracle"
 )
 
-var setDifferential = checkertest.ElementDifferential{Generate: gen.SetHistory, Oracle: oracle.Set, Checker: Checker{}, Anomalies: gen.SetAnomalies}
+var differential = checkertest.ElementDifferential{Generate: gen.SetHistory, Oracle: oracle.Set, Checker: Checker{}, Anomalies: gen.SetAnomalies}
 
-// TestSetAgreesWithOracle holds checker.Set to the brute-force oracle on
+// TestSetAgreesWithOracle holds the set checker to the brute-force oracle on
 // small simulated histories, with and without planted anomalies.
-func TestSetAgreesWithOracle(t *testing.T) { setDifferential.Run(t) }
+func TestSetAgreesWithOracle(t *testing.T) { differential.Run(t) }
 
-// FuzzSetOracle holds checker.Set to the oracle on histories
+// FuzzSetOracle holds the set checker to the oracle on histories
 // the fuzzer shapes through the generator.
 func FuzzSetOracle(f *testing.F) {
 	f.Add([]byte("seed0000\x06\x02\x11\x03"))
-	f.Fuzz(setDifferential.Fuzz)
+	f.Fuzz(differential.Fuzz)
 }

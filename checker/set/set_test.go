@@ -16,30 +16,29 @@ import (
 	"github.com/zkchaos/zkchaos/internal/checkertest"
 )
 
-// Builders of set and queue histories; times in milliseconds, as in
-// helpers_test.go.
+// Builders of set histories; times in milliseconds, as in checkertest.
 
-// sqAddOK is an acknowledged plain add of e.
-func sqAddOK(p int, e, call, ret int64) []history.Op {
+// addOK is an acknowledged plain add of e.
+func addOK(p int, e, call, ret int64) []history.Op {
 	return checkertest.ElementOp(p, Add, history.Int64(e), history.OK, call, ret)
 }
 
-// sqAddSeqOK is an acknowledged sequential add of e that got name seq.
-func sqAddSeqOK(p int, e, seq, call, ret int64) []history.Op {
-	ops := sqAddOK(p, e, call, ret)
+// addSeqOK is an acknowledged sequential add of e that got name seq.
+func addSeqOK(p int, e, seq, call, ret int64) []history.Op {
+	ops := addOK(p, e, call, ret)
 	ops[1].Path = fmt.Sprintf("/zkchaos-set/s-%010d", seq)
 	return ops
 }
 
-func sqAddInfo(p int, e, call, ret int64) []history.Op {
+func addInfo(p int, e, call, ret int64) []history.Op {
 	return checkertest.ElementOp(p, Add, history.Int64(e), history.Info, call, ret)
 }
 
-func sqAddFail(p int, e, call, ret int64) []history.Op {
+func addFail(p int, e, call, ret int64) []history.Op {
 	return checkertest.ElementOp(p, Add, history.Int64(e), history.Fail, call, ret)
 }
 
-func sqCheckSet(t *testing.T, ops []history.Op) (checker.Result, Details) {
+func check(t *testing.T, ops []history.Op) (checker.Result, Details) {
 	t.Helper()
 	r := Checker{}.Check(context.Background(), ops)
 	assert.Equal(t, "set", r.Checker)
@@ -50,7 +49,7 @@ func sqCheckSet(t *testing.T, ops []history.Op) (checker.Result, Details) {
 	return r, d
 }
 
-func sqSetNode(t *testing.T, d Details, node string) NodeResult {
+func nodeResult(t *testing.T, d Details, node string) NodeResult {
 	t.Helper()
 	for _, n := range d.Nodes {
 		if n.Node == node {
@@ -62,14 +61,14 @@ func sqSetNode(t *testing.T, d Details, node string) NodeResult {
 }
 
 func TestSetEveryAcknowledgedAddSurvivesOnEveryNode(t *testing.T) {
-	r, d := sqCheckSet(t, checkertest.Hist(
+	r, d := check(t, checkertest.Hist(
 		checkertest.Roles(0, "n1", "n2", "n3"),
-		sqAddOK(1, 1, 0, 10),
-		sqAddSeqOK(2, 2, 0, 5, 15),
-		sqAddSeqOK(3, 3, 1, 20, 30),
-		sqAddInfo(4, 4, 20, 40), // committed: present everywhere
-		sqAddInfo(5, 5, 20, 40), // not committed: absent everywhere
-		sqAddFail(6, 6, 20, 40), // certainly not applied: absent
+		addOK(1, 1, 0, 10),
+		addSeqOK(2, 2, 0, 5, 15),
+		addSeqOK(3, 3, 1, 20, 30),
+		addInfo(4, 4, 20, 40), // committed: present everywhere
+		addInfo(5, 5, 20, 40), // not committed: absent everywhere
+		addFail(6, 6, 20, 40), // certainly not applied: absent
 		checkertest.ElementRead(100, "n1", 100, 110, 1, 2, 3, 4),
 		checkertest.ElementRead(101, "n2", 120, 130, 4, 3, 2, 1),
 		checkertest.ElementRead(102, "n3", 140, 150, 1, 2, 3, 4),
@@ -87,24 +86,24 @@ func TestSetEveryAcknowledgedAddSurvivesOnEveryNode(t *testing.T) {
 }
 
 func TestSetLostAcknowledgedAddIsInvalid(t *testing.T) {
-	r, d := sqCheckSet(t, checkertest.Hist(
-		sqAddOK(1, 1, 0, 10),
-		sqAddOK(2, 2, 0, 10),
+	r, d := check(t, checkertest.Hist(
+		addOK(1, 1, 0, 10),
+		addOK(2, 2, 0, 10),
 		checkertest.ElementRead(100, "n1", 100, 110, 1, 2),
 		checkertest.ElementRead(101, "n2", 120, 130, 1), // 2 lost on n2
 	))
 	assert.Equal(t, checker.Invalid, r.Verdict)
-	assert.Equal(t, []int64{2}, sqSetNode(t, d, "n2").Lost.First)
-	assert.Equal(t, checker.Valid, sqSetNode(t, d, "n1").Verdict)
+	assert.Equal(t, []int64{2}, nodeResult(t, d, "n2").Lost.First)
+	assert.Equal(t, checker.Valid, nodeResult(t, d, "n1").Verdict)
 	assert.Contains(t, r.Message, "node n2 lost acknowledged adds 1 [2]")
 }
 
 // Every read is judged, not only a node's last: an element an earlier read
 // on the node saw must not be gone from a later one.
 func TestSetElementGoneFromALaterReadOnTheSameNodeIsInvalid(t *testing.T) {
-	r, d := sqCheckSet(t, checkertest.Hist(
-		sqAddOK(1, 1, 0, 10),
-		sqAddInfo(2, 5, 0, 10), // indeterminate, but seen
+	r, d := check(t, checkertest.Hist(
+		addOK(1, 1, 0, 10),
+		addInfo(2, 5, 0, 10), // indeterminate, but seen
 		checkertest.ElementRead(100, "n1", 100, 110, 1, 5),
 		checkertest.ElementRead(101, "n1", 120, 130, 1),
 	))
@@ -117,87 +116,87 @@ func TestSetElementGoneFromALaterReadOnTheSameNodeIsInvalid(t *testing.T) {
 func TestSetAddStillRunningWhenTheReadBeganMayBeAbsent(t *testing.T) {
 	// The add completed after the read began: they are concurrent, the read
 	// may precede it.
-	r, _ := sqCheckSet(t, checkertest.Hist(
-		sqAddOK(1, 1, 0, 10),
-		sqAddOK(2, 2, 90, 105),
+	r, _ := check(t, checkertest.Hist(
+		addOK(1, 1, 0, 10),
+		addOK(2, 2, 90, 105),
 		checkertest.ElementRead(100, "n1", 100, 110, 1),
 	))
 	assert.Equal(t, checker.Valid, r.Verdict, r.Message)
 }
 
 func TestSetPhantomElementIsInvalid(t *testing.T) {
-	r, d := sqCheckSet(t, checkertest.Hist(
-		sqAddOK(1, 1, 0, 10),
+	r, d := check(t, checkertest.Hist(
+		addOK(1, 1, 0, 10),
 		checkertest.ElementRead(100, "n1", 100, 110, 1, 99),
 	))
 	assert.Equal(t, checker.Invalid, r.Verdict)
-	assert.Equal(t, []int64{99}, sqSetNode(t, d, "n1").Phantom.First)
+	assert.Equal(t, []int64{99}, nodeResult(t, d, "n1").Phantom.First)
 }
 
 func TestSetElementAddedOnlyAfterTheReadIsAPhantom(t *testing.T) {
 	// The read returned before the add of 2 was even issued.
-	r, d := sqCheckSet(t, checkertest.Hist(
-		sqAddOK(1, 1, 0, 10),
+	r, d := check(t, checkertest.Hist(
+		addOK(1, 1, 0, 10),
 		checkertest.ElementRead(100, "n1", 100, 110, 1, 2),
-		sqAddOK(2, 2, 120, 130),
+		addOK(2, 2, 120, 130),
 	))
 	assert.Equal(t, checker.Invalid, r.Verdict)
-	assert.Equal(t, []int64{2}, sqSetNode(t, d, "n1").Phantom.First)
+	assert.Equal(t, []int64{2}, nodeResult(t, d, "n1").Phantom.First)
 }
 
 func TestSetElementWhoseAddCertainlyFailedMustNotAppear(t *testing.T) {
-	r, d := sqCheckSet(t, checkertest.Hist(
-		sqAddOK(1, 1, 0, 10),
-		sqAddFail(2, 2, 0, 10),
+	r, d := check(t, checkertest.Hist(
+		addOK(1, 1, 0, 10),
+		addFail(2, 2, 0, 10),
 		checkertest.ElementRead(100, "n1", 100, 110, 1, 2),
 	))
 	assert.Equal(t, checker.Invalid, r.Verdict)
-	assert.Equal(t, []int64{2}, sqSetNode(t, d, "n1").FailedPresent.First)
+	assert.Equal(t, []int64{2}, nodeResult(t, d, "n1").FailedPresent.First)
 }
 
 func TestSetDuplicatedElementIsInvalid(t *testing.T) {
 	// Two sequential znodes with the same element: a create applied twice.
-	r, d := sqCheckSet(t, checkertest.Hist(
-		sqAddSeqOK(1, 1, 0, 0, 10),
+	r, d := check(t, checkertest.Hist(
+		addSeqOK(1, 1, 0, 0, 10),
 		checkertest.ElementRead(100, "n1", 100, 110, 1, 1),
 	))
 	assert.Equal(t, checker.Invalid, r.Verdict)
-	assert.Equal(t, []int64{1}, sqSetNode(t, d, "n1").Duplicated.First)
+	assert.Equal(t, []int64{1}, nodeResult(t, d, "n1").Duplicated.First)
 	assert.Contains(t, r.Message, "holds elements twice")
 }
 
 func TestSetIndeterminateAddSeenThenGoneIsInvalid(t *testing.T) {
 	// An indeterminate add may be absent, but not once a synced final read
 	// saw it: the set never shrinks.
-	r, d := sqCheckSet(t, checkertest.Hist(
-		sqAddOK(1, 1, 0, 10),
-		sqAddInfo(2, 2, 0, 10),
+	r, d := check(t, checkertest.Hist(
+		addOK(1, 1, 0, 10),
+		addInfo(2, 2, 0, 10),
 		checkertest.ElementRead(100, "n1", 100, 110, 1, 2),
 		checkertest.ElementRead(101, "n2", 120, 130, 1),
 	))
 	assert.Equal(t, checker.Invalid, r.Verdict)
-	assert.Equal(t, []int64{2}, sqSetNode(t, d, "n2").Diverged.First)
-	assert.Empty(t, sqSetNode(t, d, "n2").Lost.First)
+	assert.Equal(t, []int64{2}, nodeResult(t, d, "n2").Diverged.First)
+	assert.Empty(t, nodeResult(t, d, "n2").Lost.First)
 }
 
 func TestSetIndeterminateAddMayAppearBetweenReads(t *testing.T) {
 	// Absent on the first node, present on the second: it committed in
 	// between, which an indeterminate add may do at any time.
-	r, d := sqCheckSet(t, checkertest.Hist(
-		sqAddOK(1, 1, 0, 10),
-		sqAddInfo(2, 2, 0, 10),
+	r, d := check(t, checkertest.Hist(
+		addOK(1, 1, 0, 10),
+		addInfo(2, 2, 0, 10),
 		checkertest.ElementRead(100, "n1", 100, 110, 1),
 		checkertest.ElementRead(101, "n2", 120, 130, 1, 2),
 	))
 	assert.Equal(t, checker.Valid, r.Verdict, r.Message)
-	assert.Equal(t, []int64{2}, sqSetNode(t, d, "n1").UnknownOutcome.First)
-	assert.Equal(t, []int64{2}, sqSetNode(t, d, "n2").Recovered.First)
+	assert.Equal(t, []int64{2}, nodeResult(t, d, "n1").UnknownOutcome.First)
+	assert.Equal(t, []int64{2}, nodeResult(t, d, "n2").Recovered.First)
 }
 
 func TestSetOverlappingReadsMayDisagreeOnIndeterminateAdds(t *testing.T) {
-	r, _ := sqCheckSet(t, checkertest.Hist(
-		sqAddOK(1, 1, 0, 10),
-		sqAddInfo(2, 2, 0, 10),
+	r, _ := check(t, checkertest.Hist(
+		addOK(1, 1, 0, 10),
+		addInfo(2, 2, 0, 10),
 		checkertest.ElementRead(100, "n1", 100, 130, 1, 2),
 		checkertest.ElementRead(101, "n2", 110, 140, 1),
 	))
@@ -205,14 +204,14 @@ func TestSetOverlappingReadsMayDisagreeOnIndeterminateAdds(t *testing.T) {
 }
 
 func TestSetWithoutFinalReadIsUnknown(t *testing.T) {
-	r, _ := sqCheckSet(t, checkertest.Hist(sqAddOK(1, 1, 0, 10)))
+	r, _ := check(t, checkertest.Hist(addOK(1, 1, 0, 10)))
 	assert.Equal(t, checker.Unknown, r.Verdict)
 	assert.Contains(t, r.Message, "no final read")
 }
 
 func TestSetWithoutAcknowledgedAddIsUnknown(t *testing.T) {
-	r, _ := sqCheckSet(t, checkertest.Hist(
-		sqAddInfo(1, 1, 0, 10),
+	r, _ := check(t, checkertest.Hist(
+		addInfo(1, 1, 0, 10),
 		checkertest.ElementRead(100, "n1", 100, 110),
 	))
 	assert.Equal(t, checker.Unknown, r.Verdict)
@@ -220,9 +219,9 @@ func TestSetWithoutAcknowledgedAddIsUnknown(t *testing.T) {
 }
 
 func TestSetNodeWithoutFinalReadIsUnknown(t *testing.T) {
-	r, d := sqCheckSet(t, checkertest.Hist(
+	r, d := check(t, checkertest.Hist(
 		checkertest.Roles(0, "n1", "n2", "n3"),
-		sqAddOK(1, 1, 0, 10),
+		addOK(1, 1, 0, 10),
 		checkertest.ElementRead(100, "n1", 100, 110, 1),
 		checkertest.ElementRead(101, "n2", 120, 130, 1),
 	))
@@ -232,9 +231,9 @@ func TestSetNodeWithoutFinalReadIsUnknown(t *testing.T) {
 }
 
 func TestSetLossOutweighsMissingNodes(t *testing.T) {
-	r, _ := sqCheckSet(t, checkertest.Hist(
+	r, _ := check(t, checkertest.Hist(
 		checkertest.Roles(0, "n1", "n2", "n3"),
-		sqAddOK(1, 1, 0, 10),
+		addOK(1, 1, 0, 10),
 		checkertest.ElementRead(100, "n1", 100, 110),
 	))
 	assert.Equal(t, checker.Invalid, r.Verdict)
@@ -242,18 +241,18 @@ func TestSetLossOutweighsMissingNodes(t *testing.T) {
 
 func TestSetSequentialNamesFollowRealTime(t *testing.T) {
 	t.Run("same name twice", func(t *testing.T) {
-		r, d := sqCheckSet(t, checkertest.Hist(
-			sqAddSeqOK(1, 1, 7, 0, 10),
-			sqAddSeqOK(2, 2, 7, 0, 10),
+		r, d := check(t, checkertest.Hist(
+			addSeqOK(1, 1, 7, 0, 10),
+			addSeqOK(2, 2, 7, 0, 10),
 			checkertest.ElementRead(100, "n1", 100, 110, 1, 2),
 		))
 		assert.Equal(t, checker.Invalid, r.Verdict)
 		assert.Equal(t, []string{"/zkchaos-set/s-0000000007"}, d.Sequence.SameName)
 	})
 	t.Run("later create got a lower number", func(t *testing.T) {
-		r, d := sqCheckSet(t, checkertest.Hist(
-			sqAddSeqOK(1, 1, 5, 0, 10),
-			sqAddSeqOK(2, 2, 3, 20, 30),
+		r, d := check(t, checkertest.Hist(
+			addSeqOK(1, 1, 5, 0, 10),
+			addSeqOK(2, 2, 3, 20, 30),
 			checkertest.ElementRead(100, "n1", 100, 110, 1, 2),
 		))
 		assert.Equal(t, checker.Invalid, r.Verdict)
@@ -263,9 +262,9 @@ func TestSetSequentialNamesFollowRealTime(t *testing.T) {
 		assert.Contains(t, r.Message, "against real time")
 	})
 	t.Run("overlapping creates may be numbered either way", func(t *testing.T) {
-		r, d := sqCheckSet(t, checkertest.Hist(
-			sqAddSeqOK(1, 1, 5, 0, 10),
-			sqAddSeqOK(2, 2, 3, 5, 30),
+		r, d := check(t, checkertest.Hist(
+			addSeqOK(1, 1, 5, 0, 10),
+			addSeqOK(2, 2, 3, 5, 30),
 			checkertest.ElementRead(100, "n1", 100, 110, 1, 2),
 		))
 		assert.Equal(t, checker.Valid, r.Verdict, r.Message)
@@ -277,17 +276,17 @@ func TestSetOnlyNamesZooKeeperNumberedAreSequential(t *testing.T) {
 	// A plain create whose name happens to end in ten digits returned the
 	// path it asked for: it has no sequence number.
 	plain := func(p int, e, call, ret int64) []history.Op {
-		ops := sqAddOK(p, e, call, ret)
+		ops := addOK(p, e, call, ret)
 		ops[0].Path = fmt.Sprintf("/zkchaos-set/e%d", e)
 		ops[1].Path = ops[0].Path
 		return ops
 	}
 	seq := func(p int, e, n, call, ret int64) []history.Op {
-		ops := sqAddSeqOK(p, e, n, call, ret)
+		ops := addSeqOK(p, e, n, call, ret)
 		ops[0].Path = "/zkchaos-set/s-"
 		return ops
 	}
-	r, d := sqCheckSet(t, checkertest.Hist(
+	r, d := check(t, checkertest.Hist(
 		plain(1, 9000000001, 0, 10),
 		plain(2, 9000000002, 0, 10),
 		seq(3, 3, 5, 20, 30),
@@ -299,16 +298,16 @@ func TestSetOnlyNamesZooKeeperNumberedAreSequential(t *testing.T) {
 }
 
 func TestSetMalformedAddMakesTheVerdictUnknown(t *testing.T) {
-	r, d := sqCheckSet(t, checkertest.Hist(
-		sqAddOK(1, 1, 0, 10),
+	r, d := check(t, checkertest.Hist(
+		addOK(1, 1, 0, 10),
 		checkertest.ElementOp(2, Add, nil, history.OK, 0, 10),
 		checkertest.ElementRead(100, "n1", 100, 110, 1),
 	))
 	assert.Equal(t, checker.Unknown, r.Verdict, "the add without its element may be lost: %s", r.Message)
 	assert.Equal(t, 1, d.Malformed)
 
-	r, _ = sqCheckSet(t, checkertest.Hist(
-		sqAddOK(1, 1, 0, 10),
+	r, _ = check(t, checkertest.Hist(
+		addOK(1, 1, 0, 10),
 		checkertest.ElementOp(2, Add, nil, history.OK, 0, 10),
 		checkertest.ElementRead(100, "n1", 100, 110),
 	))
@@ -319,8 +318,8 @@ func TestSetInterruptedAddIsIndeterminate(t *testing.T) {
 	// An add without completion (the run ended) may have happened.
 	inv := checkertest.Invoke(1, Add, "", 50)
 	inv.Value = history.Int64(2)
-	r, d := sqCheckSet(t, checkertest.Hist(
-		sqAddOK(2, 1, 0, 10),
+	r, d := check(t, checkertest.Hist(
+		addOK(2, 1, 0, 10),
 		checkertest.One(inv),
 		checkertest.ElementRead(100, "n1", 100, 110, 1, 2),
 	))
@@ -331,7 +330,7 @@ func TestSetInterruptedAddIsIndeterminate(t *testing.T) {
 func TestSetCancelledCheckIsUnknown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	r := Checker{}.Check(ctx, checkertest.Hist(sqAddOK(1, 1, 0, 10), checkertest.ElementRead(100, "n1", 100, 110, 1)))
+	r := Checker{}.Check(ctx, checkertest.Hist(addOK(1, 1, 0, 10), checkertest.ElementRead(100, "n1", 100, 110, 1)))
 	assert.Equal(t, checker.Unknown, r.Verdict)
 }
 
@@ -344,7 +343,7 @@ func FuzzSet(f *testing.F) {
 		ops := checkertest.ElementHistory(data, queue.Empty, Add)
 		checkertest.CheckResult(t, "set", Checker{}.Check(context.Background(), ops))
 		if len(ops) <= checkertest.BruteForceLimit {
-			setDifferential.Agree(t, "damaged history", ops)
+			differential.Agree(t, "damaged history", ops)
 		}
 	})
 }

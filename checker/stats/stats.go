@@ -1,3 +1,5 @@
+// Package stats counts how client operations ended, and is unknown when an
+// operation a workload needs never succeeded.
 package stats
 
 import (

@@ -1,3 +1,6 @@
+// Package transactions judges the multi workload: ZooKeeper's multi is
+// atomic, its writes are linearizable, and a snapshot confirmed by a
+// check-only multi is the state at that multi's commit.
 package transactions
 
 import (
@@ -133,7 +136,7 @@ func (s *state) violate(rule, msg string, calls ...int) {
 	s.d.Violations = append(s.d.Violations, Violation{Rule: rule, Message: msg, Ops: idx})
 }
 
-// Check judges ops; Details is a MultiDetails.
+// Check judges ops; the result's Details is a Details.
 func (Checker) Check(ctx context.Context, ops []history.Op) checker.Result {
 	start := time.Now()
 	s := &state{calls: history.Calls(ops), writers: map[int64][]txnWriter{}, byZxid: map[int64]int{}}

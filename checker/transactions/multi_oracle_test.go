@@ -14,7 +14,7 @@ import (
 
 func TestMultiAgreesWithTheOracle(t *testing.T) {
 	tl := checkertest.Differential(t, gen.MultiAnomalies, 500, func(seed uint64, a gen.MultiAnomaly) ([]history.Op, checker.Result, oracle.Answer) {
-		ops := gen.Multi(mtOracleConfig(seed, gen.MultiConfig{Anomaly: a}))
+		ops := gen.Multi(oracleConfig(seed, gen.MultiConfig{Anomaly: a}))
 		return ops, Checker{}.Check(context.Background(), ops), oracle.Multi(ops)
 	})
 	// A lost, reordered or failed transaction leaves no trace when later
@@ -28,8 +28,8 @@ func TestMultiAgreesWithTheOracle(t *testing.T) {
 	tl.RequireShares(t, 0.8, minInvalid)
 }
 
-// mtOracleConfig varies the shape of small multi histories with the seed.
-func mtOracleConfig(seed uint64, cfg gen.MultiConfig) gen.MultiConfig {
+// oracleConfig varies the shape of small multi histories with the seed.
+func oracleConfig(seed uint64, cfg gen.MultiConfig) gen.MultiConfig {
 	cfg.Seed = seed
 	cfg.Calls = 8 + int(seed%13)
 	cfg.Keys = 2 + int(seed%3)
@@ -37,11 +37,11 @@ func mtOracleConfig(seed uint64, cfg gen.MultiConfig) gen.MultiConfig {
 	return cfg
 }
 
-// mtPerturb edits a generated history as the fuzz bytes say, three bytes an
+// perturb edits a generated history as the fuzz bytes say, three bytes an
 // edit: which record, which position, and what to change (a value or zxid
 // of a snapshot or transaction taken from elsewhere in the history, or a
 // completion type).
-func mtPerturb(ops []history.Op, edits []byte) {
+func perturb(ops []history.Op, edits []byte) {
 	var values, zxids []int64
 	for _, op := range ops {
 		values = append(values, op.Values...)
@@ -70,10 +70,10 @@ func FuzzMultiOracle(f *testing.F) {
 	f.Add(uint64(42), byte(5), []byte{10, 0, 1, 20, 2, 6})
 	f.Fuzz(func(t *testing.T, seed uint64, shape byte, edits []byte) {
 		anomalies := append([]gen.MultiAnomaly{""}, gen.MultiAnomalies...)
-		cfg := mtOracleConfig(seed, gen.MultiConfig{Anomaly: anomalies[int(shape)%len(anomalies)]})
+		cfg := oracleConfig(seed, gen.MultiConfig{Anomaly: anomalies[int(shape)%len(anomalies)]})
 		cfg.Info = float64(shape>>4) / 32
 		ops := gen.Multi(cfg)
-		mtPerturb(ops, edits)
+		perturb(ops, edits)
 		checkertest.FuzzAgree(t, fmt.Sprintf("seed %d shape %d edits %x", seed, shape, edits), cfg.Anomaly != "" || len(edits) > 0,
 			ops, Checker{}.Check(context.Background(), ops), oracle.Multi(ops))
 	})

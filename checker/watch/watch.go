@@ -1,3 +1,7 @@
+// Package watch judges the watch workload against what ZooKeeper promises
+// about data watches: the event comes before the data it announces, and
+// after it only data as new; a watch fires once, and only on a change; reads
+// return written values.
 package watch
 
 import (
@@ -60,7 +64,7 @@ const (
 //   - reads are of written values: every value read was written, at the
 //     version its write returned.
 //
-// A watcher session is evidence only up to its first FWatchSession record:
+// A watcher session is evidence only up to its first FSession record:
 // after a reconnection the library restores watches asynchronously, and a
 // lost session drops them, so outcomes there are unknown, not violations.
 // Events on different keys arrive on separate channels in go-zookeeper, so
@@ -74,7 +78,7 @@ func (Checker) Name() string { return "watches" }
 type Details struct {
 	// Sessions is the number of watcher sessions that registered a watch.
 	Sessions int `json:"sessions"`
-	// LostSessions counts sessions that ended with an FWatchSession record.
+	// LostSessions counts sessions that ended with an FSession record.
 	LostSessions int `json:"lost_sessions"`
 	// Registrations counts ok watch registrations.
 	Registrations int `json:"registrations"`
@@ -199,7 +203,7 @@ func (s *state) violate(rule string, session int64, key, msg string, calls ...in
 	s.d.Violations = append(s.d.Violations, Violation{Rule: rule, Session: session, Key: key, Message: msg, Ops: idx})
 }
 
-// Check judges ops; Details is a WatchDetails.
+// Check judges ops; the result's Details is a Details.
 func (Checker) Check(ctx context.Context, ops []history.Op) checker.Result {
 	start := time.Now()
 	s := &state{calls: history.Calls(ops)}

@@ -14,7 +14,7 @@ import (
 
 func TestWatchesAgreeWithTheOracle(t *testing.T) {
 	tl := checkertest.Differential(t, gen.WatchAnomalies, 500, func(seed uint64, a gen.WatchAnomaly) ([]history.Op, checker.Result, oracle.Answer) {
-		ops := gen.Watch(wtOracleConfig(seed, a))
+		ops := gen.Watch(oracleConfig(seed, a))
 		return ops, Checker{}.Check(context.Background(), ops), oracle.Watches(ops)
 	})
 	tl.RequireShares(t, 0.8, map[string]float64{
@@ -25,8 +25,8 @@ func TestWatchesAgreeWithTheOracle(t *testing.T) {
 	})
 }
 
-// wtOracleConfig varies the shape of small watch histories with the seed.
-func wtOracleConfig(seed uint64, a gen.WatchAnomaly) gen.WatchConfig {
+// oracleConfig varies the shape of small watch histories with the seed.
+func oracleConfig(seed uint64, a gen.WatchAnomaly) gen.WatchConfig {
 	return gen.WatchConfig{Seed: seed, Calls: 16 + int(seed%25), Keys: 1 + int(seed%3),
 		Writers: 1 + int(seed/3%2), Watchers: 1 + int(seed/6%3), Anomaly: a}
 }
@@ -39,7 +39,7 @@ func FuzzWatchesOracle(f *testing.F) {
 	f.Add(uint64(34), byte(0xc4))
 	f.Fuzz(func(t *testing.T, seed uint64, shape byte) {
 		anomalies := append([]gen.WatchAnomaly{""}, gen.WatchAnomalies...)
-		cfg := wtOracleConfig(seed, anomalies[int(shape)%len(anomalies)])
+		cfg := oracleConfig(seed, anomalies[int(shape)%len(anomalies)])
 		cfg.Loss = float64(shape>>4) / 40
 		ops := gen.Watch(cfg)
 		checkertest.FuzzAgree(t, fmt.Sprintf("seed %d shape %d", seed, shape), cfg.Anomaly != "", ops, Checker{}.Check(context.Background(), ops), oracle.Watches(ops))

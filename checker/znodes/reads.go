@@ -46,7 +46,9 @@ func (s ElementSample) String() string {
 
 // Read is one node's final read: its call and its elements.
 type Read struct {
+	// Node is the server that answered the read.
 	Node string
+	// Call is the read, whose completion lists the elements.
 	Call history.Call
 }
 
@@ -104,6 +106,7 @@ func NodesWithoutRead(known map[string]bool, reads []Read) []string {
 	return out
 }
 
+// FirstPath returns the first of ss that is not empty, or "".
 func FirstPath(ss ...string) string {
 	for _, s := range ss {
 		if s != "" {

@@ -1,3 +1,7 @@
+// Package znodes holds what the set and queue checkers share: the final
+// reads of a parent's children, the names ZooKeeper gives sequential znodes
+// and the check that they are unique and grow with real time, and samples of
+// elements for messages.
 package znodes
 
 import (
@@ -48,6 +52,7 @@ type SequenceCheck struct {
 	Examples []SequenceInversion `json:"examples,omitempty"`
 }
 
+// Problem says in words what the names showed wrong, or "" when nothing.
 func (s SequenceCheck) Problem() string {
 	var parts []string
 	if len(s.SameName) > 0 {
@@ -65,14 +70,19 @@ func (s SequenceCheck) Problem() string {
 
 // Create is an acknowledged sequential create.
 type Create struct {
-	Element          int64
-	Path             string
-	Seq              int64
+	// Element is the value the create stored.
+	Element int64
+	// Path is the name ZooKeeper gave the znode.
+	Path string
+	// Seq is the sequence number of that name.
+	Seq int64
+	// Invoke and Complete are the times of the create.
 	Invoke, Complete int64
 	index            int
 }
 
-func (c Create) Sequenced() SequencedElement {
+// sequenced returns the create as evidence for details.
+func (c Create) sequenced() SequencedElement {
 	return SequencedElement{Element: c.Element, Path: c.Path, Seq: c.Seq, Invoke: c.Invoke, Complete: c.Complete}
 }
 
@@ -139,7 +149,7 @@ func CheckSequence(cs []Create) SequenceCheck {
 		}
 		out.Inversions++
 		if len(out.Examples) < ExamplesLimit {
-			out.Examples = append(out.Examples, SequenceInversion{Earlier: byComplete[best].Sequenced(), Later: b.Sequenced()})
+			out.Examples = append(out.Examples, SequenceInversion{Earlier: byComplete[best].sequenced(), Later: b.sequenced()})
 		}
 	}
 	return out

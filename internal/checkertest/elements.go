@@ -30,9 +30,13 @@ func elementVerdict(valid, decided bool) checker.Verdict {
 // ElementDifferential is one family's differential test: its generator, its
 // oracle, its checker, and the anomalies the generator plants.
 type ElementDifferential struct {
-	Generate  func(gen.ClientConfig) ([]history.Op, bool)
-	Oracle    func([]history.Op) (bool, bool, error)
-	Checker   checker.Checker
+	// Generate makes a history from a configuration.
+	Generate func(gen.ClientConfig) ([]history.Op, bool)
+	// Oracle judges a history by brute force.
+	Oracle func([]history.Op) (bool, bool, error)
+	// Checker is the checker held to the oracle.
+	Checker checker.Checker
+	// Anomalies are the anomalies Generate can plant.
 	Anomalies []gen.Anomaly
 }
 

@@ -1,3 +1,6 @@
+// Package checkertest holds what the checkers' tests share: builders of
+// hand-written histories, fuzz histories, and the scaffolding that holds a
+// checker to its brute-force oracle in internal/oracle.
 package checkertest
 
 import (
@@ -11,16 +14,20 @@ import (
 
 // Builders of hand-written histories. Times are given in milliseconds; each
 // helper returns the invoke record and, when there is one, the completion.
-// hist merges them into one history in time order, as the Writer would.
+// Hist merges them into one history in time order, as the Writer would.
 
+// Msec is a millisecond in the nanoseconds of history times.
 const Msec = int64(time.Millisecond)
 
+// Key is the key of single-key histories.
 const Key = "k"
 
+// Invoke is the invocation of f on key k by process p at call.
 func Invoke(p int, f, k string, call int64) history.Op {
 	return history.Op{Type: history.Invoke, F: f, Process: history.Process(p), Key: k, Time: call * Msec}
 }
 
+// Complete is the completion of inv, as typ, at ret.
 func Complete(inv history.Op, typ history.Type, ret int64) history.Op {
 	return history.Op{Type: typ, F: inv.F, Process: inv.Process, Key: inv.Key, Time: ret * Msec}
 }
@@ -120,16 +127,19 @@ func Hist(groups ...[]history.Op) []history.Op {
 	return ops
 }
 
-// One wraps a single record as a group for hist.
+// One wraps a single record as a group for Hist.
 func One(op history.Op) []history.Op { return []history.Op{op} }
 
 // CancelledLater is a context that a check finds cancelled from its
-// (n+1)th look on: a check cut short part of the way through.
+// (N+1)th look on: a check cut short part of the way through.
 type CancelledLater struct {
 	context.Context
-	looks, N int
+	looks int
+	// N is how many looks find it not cancelled.
+	N int
 }
 
+// Err is nil for the first N looks, then context.Canceled.
 func (c *CancelledLater) Err() error {
 	c.looks++
 	if c.looks > c.N {

@@ -12,8 +12,8 @@ import (
 	"github.com/zkchaos/zkchaos/history/gen"
 )
 
-// OracleVerdict turns an oracle's answer into a verdict.
-func OracleVerdict(valid, known bool) checker.Verdict {
+// oracleVerdict turns an oracle's answer into a verdict.
+func oracleVerdict(valid, known bool) checker.Verdict {
 	switch {
 	case !known:
 		return checker.Unknown
@@ -27,7 +27,7 @@ func OracleVerdict(valid, known bool) checker.Verdict {
 // production verdict differs from the oracle's; it returns the verdict.
 func Agree(t testing.TB, what string, ops []history.Op, r checker.Result, oracleValid, oracleKnown bool) checker.Verdict {
 	t.Helper()
-	want := OracleVerdict(oracleValid, oracleKnown)
+	want := oracleVerdict(oracleValid, oracleKnown)
 	if r.Verdict != want {
 		t.Fatalf("%s: production says %s (%s), the oracle %s; history:\n%s", what, r.Verdict, r.Message, want, OpLines(ops))
 	}

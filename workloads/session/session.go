@@ -40,7 +40,7 @@ type Config struct {
 	// workload also records it in the history, so it may be left zero.
 	SessionTimeout time.Duration
 	// Margin is the checker's margin beyond the session timeout (default
-	// checker.DefaultSessionMargin); see checker.Sessions.
+	// sessioncheck.DefaultMargin); see sessioncheck.Checker.
 	Margin time.Duration
 }
 

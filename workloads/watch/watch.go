@@ -7,7 +7,7 @@
 // A watcher session is used over one connection only. When the connection
 // drops, go-zookeeper reconnects and restores the watches in the background,
 // racing the requests the worker sends next; so the worker records that the
-// connection ended (checker.FWatchSession), closes the session and starts a
+// connection ended (watchcheck.FSession), closes the session and starts a
 // fresh one. The checker counts nothing after that record as evidence.
 package watch
 
@@ -296,7 +296,7 @@ type delivered struct {
 
 // drain records every event delivered so far and re-arms the keys whose
 // watch fired. The events are taken before the connection is checked, so
-// events recorded before an FWatchSession record came on the session's
+// events recorded before an FSession record came on the session's
 // connection.
 func (wt *watcher) drain() error {
 	var got []delivered

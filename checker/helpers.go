@@ -5,6 +5,11 @@ import (
 	"strings"
 )
 
+// Small helpers that several checkers share: for the records of a call, and
+// for the words of their messages.
+
+// FirstNonNil returns the first of ps that is not nil, or nil: e.g. the
+// value of a call, from its invocation or else its completion.
 func FirstNonNil[T any](ps ...*T) *T {
 	for _, p := range ps {
 		if p != nil {
