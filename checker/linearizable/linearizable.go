@@ -71,7 +71,7 @@ const (
 	confirmMaxOps = 5000
 )
 
-// Details is the evidence of the Linearizable checker.
+// Details is the evidence of the linearizable Checker.
 type Details struct {
 	// ReadMode is the read mode the history was judged under.
 	ReadMode string `json:"read_mode"`

@@ -19,7 +19,7 @@ import (
 
 // The register's linearizability is judged three ways that must agree on
 // every history: the version order alone (the fast path), Porcupine alone
-// (the search), and Linearizable as shipped (fast path, then search); and
+// (the search), and Checker as shipped (fast path, then search); and
 // all three must agree with oracle.ZKRegister, a brute force that shares
 // neither their model nor their pairing.
 
@@ -222,7 +222,7 @@ func editRecords(ops []history.Op, edits []byte) []history.Op {
 	return ops
 }
 
-// FuzzRegisterOracle holds the version order, the search, Linearizable
+// FuzzRegisterOracle holds the version order, the search, Checker
 // and the oracle to one answer on small generated histories, with or
 // without an anomaly, edited by the rest of the input.
 func FuzzRegisterOracle(f *testing.F) {

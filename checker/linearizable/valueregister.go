@@ -26,7 +26,7 @@ import (
 //
 // The order is the file's: an operation's call is its invocation record and
 // its return its completion record; :time orders nothing. zkchaos's own runs
-// use Linearizable, which also checks znode versions.
+// use Checker, which also checks znode versions.
 type ValueRegister struct {
 	// CAS allows cas operations (Jepsen's cas-register model).
 	CAS bool

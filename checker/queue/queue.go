@@ -114,7 +114,7 @@ type NodeResult struct {
 	Recovered znodes.ElementSample `json:"recovered"`
 }
 
-// Details is the evidence of the Queue checker.
+// Details is the evidence of the queue Checker.
 type Details struct {
 	// Enqueues and Dequeues count how the operations ended.
 	Enqueues stats.Counts `json:"enqueues"`

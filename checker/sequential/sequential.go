@@ -31,7 +31,7 @@ import (
 // rules, since either session may have served it.
 type Checker struct{}
 
-// The rules of the Sequential checker, as they appear in its details.
+// The rules of the sequential Checker, as they appear in its details.
 const (
 	// RuleSessionMonotonic: a session's read of a key returns a version and
 	// a zxid at least as high as every version and zxid the session already
@@ -69,7 +69,7 @@ const (
 	malformedShown  = 10
 )
 
-// Details is the evidence of the Sequential checker.
+// Details is the evidence of the sequential Checker.
 type Details struct {
 	// ReadsChecked is the number of ok reads judged.
 	ReadsChecked int `json:"reads_checked"`

@@ -18,7 +18,7 @@ import (
 // copy, so the verdict is valid whatever the count: it is a measurement for
 // people, not a judgement (only a cancelled count is unknown). For quorum
 // reads a stale read would also be a linearizability violation, which the
-// Linearizable checker judges.
+// linearizable.Checker judges.
 type StaleReads struct {
 	// ReadMode is how the workload read: "plain", "sync" or "quorum"; empty
 	// means "plain". It only changes the message.

@@ -45,7 +45,7 @@ const (
 	Closed = "closed"
 )
 
-// DefaultMargin is the default Sessions.Margin.
+// DefaultMargin is the default Checker.Margin.
 const DefaultMargin = 5 * time.Second
 
 // fallbackTimeout is the session timeout assumed when neither the

@@ -72,7 +72,7 @@ type NodeResult struct {
 	UnknownOutcome znodes.ElementSample `json:"unknown_outcome"`
 }
 
-// Details is the evidence of the Set checker.
+// Details is the evidence of the set Checker.
 type Details struct {
 	// Adds counts how the adds ended.
 	Adds stats.Counts `json:"adds"`
