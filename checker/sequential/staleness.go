@@ -17,7 +17,7 @@ import (
 // plain and sync reads, which the connected server answers from its own
 // copy, so the verdict is valid whatever the count: it is a measurement for
 // people, not a judgement (only a cancelled count is unknown). For quorum
-// reads a stale read would also be a linearizability violation, which the
+// reads a stale read would also be a linearizability violation, which
 // linearizable.Checker judges.
 type StaleReads struct {
 	// ReadMode is how the workload read: "plain", "sync" or "quorum"; empty
