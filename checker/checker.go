@@ -5,18 +5,21 @@
 // again offline, long after the cluster is gone. A timeout, or too little
 // evidence to judge, is unknown and never valid: a checker that did not look
 // must not say that all is well.
+//
+// This package holds the contract every checker keeps, and Compose, which
+// runs several as one; the checkers themselves live in its sub-packages, one
+// per guarantee (linearizable, sequential, set, queue, lock, session, watch,
+// transactions, convergence, serverlogs, recovery, stats).
 package checker
 
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/zkchaos/zkchaos/history"
-	"github.com/zkchaos/zkchaos/internal/guard"
 )
 
 // Verdict is the outcome of a check.
@@ -148,27 +151,6 @@ func (c composed) Check(ctx context.Context, ops []history.Op) Result {
 		Children: children,
 		Duration: time.Since(start),
 	}
-}
-
-// inParallel calls f(0) to f(n-1), as many at once as there are cores, and
-// returns when all have returned: keys are judged independently. A panic in
-// f is raised again in the caller, once every call has returned, where run
-// turns it into an unknown result instead of a crash of the process.
-func inParallel(n int, f func(i int)) {
-	work := make(chan int)
-	var g guard.Group
-	for range min(runtime.GOMAXPROCS(0), n) {
-		g.Go("a checker's parallel work", func() {
-			for i := range work {
-				f(i)
-			}
-		})
-	}
-	for i := range n {
-		work <- i
-	}
-	close(work)
-	g.Wait()
 }
 
 // run calls c.Check, turning a panic into an unknown result: one broken

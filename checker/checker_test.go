@@ -105,42 +105,6 @@ func TestAllVisualizationsWalksChildren(t *testing.T) {
 	assert.Equal(t, []string{"a", "b", "c"}, titles)
 }
 
-func TestComposeWithTheRealCheckers(t *testing.T) {
-	ops := hist(
-		writeOK(1, key, 1, 0, 10, 1),
-		readOK(2, key, 20, 30, 0, 0), // stale
-	)
-	c := Compose("register", Linearizable{ReadMode: ReadQuorum}, Stats{Need: []string{history.Read, history.Write}})
-	r := c.Check(context.Background(), ops)
-	assert.Equal(t, Invalid, r.Verdict)
-	assert.Equal(t, Invalid, r.Children[0].Verdict)
-	assert.Equal(t, Valid, r.Children[1].Verdict)
-	assert.Len(t, r.AllVisualizations(), 1)
-}
-
-// panicsInParallel is a checker whose parallel work panics.
-type panicsInParallel struct{}
-
-func (panicsInParallel) Name() string { return "panics-in-parallel" }
-
-func (panicsInParallel) Check(context.Context, []history.Op) Result {
-	inParallel(8, func(i int) {
-		if i == 5 {
-			panic("bug in key 5")
-		}
-	})
-	return Result{Verdict: Valid}
-}
-
-// A panic in a checker's parallel work is the checker's unknown result, not
-// a crash of the process.
-func TestPanicInParallelWorkIsUnknown(t *testing.T) {
-	r := Compose("all", panicsInParallel{}).Check(context.Background(), nil)
-	require.Len(t, r.Children, 1)
-	assert.Equal(t, Unknown, r.Children[0].Verdict)
-	assert.Contains(t, r.Children[0].Message, "bug in key 5")
-}
-
 func TestFindAndMessagesWalkTheWholeTree(t *testing.T) {
 	r := Result{Checker: "run", Verdict: Invalid, Message: "m0", Children: []Result{
 		{Checker: "register", Verdict: Invalid, Message: "m1", Children: []Result{

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/checker/recovery"
 	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
@@ -127,19 +128,19 @@ func (s *faultSamples) stats() FaultStats {
 
 // recoveryWindows returns the fault windows the recovery checker measured,
 // decoding its details whether they are typed or came back from JSON.
-func recoveryWindows(root checker.Result) []checker.FaultRecovery {
-	rec, ok := root.Child(checker.Recovery{}.Name())
+func recoveryWindows(root checker.Result) []recovery.Window {
+	rec, ok := root.Child(recovery.Checker{}.Name())
 	if !ok || rec.Details == nil {
 		return nil
 	}
-	if d, ok := rec.Details.(checker.RecoveryDetails); ok {
+	if d, ok := rec.Details.(recovery.Details); ok {
 		return d.Windows
 	}
 	b, err := json.Marshal(rec.Details)
 	if err != nil {
 		return nil
 	}
-	var d checker.RecoveryDetails
+	var d recovery.Details
 	if json.Unmarshal(b, &d) != nil {
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/checker/recovery"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/reports"
 )
@@ -18,7 +19,7 @@ func checkTree(lin checker.Verdict, msg string) checker.Result {
 	seq := checker.Result{Checker: "sequential", Verdict: checker.Valid, Message: "sequentially consistent"}
 	reg := checker.Result{Checker: "register", Verdict: checker.Worst(lin, checker.Valid), Children: []checker.Result{linR, seq}}
 	rec := checker.Result{Checker: "recovery", Verdict: checker.Valid, Message: "recovered",
-		Details: checker.RecoveryDetails{Windows: []checker.FaultRecovery{
+		Details: recovery.Details{Windows: []recovery.Window{
 			{Fault: "kill leader", NewLeader: "n2", NewLeaderAfter: 500 * time.Millisecond},
 			{Fault: "kill leader", LeaderKept: true},
 		}}}

@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 
 	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/checker/convergence"
+	"github.com/zkchaos/zkchaos/checker/recovery"
+	"github.com/zkchaos/zkchaos/checker/serverlogs"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/reports"
 	"github.com/zkchaos/zkchaos/scenarios"
@@ -75,7 +78,7 @@ func judge(ctx context.Context, dir string, s *scenarios.Scenario, wl workloads.
 // judgeRead judges a history read from dir and writes the reports.
 func judgeRead(ctx context.Context, dir string, s *scenarios.Scenario, wl workloads.Workload, res reports.Results, read history.ReadResult) (reports.Results, error) {
 	c := checker.Compose("zkchaos", wl.Checker(s.Checker.TimeBudget),
-		checker.Recovery{}, checker.Convergence{}, checker.ServerLogs{Logs: nodeLogs(dir)})
+		recovery.Checker{}, convergence.Checker{}, serverlogs.Checker{Logs: nodeLogs(dir)})
 	res.Check = c.Check(ctx, read.Ops)
 	res.Verdict = res.Check.Verdict
 	if read.TornTail {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/checker/linearizable"
 	"github.com/zkchaos/zkchaos/history"
 )
 
@@ -57,10 +58,10 @@ type EDNCheck struct {
 // Jepsen history, or holds operations the model does not have, is an error
 // that names the record and its line.
 func CheckEDN(ctx context.Context, c EDNCheck) (checker.Result, error) {
-	var v checker.ValueRegister
+	var v linearizable.ValueRegister
 	switch c.Model {
 	case "cas-register":
-		v = checker.ValueRegister{CAS: true}
+		v = linearizable.ValueRegister{CAS: true}
 	case "register":
 	default:
 		return checker.Result{}, fmt.Errorf("unknown model %q (models: %s)", c.Model, strings.Join(EDNModels, ", "))
@@ -76,7 +77,7 @@ func CheckEDN(ctx context.Context, c EDNCheck) (checker.Result, error) {
 		return checker.Result{}, fmt.Errorf("%s: %w", c.Path, err)
 	}
 	r, err := v.Judge(ctx, h.Ops)
-	var me *checker.ModelError
+	var me *linearizable.ModelError
 	if errors.As(err, &me) {
 		return r, fmt.Errorf("%s: %s: %s", c.Path, h.Where(me.Index), me.Reason)
 	}

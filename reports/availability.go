@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/zkchaos/zkchaos/checker"
+	recoverycheck "github.com/zkchaos/zkchaos/checker/recovery"
 	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
@@ -20,7 +21,7 @@ type availability struct {
 	Outages       []outageRow
 	Recoveries    []recoveryRow
 	RecoveriesAll int
-	Kinds         []checker.KindRecovery
+	Kinds         []recoverycheck.Kind
 	Final         string // the servers' recovery after the final heal
 	FinalError    string
 }
@@ -51,7 +52,7 @@ type recoveryRow struct {
 }
 
 // buildAvailability lays out the Summary and the recovery checker's details.
-func buildAvailability(s Summary, windows []fault.Window, server *checker.RecoveryDetails) availability {
+func buildAvailability(s Summary, windows []fault.Window, server *recoverycheck.Details) availability {
 	a := availability{
 		Availability:  fmt.Sprintf("%.2f%%", 100*s.Availability),
 		Unavailable:   formatDuration(s.Unavailable),
@@ -74,7 +75,7 @@ func buildAvailability(s Summary, windows []fault.Window, server *checker.Recove
 			Length: formatDuration(o.Length()), During: strings.Join(during, ", "),
 		})
 	}
-	var serverWindows []checker.FaultRecovery
+	var serverWindows []recoverycheck.Window
 	if server != nil {
 		a.Kinds = server.Kinds
 		serverWindows = server.Windows
@@ -140,19 +141,19 @@ func buildAvailability(s Summary, windows []fault.Window, server *checker.Recove
 // recoveryDetails finds the recovery checker's result in the tree and reads
 // its details, whether they are typed (a fresh check) or generic JSON (read
 // back from results.json).
-func recoveryDetails(root checker.Result) (*checker.RecoveryDetails, error) {
-	r, ok := findChecker(root, checker.Recovery{}.Name())
+func recoveryDetails(root checker.Result) (*recoverycheck.Details, error) {
+	r, ok := findChecker(root, recoverycheck.Checker{}.Name())
 	if !ok || r.Details == nil {
 		return nil, nil
 	}
-	if d, ok := r.Details.(checker.RecoveryDetails); ok {
+	if d, ok := r.Details.(recoverycheck.Details); ok {
 		return &d, nil
 	}
 	b, err := json.Marshal(r.Details)
 	if err != nil {
 		return nil, fmt.Errorf("encode recovery details: %w", err)
 	}
-	var d checker.RecoveryDetails
+	var d recoverycheck.Details
 	if err := json.Unmarshal(b, &d); err != nil {
 		return nil, fmt.Errorf("decode recovery details: %w", err)
 	}

@@ -8,20 +8,21 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/zkchaos/zkchaos/checker"
+	recoverycheck "github.com/zkchaos/zkchaos/checker/recovery"
 	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
 func TestBuildAvailabilityPutsTheServersBesideTheClients(t *testing.T) {
 	p := smallRun() // a leader kill from 5 s, healed by 9.5 s; info writes from 5 s to 6 s
 	s := Summarize(p.Ops)
-	server := checker.RecoveryDetails{
+	server := recoverycheck.Details{
 		Final: 700 * time.Millisecond,
-		Windows: []checker.FaultRecovery{
+		Windows: []recoverycheck.Window{
 			{Fault: "kill-leader", Targets: []string{"n2"}, Start: 5010 * time.Millisecond, Healed: 9500 * time.Millisecond,
 				LeaderBefore: "n2", NewLeader: "n1", NewLeaderAfter: 1200 * time.Millisecond, Recovered: true, RecoveredAfter: 300 * time.Millisecond},
 			{Fault: "pause-leader", Start: 50 * time.Second}, // no such window in the history
 		},
-		Kinds: []checker.KindRecovery{{Fault: "kill-leader", Count: 1, Elections: 1}},
+		Kinds: []recoverycheck.Kind{{Fault: "kill-leader", Count: 1, Elections: 1}},
 	}
 	a := buildAvailability(s, fault.Windows(p.Ops), &server)
 	require.Len(t, a.Recoveries, 1)
@@ -47,7 +48,7 @@ func TestBuildAvailabilityPutsTheServersBesideTheClients(t *testing.T) {
 }
 
 func TestRecoveryDetailsTypedOrReadBack(t *testing.T) {
-	d := checker.RecoveryDetails{Final: time.Second, Windows: []checker.FaultRecovery{{Fault: "kill-leader", Start: time.Second, NewLeader: "n3"}}}
+	d := recoverycheck.Details{Final: time.Second, Windows: []recoverycheck.Window{{Fault: "kill-leader", Start: time.Second, NewLeader: "n3"}}}
 	typed := checker.Result{Checker: "all", Children: []checker.Result{{Checker: "recovery", Details: d}}}
 	got, err := recoveryDetails(typed)
 	require.NoError(t, err)

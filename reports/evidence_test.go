@@ -7,6 +7,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/checker/linearizable"
+	"github.com/zkchaos/zkchaos/checker/sequential"
 	"github.com/zkchaos/zkchaos/history"
 )
 
@@ -80,9 +82,9 @@ func TestFindEvidenceOfLockHoldsAndSessionChecks(t *testing.T) {
 
 func TestFindEvidenceOfInvolvedOpsTypedOrReadBack(t *testing.T) {
 	ops := evidenceHistory()
-	d := checker.SequentialDetails{Violations: 1, Examples: []checker.SequentialViolation{{
-		Rule: checker.RuleSessionMonotonic, Key: "k1", Session: "0x5", Explanation: "the session read v3 after v4",
-		Ops: []checker.InvolvedOp{{Role: "read", Invoke: ops[2], Complete: ops[3]}, {Role: "observed before", Invoke: ops[0], Complete: ops[1]}},
+	d := sequential.Details{Violations: 1, Examples: []sequential.Violation{{
+		Rule: sequential.RuleSessionMonotonic, Key: "k1", Session: "0x5", Explanation: "the session read v3 after v4",
+		Ops: []sequential.InvolvedOp{{Role: "read", Invoke: ops[2], Complete: ops[3]}, {Role: "observed before", Invoke: ops[0], Complete: ops[1]}},
 	}}}
 	typed := evidenceOf(t, d)
 	// results.json gives the details back as generic JSON.
@@ -102,7 +104,7 @@ func TestFindEvidenceOfInvolvedOpsTypedOrReadBack(t *testing.T) {
 }
 
 func TestFindEvidenceOfTheLinearizabilityCheckersCalls(t *testing.T) {
-	ev := evidenceOf(t, checker.LinearizableDetails{Keys: []checker.KeyDetails{
+	ev := evidenceOf(t, linearizable.Details{Keys: []linearizable.KeyDetails{
 		{Key: "k0", Verdict: checker.Valid, Ops: 10},
 		{Key: "k1", Verdict: checker.Invalid, StateAfterPrefix: "7@v3",
 			Explanation:     "a read returned a value at version 3, but the write of that value made version 2: read process 4 on n2: read -> 7@v3 (1000-1100 ms); no linearization",

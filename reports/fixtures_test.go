@@ -9,6 +9,10 @@ import (
 	"time"
 
 	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/checker/linearizable"
+	recoverycheck "github.com/zkchaos/zkchaos/checker/recovery"
+	"github.com/zkchaos/zkchaos/checker/sequential"
+	"github.com/zkchaos/zkchaos/checker/stats"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/internal/histtest"
 )
@@ -251,9 +255,9 @@ func breakKey(ops []history.Op, key string) int64 {
 func judge(ops []history.Op, name string) Results {
 	c := checker.Compose("zkchaos",
 		checker.Compose("register",
-			checker.Linearizable{Budget: time.Minute, ReadMode: checker.ReadQuorum, VisualizeAllBelow: 2000},
-			checker.Sequential{}, checker.StaleReads{ReadMode: checker.ReadQuorum}, checker.Stats{}),
-		checker.Recovery{})
+			linearizable.Checker{Budget: time.Minute, ReadMode: linearizable.ReadQuorum, VisualizeAllBelow: 2000},
+			sequential.Checker{}, sequential.StaleReads{ReadMode: linearizable.ReadQuorum}, stats.Checker{}),
+		recoverycheck.Checker{})
 	check := c.Check(context.Background(), ops)
 	summary := Summarize(ops)
 	var end int64

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/checker/serverlogs"
 	"github.com/zkchaos/zkchaos/history"
 )
 
@@ -145,7 +146,7 @@ func knownBugs(details any) map[string]int {
 	if err != nil {
 		return nil
 	}
-	var logs map[string]checker.NodeLog
+	var logs map[string]serverlogs.NodeLog
 	if json.Unmarshal(b, &logs) != nil {
 		return nil
 	}

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/checker/linearizable"
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/harness"
 	"github.com/zkchaos/zkchaos/history"
@@ -329,7 +330,7 @@ func checkEDN(cmd *cobra.Command, c harness.EDNCheck, initial, out string) error
 	}
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "verdict: %s\n  %s %s\n", strings.ToUpper(string(res.Verdict)), res.Checker, res.Message)
-	if d, ok := res.Details.(checker.ValueRegisterDetails); ok {
+	if d, ok := res.Details.(linearizable.ValueRegisterDetails); ok {
 		for _, k := range d.Keys {
 			if k.Verdict == checker.Invalid && len(d.Keys) > 1 {
 				fmt.Fprintf(w, "  key %s: %s\n", k.Key, k.Explanation)

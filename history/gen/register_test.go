@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/checker/linearizable"
 	"github.com/zkchaos/zkchaos/history"
 )
 
@@ -59,7 +60,7 @@ func TestRegisterIsSeededAndShaped(t *testing.T) {
 // linearizability checker: valid without an anomaly, invalid with each.
 func TestRegisterValidUnlessPlanted(t *testing.T) {
 	check := func(ops []history.Op) checker.Result {
-		return checker.Linearizable{ReadMode: checker.ReadQuorum, Budget: time.Minute}.Check(context.Background(), ops)
+		return linearizable.Checker{ReadMode: linearizable.ReadQuorum, Budget: time.Minute}.Check(context.Background(), ops)
 	}
 	for seed := range uint64(3) {
 		cfg := Config{Seed: seed, Calls: 3000, Keys: 3, Processes: 10}
@@ -94,7 +95,7 @@ func TestJepsenIsSeededValidAndPlantsWhatItSays(t *testing.T) {
 	for _, anomaly := range []Anomaly{None, StaleRead, DoubleCAS} {
 		for seed := range uint64(20) {
 			ops := Jepsen(JepsenConfig{Seed: seed, Calls: 120, Processes: 5, Info: 0.1, Fail: 0.05, Anomaly: anomaly})
-			r := checker.ValueRegister{CAS: true}.Check(context.Background(), ops)
+			r := linearizable.ValueRegister{CAS: true}.Check(context.Background(), ops)
 			want := checker.Invalid
 			if anomaly == None {
 				want = checker.Valid

@@ -8,7 +8,7 @@ import (
 	"github.com/zkchaos/zkchaos/history"
 )
 
-// Record names of the lock and session workloads, as checker.LockAcquire
+// Record names of the lock and session workloads, as lock.Acquire
 // and its neighbours spell them (the generator imports no checker).
 const (
 	lsAcquire = "acquire"

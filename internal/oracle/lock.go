@@ -79,7 +79,7 @@ func sessionEnds(ops []history.Op) map[int64][]int64 {
 type lockInterval struct{ from, to int64 }
 
 // Lock judges mutual exclusion of the ZooKeeper lock recipe as
-// checker.Lock claims it, from first principles: an ok acquire's node
+// lock.Checker claims it, from first principles: an ok acquire's node
 // exists from the acquire's completion; it certainly exists as long as it
 // was later deleted by the holder's own ok release (a delete succeeds only
 // on an existing node), or as long as its owner session later ran an ok

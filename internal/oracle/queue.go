@@ -26,7 +26,7 @@ type taken struct {
 
 // Queue judges a queue workload history (unique elements enqueued as
 // sequential znodes, dequeued lowest name first, the queue read in full by
-// final reads) by what checker.Queue documents. It returns valid when no
+// final reads) by what queue.Checker documents. It returns valid when no
 // violation is found, and decided false when the history holds too little
 // evidence to call it valid: a record without its element, no ok read, no
 // acknowledged enqueue, or a node the history names without an ok read.
@@ -37,7 +37,7 @@ type taken struct {
 // and listed by a read exactly when present. A dequeue that timed out
 // before anyone knew its element may have taken any one element: the
 // oracle tries every way of giving such dequeues to the elements that
-// need one. Across elements it holds only what checker.Queue claims: an
+// need one. Across elements it holds only what queue.Checker claims: an
 // element dequeued from the znode its enqueue created, acknowledged
 // sequential names unique and in real-time order, and no element with a
 // lower number than one whose ok dequeue had completed dequeued or listed

@@ -9,7 +9,7 @@ import (
 )
 
 // Sessions judges ZooKeeper's promise about ephemeral nodes as
-// checker.Sessions claims it: a node exists while its session lives and is
+// session.Checker claims it: a node exists while its session lives and is
 // gone once the session has ended, within a bound. For every ok existence
 // check it works out from the raw records which answers ZooKeeper may give,
 // and the history is invalid when a check gave one it may not:

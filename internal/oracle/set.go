@@ -304,7 +304,7 @@ func listedElements(reads []sqCall) []int64 {
 }
 
 // Set judges a set workload history (unique elements added by creates, the
-// set read in full by final reads) by what checker.Set documents. It
+// set read in full by final reads) by what set.Checker documents. It
 // returns valid when no violation is found, and decided false when the
 // history holds too little evidence to call it valid: an add without its
 // element, no ok read, no acknowledged add, or a node the history names
@@ -317,7 +317,7 @@ func listedElements(reads []sqCall) []int64 {
 // indeterminate ones may or may not, and every read lists the element once
 // exactly when it is in the set. Acknowledged sequential creates must get
 // distinct names whose numbers follow real time. Orders across elements are
-// not judged, as checker.Set does not claim them.
+// not judged, as set.Checker does not claim them.
 func Set(ops []history.Op) (valid, decided bool, err error) {
 	h := splitCalls(ops)
 	reads := h.reads()

@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/checker/convergence"
+	"github.com/zkchaos/zkchaos/checker/serverlogs"
 )
 
 // AssertValid fails t unless a run's verdict (check, the run's composed
@@ -31,7 +33,7 @@ func AssertValid(t testing.TB, check checker.Result) {
 	if !assert.Equal(t, checker.Invalid, check.Verdict, "the run is neither valid nor invalid: %s", check.Message) {
 		return
 	}
-	conv, ok := checks["convergence"].Details.(checker.ConvergenceDetails)
+	conv, ok := checks["convergence"].Details.(convergence.Details)
 	if !assert.True(t, ok, "invalid without convergence evidence: %s", check.Message) {
 		return
 	}
@@ -41,7 +43,7 @@ func AssertValid(t testing.TB, check checker.Result) {
 		mismatched = mismatched || m["zk_digest_mismatches_count"] > 0
 	}
 	assert.True(t, mismatched, "invalid without the servers' own digest mismatch: %s", check.Message)
-	logs, ok := checks["server-logs"].Details.(map[string]checker.NodeLog)
+	logs, ok := checks["server-logs"].Details.(map[string]serverlogs.NodeLog)
 	assert.True(t, ok, "no server-log evidence: %s", check.Message)
 	seen := 0
 	for _, nl := range logs {

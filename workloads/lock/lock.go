@@ -19,6 +19,8 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkchaos/zkchaos/checker"
+	lockcheck "github.com/zkchaos/zkchaos/checker/lock"
+	"github.com/zkchaos/zkchaos/checker/stats"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/workloads"
 	"github.com/zkchaos/zkchaos/workloads/session"
@@ -53,8 +55,8 @@ func New(cfg Config) *Workload {
 // was taken and released at all.
 func (w *Workload) Checker(time.Duration) checker.Checker {
 	return checker.Compose("lock",
-		checker.Lock{},
-		checker.Stats{Need: []string{checker.LockAcquire, checker.LockRelease}},
+		lockcheck.Checker{},
+		stats.Checker{Need: []string{lockcheck.Acquire, lockcheck.Release}},
 	)
 }
 
@@ -104,7 +106,7 @@ func (w *Workload) Run(stop context.Context, env workloads.Env, rec workloads.Re
 // end of the session removes it.
 func (w *Workload) cycle(wk *session.Worker, wait time.Duration) error {
 	c := wk.Client
-	acq := history.Op{Type: history.Invoke, F: checker.LockAcquire}
+	acq := history.Op{Type: history.Invoke, F: lockcheck.Acquire}
 	done, err := c.Call(acq, func(conn *zk.Conn) history.Op { return acquire(conn, acq, wait) })
 	if err != nil {
 		return err
@@ -127,7 +129,7 @@ func (w *Workload) cycle(wk *session.Worker, wait time.Duration) error {
 	case <-wk.Sessions.Ended(owner):
 		hold.Stop()
 	}
-	rel := history.Op{Type: history.Invoke, F: checker.LockRelease, Path: done.Path}
+	rel := history.Op{Type: history.Invoke, F: lockcheck.Release, Path: done.Path}
 	rdone, err := c.Call(rel, func(conn *zk.Conn) history.Op {
 		if err := conn.Delete(rel.Path, -1); err != nil {
 			return workloads.Outcome(rel, err)

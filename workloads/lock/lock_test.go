@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/checker"
+	lockcheck "github.com/zkchaos/zkchaos/checker/lock"
+	"github.com/zkchaos/zkchaos/checker/session"
 	"github.com/zkchaos/zkchaos/cluster/local/localtest"
 	"github.com/zkchaos/zkchaos/harness"
 	"github.com/zkchaos/zkchaos/history"
@@ -49,8 +51,8 @@ func TestLockHoldersExcludeEachOtherUnderLeaderKills(t *testing.T) {
 	}
 	t.Logf("counts: %v", res.Counts)
 	assert.Equal(t, checker.Valid, res.Verdict, "%s", res.Check.Message)
-	assert.GreaterOrEqual(t, res.Counts[checker.LockAcquire][history.OK], 20, "the lock was taken")
-	assert.GreaterOrEqual(t, res.Counts[checker.LockRelease][history.OK], 20, "and given back")
+	assert.GreaterOrEqual(t, res.Counts[lockcheck.Acquire][history.OK], 20, "the lock was taken")
+	assert.GreaterOrEqual(t, res.Counts[lockcheck.Release][history.OK], 20, "and given back")
 
 	read, err := history.ReadFile(filepath.Join(out.Dir, history.FileName))
 	require.NoError(t, err)
@@ -59,7 +61,7 @@ func TestLockHoldersExcludeEachOtherUnderLeaderKills(t *testing.T) {
 		switch {
 		case op.IsNemesis() && op.F == "kill" && op.Type == history.Info && op.Error == "":
 			kills++
-		case op.F == checker.SessionF && op.Event == checker.SessionDisconnected:
+		case op.F == session.F && op.Event == session.Disconnected:
 			disconnects++
 		}
 	}

@@ -18,6 +18,8 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/checker/stats"
+	"github.com/zkchaos/zkchaos/checker/transactions"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/workloads"
 )
@@ -51,8 +53,8 @@ func Path(key string) string { return Root + "/" + key }
 // transactions and snapshots succeeded at all.
 func (w *Workload) Checker(time.Duration) checker.Checker {
 	return checker.Compose("multi",
-		checker.Multi{},
-		checker.Stats{Need: []string{checker.FTxn, history.Read}},
+		transactions.Checker{},
+		stats.Checker{Need: []string{transactions.FTxn, history.Read}},
 	)
 }
 
@@ -136,7 +138,7 @@ func (w *Workload) txn(wk *workloads.Worker, seen map[int]int32) error {
 		}
 		sets = append(sets, &zk.SetDataRequest{Path: Path(keys[p]), Data: []byte(strconv.FormatInt(values[p], 10)), Version: -1})
 	}
-	op := history.Op{Type: history.Invoke, F: checker.FTxn, Key: checker.JoinKeys(keys), Values: values}
+	op := history.Op{Type: history.Invoke, F: transactions.FTxn, Key: transactions.JoinKeys(keys), Values: values}
 	reqs := append(checks, sets...)
 	done, err := wk.Client.Call(op, func(conn *zk.Conn) history.Op {
 		res, err := conn.Multi(reqs...)
@@ -191,7 +193,7 @@ func (w *Workload) snapshot(c *workloads.Client, seen map[int]int32) error {
 	for k := range keys {
 		keys[k] = KeyName(k)
 	}
-	op := history.Op{Type: history.Invoke, F: history.Read, Key: checker.JoinKeys(keys)}
+	op := history.Op{Type: history.Invoke, F: history.Read, Key: transactions.JoinKeys(keys)}
 	// The versions come back on a channel: after a timeout the call's
 	// goroutine may still finish, and nobody must wait for it.
 	got := make(chan []int32, 1)
@@ -282,7 +284,7 @@ func finalRead(ctx context.Context, c *workloads.Client, keys []string) error {
 			return err
 		}
 		if ready {
-			op := history.Op{Type: history.Invoke, F: history.Read, Key: checker.JoinKeys(keys)}
+			op := history.Op{Type: history.Invoke, F: history.Read, Key: transactions.JoinKeys(keys)}
 			done, err := c.Call(op, func(conn *zk.Conn) history.Op {
 				r, _ := confirmedSnapshot(conn, op, keys)
 				return r

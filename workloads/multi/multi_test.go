@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/checker/transactions"
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/cluster/local/localtest"
 	"github.com/zkchaos/zkchaos/harness"
@@ -65,7 +66,7 @@ nemesis:
 	runtest.AssertValid(t, res.Check)
 
 	r := runtest.Find(t, res.Check, "transactions")
-	d, ok := r.Details.(checker.MultiDetails)
+	d, ok := r.Details.(transactions.Details)
 	require.True(t, ok)
 	t.Logf("ops: %v; transactions: %s", res.Counts, r.Message)
 	assert.GreaterOrEqual(t, d.TxnOK, 200, "transactions must commit")

@@ -20,6 +20,8 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkchaos/zkchaos/checker"
+	queuecheck "github.com/zkchaos/zkchaos/checker/queue"
+	"github.com/zkchaos/zkchaos/checker/stats"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/internal/guard"
 	"github.com/zkchaos/zkchaos/workloads"
@@ -86,8 +88,8 @@ func New(cfg Config) *Workload {
 // enqueues, dequeues and final reads succeeded at all.
 func (w *Workload) Checker(time.Duration) checker.Checker {
 	return checker.Compose("queue",
-		checker.Queue{},
-		checker.Stats{Need: []string{checker.QueueEnqueue, checker.QueueDequeue, history.Read}},
+		queuecheck.Checker{},
+		stats.Checker{Need: []string{queuecheck.Enqueue, queuecheck.Dequeue, history.Read}},
 	)
 }
 
@@ -117,10 +119,10 @@ func (w *Workload) Run(stop context.Context, env workloads.Env, rec workloads.Re
 	return workloads.RunWorkers(stop, env, rec, func(wk *workloads.Worker) error {
 		var err error
 		if wk.Rand.Float64()*(w.cfg.EnqueueWeight+w.cfg.DequeueWeight) < w.cfg.EnqueueWeight {
-			op := history.Op{Type: history.Invoke, F: checker.QueueEnqueue, Value: history.Int64(w.next.Add(1)), Path: Prefix}
+			op := history.Op{Type: history.Invoke, F: queuecheck.Enqueue, Value: history.Int64(w.next.Add(1)), Path: Prefix}
 			_, err = wk.Client.Call(op, func(conn *zk.Conn) history.Op { return enqueue(conn, op) })
 		} else {
-			op := history.Op{Type: history.Invoke, F: checker.QueueDequeue, Path: Root}
+			op := history.Op{Type: history.Invoke, F: queuecheck.Dequeue, Path: Root}
 			_, err = wk.Client.Call(op, func(conn *zk.Conn) history.Op {
 				done, _ := dequeue(conn, op, nil, false, w.cfg.MaxTries)
 				return done
@@ -161,7 +163,7 @@ func dequeue(conn *zk.Conn, op history.Op, names []string, sync bool, tries int)
 	}
 	if len(names) == 0 {
 		f := workloads.Complete(op, history.Fail)
-		f.Error = checker.QueueEmpty
+		f.Error = queuecheck.Empty
 		return f, nil
 	}
 	for i, name := range names {
@@ -362,7 +364,7 @@ func (w *Workload) drain(ctx context.Context, c *workloads.Client) error {
 		if err := c.AwaitSession(ctx); err != nil {
 			return err
 		}
-		op := history.Op{Type: history.Invoke, F: checker.QueueDequeue, Path: Root}
+		op := history.Op{Type: history.Invoke, F: queuecheck.Dequeue, Path: Root}
 		cached := names
 		var rest []string
 		done, err := c.Call(op, func(conn *zk.Conn) history.Op {
@@ -376,7 +378,7 @@ func (w *Workload) drain(ctx context.Context, c *workloads.Client) error {
 		switch {
 		case done.Type == history.OK:
 			failures = 0
-		case done.Type == history.Fail && done.Error == checker.QueueEmpty && cached == nil:
+		case done.Type == history.Fail && done.Error == queuecheck.Empty && cached == nil:
 			return nil // a fresh, synced listing was empty
 		default:
 			failures++

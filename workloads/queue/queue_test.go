@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/checker"
+	queuecheck "github.com/zkchaos/zkchaos/checker/queue"
 	"github.com/zkchaos/zkchaos/cluster/local/localtest"
 	"github.com/zkchaos/zkchaos/harness"
 	"github.com/zkchaos/zkchaos/history"
@@ -19,8 +20,8 @@ import (
 )
 
 // queueDetails returns the evidence of the queue checker in the tree under r.
-func queueDetails(r checker.Result) (checker.QueueDetails, bool) {
-	if d, ok := r.Details.(checker.QueueDetails); ok {
+func queueDetails(r checker.Result) (queuecheck.Details, bool) {
+	if d, ok := r.Details.(queuecheck.Details); ok {
 		return d, true
 	}
 	for _, c := range r.Children {
@@ -28,7 +29,7 @@ func queueDetails(r checker.Result) (checker.QueueDetails, bool) {
 			return d, true
 		}
 	}
-	return checker.QueueDetails{}, false
+	return queuecheck.Details{}, false
 }
 
 func TestQueueUnderKillsLosesNothingAndKeepsOrder(t *testing.T) {
@@ -59,9 +60,9 @@ func TestQueueUnderKillsLosesNothingAndKeepsOrder(t *testing.T) {
 	runtest.AssertValid(t, res.Check)
 
 	t.Logf("enqueues: %v, dequeues: %v, reads: %v",
-		res.Counts[checker.QueueEnqueue], res.Counts[checker.QueueDequeue], res.Counts[history.Read])
-	assert.GreaterOrEqual(t, res.Counts[checker.QueueEnqueue][history.OK], 300, "enqueues must succeed between kills")
-	assert.GreaterOrEqual(t, res.Counts[checker.QueueDequeue][history.OK], 200, "dequeues must succeed between kills")
+		res.Counts[queuecheck.Enqueue], res.Counts[queuecheck.Dequeue], res.Counts[history.Read])
+	assert.GreaterOrEqual(t, res.Counts[queuecheck.Enqueue][history.OK], 300, "enqueues must succeed between kills")
+	assert.GreaterOrEqual(t, res.Counts[queuecheck.Dequeue][history.OK], 200, "dequeues must succeed between kills")
 	assert.GreaterOrEqual(t, res.Counts[history.Read][history.OK], 3, "every node is read")
 
 	d, ok := queueDetails(wl)
@@ -78,10 +79,10 @@ func TestQueueUnderKillsLosesNothingAndKeepsOrder(t *testing.T) {
 		if op.IsNemesis() && op.Type == history.Info && op.F == "kill" && op.Error == "" {
 			kills++
 		}
-		if op.F == checker.QueueDequeue && op.Type != history.Invoke {
+		if op.F == queuecheck.Dequeue && op.Type != history.Invoke {
 			last = op
 		}
 	}
 	assert.GreaterOrEqual(t, kills, 2, "nodes were killed")
-	assert.Equal(t, checker.QueueEmpty, last.Error, "the drain emptied the queue")
+	assert.Equal(t, queuecheck.Empty, last.Error, "the drain emptied the queue")
 }

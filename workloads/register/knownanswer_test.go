@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/checker/sequential"
 	"github.com/zkchaos/zkchaos/cluster/local/localtest"
 	"github.com/zkchaos/zkchaos/harness"
 	"github.com/zkchaos/zkchaos/history"
@@ -83,14 +84,14 @@ func runKnownAnswer(t *testing.T, readMode string) (checker.Result, []history.Op
 
 // staleDetails reads the stale-reads evidence, whether it is still typed or
 // came back from JSON.
-func staleDetails(t *testing.T, r checker.Result) checker.StaleReadsDetails {
+func staleDetails(t *testing.T, r checker.Result) sequential.StaleReadsDetails {
 	t.Helper()
-	if d, ok := r.Details.(checker.StaleReadsDetails); ok {
+	if d, ok := r.Details.(sequential.StaleReadsDetails); ok {
 		return d
 	}
 	b, err := json.Marshal(r.Details)
 	require.NoError(t, err)
-	var d checker.StaleReadsDetails
+	var d sequential.StaleReadsDetails
 	require.NoError(t, json.Unmarshal(b, &d))
 	return d
 }
@@ -179,9 +180,9 @@ func TestPlainReadsOfAnIsolatedFollowerAreStaleButNeverGoBack(t *testing.T) {
 	// the sequential checker can fail on what ZooKeeper really returns.
 	back, ok := sendASessionBack(ops)
 	require.True(t, ok, "some session read the register twice at different versions")
-	bad := checker.Sequential{}.Check(context.Background(), back)
+	bad := sequential.Checker{}.Check(context.Background(), back)
 	assert.Equal(t, checker.Invalid, bad.Verdict, bad.Message)
-	assert.Contains(t, bad.Message, checker.RuleSessionMonotonic)
+	assert.Contains(t, bad.Message, sequential.RuleSessionMonotonic)
 
 	isolated := isolations(ops)
 	require.NotEmpty(t, isolated, "the nemesis isolated a node")

@@ -14,6 +14,9 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/checker/linearizable"
+	"github.com/zkchaos/zkchaos/checker/sequential"
+	"github.com/zkchaos/zkchaos/checker/stats"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/workloads"
 )
@@ -65,10 +68,10 @@ func Path(key string) string { return Root + "/" + key }
 // judged; and the evidence that reads and writes succeeded at all.
 func (w *Workload) Checker(budget time.Duration) checker.Checker {
 	return checker.Compose("register",
-		checker.Linearizable{Budget: budget, ReadMode: w.cfg.ReadMode, VisualizeAllBelow: 2000},
-		checker.Sequential{},
-		checker.StaleReads{ReadMode: w.cfg.ReadMode},
-		checker.Stats{Need: []string{history.Read, history.Write}},
+		linearizable.Checker{Budget: budget, ReadMode: w.cfg.ReadMode, VisualizeAllBelow: 2000},
+		sequential.Checker{},
+		sequential.StaleReads{ReadMode: w.cfg.ReadMode},
+		stats.Checker{Need: []string{history.Read, history.Write}},
 	)
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/checker"
+	sessioncheck "github.com/zkchaos/zkchaos/checker/session"
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/cluster/local"
 	"github.com/zkchaos/zkchaos/cluster/local/localtest"
@@ -67,10 +68,10 @@ func TestNewLeaderGrantsEverySessionAFullTimeout(t *testing.T) {
 	require.NoError(t, err)
 	waitSession(ctx, t, events)
 	ownerID := owner.SessionID()
-	rec.add(history.Op{Type: history.Info, F: checker.SessionF, Process: 0, Event: checker.SessionEstablished,
+	rec.add(history.Op{Type: history.Info, F: sessioncheck.F, Process: 0, Event: sessioncheck.Established,
 		Session: ownerID, Value: history.Int64(timeout.Milliseconds())})
 	path := "/deadline"
-	create := history.Op{Type: history.Invoke, F: checker.SessionCreate, Process: 0, Path: path, Session: ownerID}
+	create := history.Op{Type: history.Invoke, F: sessioncheck.Create, Process: 0, Path: path, Session: ownerID}
 	rec.add(create)
 	done := rec.add(createEphemeral(owner, create))
 	require.Equal(t, history.OK, done.Type, done.Error)
@@ -97,14 +98,14 @@ func TestNewLeaderGrantsEverySessionAFullTimeout(t *testing.T) {
 	}
 	require.NoError(t, e.Partition(ctx, grudge, cluster.LinkHang))
 	owner.Close() // the closeSession waits for a quorum that never answers; Close gives up after 1 s
-	rec.add(history.Op{Type: history.Info, F: checker.SessionF, Process: 0, Event: checker.SessionClosed, Session: ownerID})
+	rec.add(history.Op{Type: history.Info, F: sessioncheck.F, Process: 0, Event: sessioncheck.Closed, Session: ownerID})
 
 	// Check the node until it has been gone for a while after a new leader
 	// appeared, then heal.
 	var newLeaderAt time.Duration
 	goneSince := time.Duration(-1)
 	for ctx.Err() == nil {
-		inv := history.Op{Type: history.Invoke, F: checker.SessionExists, Process: 1, Path: path, Session: observer.SessionID()}
+		inv := history.Op{Type: history.Invoke, F: sessioncheck.Exists, Process: 1, Path: path, Session: observer.SessionID()}
 		rec.add(inv)
 		res := exists(observer, inv)
 		res.Session = observer.SessionID()
@@ -151,9 +152,9 @@ func TestNewLeaderGrantsEverySessionAFullTimeout(t *testing.T) {
 	assert.Less(t, goneSince, gap.to+timeout+margin, "the node went within a timeout and the margin of the new leader")
 
 	// The checker agrees with the servers.
-	res := checker.Sessions{SessionTimeout: timeout, Margin: margin}.Check(ctx, ops)
+	res := sessioncheck.Checker{SessionTimeout: timeout, Margin: margin}.Check(ctx, ops)
 	assert.Equal(t, checker.Valid, res.Verdict, res.Message)
-	d, ok := res.Details.(checker.SessionsDetails)
+	d, ok := res.Details.(sessioncheck.Details)
 	require.True(t, ok)
 	assert.Positive(t, d.AfterBound, "checks after the deadline were judged: %s", res.Message)
 	assert.Positive(t, d.AfterEnd-d.AfterBound, "checks between the end and the deadline were judged: %s", res.Message)
@@ -289,7 +290,7 @@ func (tl *timeline) gap() leaderGap {
 // closedAt returns when the owner's session was seen to end.
 func (tl *timeline) closedAt() time.Duration {
 	for _, op := range tl.ops() {
-		if op.Event == checker.SessionClosed {
+		if op.Event == sessioncheck.Closed {
 			return time.Duration(op.Time)
 		}
 	}
@@ -303,7 +304,7 @@ func (tl *timeline) lastPresentInvoked() time.Duration {
 	ops := tl.ops()
 	invoked := map[history.Process]int64{}
 	for _, op := range ops {
-		if op.F != checker.SessionExists {
+		if op.F != sessioncheck.Exists {
 			continue
 		}
 		if op.Type == history.Invoke {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"github.com/zkchaos/zkchaos/checker"
+	sessioncheck "github.com/zkchaos/zkchaos/checker/session"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/internal/guard"
 	"github.com/zkchaos/zkchaos/workloads"
@@ -86,8 +86,8 @@ type observed struct {
 func (o *Observer) record(node string, proc history.Process, events <-chan observed) {
 	var current int64
 	write := func(event string, session int64) {
-		op := history.Op{Type: history.Info, F: checker.SessionF, Process: proc, Node: node, Event: event, Session: session}
-		if event == checker.SessionEstablished {
+		op := history.Op{Type: history.Info, F: sessioncheck.F, Process: proc, Node: node, Event: event, Session: session}
+		if event == sessioncheck.Established {
 			op.Value = history.Int64(o.timeout.Milliseconds())
 		}
 		if _, err := o.rec.Append(op); err != nil {
@@ -100,22 +100,22 @@ func (o *Observer) record(node string, proc history.Process, events <-chan obser
 			if ev.session != 0 {
 				current = ev.session
 			}
-			write(checker.SessionEstablished, current)
+			write(sessioncheck.Established, current)
 		case zk.StateDisconnected:
-			write(checker.SessionDisconnected, current)
+			write(sessioncheck.Disconnected, current)
 		case zk.StateExpired:
 			// If the remembered session is the live one, this event came
 			// so late that the client already runs a newer session than the
 			// one remembered: better record nothing than a wrong expiry.
 			if current != 0 && current != ev.session {
-				write(checker.SessionExpired, current)
+				write(sessioncheck.Expired, current)
 				o.end(current)
 			}
 			current = 0
 		}
 	}
 	if current != 0 {
-		write(checker.SessionClosed, current)
+		write(sessioncheck.Closed, current)
 		o.end(current)
 	}
 }

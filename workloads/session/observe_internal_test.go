@@ -8,7 +8,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/assert"
 
-	"github.com/zkchaos/zkchaos/checker"
+	sessioncheck "github.com/zkchaos/zkchaos/checker/session"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/workloads"
 )
@@ -68,12 +68,12 @@ func TestObserverNamesTheSessionThatEnded(t *testing.T) {
 	<-done
 
 	assert.Equal(t, []string{
-		checker.SessionEstablished + " 1", checker.SessionDisconnected + " 1", checker.SessionExpired + " 1",
-		checker.SessionEstablished + " 2", checker.SessionEstablished + " 3", checker.SessionClosed + " 3",
+		sessioncheck.Established + " 1", sessioncheck.Disconnected + " 1", sessioncheck.Expired + " 1",
+		sessioncheck.Established + " 2", sessioncheck.Established + " 3", sessioncheck.Closed + " 3",
 	}, rec.events())
 	for _, op := range rec.ops {
 		assert.Equal(t, history.Info, op.Type)
-		assert.Equal(t, checker.SessionF, op.F)
+		assert.Equal(t, sessioncheck.F, op.F)
 		assert.Equal(t, history.Process(10), op.Process)
 		assert.Equal(t, "n1", op.Node)
 	}

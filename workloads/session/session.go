@@ -19,6 +19,8 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkchaos/zkchaos/checker"
+	sessioncheck "github.com/zkchaos/zkchaos/checker/session"
+	"github.com/zkchaos/zkchaos/checker/stats"
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/workloads"
@@ -38,7 +40,7 @@ type Config struct {
 	// workload also records it in the history, so it may be left zero.
 	SessionTimeout time.Duration
 	// Margin is the checker's margin beyond the session timeout (default
-	// checker.DefaultSessionMargin); see checker.Sessions.
+	// sessioncheck.DefaultMargin); see sessioncheck.Checker.
 	Margin time.Duration
 }
 
@@ -70,8 +72,8 @@ func NodePath(p history.Process, n int) string {
 // and checks succeeded at all.
 func (w *Workload) Checker(time.Duration) checker.Checker {
 	return checker.Compose("session",
-		checker.Sessions{SessionTimeout: w.cfg.SessionTimeout, Margin: w.cfg.Margin},
-		checker.Stats{Need: []string{checker.SessionCreate, checker.SessionExists}},
+		sessioncheck.Checker{SessionTimeout: w.cfg.SessionTimeout, Margin: w.cfg.Margin},
+		stats.Checker{Need: []string{sessioncheck.Create, sessioncheck.Exists}},
 	)
 }
 
@@ -138,7 +140,7 @@ func (w *Workload) Run(stop context.Context, env workloads.Env, rec workloads.Re
 			path := NodePath(c.Process, created[wk.Index])
 			created[wk.Index]++
 			w.remember(path)
-			op := history.Op{Type: history.Invoke, F: checker.SessionCreate, Path: path}
+			op := history.Op{Type: history.Invoke, F: sessioncheck.Create, Path: path}
 			done, err := c.Call(op, func(conn *zk.Conn) history.Op { return create(conn, op) })
 			if err == nil && done.Type == history.OK {
 				*mine = owned{path: path, session: sid}
@@ -151,7 +153,7 @@ func (w *Workload) Run(stop context.Context, env workloads.Env, rec workloads.Re
 				target = other
 			}
 		}
-		op := history.Op{Type: history.Invoke, F: checker.SessionExists, Path: target}
+		op := history.Op{Type: history.Invoke, F: sessioncheck.Exists, Path: target}
 		_, err := c.Call(op, func(conn *zk.Conn) history.Op { return exists(conn, op) })
 		return err
 	})
@@ -197,7 +199,7 @@ func (w *Workload) FinalReads(ctx context.Context, env workloads.Env, rec worklo
 	}
 	margin := w.cfg.Margin
 	if margin <= 0 {
-		margin = checker.DefaultSessionMargin
+		margin = sessioncheck.DefaultMargin
 	}
 	if !ended.IsZero() {
 		t := time.NewTimer(time.Until(ended.Add(timeout + margin + time.Second)))
@@ -249,7 +251,7 @@ func (w *Workload) finalReads(ctx context.Context, env workloads.Env, rec worklo
 		if err := c.AwaitSession(ctx); err != nil {
 			return fmt.Errorf("session final reads on %s: session lost: %w", node.Name, err)
 		}
-		op := history.Op{Type: history.Invoke, F: checker.SessionExists, Path: path}
+		op := history.Op{Type: history.Invoke, F: sessioncheck.Exists, Path: path}
 		if _, err := c.Call(op, func(conn *zk.Conn) history.Op { return exists(conn, op) }); err != nil {
 			return err
 		}

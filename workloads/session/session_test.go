@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/checker"
+	sessioncheck "github.com/zkchaos/zkchaos/checker/session"
 	"github.com/zkchaos/zkchaos/cluster/local/localtest"
 	"github.com/zkchaos/zkchaos/harness"
 	"github.com/zkchaos/zkchaos/history"
@@ -45,26 +46,26 @@ func TestEphemeralsLiveAndDieWithTheirSessions(t *testing.T) {
 	out, err := harness.Run(ctx, harness.Options{Scenario: s, OutDir: runtest.OutDir(t), Workload: wl})
 	require.NoError(t, err)
 	res := out.Results
-	var details checker.SessionsDetails
+	var details sessioncheck.Details
 	for _, c := range res.Check.Children {
 		t.Logf("%s %s: %s", c.Checker, c.Verdict, c.Message)
 		for _, g := range c.Children {
 			t.Logf("  %s %s: %s", g.Checker, g.Verdict, g.Message)
-			if d, ok := g.Details.(checker.SessionsDetails); ok {
+			if d, ok := g.Details.(sessioncheck.Details); ok {
 				details = d
 			}
 		}
 	}
 	t.Logf("counts: %v", res.Counts)
 	assert.Equal(t, checker.Valid, res.Verdict, "%s", res.Check.Message)
-	assert.GreaterOrEqual(t, res.Counts[checker.SessionCreate][history.OK], 8, "every worker created a node, and again after expiry")
-	assert.GreaterOrEqual(t, res.Counts[checker.SessionExists][history.OK], 300)
+	assert.GreaterOrEqual(t, res.Counts[sessioncheck.Create][history.OK], 8, "every worker created a node, and again after expiry")
+	assert.GreaterOrEqual(t, res.Counts[sessioncheck.Exists][history.OK], 300)
 
 	read, err := history.ReadFile(filepath.Join(out.Dir, history.FileName))
 	require.NoError(t, err)
 	expired := map[int64]bool{}
 	for _, op := range read.Ops {
-		if op.F == checker.SessionF && op.Event == checker.SessionExpired {
+		if op.F == sessioncheck.F && op.Event == sessioncheck.Expired {
 			expired[op.Session] = true
 		}
 	}

@@ -19,6 +19,8 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkchaos/zkchaos/checker"
+	setcheck "github.com/zkchaos/zkchaos/checker/set"
+	"github.com/zkchaos/zkchaos/checker/stats"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/internal/guard"
 	"github.com/zkchaos/zkchaos/workloads"
@@ -76,8 +78,8 @@ func New(cfg Config) *Workload {
 // reads succeeded at all.
 func (w *Workload) Checker(time.Duration) checker.Checker {
 	return checker.Compose("set",
-		checker.Set{},
-		checker.Stats{Need: []string{checker.SetAdd, history.Read}},
+		setcheck.Checker{},
+		stats.Checker{Need: []string{setcheck.Add, history.Read}},
 	)
 }
 
@@ -115,7 +117,7 @@ func createRoot(ctx context.Context, env workloads.Env, path string) error {
 func (w *Workload) Run(stop context.Context, env workloads.Env, rec workloads.Recorder) error {
 	return workloads.RunWorkers(stop, env, rec, func(wk *workloads.Worker) error {
 		e := w.next.Add(1)
-		op := history.Op{Type: history.Invoke, F: checker.SetAdd, Value: history.Int64(e)}
+		op := history.Op{Type: history.Invoke, F: setcheck.Add, Value: history.Int64(e)}
 		var flags int32
 		if wk.Rand.Float64()*(w.cfg.PlainWeight+w.cfg.SequentialWeight) < w.cfg.SequentialWeight {
 			op.Path, flags = Root+"/"+SequentialPrefix, zk.FlagSequence

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/checker"
+	setcheck "github.com/zkchaos/zkchaos/checker/set"
 	"github.com/zkchaos/zkchaos/cluster/local/localtest"
 	"github.com/zkchaos/zkchaos/harness"
 	"github.com/zkchaos/zkchaos/history"
@@ -20,8 +21,8 @@ import (
 )
 
 // setDetails returns the evidence of the set checker in the tree under r.
-func setDetails(r checker.Result) (checker.SetDetails, bool) {
-	if d, ok := r.Details.(checker.SetDetails); ok {
+func setDetails(r checker.Result) (setcheck.Details, bool) {
+	if d, ok := r.Details.(setcheck.Details); ok {
 		return d, true
 	}
 	for _, c := range r.Children {
@@ -29,7 +30,7 @@ func setDetails(r checker.Result) (checker.SetDetails, bool) {
 			return d, true
 		}
 	}
-	return checker.SetDetails{}, false
+	return setcheck.Details{}, false
 }
 
 func TestAcknowledgedAddsSurvivePartitionsOnEveryNode(t *testing.T) {
@@ -59,8 +60,8 @@ func TestAcknowledgedAddsSurvivePartitionsOnEveryNode(t *testing.T) {
 	require.Equal(t, checker.Valid, wl.Verdict, "%s", wl.Message)
 	runtest.AssertValid(t, res.Check)
 
-	okAdds := res.Counts[checker.SetAdd][history.OK]
-	t.Logf("adds: %v, reads: %v", res.Counts[checker.SetAdd], res.Counts[history.Read])
+	okAdds := res.Counts[setcheck.Add][history.OK]
+	t.Logf("adds: %v, reads: %v", res.Counts[setcheck.Add], res.Counts[history.Read])
 	assert.GreaterOrEqual(t, okAdds, 300, "adds must succeed outside the partitions")
 	assert.GreaterOrEqual(t, res.Counts[history.Read][history.OK], 3, "every node is read")
 
@@ -85,7 +86,7 @@ func TestAcknowledgedAddsSurvivePartitionsOnEveryNode(t *testing.T) {
 			require.Empty(t, op.Error, "snapshot of %s", op.Node)
 			snapshots[op.Node] = op.Snapshot
 		}
-		if op.F == checker.SetAdd && (op.Type == history.Fail || op.Type == history.Info) {
+		if op.F == setcheck.Add && (op.Type == history.Fail || op.Type == history.Info) {
 			errs[string(op.Type)+": "+op.Error]++
 		}
 	}

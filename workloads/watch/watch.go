@@ -7,7 +7,7 @@
 // A watcher session is used over one connection only. When the connection
 // drops, go-zookeeper reconnects and restores the watches in the background,
 // racing the requests the worker sends next; so the worker records that the
-// connection ended (checker.FWatchSession), closes the session and starts a
+// connection ended (watchcheck.FSession), closes the session and starts a
 // fresh one. The checker counts nothing after that record as evidence.
 package watch
 
@@ -26,6 +26,8 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/checker/stats"
+	watchcheck "github.com/zkchaos/zkchaos/checker/watch"
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/internal/guard"
@@ -65,8 +67,8 @@ func IsWatcher(i int) bool { return i%2 == 1 }
 // operation succeeded at all.
 func (w *Workload) Checker(time.Duration) checker.Checker {
 	return checker.Compose("watch",
-		checker.Watches{},
-		checker.Stats{Need: []string{history.Write, checker.FWatch, history.Read, checker.FWatchEvent}},
+		watchcheck.Checker{},
+		stats.Checker{Need: []string{history.Write, watchcheck.F, history.Read, watchcheck.FEvent}},
 	)
 }
 
@@ -224,7 +226,7 @@ func (wt *watcher) step(stop context.Context) error {
 		if wt.conn != nil {
 			// Replaced without this worker noticing: end the old session's
 			// evidence before the new session starts.
-			if err := wt.record(checker.FWatchSession, "", zk.Event{Err: errors.New("closed")}); err != nil {
+			if err := wt.record(watchcheck.FSession, "", zk.Event{Err: errors.New("closed")}); err != nil {
 				return err
 			}
 		}
@@ -294,7 +296,7 @@ type delivered struct {
 
 // drain records every event delivered so far and re-arms the keys whose
 // watch fired. The events are taken before the connection is checked, so
-// events recorded before an FWatchSession record came on the session's
+// events recorded before an FSession record came on the session's
 // connection.
 func (wt *watcher) drain() error {
 	var got []delivered
@@ -315,7 +317,7 @@ func (wt *watcher) drain() error {
 	var rearm []int
 	dropped := false
 	for _, d := range got {
-		if err := wt.record(checker.FWatchEvent, KeyName(d.key), d.ev); err != nil {
+		if err := wt.record(watchcheck.FEvent, KeyName(d.key), d.ev); err != nil {
 			return err
 		}
 		if d.ev.Type == zk.EventNotWatching {
@@ -348,7 +350,7 @@ func (wt *watcher) record(f, key string, ev zk.Event) error {
 	}
 	done := workloads.Complete(op, history.OK)
 	done.Event = ev.Type.String()
-	if f == checker.FWatchSession {
+	if f == watchcheck.FSession {
 		done.Event = ev.Err.Error()
 	} else if ev.Err != nil {
 		done.Error = ev.Err.Error()
@@ -363,7 +365,7 @@ func (wt *watcher) record(f, key string, ev zk.Event) error {
 // still to record (no longer evidence), and closes the session: the next
 // step opens a fresh one.
 func (wt *watcher) abandon(reason string, got []delivered) error {
-	if err := wt.record(checker.FWatchSession, "", zk.Event{Err: errors.New(reason)}); err != nil {
+	if err := wt.record(watchcheck.FSession, "", zk.Event{Err: errors.New(reason)}); err != nil {
 		return err
 	}
 	for _, k := range wt.armed() {
@@ -376,7 +378,7 @@ func (wt *watcher) abandon(reason string, got []delivered) error {
 		}
 	}
 	for _, d := range got {
-		if err := wt.record(checker.FWatchEvent, KeyName(d.key), d.ev); err != nil {
+		if err := wt.record(watchcheck.FEvent, KeyName(d.key), d.ev); err != nil {
 			return err
 		}
 	}
@@ -388,7 +390,7 @@ func (wt *watcher) abandon(reason string, got []delivered) error {
 
 // arm reads key k and sets a data watch on it.
 func (wt *watcher) arm(k int) error {
-	op := history.Op{Type: history.Invoke, F: checker.FWatch, Key: KeyName(k)}
+	op := history.Op{Type: history.Invoke, F: watchcheck.F, Key: KeyName(k)}
 	watch := make(chan (<-chan zk.Event), 1)
 	done, err := wt.c.Call(op, func(conn *zk.Conn) history.Op {
 		data, stat, ch, err := conn.GetW(Path(op.Key))

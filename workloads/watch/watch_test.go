@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/checker"
+	watchcheck "github.com/zkchaos/zkchaos/checker/watch"
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/cluster/local/localtest"
 	"github.com/zkchaos/zkchaos/harness"
@@ -25,8 +26,8 @@ import (
 
 func TestEventNamesAreGoZookeepers(t *testing.T) {
 	// The checker cannot import the client library; the names must agree.
-	assert.Equal(t, zk.EventNodeDataChanged.String(), checker.WatchEventDataChanged)
-	assert.Equal(t, zk.EventNotWatching.String(), checker.WatchEventNotWatching)
+	assert.Equal(t, zk.EventNodeDataChanged.String(), watchcheck.EventDataChanged)
+	assert.Equal(t, zk.EventNotWatching.String(), watchcheck.EventNotWatching)
 }
 
 func TestRolesAlternateSoBothReachEveryNode(t *testing.T) {
@@ -86,7 +87,7 @@ nemesis:
 	require.Equal(t, checker.Valid, runtest.Find(t, res.Check, "watch").Verdict, "%s", res.Check.Messages())
 	runtest.AssertValid(t, res.Check)
 
-	d, ok := runtest.Find(t, res.Check, "watches").Details.(checker.WatchDetails)
+	d, ok := runtest.Find(t, res.Check, "watches").Details.(watchcheck.Details)
 	require.True(t, ok)
 	t.Logf("ops: %v; watch: %s", res.Counts, runtest.Find(t, res.Check, "watches").Message)
 	assert.GreaterOrEqual(t, res.Counts[history.Write][history.OK], 200, "writes must succeed")
