@@ -108,9 +108,10 @@ func buildAvailability(s Summary, windows []fault.Window, server *recoverycheck.
 				row.FirstOK = "0s"
 			}
 		}
-		// The recovery checker opens a window at the injection's
-		// completion: the first unused one inside this window, of the same
-		// fault, is the same fault.
+		// The recovery checker measures the same windows (fault.Windows);
+		// results written before it did opened theirs at the injection's
+		// completion. Either way, the first unused one of the same fault
+		// starting inside this window is this fault.
 		for i, w := range serverWindows {
 			if used[i] || (w.Fault != "" && w.Fault != r.Name) ||
 				int64(w.Start) < r.Window.Start || int64(w.Start) > r.Window.End {

@@ -406,7 +406,7 @@ func TestVisualizations(t *testing.T) {
 	assert.Contains(t, html, "<html")
 	assert.Contains(t, html, `"Tag":"nemesis"`)
 	assert.Contains(t, html, "isolate-leader n1")
-	assert.Contains(t, html, "heal-all")
+	assert.Contains(t, html, "healed by heal", "the heal ends the partition's window")
 	assert.Contains(t, html, `read -\u003e 1@v1`) // JSON escapes '>'
 	assert.Contains(t, html, `"2@v2"`)
 	assert.Contains(t, html, "process 3")
@@ -428,20 +428,27 @@ func TestVisualizationMetadataIsEscaped(t *testing.T) {
 	assert.Contains(t, page, `\u0026lt;script\u0026gt;alert(1)`, "escaped for HTML, then for JSON")
 }
 
+// TestNemesisAnnotations: each fault window is drawn from its injection to
+// its heal (or to the end of the history), whatever the records between.
 func TestNemesisAnnotations(t *testing.T) {
 	ops := checkertest.Hist(
 		checkertest.Nemesis("kill", "kill-leader", 10, 20, "n2"),
+		checkertest.Nemesis("start", "kill-leader", 25, 26, "n2"),
 		checkertest.One(history.Op{Type: history.Info, F: "clock", Process: history.NemesisProcess, Time: 30 * checkertest.Msec,
 			Fault: &history.Fault{Name: "clock-skew", Detail: "+5s"}}),
-		checkertest.One(history.Op{Type: history.Invoke, F: "pause", Process: history.NemesisProcess, Time: 40 * checkertest.Msec}),
+		checkertest.One(history.Op{Type: history.Info, F: history.FRoles, Process: history.NemesisProcess, Time: 35 * checkertest.Msec}),
+		checkertest.One(history.Op{Type: history.Invoke, F: "pause", Process: history.NemesisProcess, Time: 40 * checkertest.Msec,
+			Fault: &history.Fault{Name: "pause"}}),
 	)
 	a := nemesisAnnotations(ops)
-	require.Len(t, a, 3)
+	require.Len(t, a, 3, "the roles observation is no fault")
 	assert.Equal(t, "kill-leader n2", a[0].Description)
-	assert.Equal(t, [2]int64{10 * checkertest.Msec, 20 * checkertest.Msec}, [2]int64{a[0].Start, a[0].End})
+	assert.Equal(t, [2]int64{10 * checkertest.Msec, 26 * checkertest.Msec}, [2]int64{a[0].Start, a[0].End}, "from the kill to the end of the start")
+	assert.Contains(t, a[0].Details, "healed by start")
 	assert.Equal(t, "clock-skew", a[1].Description)
-	assert.Equal(t, a[1].Start, a[1].End)
+	assert.Equal(t, [2]int64{30 * checkertest.Msec, 40 * checkertest.Msec}, [2]int64{a[1].Start, a[1].End}, "never healed: to the end")
 	assert.Contains(t, a[1].Details, "+5s")
+	assert.Contains(t, a[1].Details, "in force until the history ends")
 	assert.Equal(t, "pause", a[2].Description)
 	for _, x := range a {
 		assert.Equal(t, "nemesis", x.Tag)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/zkchaos/zkchaos/checker"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
 // Checker judges liveness from the harness's own observations: after every
@@ -88,51 +89,29 @@ type rolesAt struct {
 func (Checker) Check(_ context.Context, ops []history.Op) checker.Result {
 	start := time.Now()
 	var observations []rolesAt
-	var windows []Window
 	var final *history.Op
-	open := -1
-	steps := map[string]int64{} // upgrade steps invoked, by action and targets
 	for i := range ops {
-		op := ops[i]
-		if !op.IsNemesis() {
+		op := &ops[i]
+		if !op.IsNemesis() || op.Type == history.Invoke {
 			continue
 		}
-		if history.EndsItself(op.F) && op.Fault != nil {
-			// A node moved to another version: a window from the step's
-			// invoke to its completion, which ends it.
-			key := op.F + "\x00" + strings.Join(op.Fault.Targets, "\x00")
-			if op.Type == history.Invoke {
-				steps[key] = op.Time
-				continue
-			}
-			start, ok := steps[key]
-			if !ok {
-				start = op.Time
-			}
-			delete(steps, key)
-			windows = append(windows, Window{Fault: op.Fault.Name, Targets: op.Fault.Targets,
-				Start: time.Duration(start), Healed: time.Duration(op.Time)})
-			open = -1
-			continue
-		}
-		if op.Type == history.Invoke {
-			continue
-		}
-		switch {
-		case op.F == history.FRoles:
+		switch op.F {
+		case history.FRoles:
 			observations = append(observations, rolesAt{op.Time, op.Roles})
-		case op.F == history.FHealthy:
-			final = &ops[i]
-		case op.Fault == nil || history.IsObservation(op.F):
-		case isHeal(op.F):
-			if open >= 0 {
-				windows[open].Healed = time.Duration(op.Time)
-				open = -1
-			}
-		default:
-			windows = append(windows, Window{Fault: op.Fault.Name, Targets: op.Fault.Targets, Start: time.Duration(op.Time)})
-			open = len(windows) - 1
+		case history.FHealthy:
+			final = op
 		}
+	}
+	var windows []Window
+	for _, w := range fault.Windows(ops) {
+		if !w.Applied() {
+			continue // a failed injection changed nothing
+		}
+		win := Window{Fault: w.Name(), Targets: w.Targets, Start: time.Duration(w.Start)}
+		if w.Healed {
+			win.Healed = time.Duration(w.End)
+		}
+		windows = append(windows, win)
 	}
 	for i := range windows {
 		end := int64(-1)
@@ -181,8 +160,6 @@ func (Checker) Check(_ context.Context, ops []history.Op) checker.Result {
 	r.Duration = time.Since(start)
 	return r
 }
-
-func isHeal(f string) bool { return f == "start" || f == "resume" || f == "heal" }
 
 // measure fills in leader and recovery times of w from the observations,
 // looking no further than end (the next fault), or anywhere when end < 0.

@@ -16,7 +16,7 @@ func roles(ms float64, r map[string]string) history.Op {
 	return history.Op{Type: history.Info, F: history.FRoles, Process: history.NemesisProcess, Time: int64(ms * 1e6), Roles: r}
 }
 
-func fault(ms float64, f, name string, targets ...string) history.Op {
+func nemesisOp(ms float64, f, name string, targets ...string) history.Op {
 	return history.Op{Type: history.Info, F: f, Process: history.NemesisProcess, Time: int64(ms * 1e6),
 		Fault: &history.Fault{Name: name, Targets: targets}}
 }
@@ -36,10 +36,10 @@ var (
 func TestRecoveryMeasuresElectionAndRecovery(t *testing.T) {
 	ops := []history.Op{
 		roles(0, n1Leads),
-		fault(1000, "kill", "kill leader", "n1"),
+		nemesisOp(1000, "kill", "kill leader", "n1"),
 		roles(1100, n1Down),
 		roles(1600, n2Leads),
-		fault(3000, "start", "kill leader", "n1"),
+		nemesisOp(3000, "start", "kill leader", "n1"),
 		roles(3800, n2All),
 		healthyAfter(6000, "120ms", ""),
 	}
@@ -61,7 +61,7 @@ func TestRecoveryMeasuresElectionAndRecovery(t *testing.T) {
 
 func TestRecoveryOfUpgradeStepsEndsWithEachStep(t *testing.T) {
 	step := func(ms float64, typ history.Type, node string) history.Op {
-		op := fault(ms, history.FUpgrade, "upgrade to debian=3.8.0-11+deb12u2", node)
+		op := nemesisOp(ms, history.FUpgrade, "upgrade to debian=3.8.0-11+deb12u2", node)
 		op.Type = typ
 		return op
 	}
@@ -74,7 +74,7 @@ func TestRecoveryOfUpgradeStepsEndsWithEachStep(t *testing.T) {
 		roles(4000, n2Leads),
 		roles(5000, n2All),
 		step(5200, history.OK, "n1"),
-		fault(6000, "kill", "kill leader", "n2"),
+		nemesisOp(6000, "kill", "kill leader", "n2"),
 		healthyAfter(9000, "1s", ""),
 	}
 	r := Checker{}.Check(context.Background(), ops)
@@ -94,9 +94,9 @@ func TestRecoveryOfUpgradeStepsEndsWithEachStep(t *testing.T) {
 func TestRecoveryOfAFollowerFaultKeepsTheLeader(t *testing.T) {
 	ops := []history.Op{
 		roles(0, n2All),
-		fault(1000, "pause", "pause one", "n3"),
+		nemesisOp(1000, "pause", "pause one", "n3"),
 		roles(2000, map[string]string{"n1": "follower", "n2": "leader", "n3": "down"}),
-		fault(3000, "resume", "pause one", "n3"),
+		nemesisOp(3000, "resume", "pause one", "n3"),
 		roles(3500, n2All),
 		healthyAfter(4000, "1ms", ""),
 	}
@@ -110,9 +110,9 @@ func TestRecoveryOfAFollowerFaultKeepsTheLeader(t *testing.T) {
 func TestEnsembleThatNeverRecoversIsInvalid(t *testing.T) {
 	ops := []history.Op{
 		roles(0, n1Leads),
-		fault(1000, "partition", "partition halves (hang)", "n1", "n2", "n3"),
+		nemesisOp(1000, "partition", "partition halves (hang)", "n1", "n2", "n3"),
 		roles(1500, n1Down),
-		fault(3000, "heal", "partition halves (hang)", "n1", "n2", "n3"),
+		nemesisOp(3000, "heal", "partition halves (hang)", "n1", "n2", "n3"),
 		healthyAfter(63000, "", "not healthy after 1m0s: n1=down n2=follower n3=follower"),
 	}
 	r := Checker{}.Check(context.Background(), ops)
@@ -125,6 +125,29 @@ func TestEnsembleThatNeverRecoversIsInvalid(t *testing.T) {
 
 func TestRecoveryWithoutFinalObservation(t *testing.T) {
 	assert.Equal(t, checker.Valid, Checker{}.Check(context.Background(), nil).Verdict, "no faults, nothing to recover from")
-	ops := []history.Op{fault(1000, "kill", "kill one", "n1")}
+	ops := []history.Op{nemesisOp(1000, "kill", "kill one", "n1")}
 	assert.Equal(t, checker.Unknown, Checker{}.Check(context.Background(), ops).Verdict)
+}
+
+// TestRecoveryPairsEachHealWithItsOwnFault: a heal ends only the windows of
+// its kind on its nodes, and a failed injection opens none, as
+// fault.Windows reads them.
+func TestRecoveryPairsEachHealWithItsOwnFault(t *testing.T) {
+	failedPause := nemesisOp(500, "pause", "pause leader", "n1")
+	failedPause.Type = history.Fail
+	ops := []history.Op{
+		roles(0, n1Leads),
+		failedPause,
+		nemesisOp(1000, "kill", "kill one", "n3"),
+		nemesisOp(1500, "partition", "isolate leader", "n1"),
+		nemesisOp(2000, "heal", "isolate leader", "n1"),
+		nemesisOp(4000, "start", "kill one", "n3"),
+		healthyAfter(6000, "10ms", ""),
+	}
+	d := Checker{}.Check(context.Background(), ops).Details.(Details)
+	require.Len(t, d.Windows, 2, "the failed pause changed nothing")
+	assert.Equal(t, "kill one", d.Windows[0].Fault)
+	assert.Equal(t, 4000*time.Millisecond, d.Windows[0].Healed, "the partition's heal leaves the kill in force")
+	assert.Equal(t, "isolate leader", d.Windows[1].Fault)
+	assert.Equal(t, 2000*time.Millisecond, d.Windows[1].Healed)
 }
