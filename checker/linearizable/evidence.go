@@ -55,8 +55,8 @@ func cite(role string, invoked func(id int) int64, ids ...int) []checker.OpRef {
 	return refs
 }
 
-// invokedAt returns the index of the invocation record of each of kh's calls.
+// invokedAt returns the index of the invocation record of kh's call id.
 func (kh *keyHistory) invokedAt(id int) int64 { return kh.calls[id].Invoke.Index }
 
-// invokedAt returns the index of the invocation record of each of k's calls.
+// invokedAt returns the index of the invocation record of k's call id.
 func (k *valueKey) invokedAt(id int) int64 { return k.calls[id].Invoke.Index }
