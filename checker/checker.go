@@ -76,6 +76,9 @@ type Result struct {
 	Message string `json:"message"`
 	// Details is checker-specific evidence; it must be JSON-serialisable.
 	Details any `json:"details,omitempty"`
+	// Anomalies are what the checker found wrong or could not decide, from
+	// Details when it is an Evidencer; run fills them in.
+	Anomalies []Anomaly `json:"anomalies,omitempty"`
 	// Children are the results of composed checkers, in their given order.
 	Children []Result `json:"children,omitempty"`
 	// Visualizations are HTML pages to embed in the report.
@@ -155,7 +158,8 @@ func (c composed) Check(ctx context.Context, ops []history.Op) Result {
 
 // run calls c.Check, turning a panic into an unknown result: one broken
 // checker must not take the verdicts of the others down with it, and its
-// failure must still be visible.
+// failure must still be visible. It fills in the result's anomalies from
+// its details.
 func run(ctx context.Context, c Checker, ops []history.Op) (r Result) {
 	start := time.Now()
 	defer func() {
@@ -171,6 +175,9 @@ func run(ctx context.Context, c Checker, ops []history.Op) (r Result) {
 	r = c.Check(ctx, ops)
 	if r.Checker == "" {
 		r.Checker = c.Name()
+	}
+	if e, ok := r.Details.(Evidencer); ok && r.Anomalies == nil {
+		r.Anomalies = e.Evidence()
 	}
 	return r
 }

@@ -1,17 +1,12 @@
 package reports
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/zkchaos/zkchaos/checker"
 	"github.com/zkchaos/zkchaos/history"
 )
 
@@ -25,16 +20,14 @@ const (
 	maxPairingWindow = 200_000 // records searched for an operation's other half
 )
 
-// evidence is one anomaly a checker reported, found in its details: what it
-// says in words, the facts beside it and the operations involved.
+// evidence is one anomaly a checker reported, laid out for the page: what
+// it says in words, the facts beside it and the operations involved.
 type evidence struct {
 	Title string
 	Text  string
-	Facts []fact
+	Facts []checker.Fact
 	Refs  []opRef
 }
-
-type fact struct{ Name, Value string }
 
 // opRef is an operation (or a span of the run) named as evidence; the page
 // links it to the charts.
@@ -44,288 +37,45 @@ type opRef struct {
 	T0, T1 float64 // seconds since the run started
 }
 
-// textFields hold a checker's explanation of one anomaly, in words.
-var textFields = []string{"explanation", "message", "evidence", "how"}
-
-// titleFields name an anomaly: its rule or kind, and the key.
-var titleFields = []string{"rule", "kind", "key"}
-
-// timePairs are fields that bound an operation or a span, in nanoseconds.
-var timePairs = [][2]string{
-	{"invoke_ns", "complete_ns"}, {"invoked_ns", "completed_ns"},
-	{"acquired_ns", "until_ns"}, {"from_ns", "to_ns"}, {"start_ns", "end_ns"},
+// evidenceOf lays out a checker's anomalies, at most maxEvidence of them,
+// with the operations they name found in the history.
+func evidenceOf(as []checker.Anomaly, look *opLookup) []evidence {
+	out := make([]evidence, 0, min(len(as), maxEvidence))
+	for _, a := range as[:min(len(as), maxEvidence)] {
+		var title []string
+		for _, s := range []string{a.Kind, a.Key} {
+			if s != "" {
+				title = append(title, s)
+			}
+		}
+		e := evidence{Title: strings.Join(title, " · "), Text: clipText(a.Text)}
+		for _, f := range a.Facts {
+			if f.Value != "" && len(e.Facts) < maxFactsPerItem {
+				e.Facts = append(e.Facts, checker.Fact{Name: f.Name, Value: clipText(f.Value)})
+			}
+		}
+		for _, r := range a.Ops {
+			e.Refs = append(e.Refs, look.ref(r))
+		}
+		e.Refs = distinctRefs(e.Refs)
+		e.Refs = e.Refs[:min(len(e.Refs), maxRefsPerItem)]
+		out = append(out, e)
+	}
+	return out
 }
 
-// callPattern is how the linearizability checker describes an operation,
-// alone or within an explanation: "process 7 on n2: read -> 3@v4
-// (12.5-13.25 ms)" or "... (from 12.5 ms, never confirmed)".
-var callPattern = regexp.MustCompile(`process (-?\d+)(?: on [^\s:]+)?: .*? \((?:(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?) ms|from (\d+(?:\.\d+)?) ms, never confirmed)\)`)
-
-// isItemList reports whether an array field lists anomalies by its name:
-// examples, violations, differences, bad patterns.
-func isItemList(field string) bool {
-	for _, w := range []string{"example", "violation", "difference"} {
-		if strings.Contains(field, w) {
-			return true
-		}
+// ref finds the operation r names in the history; a span of the run is
+// shown as a span, and an operation named over a span (a lock's acquire
+// over its hold) links to the span.
+func (l *opLookup) ref(r checker.OpRef) opRef {
+	if r.Index == checker.NoIndex {
+		return opRef{Role: r.Role, T0: seconds(r.Start), T1: seconds(max(r.Start, r.End))}
 	}
-	return field == "bad"
-}
-
-// findEvidence walks a checker's details, as JSON, for anomalies: objects
-// that explain something in words (a text field) and elements of lists of
-// examples or violations. Operations inside them are found by shape: history
-// records, invoke/complete pairs, record indexes (index, *_index, ops) and
-// time bounds (*_ns pairs), and the linearizability checker's descriptions
-// of calls.
-func findEvidence(detailsJSON []byte, look *opLookup) ([]evidence, error) {
-	if len(detailsJSON) == 0 {
-		return nil, nil
+	out := l.indexRef(r.Role, r.Index)
+	if out.T0 >= 0 && (r.Start != 0 || r.End != 0) {
+		out.T0, out.T1 = seconds(r.Start), seconds(max(r.Start, r.End))
 	}
-	v, err := decodeOrdered(detailsJSON)
-	if err != nil {
-		return nil, fmt.Errorf("read checker details: %w", err)
-	}
-	var out []evidence
-	var walk func(v any, field string)
-	walk = func(v any, field string) {
-		if len(out) >= maxEvidence {
-			return
-		}
-		switch v := v.(type) {
-		case jsonObject:
-			if v.text() != "" {
-				out = append(out, itemOf(v, field, look))
-				return
-			}
-			for _, f := range v {
-				walk(f.Val, f.Key)
-			}
-		case []any:
-			for _, e := range v {
-				if len(out) >= maxEvidence {
-					return
-				}
-				if isItemList(field) {
-					switch e := e.(type) {
-					case jsonObject:
-						out = append(out, itemOf(e, field, look))
-					case string:
-						out = append(out, evidence{Title: humanize(field), Text: clipText(e)})
-					}
-					continue
-				}
-				walk(e, field)
-			}
-		}
-	}
-	walk(v, "")
-	return out, nil
-}
-
-// itemOf makes one anomaly of an object found under field.
-func itemOf(o jsonObject, field string, look *opLookup) evidence {
-	var title []string
-	for _, k := range titleFields {
-		if s, ok := o.get(k).(string); ok && s != "" {
-			title = append(title, s)
-		}
-	}
-	if len(title) == 0 {
-		title = append(title, humanize(singular(field)))
-	}
-	e := evidence{Title: strings.Join(title, " · "), Text: clipText(o.text())}
-	used := map[string]bool{}
-	for _, k := range append(append([]string{}, textFields...), titleFields...) {
-		used[k] = true
-	}
-	// Operations the explanation names come first, then those in fields.
-	for _, s := range callPattern.FindAllString(o.text(), maxRefsPerItem) {
-		if r, ok := look.callRef("cited", s); ok {
-			e.Refs = append(e.Refs, r)
-		}
-	}
-	refsOf(o, "", look, &e.Refs, used)
-	e.Refs = distinctRefs(e.Refs)
-	for _, f := range o {
-		if used[f.Key] || len(e.Facts) >= maxFactsPerItem {
-			continue
-		}
-		if s := scalarText(f.Key, f.Val); s != "" {
-			e.Facts = append(e.Facts, fact{Name: humanize(strings.TrimSuffix(f.Key, "_ns")), Value: s})
-		}
-	}
-	if len(e.Refs) > maxRefsPerItem {
-		e.Refs = e.Refs[:maxRefsPerItem]
-	}
-	return e
-}
-
-// refsOf collects the operations in v, named role. Fields of the top-level
-// object that it turns into references are marked in used.
-func refsOf(v any, role string, look *opLookup, out *[]opRef, used map[string]bool) {
-	if len(*out) >= maxRefsPerItem {
-		return
-	}
-	mark := func(keys ...string) {
-		if used != nil {
-			for _, k := range keys {
-				used[k] = true
-			}
-		}
-	}
-	switch v := v.(type) {
-	case string:
-		if r, ok := look.callRef(role, v); ok {
-			*out = append(*out, r)
-		}
-	case []any:
-		for _, e := range v {
-			refsOf(e, role, look, out, nil)
-		}
-	case jsonObject:
-		if v.isRecord() {
-			*out = append(*out, look.recordRef(role, v, nil))
-			return
-		}
-		if inv, comp := v.get("invoke"), v.get("complete"); isRecord(inv) && isRecord(comp) {
-			if s, ok := v.get("role").(string); ok && s != "" {
-				role = s
-			}
-			*out = append(*out, look.recordRef(role, inv.(jsonObject), comp.(jsonObject)))
-			return
-		}
-		refRole := role
-		if refRole == "" {
-			refRole = "operation"
-		}
-		var idx *int64
-		for _, f := range v {
-			if f.Key == "index" || strings.HasSuffix(f.Key, "_index") {
-				if n, ok := number(f.Val); ok {
-					idx = &n
-					mark(f.Key)
-					break
-				}
-			}
-		}
-		t0, t1, pair := timeBounds(v)
-		if pair != nil {
-			mark(pair[0], pair[1])
-		}
-		switch {
-		case idx != nil:
-			r := look.indexRef(refRole, *idx)
-			if pair != nil {
-				r.T0, r.T1 = t0, t1
-			}
-			*out = append(*out, r)
-		case pair != nil && used != nil:
-			// The anomaly's own span, e.g. the overlap of two lock holds.
-			*out = append(*out, opRef{Role: "time span", T0: t0, T1: t1})
-		case pair != nil:
-			*out = append(*out, opRef{Role: refRole, Text: summaryOf(v, pair), T0: t0, T1: t1})
-		}
-		for _, f := range v {
-			switch f.Val.(type) {
-			case jsonObject, []any:
-			case string:
-				if used == nil || used[f.Key] {
-					continue
-				}
-			default:
-				continue
-			}
-			if xs, ok := f.Val.([]any); ok && f.Key == "ops" && len(xs) > 0 {
-				if _, isIndex := number(xs[0]); isIndex {
-					// Indexes of the records involved.
-					for _, x := range xs {
-						if n, ok := number(x); ok && len(*out) < maxRefsPerItem {
-							*out = append(*out, look.indexRef("op", n))
-						}
-					}
-					mark(f.Key)
-					continue
-				}
-			}
-			before := len(*out)
-			refsOf(f.Val, humanize(f.Key), look, out, nil)
-			if len(*out) > before {
-				mark(f.Key)
-			}
-		}
-	}
-}
-
-// timeBounds finds the first pair of time fields of o, in seconds.
-func timeBounds(o jsonObject) (float64, float64, *[2]string) {
-	for _, p := range timePairs {
-		a, okA := number(o.get(p[0]))
-		b, okB := number(o.get(p[1]))
-		if okA && okB {
-			return seconds(a), seconds(max(a, b)), &p
-		}
-	}
-	return 0, 0, nil
-}
-
-// summaryOf renders the scalar fields of o other than the time pair, e.g.
-// "element 5, path /q/e-0000000003, seq 3".
-func summaryOf(o jsonObject, pair *[2]string) string {
-	var parts []string
-	for _, f := range o {
-		if f.Key == pair[0] || f.Key == pair[1] {
-			continue
-		}
-		if s := scalarText(f.Key, f.Val); s != "" {
-			parts = append(parts, humanize(strings.TrimSuffix(f.Key, "_ns"))+" "+s)
-		}
-	}
-	return strings.Join(parts, ", ")
-}
-
-// scalarText renders a scalar or a list of scalars; "" for anything else.
-// Fields in nanoseconds are shown in seconds.
-func scalarText(key string, v any) string {
-	switch v := v.(type) {
-	case string:
-		return clipText(v)
-	case bool:
-		return strconv.FormatBool(v)
-	case json.Number:
-		if strings.HasSuffix(key, "_ns") {
-			if n, err := v.Int64(); err == nil {
-				return formatSeconds(float64(n)/1e9) + " s"
-			}
-		}
-		return v.String()
-	case []any:
-		var parts []string
-		for i, e := range v {
-			if i == 10 {
-				parts = append(parts, fmt.Sprintf("… (%d in all)", len(v)))
-				break
-			}
-			s := scalarText(key, e)
-			if s == "" {
-				return ""
-			}
-			parts = append(parts, s)
-		}
-		return strings.Join(parts, ", ")
-	}
-	return ""
-}
-
-// humanize turns a JSON field name into words: not_placeable -> not placeable.
-func humanize(field string) string { return strings.ReplaceAll(field, "_", " ") }
-
-// singular drops a plural's s: violations -> violation.
-func singular(field string) string {
-	if strings.HasSuffix(field, "s") && !strings.HasSuffix(field, "ss") {
-		return field[:len(field)-1]
-	}
-	return field
+	return out
 }
 
 // clipText cuts a text at maxEvidenceText characters.
@@ -400,32 +150,6 @@ func (l *opLookup) indexRef(role string, idx int64) opRef {
 	return refOfCall(role, inv, comp)
 }
 
-// recordRef refers to a call given as its records in the details; the
-// history's own records are preferred when their indexes are found.
-func (l *opLookup) recordRef(role string, inv, comp jsonObject) opRef {
-	get := func(o jsonObject) *history.Op {
-		if o == nil {
-			return nil
-		}
-		if n, ok := number(o.get("index")); ok {
-			if i, ok := l.position(n); ok && l.ops[i].F == o.str("f") {
-				return &l.ops[i]
-			}
-		}
-		op := o.op()
-		return &op
-	}
-	a, b := get(inv), get(comp)
-	if comp == nil && a != nil {
-		if i, ok := l.position(a.Index); ok && &l.ops[i] == a {
-			a, b = l.pair(i)
-		} else if a.Type != history.Invoke {
-			a, b = nil, a
-		}
-	}
-	return refOfCall(role, a, b)
-}
-
 // distinctRefs lists each operation once, with every role it was named in.
 func distinctRefs(refs []opRef) []opRef {
 	at := map[opRef]int{} // the reference without its role -> its place in out
@@ -443,36 +167,6 @@ func distinctRefs(refs []opRef) []opRef {
 		}
 	}
 	return out
-}
-
-// callRef refers to the call of process p invoked at the time s names, as
-// the linearizability checker describes calls; the text is kept as written.
-func (l *opLookup) callRef(role, s string) (opRef, bool) {
-	m := callPattern.FindStringSubmatch(s)
-	if m == nil || m[0] != s {
-		return opRef{}, false
-	}
-	p, _ := strconv.ParseInt(m[1], 10, 64)
-	from, to := m[2], m[3]
-	if from == "" {
-		from = m[4]
-	}
-	startMS, _ := strconv.ParseFloat(from, 64)
-	r := opRef{Role: role, Text: s, T0: startMS / 1e3, T1: startMS / 1e3}
-	if to != "" {
-		endMS, _ := strconv.ParseFloat(to, 64)
-		r.T1 = endMS / 1e3
-	}
-	at := int64(startMS * 1e6)
-	// Times are written to the microsecond: find the invocation within one.
-	i := sort.Search(len(l.ops), func(i int) bool { return l.ops[i].Time >= at-1000 })
-	for ; i < len(l.ops) && l.ops[i].Time <= at+1000; i++ {
-		if op := l.ops[i]; op.Type == history.Invoke && int64(op.Process) == p {
-			r.Text = fmt.Sprintf("%s [#%d]", s, op.Index)
-			break
-		}
-	}
-	return r, true
 }
 
 // refOfCall refers to a call given by its records.
@@ -579,139 +273,4 @@ func equalInt64s(a, b []int64) bool {
 		}
 	}
 	return true
-}
-
-// jsonObject is a JSON object with its fields in the order written, so that
-// evidence reads in the order the checker gave it.
-type jsonObject []jsonField
-
-type jsonField struct {
-	Key string
-	Val any
-}
-
-func (o jsonObject) get(key string) any {
-	for _, f := range o {
-		if f.Key == key {
-			return f.Val
-		}
-	}
-	return nil
-}
-
-func (o jsonObject) str(key string) string {
-	s, _ := o.get(key).(string)
-	return s
-}
-
-// text is the first explanation in words the object holds.
-func (o jsonObject) text() string {
-	for _, k := range textFields {
-		if s := o.str(k); s != "" {
-			return s
-		}
-	}
-	return ""
-}
-
-// isRecord reports whether the object is a history record.
-func (o jsonObject) isRecord() bool {
-	_, hasIndex := number(o.get("index"))
-	_, hasTime := number(o.get("time"))
-	return hasIndex && hasTime && o.str("type") != "" && o.str("f") != ""
-}
-
-func isRecord(v any) bool {
-	o, ok := v.(jsonObject)
-	return ok && o.isRecord()
-}
-
-// op rebuilds a history record from the object.
-func (o jsonObject) op() history.Op {
-	op := history.Op{Type: history.Type(o.str("type")), F: o.str("f"), Key: o.str("key"), Path: o.str("path"),
-		Node: o.str("node"), Error: o.str("error"), Event: o.str("event")}
-	op.Index, _ = number(o.get("index"))
-	op.Time, _ = number(o.get("time"))
-	if n, ok := number(o.get("process")); ok {
-		op.Process = history.Process(n)
-	} else if o.str("process") == "nemesis" {
-		op.Process = history.NemesisProcess
-	}
-	if n, ok := number(o.get("value")); ok {
-		op.Value = &n
-	}
-	if n, ok := number(o.get("version")); ok {
-		op.Version = history.Int32(int32(n))
-	}
-	if n, ok := number(o.get("expect")); ok {
-		op.Expect = history.Int32(int32(n))
-	}
-	return op
-}
-
-// number reads an integer JSON number.
-func number(v any) (int64, bool) {
-	n, ok := v.(json.Number)
-	if !ok {
-		return 0, false
-	}
-	i, err := n.Int64()
-	return i, err == nil
-}
-
-// decodeOrdered decodes JSON into jsonObject, []any, string, json.Number,
-// bool and nil, keeping the order of object fields.
-func decodeOrdered(b []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	v, err := decodeValue(dec)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("trailing data after the JSON value")
-	}
-	return v, nil
-}
-
-func decodeValue(dec *json.Decoder) (any, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			var o jsonObject
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				key, _ := kt.(string)
-				v, err := decodeValue(dec)
-				if err != nil {
-					return nil, err
-				}
-				o = append(o, jsonField{Key: key, Val: v})
-			}
-			_, err := dec.Token() // }
-			return o, err
-		case '[':
-			a := []any{}
-			for dec.More() {
-				v, err := decodeValue(dec)
-				if err != nil {
-					return nil, err
-				}
-				a = append(a, v)
-			}
-			_, err := dec.Token() // ]
-			return a, err
-		}
-		return nil, fmt.Errorf("unexpected %v", t)
-	default:
-		return t, nil
-	}
 }

@@ -1,8 +1,10 @@
 package reports
 
 import (
-	"encoding/json"
+	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -31,140 +33,137 @@ func evidenceHistory() []history.Op {
 	return ops
 }
 
-func evidenceOf(t *testing.T, details any) []evidence {
-	t.Helper()
-	raw, err := json.Marshal(details)
-	require.NoError(t, err)
-	ev, err := findEvidence(raw, newOpLookup(evidenceHistory()))
-	require.NoError(t, err)
-	return ev
+func layOut(as ...checker.Anomaly) []evidence {
+	return evidenceOf(as, newOpLookup(evidenceHistory()))
 }
 
-func TestFindEvidenceResolvesRecordIndexes(t *testing.T) {
-	// As the transactions and watches checkers write them.
-	ev := evidenceOf(t, map[string]any{
-		"violation_count": 1,
-		"violations":      []any{map[string]any{"rule": "fractured", "key": "k1", "message": "a snapshot saw half a transaction", "ops": []int{1, 2}}},
-	})
+func TestEvidenceNamesTheCallsBehindRecords(t *testing.T) {
+	ev := layOut(checker.Anomaly{Kind: "fractured", Key: "k1", Text: "a snapshot saw half a transaction",
+		Ops: []checker.OpRef{checker.Op("involved", 1), checker.Op("involved", 2)}})
 	require.Len(t, ev, 1)
 	assert.Equal(t, "fractured · k1", ev[0].Title)
 	assert.Equal(t, "a snapshot saw half a transaction", ev[0].Text)
 	assert.Empty(t, ev[0].Facts)
 	assert.Equal(t, []opRef{
-		{Role: "op", Text: "read k1 → ok 7@v3 · process 4 on n2 · #0/#1", T0: 1, T1: 1.1},
-		{Role: "op", Text: "read k1 → ok 8@v3 · process 5 on n2 · #2/#3", T0: 2, T1: 2.1},
+		{Role: "involved", Text: "read k1 → ok 7@v3 · process 4 on n2 · #0/#1", T0: 1, T1: 1.1},
+		{Role: "involved", Text: "read k1 → ok 8@v3 · process 5 on n2 · #2/#3", T0: 2, T1: 2.1},
 	}, ev[0].Refs, "a completion's index and an invocation's both name the whole call")
 }
 
-func TestFindEvidenceOfLockHoldsAndSessionChecks(t *testing.T) {
-	first := map[string]any{"process": 6, "acquired_ns": sec(4.1), "until_ns": sec(9), "ended_by": "release", "acquire_index": 7}
-	second := map[string]any{"process": 4, "acquired_ns": sec(5), "until_ns": sec(6), "ended_by": "release", "acquire_index": 3}
-	ev := evidenceOf(t, map[string]any{
-		"violation_examples": []any{map[string]any{"first": first, "second": second, "from_ns": sec(5), "to_ns": sec(6), "explanation": "both held the lock"}},
-		"examples": []any{map[string]any{"kind": "present-after-bound", "path": "/e/1", "process": 4, "invoked_ns": sec(3),
-			"completed_ns": sec(3.1), "index": 4, "evidence": "the node outlived its session"}},
-	})
-	require.Len(t, ev, 2)
-	assert.Equal(t, "present-after-bound", ev[0].Title)
-	assert.Equal(t, "the node outlived its session", ev[0].Text)
-	assert.Equal(t, []opRef{{Role: "operation", Text: "write k2 → info · process 4 on n2 · #4/#5", T0: 3, T1: 3.1}}, ev[0].Refs,
-		"the check's record, with its own times")
-	assert.Equal(t, []fact{{Name: "path", Value: "/e/1"}, {Name: "process", Value: "4"}}, ev[0].Facts)
-
-	assert.Equal(t, "violation example", ev[1].Title)
-	assert.Equal(t, "both held the lock", ev[1].Text)
-	require.Len(t, ev[1].Refs, 3)
-	assert.Equal(t, opRef{Role: "time span", T0: 5, T1: 6}, ev[1].Refs[0], "the overlap itself")
-	assert.Equal(t, opRef{Role: "first", Text: "acquire → ok v3 · process 6 on n2 · #6/#7", T0: 4.1, T1: 9}, ev[1].Refs[1],
-		"the acquire's record, spanning the hold")
-	assert.Equal(t, opRef{Role: "second", Text: "read k1 → ok 8@v3 · process 5 on n2 · #2/#3", T0: 5, T1: 6}, ev[1].Refs[2])
+func TestEvidenceOfSpansAndOperationsOverSpans(t *testing.T) {
+	ev := layOut(checker.Anomaly{Kind: "two holders", Text: "both held the lock",
+		Facts: []checker.Fact{{Name: "first ended by", Value: "release"}, {Name: "empty", Value: ""}},
+		Ops: []checker.OpRef{checker.Span("overlap", sec(5), sec(6)),
+			{Role: "first holder", Index: 6, Start: sec(4.1), End: sec(9)},
+			{Role: "second holder", Index: 2, Start: sec(5), End: sec(6)}}})
+	require.Len(t, ev, 1)
+	assert.Equal(t, "two holders", ev[0].Title)
+	assert.Equal(t, []checker.Fact{{Name: "first ended by", Value: "release"}}, ev[0].Facts, "a fact without a value is left out")
+	assert.Equal(t, []opRef{
+		{Role: "overlap", T0: 5, T1: 6},
+		{Role: "first holder", Text: "acquire → ok v3 · process 6 on n2 · #6/#7", T0: 4.1, T1: 9},
+		{Role: "second holder", Text: "read k1 → ok 8@v3 · process 5 on n2 · #2/#3", T0: 5, T1: 6},
+	}, ev[0].Refs, "the acquire's record, spanning the hold")
 }
 
-func TestFindEvidenceOfInvolvedOpsTypedOrReadBack(t *testing.T) {
+func TestEvidenceListsAnOperationOnceWithEveryRole(t *testing.T) {
+	ev := layOut(checker.Anomaly{Kind: "not linearizable", Key: "k1", Text: "no linearization",
+		Ops: []checker.OpRef{checker.Op("not placeable", 2), checker.Op("not placeable", 4), checker.Op("never linearized", 3), checker.Op("not placeable", 99)}})
+	require.Len(t, ev, 1)
+	assert.Equal(t, []opRef{
+		{Role: "not placeable, never linearized", Text: "read k1 → ok 8@v3 · process 5 on n2 · #2/#3", T0: 2, T1: 2.1},
+		{Role: "not placeable", Text: "write k2 → info · process 4 on n2 · #4/#5", T0: 3, T1: 3.1},
+		{Role: "not placeable", Text: "record #99 (not in this history)", T0: -1, T1: -1},
+	}, ev[0].Refs)
+}
+
+func TestEvidenceCapsTheItemsAndTheirOperations(t *testing.T) {
+	var as []checker.Anomaly
+	for i := range 50 {
+		a := checker.Anomaly{Kind: "again", Text: "m"}
+		for j := range 20 {
+			a.Ops = append(a.Ops, checker.Span(fmt.Sprint("span ", j), sec(float64(i)), sec(float64(i+j))))
+		}
+		as = append(as, a)
+	}
+	ev := layOut(as...)
+	assert.Len(t, ev, maxEvidence)
+	assert.Len(t, ev[0].Refs, maxRefsPerItem)
+}
+
+// TestEvidenceOfTheCheckersAsStoredInResults judges a history with a read
+// that breaks linearizability and sequential consistency, and lays out the
+// evidence from the results in memory and as read back from results.json:
+// the same either way, naming the broken read.
+func TestEvidenceOfTheCheckersAsStoredInResults(t *testing.T) {
+	ops := registerRun{Records: 1500, Workers: 6, Keys: 2, Rate: 100, KillEvery: 5 * time.Second, KillFor: 2 * time.Second, Seed: 3}.history()
+	broken := breakKey(ops, "k1")
+	var invoked int64 = -1
+	for _, c := range history.Calls(ops) {
+		if c.Complete.Index == broken {
+			invoked = c.Invoke.Index
+		}
+	}
+	require.NotEqual(t, int64(-1), invoked)
+	r := judge(ops, "broken")
+	dir := t.TempDir()
+	require.NoError(t, WriteResults(dir, r))
+	stored, err := ReadResults(dir)
+	require.NoError(t, err)
+	look := newOpLookup(ops)
+	fresh, read := checkSections(r.Check, look), checkSections(stored.Check, look)
+	require.Len(t, read, len(fresh))
+	for i := range fresh {
+		assert.Equal(t, fresh[i].Evidence, read[i].Evidence, "%s: the same evidence from results.json", fresh[i].Path)
+	}
+
+	for _, name := range []string{"linearizable", "sequential"} {
+		res, ok := r.Check.Find(name)
+		require.True(t, ok, name)
+		require.NotEmpty(t, res.Anomalies, name)
+		var named []int64
+		for _, a := range res.Anomalies {
+			for _, o := range a.Ops {
+				named = append(named, o.Index)
+			}
+		}
+		assert.Contains(t, named, invoked, "%s names the broken read by its invocation record", name)
+	}
+	lin, _ := r.Check.Find("linearizable")
+	assert.Equal(t, "not linearizable", lin.Anomalies[0].Kind)
+	assert.Equal(t, "k1", lin.Anomalies[0].Key)
+}
+
+func TestEvidenceOfTheValueRegistersCalls(t *testing.T) {
+	// Process 1 writes 1, then process 2 reads 2, which nobody wrote.
+	ops := []history.Op{
+		{Index: 0, Type: history.Invoke, F: history.Write, Process: 1, Time: sec(1), Key: "k", Value: history.Int64(1)},
+		{Index: 1, Type: history.OK, F: history.Write, Process: 1, Time: sec(1.1), Key: "k", Value: history.Int64(1)},
+		{Index: 2, Type: history.Invoke, F: history.Read, Process: 2, Time: sec(2), Key: "k"},
+		{Index: 3, Type: history.OK, F: history.Read, Process: 2, Time: sec(2.1), Key: "k", Value: history.Int64(2)},
+	}
+	r := checker.Compose("jepsen", linearizable.ValueRegister{}).Check(context.Background(), ops).Children[0]
+	require.Equal(t, checker.Invalid, r.Verdict, r.Message)
+	ev := evidenceOf(r.Anomalies, newOpLookup(ops))
+	require.Len(t, ev, 1)
+	assert.Equal(t, "not linearizable · k", ev[0].Title)
+	assert.Contains(t, ev[0].Text, "process 2: read 2")
+	assert.Equal(t, []opRef{{Role: "never linearized", Text: "read k → ok 2 · process 2 · #2/#3", T0: 2, T1: 2.1}}, ev[0].Refs,
+		"the call the explanation names, found by its record, not by its description")
+}
+
+func TestEvidenceOfSequentialViolationsNamesTheirOperations(t *testing.T) {
 	ops := evidenceHistory()
 	d := sequential.Details{Violations: 1, Examples: []sequential.Violation{{
 		Rule: sequential.RuleSessionMonotonic, Key: "k1", Session: "0x5", Explanation: "the session read v3 after v4",
 		Ops: []sequential.InvolvedOp{{Role: "read", Invoke: ops[2], Complete: ops[3]}, {Role: "observed before", Invoke: ops[0], Complete: ops[1]}},
 	}}}
-	typed := evidenceOf(t, d)
-	// results.json gives the details back as generic JSON.
-	raw, err := json.Marshal(d)
-	require.NoError(t, err)
-	var generic any
-	require.NoError(t, json.Unmarshal(raw, &generic))
-	assert.Equal(t, typed, evidenceOf(t, generic), "the same evidence either way")
-
-	require.Len(t, typed, 1)
-	assert.Equal(t, "session-monotonic · k1", typed[0].Title)
-	assert.Equal(t, []fact{{Name: "session", Value: "0x5"}}, typed[0].Facts)
+	ev := layOut(d.Evidence()...)
+	require.Len(t, ev, 1)
+	assert.Equal(t, "session-monotonic · k1", ev[0].Title)
+	assert.Equal(t, []checker.Fact{{Name: "session", Value: "0x5"}}, ev[0].Facts)
 	assert.Equal(t, []opRef{
 		{Role: "read", Text: "read k1 → ok 8@v3 · process 5 on n2 · #2/#3", T0: 2, T1: 2.1},
 		{Role: "observed before", Text: "read k1 → ok 7@v3 · process 4 on n2 · #0/#1", T0: 1, T1: 1.1},
-	}, typed[0].Refs)
-}
-
-func TestFindEvidenceOfTheLinearizabilityCheckersCalls(t *testing.T) {
-	ev := evidenceOf(t, linearizable.Details{Keys: []linearizable.KeyDetails{
-		{Key: "k0", Verdict: checker.Valid, Ops: 10},
-		{Key: "k1", Verdict: checker.Invalid, StateAfterPrefix: "7@v3",
-			Explanation:     "a read returned a value at version 3, but the write of that value made version 2: read process 4 on n2: read -> 7@v3 (1000-1100 ms); no linearization",
-			NotPlaceable:    []string{"process 5 on n2: read -> 8@v3 (2000-2100 ms)", "process 9: write(3) -> info (from 2500.5 ms, never confirmed)"},
-			NeverLinearized: "process 5 on n2: read -> 8@v3 (2000-2100 ms)"},
-	}})
-	require.Len(t, ev, 1, "only the key with an explanation")
-	assert.Equal(t, "k1", ev[0].Title)
-	assert.Contains(t, ev[0].Text, "no linearization")
-	assert.Equal(t, []opRef{
-		{Role: "cited", Text: "process 4 on n2: read -> 7@v3 (1000-1100 ms) [#0]", T0: 1, T1: 1.1},
-		{Role: "not placeable, never linearized", Text: "process 5 on n2: read -> 8@v3 (2000-2100 ms) [#2]", T0: 2, T1: 2.1},
-		{Role: "not placeable", Text: "process 9: write(3) -> info (from 2500.5 ms, never confirmed)", T0: 2.5005, T1: 2.5005},
-	}, ev[0].Refs, "the invocation is found by process and time; an operation is listed once")
-	assert.Contains(t, ev[0].Facts, fact{Name: "state after prefix", Value: "7@v3"})
-}
-
-func TestFindEvidenceOfPlainListsAndTimeSpans(t *testing.T) {
-	ev := evidenceOf(t, map[string]any{
-		"bad":         []string{"n1: java.lang.NullPointerException"},
-		"differences": []string{"n2 lacks /a"},
-		"sequence": map[string]any{"examples": []any{map[string]any{
-			"earlier": map[string]any{"element": 5, "path": "/q/e-3", "seq": 3, "invoke_ns": sec(1), "complete_ns": sec(1.5)},
-			"later":   map[string]any{"element": 6, "path": "/q/e-2", "seq": 2, "invoke_ns": sec(2), "complete_ns": sec(2.5)},
-		}}},
-		"nodes": []any{map[string]any{"node": "n1", "present": 4}},
-	})
-	require.Len(t, ev, 3)
-	assert.Equal(t, evidence{Title: "bad", Text: "n1: java.lang.NullPointerException"}, ev[0])
-	assert.Equal(t, evidence{Title: "differences", Text: "n2 lacks /a"}, ev[1])
-	assert.Equal(t, "example", ev[2].Title)
-	assert.Equal(t, []opRef{
-		{Role: "earlier", Text: "element 5, path /q/e-3, seq 3", T0: 1, T1: 1.5},
-		{Role: "later", Text: "element 6, path /q/e-2, seq 2", T0: 2, T1: 2.5},
-	}, ev[2].Refs)
-}
-
-func TestFindEvidenceOfAnIndexNotInTheHistory(t *testing.T) {
-	ev := evidenceOf(t, map[string]any{"violations": []any{map[string]any{"message": "m", "ops": []int{99}}}})
-	require.Len(t, ev, 1)
-	assert.Equal(t, []opRef{{Role: "op", Text: "record #99 (not in this history)", T0: -1, T1: -1}}, ev[0].Refs)
-}
-
-func TestFindEvidenceCapsTheItems(t *testing.T) {
-	var vs []any
-	for range 50 {
-		vs = append(vs, map[string]any{"message": "again"})
-	}
-	assert.Len(t, evidenceOf(t, map[string]any{"violations": vs}), maxEvidence)
-}
-
-func TestDecodeOrderedKeepsTheFieldOrder(t *testing.T) {
-	v, err := decodeOrdered([]byte(`{"b": 1, "a": [true, null, "x", {"z": 2, "y": 3}]}`))
-	require.NoError(t, err)
-	assert.Equal(t, jsonObject{
-		{Key: "b", Val: json.Number("1")},
-		{Key: "a", Val: []any{true, nil, "x", jsonObject{{Key: "z", Val: json.Number("2")}, {Key: "y", Val: json.Number("3")}}}},
-	}, v)
-	_, err = decodeOrdered([]byte(`{} {}`))
-	assert.Error(t, err)
-	_, err = decodeOrdered([]byte(`{"a": `))
-	assert.Error(t, err)
+	}, ev[0].Refs)
 }

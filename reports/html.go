@@ -213,13 +213,8 @@ func renderHTML(buf *bytes.Buffer, dir string, p Page) error {
 	}
 	d.FaultsShown = len(d.Faults)
 
-	look := newOpLookup(p.Ops)
+	d.Checks = checkSections(p.Results.Check, newOpLookup(p.Ops))
 	var problems []string
-	var err error
-	d.Checks, err = checkSections(p.Results.Check, look)
-	if err != nil {
-		problems = append(problems, err.Error())
-	}
 	server, err := recoveryDetails(p.Results.Check)
 	if err != nil {
 		problems = append(problems, err.Error())
@@ -323,10 +318,9 @@ func latencyRows(lat map[string]map[history.Type]Quantiles) []latencyRow {
 }
 
 // checkSections flattens the checker tree depth first, parents before
-// children, with the anomalies found in each checker's details.
-func checkSections(root checker.Result, look *opLookup) ([]checkSection, error) {
+// children, with the anomalies each checker reported.
+func checkSections(root checker.Result, look *opLookup) []checkSection {
 	var out []checkSection
-	var problems []string
 	var walk func(r checker.Result, path string, depth int)
 	walk = func(r checker.Result, path string, depth int) {
 		name := r.Checker
@@ -343,6 +337,7 @@ func checkSections(root checker.Result, look *opLookup) ([]checkSection, error) 
 			Verdict:  verdictClass(r.Verdict),
 			Message:  r.Message,
 			Duration: r.Duration,
+			Evidence: evidenceOf(r.Anomalies, look),
 		}
 		if r.Details != nil {
 			raw, err := json.Marshal(r.Details)
@@ -350,9 +345,6 @@ func checkSections(root checker.Result, look *opLookup) ([]checkSection, error) 
 				s.Details = fmt.Sprintf("%+v\n(not JSON: %v)", r.Details, err)
 			} else {
 				s.Details, s.Truncated = prettyDetails(raw)
-				if s.Evidence, err = findEvidence(raw, look); err != nil {
-					problems = append(problems, fmt.Sprintf("%s: %v", name, err))
-				}
 			}
 		}
 		for i, v := range r.Visualizations {
@@ -368,10 +360,7 @@ func checkSections(root checker.Result, look *opLookup) ([]checkSection, error) 
 		}
 	}
 	walk(root, "", 0)
-	if len(problems) > 0 {
-		return out, fmt.Errorf("checker details: %s", strings.Join(problems, "; "))
-	}
-	return out, nil
+	return out
 }
 
 // prettyDetails renders JSON details indented, cut at maxDetailsBytes.

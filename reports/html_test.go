@@ -363,7 +363,7 @@ func TestWriteHTMLListsAnomaliesWithLinksIntoTheTimeline(t *testing.T) {
 	assert.Contains(t, ends, strconv.FormatFloat(at, 'f', -1, 64), "the broken read is linked, ending when it completed")
 	assert.Contains(t, page, `<ol class="evidence">`)
 	assert.Contains(t, page, fmt.Sprintf("#%d", broken), "the read's record is named")
-	assert.Contains(t, page, `<strong>k1</strong>`, "the linearizability checker's key")
+	assert.Contains(t, page, `<strong>not linearizable · k1</strong>`, "the linearizability checker's finding and key")
 	assert.Contains(t, page, `<strong>version-agreement · k1</strong>`, "the sequential checker's rule and key")
 }
 

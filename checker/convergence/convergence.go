@@ -39,17 +39,22 @@ type Details struct {
 	Digest map[string]map[string]int64 `json:"digest,omitempty"`
 	// Unreachable lists nodes whose snapshot failed, with the error.
 	Unreachable map[string]string `json:"unreachable,omitempty"`
+	// snapshots are the index of each node's snapshot record.
+	snapshots map[string]int64
+	// differ are the znodes of Differences, in the same order.
+	differ []string
 }
 
 // Check compares the snapshots in the history.
 func (Checker) Check(_ context.Context, ops []history.Op) checker.Result {
 	start := time.Now()
 	snaps := map[string]map[string]string{}
-	d := Details{Nodes: map[string]int{}, Digest: map[string]map[string]int64{}, Unreachable: map[string]string{}}
+	d := Details{Nodes: map[string]int{}, Digest: map[string]map[string]int64{}, Unreachable: map[string]string{}, snapshots: map[string]int64{}}
 	for _, op := range ops {
 		if op.F != history.FSnapshot || !op.IsNemesis() {
 			continue
 		}
+		d.snapshots[op.Node] = op.Index
 		// mntr answers on a connection of its own: a node whose walk
 		// failed may still report what its digest check found.
 		if len(op.Metrics) > 0 {
@@ -65,14 +70,9 @@ func (Checker) Check(_ context.Context, ops []history.Op) checker.Result {
 	r := checker.Result{Checker: "convergence"}
 
 	var mismatches []string
-	for node, m := range d.Digest {
-		for k, v := range m {
-			if strings.Contains(k, "mismatch") && v > 0 {
-				mismatches = append(mismatches, fmt.Sprintf("%s %s=%d", node, k, v))
-			}
-		}
+	for _, m := range digestMismatches(d.Digest) {
+		mismatches = append(mismatches, m.String())
 	}
-	sort.Strings(mismatches)
 
 	nodes := make([]string, 0, len(snaps))
 	for n := range snaps {
@@ -107,6 +107,7 @@ func (Checker) Check(_ context.Context, ops []history.Op) checker.Result {
 					parts[i] = n + "=" + vals[i]
 				}
 				d.Differences = append(d.Differences, p+": "+strings.Join(parts, " "))
+				d.differ = append(d.differ, p)
 			}
 		}
 	}

@@ -58,6 +58,7 @@ func explain(d *KeyDetails, kh *keyHistory, info porcupine.LinearizationInfo) {
 	d.LongestPrefix = len(best)
 	d.StateAfterPrefix = state.String()
 	d.NotPlaceable = descs[:min(len(descs), maxNotPlaceable)]
+	d.cited = cite(roleNotPlaceable, kh.invokedAt, next[:min(len(next), maxNotPlaceable)]...)
 	d.Explanation = fmt.Sprintf("no linearization; the longest linearizable prefix has %d of %d operations and leaves the register at %s; these operations could not be placed next: %s",
 		len(best), n, state, listOps(descs))
 
@@ -75,6 +76,7 @@ func explain(d *KeyDetails, kh *keyHistory, info porcupine.LinearizationInfo) {
 	}
 	if never >= 0 {
 		d.NeverLinearized = describeCall(kh, never)
+		d.cited = append(d.cited, cite(roleNeverLinearized, kh.invokedAt, never)...)
 	}
 }
 

@@ -121,6 +121,8 @@ type KeyDetails struct {
 	// NeverLinearized is the first operation, by call time, that is in no
 	// partial linearization at all: usually the culprit.
 	NeverLinearized string `json:"never_linearized,omitempty"`
+	// cited are the operations the explanation names.
+	cited []checker.OpRef
 }
 
 // Name returns "linearizable".
@@ -309,7 +311,7 @@ func (l Checker) checkKey(kh *keyHistory, deadline time.Time, stop *atomic.Bool,
 	}
 	if order.verdict == orderInvalid && len(kh.ops) > confirmMaxOps {
 		d.Verdict, d.Method = checker.Invalid, MethodVersionOrder
-		d.Explanation = order.reason
+		d.Explanation, d.cited = order.reason, cite(roleCited, kh.invokedAt, order.ops...)
 		return done(keyOutcome{details: d})
 	}
 	if order.verdict == orderInvalid && (timeout == 0 || timeout > confirmBudget) {
@@ -325,7 +327,7 @@ func (l Checker) checkKey(kh *keyHistory, deadline time.Time, stop *atomic.Bool,
 	case order.verdict == orderInvalid && result == porcupine.Unknown && !stop.Load():
 		// The contradiction stands without the search's confirmation.
 		o.details.Verdict, o.details.Method = checker.Invalid, MethodVersionOrder
-		o.details.Explanation = order.reason
+		o.details.Explanation, o.details.cited = order.reason, cite(roleCited, kh.invokedAt, order.ops...)
 		return done(o)
 	case stop.Load():
 		o.details.Explanation = "cancelled before it finished"
@@ -339,6 +341,7 @@ func (l Checker) checkKey(kh *keyHistory, deadline time.Time, stop *atomic.Bool,
 		explain(&o.details, kh, info)
 		if order.verdict == orderInvalid {
 			o.details.Explanation = order.reason + "; " + o.details.Explanation
+			o.details.cited = append(cite(roleCited, kh.invokedAt, order.ops...), o.details.cited...)
 		}
 	}
 	if o.details.Verdict == checker.Invalid || visualizeAll {

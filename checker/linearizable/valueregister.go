@@ -332,6 +332,7 @@ func (v ValueRegister) checkKey(ctx context.Context, k *valueKey, deadline time.
 		d.Verdict, d.Method = checker.Invalid, method
 		d.Explanation = describeValueCall(k, i) + ", but " + why
 		d.NeverLinearized = describeValueCall(k, i)
+		d.cited = cite(roleNeverLinearized, k.invokedAt, i)
 		return done(keyOutcome{details: d, visual: v.visualize(k, k.ops[i].Return, deadline, draw)}), 0
 	}
 	// The whole search decides most histories at once. One it cannot

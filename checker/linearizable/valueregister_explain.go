@@ -16,6 +16,7 @@ func explainWindow(d *KeyDetails, k *valueKey, w []int) {
 	}
 	d.NeverLinearized = descs[len(descs)-1]
 	d.NotPlaceable = descs[:min(len(descs), maxNotPlaceable)]
+	d.cited = append(cite(roleNotPlaceable, k.invokedAt, w[:min(len(w), maxNotPlaceable)]...), cite(roleNeverLinearized, k.invokedAt, w[len(w)-1])...)
 	d.Explanation = fmt.Sprintf("the %d operations invoked and completed between records %d and %d cannot be ordered from any value the register could hold before them, whatever the operations around them did: %s",
 		len(w), first.Invoke.Index+1, last.Complete.Index+1, listOps(descs))
 }
@@ -59,8 +60,10 @@ func explainValue(d *KeyDetails, k *valueKey, out linsearch.Outcome[int64]) {
 	d.LongestPrefix = len(out.Order)
 	d.StateAfterPrefix = describeValue(out.State)
 	d.NotPlaceable = descs[:min(len(descs), maxNotPlaceable)]
+	d.cited = cite(roleNotPlaceable, k.invokedAt, next[:min(len(next), maxNotPlaceable)]...)
 	if len(next) > 0 {
 		d.NeverLinearized = descs[0]
+		d.cited = append(d.cited, cite(roleNeverLinearized, k.invokedAt, next[0])...)
 	}
 	d.Explanation = fmt.Sprintf("no order of the operations fits the register; the longest linearizable prefix places %d of %d definite operations and leaves the register at %s, and none of these fits next: %s",
 		definite, total, describeValue(out.State), listOps(descs))

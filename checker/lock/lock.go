@@ -79,6 +79,8 @@ type Hold struct {
 	SessionEnded int64 `json:"session_ended_ns,omitempty"`
 	// AcquireIndex is the index of the acquire's completion record.
 	AcquireIndex int64 `json:"acquire_index"`
+	// invoked is the index of the acquire's invocation record.
+	invoked int64
 }
 
 // proven reports whether some part of the hold is proven.
@@ -270,7 +272,7 @@ func holdsOf(ops []history.Op) []Hold {
 				continue
 			}
 			h := Hold{Process: p, Session: ownerOf(c), Path: c.Complete.Path,
-				Acquired: c.Complete.Time, Until: last, EndedBy: "end of history", AcquireIndex: c.Complete.Index}
+				Acquired: c.Complete.Time, Until: last, EndedBy: "end of history", AcquireIndex: c.Complete.Index, invoked: c.Invoke.Index}
 			var proof int64
 			if s, ok := alive[h.Session]; ok && h.Session != 0 {
 				proof = s

@@ -71,7 +71,7 @@ func judgeRead(r znodes.Read, elems map[int64]*element, wildcards []int64, order
 		}
 		if seq, ok := znodes.SequenceOf(el.okPath); ok && hasNewest && newest.Seq > seq {
 			skips = append(skips, Skip{
-				Older: znodes.SequencedElement{Element: e, Path: el.okPath, Seq: seq},
+				Older: znodes.SequencedElement{Element: e, Path: el.okPath, Seq: seq, Index: el.okIndex},
 				Newer: newest.SequencedElement, How: "present on " + r.Node})
 		}
 	}
@@ -105,7 +105,7 @@ func judgeRead(r znodes.Read, elems map[int64]*element, wildcards []int64, order
 			wild++
 		}
 	}
-	nr := NodeResult{Node: r.Node, Present: len(c.Complete.Values), Verdict: checker.Valid}
+	nr := NodeResult{Node: r.Node, Present: len(c.Complete.Values), Verdict: checker.Valid, read: c.Invoke.Index}
 	if len(missing) > wild {
 		nr.Lost, nr.LostAtLeast = znodes.SampleOf(missing), len(missing)-wild
 	} else {
@@ -131,24 +131,53 @@ func ackedEnqueueBefore(el *element, t int64) bool {
 	return false
 }
 
+// finding is one kind of wrong the queue shows, and its elements.
+type finding struct {
+	kind, what string
+	s          znodes.ElementSample
+}
+
+// String renders the finding as the message names it.
+func (f finding) String() string { return fmt.Sprintf("%s %s", f.what, f.s) }
+
+// present keeps the findings that have elements.
+func present(fs ...finding) []finding {
+	var out []finding
+	for _, f := range fs {
+		if f.s.Count > 0 {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// nodeFindings lists what is wrong with a node's final read.
+func nodeFindings(n NodeResult) []finding {
+	lost := finding{"lost element", fmt.Sprintf("lost at least %d of the acknowledged elements", n.LostAtLeast), n.Lost}
+	if n.LostAtLeast == 0 {
+		lost.s = znodes.ElementSample{}
+	}
+	return present(lost,
+		finding{"resurrected", "still holds elements already dequeued", n.Resurrected},
+		finding{"returned", "lacks elements seen before and after it", n.Returned},
+		finding{"phantom", "holds elements never enqueued", n.Phantom},
+		finding{"failed enqueue present", "holds elements whose enqueue certainly failed", n.FailedPresent},
+		finding{"duplicate", "holds elements twice", n.Duplicated})
+}
+
+// dequeueFindings lists what is wrong with the dequeues.
+func dequeueFindings(d Details) []finding {
+	return present(
+		finding{"dequeued twice", "dequeued twice", d.DequeuedTwice},
+		finding{"phantom dequeue", "dequeued but never enqueued", d.PhantomDequeued},
+		finding{"failed enqueue dequeued", "dequeued though their enqueue certainly failed", d.FailedDequeued},
+		finding{"moved path", "dequeued from another znode than their enqueue created", d.MovedPath})
+}
+
 func describeNode(n NodeResult) string {
 	var parts []string
-	if n.LostAtLeast > 0 {
-		parts = append(parts, fmt.Sprintf("lost at least %d of the acknowledged elements %s", n.LostAtLeast, n.Lost))
-	}
-	for _, p := range []struct {
-		what string
-		s    znodes.ElementSample
-	}{
-		{"still holds elements already dequeued", n.Resurrected},
-		{"lacks elements seen before and after it", n.Returned},
-		{"holds elements never enqueued", n.Phantom},
-		{"holds elements whose enqueue certainly failed", n.FailedPresent},
-		{"holds elements twice", n.Duplicated},
-	} {
-		if p.s.Count > 0 {
-			parts = append(parts, fmt.Sprintf("%s %s", p.what, p.s))
-		}
+	for _, f := range nodeFindings(n) {
+		parts = append(parts, f.String())
 	}
 	return fmt.Sprintf("node %s %s", n.Node, strings.Join(parts, ", "))
 }

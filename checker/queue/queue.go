@@ -112,6 +112,8 @@ type NodeResult struct {
 	Duplicated znodes.ElementSample `json:"duplicated"`
 	// Recovered are present elements whose enqueue was indeterminate.
 	Recovered znodes.ElementSample `json:"recovered"`
+	// read is the index of the final read's invocation record.
+	read int64
 }
 
 // Details is the evidence of the queue Checker.
@@ -145,12 +147,15 @@ type Details struct {
 	Unread []string `json:"unread,omitempty"`
 	// Malformed counts operations lacking what the checker needs.
 	Malformed int `json:"malformed,omitempty"`
+	// calls are each element's enqueues and ok dequeues.
+	calls map[int64][]checker.OpRef
 }
 
 // element is what the history says about one element.
 type element struct {
 	enqueues   []history.Call
 	okPath     string
+	okIndex    int64 // the invocation record of the enqueue that made okPath
 	okDequeues []history.Call
 	// infoTries are the invoke times of indeterminate dequeues that tried
 	// this element.
@@ -200,13 +205,14 @@ func (Checker) check(ctx context.Context, ops []history.Op) checker.Result {
 			e := *c.Invoke.Value
 			el := get(e)
 			el.enqueues = append(el.enqueues, c)
+			d.cite(e, "enqueue", c)
 			switch c.Type() {
 			case history.OK:
 				d.Enqueues.OK++
 				if p, n, ok := znodes.SequentialName(c); ok {
-					el.okPath = p
+					el.okPath, el.okIndex = p, c.Invoke.Index
 					seqCreates = append(seqCreates, znodes.Create{Element: e, Path: p, Seq: n,
-						Invoke: c.Invoke.Time, Complete: c.Complete.Time})
+						Invoke: c.Invoke.Time, Complete: c.Complete.Time, Index: c.Invoke.Index})
 				}
 			case history.Fail:
 				d.Enqueues.Fail++
@@ -229,6 +235,7 @@ func (Checker) check(ctx context.Context, ops []history.Op) checker.Result {
 			e := *c.Complete.Value
 			el := get(e)
 			el.okDequeues = append(el.okDequeues, c)
+			d.cite(e, "dequeue", c)
 			path := c.Complete.Path
 			if path != "" && el.okPath != "" && path != el.okPath {
 				d.MovedPath.First = append(d.MovedPath.First, e)
@@ -236,7 +243,7 @@ func (Checker) check(ctx context.Context, ops []history.Op) checker.Result {
 			path = znodes.FirstPath(path, el.okPath)
 			if n, ok := znodes.SequenceOf(path); ok {
 				deqs = append(deqs, okDequeue{index: len(deqs), SequencedElement: znodes.SequencedElement{
-					Element: e, Path: path, Seq: n, Invoke: c.Invoke.Time, Complete: c.Complete.Time}})
+					Element: e, Path: path, Seq: n, Invoke: c.Invoke.Time, Complete: c.Complete.Time, Index: c.Invoke.Index}})
 			}
 		case history.Fail:
 			d.Dequeues.Fail++
@@ -292,18 +299,8 @@ func (Checker) check(ctx context.Context, ops []history.Op) checker.Result {
 	sort.SliceStable(d.Nodes, func(i, j int) bool { return d.Nodes[i].Node < d.Nodes[j].Node })
 
 	var problems []string
-	for _, p := range []struct {
-		what string
-		s    znodes.ElementSample
-	}{
-		{"dequeued twice", d.DequeuedTwice},
-		{"dequeued but never enqueued", d.PhantomDequeued},
-		{"dequeued though their enqueue certainly failed", d.FailedDequeued},
-		{"dequeued from another znode than their enqueue created", d.MovedPath},
-	} {
-		if p.s.Count > 0 {
-			problems = append(problems, fmt.Sprintf("elements %s: %s", p.what, p.s))
-		}
+	for _, f := range dequeueFindings(d) {
+		problems = append(problems, fmt.Sprintf("elements %s: %s", f.what, f.s))
 	}
 	for _, n := range d.Nodes {
 		if n.Verdict == checker.Invalid {
@@ -315,8 +312,7 @@ func (Checker) check(ctx context.Context, ops []history.Op) checker.Result {
 	}
 	if d.Skipped > 0 {
 		s := d.SkipExamples[0]
-		problems = append(problems, fmt.Sprintf("%s out of order (e.g. %d at %s was %s after %d at %s had been dequeued)",
-			checker.Plural(d.Skipped, "element", "elements"), s.Older.Element, s.Older.Path, s.How, s.Newer.Element, s.Newer.Path))
+		problems = append(problems, fmt.Sprintf("%s out of order (e.g. %s)", checker.Plural(d.Skipped, "element", "elements"), s))
 	}
 
 	res := checker.Result{Details: d}

@@ -60,6 +60,10 @@ var knownBugs = []struct {
 
 var errorLine = regexp.MustCompile(`\b(ERROR|FATAL)\b`)
 
+// Details is the evidence of the server-logs checker: what each node's log
+// held, by node name.
+type Details map[string]NodeLog
+
 // NodeLog is what one node's log held.
 type NodeLog struct {
 	// Lines counts the lines read, the harness's own markers left out.
@@ -81,7 +85,7 @@ type NodeLog struct {
 // Check reads every log; the history is not needed.
 func (s Checker) Check(ctx context.Context, _ []history.Op) checker.Result {
 	start := time.Now()
-	details := map[string]NodeLog{}
+	details := Details{}
 	var bad, errs, empty int
 	var firstBad string
 	var unread []string // nodes whose log could not be read whole

@@ -51,7 +51,7 @@ func TestServerLogs(t *testing.T) {
 	missing := Checker{Logs: map[string]string{"n1": filepath.Join(t.TempDir(), "nope.log"), "n2": calm}}.Check(ctx, nil)
 	assert.Equal(t, checker.Unknown, missing.Verdict, "a log not read is not judged: %s", missing.Message)
 	assert.Contains(t, missing.Message, "1 server log of 2 could not be read whole")
-	assert.NotEmpty(t, missing.Details.(map[string]NodeLog)["n1"].Error)
+	assert.NotEmpty(t, missing.Details.(Details)["n1"].Error)
 	r = Checker{Logs: map[string]string{"n1": filepath.Join(t.TempDir(), "nope.log"), "n2": npe}}.Check(ctx, nil)
 	assert.Equal(t, checker.Invalid, r.Verdict, "what was read still counts: %s", r.Message)
 

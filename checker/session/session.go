@@ -123,6 +123,8 @@ type Violation struct {
 	Invoked   int64           `json:"invoked_ns"`
 	Completed int64           `json:"completed_ns"`
 	Index     int64           `json:"index"`
+	// invoked is the index of the check's invocation record.
+	invoked int64
 	// Evidence says what the check contradicts.
 	Evidence string `json:"evidence"`
 }
@@ -271,7 +273,7 @@ func (s Checker) check(ctx context.Context, ops []history.Op) checker.Result {
 		n := nodes[path]
 		present := *c.Complete.Value == 1
 		v := Violation{Path: path, Process: c.Invoke.Process, Invoked: c.Invoke.Time,
-			Completed: c.Complete.Time, Index: c.Complete.Index}
+			Completed: c.Complete.Time, Index: c.Complete.Index, invoked: c.Invoke.Index}
 		var readOwner int64
 		if vs := c.Complete.Values; present && len(vs) > 0 {
 			readOwner = vs[0]

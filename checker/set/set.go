@@ -70,6 +70,8 @@ type NodeResult struct {
 	Recovered znodes.ElementSample `json:"recovered"`
 	// UnknownOutcome are indeterminate adds that are absent: allowed.
 	UnknownOutcome znodes.ElementSample `json:"unknown_outcome"`
+	// read is the index of the final read's invocation record.
+	read int64
 }
 
 // Details is the evidence of the set Checker.
@@ -85,6 +87,8 @@ type Details struct {
 	// Malformed counts operations that lack what the checker needs (an add
 	// without a value); they are left out.
 	Malformed int `json:"malformed,omitempty"`
+	// adds are the invocation records of each element's adds.
+	adds map[int64][]int64
 }
 
 // addState is what the history says about one element's adds.
@@ -171,12 +175,16 @@ func (Checker) check(ctx context.Context, ops []history.Op) checker.Result {
 			adds[e] = st
 		}
 		st.calls = append(st.calls, c)
+		if d.adds == nil {
+			d.adds = map[int64][]int64{}
+		}
+		d.adds[e] = append(d.adds[e], c.Invoke.Index)
 		switch c.Type() {
 		case history.OK:
 			d.Adds.OK++
 			if p, n, ok := znodes.SequentialName(c); ok {
 				seqCreates = append(seqCreates, znodes.Create{
-					Element: e, Path: p, Seq: n, Invoke: c.Invoke.Time, Complete: c.Complete.Time})
+					Element: e, Path: p, Seq: n, Invoke: c.Invoke.Time, Complete: c.Complete.Time, Index: c.Invoke.Index})
 			}
 		case history.Fail:
 			d.Adds.Fail++
@@ -288,7 +296,7 @@ func judgeRead(r znodes.Read, adds map[int64]*addState, seen map[int64]int64) No
 		}
 	}
 	nr := NodeResult{
-		Node: r.Node, Present: len(c.Complete.Values),
+		Node: r.Node, Present: len(c.Complete.Values), read: c.Invoke.Index,
 		Lost: znodes.SampleOf(lost), Diverged: znodes.SampleOf(diverged), Phantom: znodes.SampleOf(phantom),
 		FailedPresent: znodes.SampleOf(failed), Duplicated: znodes.SampleOf(dup),
 		Recovered: znodes.SampleOf(recovered), UnknownOutcome: znodes.SampleOf(unknown),
@@ -305,21 +313,34 @@ func seenBefore(seen map[int64]int64, e, t int64) bool {
 	return ok && s < t
 }
 
+// finding is one kind of wrong a final read can show, and its elements.
+type finding struct {
+	kind, what string
+	s          znodes.ElementSample
+}
+
+// findings lists what is wrong with a node's final read, as the message
+// names it.
+func findings(n NodeResult) []finding {
+	var out []finding
+	for _, f := range []finding{
+		{"lost add", "lost acknowledged adds", n.Lost},
+		{"diverged", "lost elements an earlier final read saw", n.Diverged},
+		{"phantom", "holds elements never added", n.Phantom},
+		{"failed add present", "holds elements whose add certainly failed", n.FailedPresent},
+		{"duplicate", "holds elements twice", n.Duplicated},
+	} {
+		if f.s.Count > 0 {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 func describeNode(n NodeResult) string {
 	var parts []string
-	for _, p := range []struct {
-		what string
-		s    znodes.ElementSample
-	}{
-		{"lost acknowledged adds", n.Lost},
-		{"lost elements an earlier final read saw", n.Diverged},
-		{"holds elements never added", n.Phantom},
-		{"holds elements whose add certainly failed", n.FailedPresent},
-		{"holds elements twice", n.Duplicated},
-	} {
-		if p.s.Count > 0 {
-			parts = append(parts, fmt.Sprintf("%s %s", p.what, p.s))
-		}
+	for _, f := range findings(n) {
+		parts = append(parts, fmt.Sprintf("%s %s", f.what, f.s))
 	}
 	return fmt.Sprintf("node %s %s", n.Node, strings.Join(parts, ", "))
 }

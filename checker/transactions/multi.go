@@ -86,6 +86,8 @@ type Violation struct {
 	Message string `json:"message"`
 	// Ops are the indexes of the records involved.
 	Ops []int64 `json:"ops"`
+	// invoked are the invocation records of the calls involved.
+	invoked []int64
 }
 
 const violationLimit = 20
@@ -126,14 +128,15 @@ func (s *state) violate(rule, msg string, calls ...int) {
 	if len(s.d.Violations) >= violationLimit {
 		return
 	}
-	var idx []int64
+	var idx, invoked []int64
 	for _, c := range calls {
+		invoked = append(invoked, s.calls[c].Invoke.Index)
 		idx = append(idx, s.calls[c].Invoke.Index)
 		if s.calls[c].Complete.Index >= 0 {
 			idx = append(idx, s.calls[c].Complete.Index)
 		}
 	}
-	s.d.Violations = append(s.d.Violations, Violation{Rule: rule, Message: msg, Ops: idx})
+	s.d.Violations = append(s.d.Violations, Violation{Rule: rule, Message: msg, Ops: idx, invoked: invoked})
 }
 
 // Check judges ops; the result's Details is a Details.

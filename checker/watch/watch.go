@@ -124,6 +124,8 @@ type Violation struct {
 	Message string `json:"message"`
 	// Ops are the indexes of the records involved.
 	Ops []int64 `json:"ops"`
+	// invoked are the invocation records of the calls involved.
+	invoked []int64
 }
 
 // violationLimit bounds the violations listed in the details.
@@ -193,14 +195,15 @@ func (s *state) violate(rule string, session int64, key, msg string, calls ...in
 	if len(s.d.Violations) >= violationLimit {
 		return
 	}
-	var idx []int64
+	var idx, invoked []int64
 	for _, c := range calls {
+		invoked = append(invoked, s.calls[c].Invoke.Index)
 		idx = append(idx, s.calls[c].Invoke.Index)
 		if s.calls[c].Complete.Index >= 0 {
 			idx = append(idx, s.calls[c].Complete.Index)
 		}
 	}
-	s.d.Violations = append(s.d.Violations, Violation{Rule: rule, Session: session, Key: key, Message: msg, Ops: idx})
+	s.d.Violations = append(s.d.Violations, Violation{Rule: rule, Session: session, Key: key, Message: msg, Ops: idx, invoked: invoked})
 }
 
 // Check judges ops; the result's Details is a Details.

@@ -26,6 +26,8 @@ type SequencedElement struct {
 	// (sequence checks) or dequeued (order checks) it.
 	Invoke   int64 `json:"invoke_ns"`
 	Complete int64 `json:"complete_ns"`
+	// Index is the index of the invocation record of that operation.
+	Index int64 `json:"index"`
 }
 
 // SequenceInversion is a pair of acknowledged sequential creates whose
@@ -50,6 +52,9 @@ type SequenceCheck struct {
 	Inversions int `json:"inversions"`
 	// Examples are up to 20 of those inversions.
 	Examples []SequenceInversion `json:"examples,omitempty"`
+	// creates are the invocation records of the creates of each name in
+	// SameName.
+	creates map[string][]int64
 }
 
 // Problem says in words what the names showed wrong, or "" when nothing.
@@ -78,12 +83,14 @@ type Create struct {
 	Seq int64
 	// Invoke and Complete are the times of the create.
 	Invoke, Complete int64
-	index            int
+	// Index is the index of the create's invocation record.
+	Index int64
+	index int
 }
 
 // sequenced returns the create as evidence for details.
 func (c Create) sequenced() SequencedElement {
-	return SequencedElement{Element: c.Element, Path: c.Path, Seq: c.Seq, Invoke: c.Invoke, Complete: c.Complete}
+	return SequencedElement{Element: c.Element, Path: c.Path, Seq: c.Seq, Invoke: c.Invoke, Complete: c.Complete, Index: c.Index}
 }
 
 // SequentialName returns the name and number a sequential create got: the
@@ -119,14 +126,18 @@ func SequenceOf(path string) (int64, bool) {
 // numbers that grow with real time.
 func CheckSequence(cs []Create) SequenceCheck {
 	out := SequenceCheck{Creates: len(cs)}
-	byPath := map[string]int{}
+	byPath := map[string][]int64{}
 	for i := range cs {
 		cs[i].index = i
-		byPath[cs[i].Path]++
+		byPath[cs[i].Path] = append(byPath[cs[i].Path], cs[i].Index)
 	}
-	for p, n := range byPath {
-		if n > 1 {
+	for p, idx := range byPath {
+		if len(idx) > 1 {
 			out.SameName = append(out.SameName, p)
+			if out.creates == nil {
+				out.creates = map[string][]int64{}
+			}
+			out.creates[p] = idx
 		}
 	}
 	sort.Strings(out.SameName)

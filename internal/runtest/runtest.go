@@ -43,7 +43,7 @@ func AssertValid(t testing.TB, check checker.Result) {
 		mismatched = mismatched || m["zk_digest_mismatches_count"] > 0
 	}
 	assert.True(t, mismatched, "invalid without the servers' own digest mismatch: %s", check.Message)
-	logs, ok := checks["server-logs"].Details.(map[string]serverlogs.NodeLog)
+	logs, ok := checks["server-logs"].Details.(serverlogs.Details)
 	assert.True(t, ok, "no server-log evidence: %s", check.Message)
 	seen := 0
 	for _, nl := range logs {
