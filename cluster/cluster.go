@@ -62,7 +62,8 @@ type Killer interface {
 	Kill(ctx context.Context, node Node) error
 	// Start starts a killed server again with its data intact.
 	Start(ctx context.Context, node Node) error
-	// Running reports whether the server's process is up.
+	// Running reports whether the server's process is up and not being
+	// killed; a node that is not running can be started.
 	Running(node Node) bool
 }
 

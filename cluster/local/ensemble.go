@@ -282,7 +282,9 @@ func (e *Ensemble) PeerPorts(target cluster.Node) (quorum, election int, err err
 	return n.quorumPort, n.electPort, nil
 }
 
-// Running reports whether the node's server process is up.
+// Running reports whether the node's server process is up and not being
+// killed: a node killed a moment ago is not running, even while its process
+// exits, so that a heal starts it again.
 func (e *Ensemble) Running(target cluster.Node) bool {
 	n, err := e.lookup(target)
 	if err != nil {
@@ -290,7 +292,7 @@ func (e *Ensemble) Running(target cluster.Node) bool {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return n.proc != nil && !n.proc.exited()
+	return n.proc != nil && !n.proc.exited() && !n.proc.killed.Load()
 }
 
 // PIDs maps the name of every running node to its process id, which is also

@@ -247,6 +247,22 @@ func TestKilledLeaderIsReplacedAndRestartedNodeRejoins(t *testing.T) {
 	log, err := os.ReadFile(e.LogPath(leader))
 	require.NoError(t, err)
 	assert.Equal(t, 2, strings.Count(string(log), "=== zkchaos: node started "), "the log is appended across restarts")
+
+	// A kill whose wait is cut short (the run's time limit came while the
+	// process was exiting) has still killed the node: it no longer counts
+	// as running, so the heal that checks Running starts it again.
+	victim := survivors[0]
+	cut, cutNow := context.WithCancel(ctx)
+	cutNow()
+	err = e.Kill(cut, victim)
+	if err != nil {
+		assert.ErrorIs(t, err, context.Canceled)
+	}
+	assert.False(t, e.Running(victim), "a node being killed is not running")
+	require.NoError(t, e.Start(ctx, victim), "start waits for the killed process, then starts the node")
+	assert.True(t, e.Running(victim))
+	_, err = e.WaitHealthy(ctx, waitTimeout)
+	require.NoError(t, err)
 }
 
 func TestFiveNodeEnsemble(t *testing.T) {
