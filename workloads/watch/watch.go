@@ -53,7 +53,7 @@ type Workload struct {
 func New(cfg Config) *Workload { return &Workload{cfg: cfg} }
 
 // KeyName returns the name of key i as it appears in the history.
-func KeyName(i int) string { return "k" + strconv.Itoa(i) }
+func KeyName(i int) string { return workloads.KeyName(i) }
 
 // Path returns the znode path of a key.
 func Path(key string) string { return Root + "/" + key }
@@ -90,29 +90,7 @@ func (w *Workload) Setup(ctx context.Context, env workloads.Env) error {
 	if err := w.validate(env); err != nil {
 		return err
 	}
-	conn, err := env.Connect(ctx, env.Nodes[0])
-	if err != nil {
-		return fmt.Errorf("watch setup: %w", err)
-	}
-	defer conn.Close()
-	paths := []string{Root}
-	for i := 0; i < w.cfg.Keys; i++ {
-		paths = append(paths, Path(KeyName(i)))
-	}
-	for _, p := range paths {
-		for {
-			_, err := conn.Create(p, []byte("0"), 0, zk.WorldACL(zk.PermAll))
-			if err == nil || errors.Is(err, zk.ErrNodeExists) {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("watch setup: create %s on %s: %w", p, env.Nodes[0].Name, err)
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
-	}
-	return nil
+	return workloads.SetupKeys(ctx, env, "watch", Root, w.cfg.Keys)
 }
 
 // Run starts writers and watchers and returns when stop is done, every
