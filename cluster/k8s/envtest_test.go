@@ -24,7 +24,7 @@ import (
 	"github.com/zkchaos/zkchaos/cluster/k8s"
 	"github.com/zkchaos/zkchaos/cluster/k8s/k8stest"
 	"github.com/zkchaos/zkchaos/deploy"
-	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/internal/histtest"
 	"github.com/zkchaos/zkchaos/nemesis"
 	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
@@ -256,14 +256,6 @@ func TestCloseDeletesEveryFaultInForce(t *testing.T) {
 	assert.Empty(t, chaosObjects(t, env, ns))
 }
 
-// recorder keeps the nemesis's records.
-type recorder struct{ ops []history.Op }
-
-func (r *recorder) Append(op history.Op) (history.Op, error) {
-	r.ops = append(r.ops, op)
-	return op, nil
-}
-
 func TestInterruptedScheduleLeavesNoChaosObject(t *testing.T) {
 	env, ns, e := startEnsemble(t, k8s.PodFailure)
 	specs := []nemesis.Spec{{Kind: fault.Kill, Target: "one"}, {Kind: fault.Partition, Grudge: nemesis.GrudgeHalves, Mode: "hang"}}
@@ -272,7 +264,7 @@ func TestInterruptedScheduleLeavesNoChaosObject(t *testing.T) {
 
 	// The schedule is interrupted while a fault is in force.
 	ctx, cancel := context.WithCancel(t.Context())
-	rec := &recorder{}
+	rec := &histtest.Memory{}
 	done := make(chan error, 1)
 	go func() {
 		done <- nemesis.Schedule{Faults: faults, Seed: 3, MinQuiet: 10 * time.Millisecond, MaxQuiet: 10 * time.Millisecond,
