@@ -73,6 +73,19 @@ func rolesCount(roles map[string]cluster.Role) (leaders, followers int) {
 	return leaders, followers
 }
 
+// assertOneLeader checks that e has n nodes, one leading and the others
+// following, and returns the nodes and their roles.
+func assertOneLeader(ctx context.Context, t *testing.T, e *Ensemble, n int) ([]cluster.Node, map[string]cluster.Role) {
+	t.Helper()
+	nodes := e.Nodes()
+	require.Len(t, nodes, n)
+	roles := e.Roles(ctx)
+	leaders, followers := rolesCount(roles)
+	assert.Equal(t, 1, leaders, "roles %v", roles)
+	assert.Equal(t, n-1, followers, "roles %v", roles)
+	return nodes, roles
+}
+
 // listenAddrs returns the local addresses of the TCP sockets in LISTEN state
 // that process pid holds, each after its table's name ("tcp 127.0.0.1:2181").
 func listenAddrs(t *testing.T, pid int) []string {
@@ -142,12 +155,7 @@ func TestEnsembleStartsHealthyWithOneLeader(t *testing.T) {
 	e := startTestEnsemble(t, testConfig(t, 3))
 	ctx := context.Background()
 
-	nodes := e.Nodes()
-	require.Len(t, nodes, 3)
-	roles := e.Roles(ctx)
-	leaders, followers := rolesCount(roles)
-	assert.Equal(t, 1, leaders, "roles %v", roles)
-	assert.Equal(t, 2, followers, "roles %v", roles)
+	nodes, roles := assertOneLeader(ctx, t, e, 3)
 	assert.NotEmpty(t, cluster.LeaderOf(roles))
 
 	pids := e.PIDs()
@@ -273,12 +281,7 @@ func TestFiveNodeEnsemble(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	nodes := e.Nodes()
-	require.Len(t, nodes, 5)
-	roles := e.Roles(ctx)
-	leaders, followers := rolesCount(roles)
-	assert.Equal(t, 1, leaders, "roles %v", roles)
-	assert.Equal(t, 4, followers, "roles %v", roles)
+	nodes, roles := assertOneLeader(ctx, t, e, 5)
 
 	// Two followers down: the other three still form a quorum.
 	leaderName := cluster.LeaderOf(roles)
