@@ -16,8 +16,13 @@ import (
 // getParallelism is how many reads GetAll keeps in flight on one session.
 const getParallelism = 16
 
-// FinalRead is a read of a workload's whole state on one node, tried again
-// until it completes ok: the final reads of the set and the queue.
+// finalReadTries is how often a node's final read is tried before the node
+// is given up (the checker then says unknown).
+const finalReadTries = 5
+
+// FinalRead is a read of a workload's whole state on one node, tried again,
+// up to finalReadTries times, until it completes ok: the final reads of the
+// set and the queue.
 type FinalRead struct {
 	// What names the state in errors: "the set".
 	What string
@@ -25,9 +30,6 @@ type FinalRead struct {
 	Op history.Op
 	// Read is one try on a live session.
 	Read func(conn *zk.Conn, op history.Op) history.Op
-	// Tries is how often one node's read is tried before the node is given
-	// up (the checker then says unknown).
-	Tries int
 	// Budget bounds the tries on one node, so that a node that does not
 	// answer leaves time for the others.
 	Budget time.Duration
@@ -55,7 +57,7 @@ func (r FinalRead) EachNode(ctx context.Context, env Env, rec Recorder, procs *P
 // a read that did not complete ok.
 func (r FinalRead) on(ctx context.Context, c *Client) error {
 	var last string
-	for try := 0; try < r.Tries; try++ {
+	for try := 0; try < finalReadTries; try++ {
 		if err := c.AwaitSession(ctx); err != nil {
 			return err
 		}
@@ -73,7 +75,7 @@ func (r FinalRead) on(ctx context.Context, c *Client) error {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("no read completed in %d tries, last: %s", r.Tries, last)
+	return fmt.Errorf("no read completed in %d tries, last: %s", finalReadTries, last)
 }
 
 // GetAll gets the data of every path, keeping several requests in flight on

@@ -46,8 +46,6 @@ const (
 	// nodeReadBudget bounds the final read of one node, so that a node that
 	// does not answer leaves time for the others.
 	nodeReadBudget = 15 * time.Second
-	// finalReadTries is how often a node's final read is tried.
-	finalReadTries = 5
 	// drainFailures is how many dequeues in a row may fail (other than
 	// finding the queue empty) before the drain gives up.
 	drainFailures = 20
@@ -244,7 +242,6 @@ func (w *Workload) FinalReads(ctx context.Context, env workloads.Env, rec worklo
 		What:   "the queue",
 		Op:     history.Op{Type: history.Invoke, F: history.Read, Path: Root},
 		Read:   readQueue,
-		Tries:  finalReadTries,
 		Budget: nodeReadBudget,
 	}
 	readErr := read.EachNode(ctx, env, rec, procs)

@@ -38,10 +38,6 @@ const (
 // sequential znode, far more work than a worker's operation.
 const finalReadTimeout = 15 * time.Second
 
-// finalReadTries is how often a node's final read is tried before the node
-// is given up (the checker then says unknown).
-const finalReadTries = 5
-
 // nodeReadBudget bounds the final reads of one node, so that a node that
 // does not answer leaves time for the others.
 const nodeReadBudget = 20 * time.Second
@@ -121,7 +117,6 @@ func (w *Workload) FinalReads(ctx context.Context, env workloads.Env, rec worklo
 		What:   "the set",
 		Op:     history.Op{Type: history.Invoke, F: history.Read, Path: Root},
 		Read:   readSet,
-		Tries:  finalReadTries,
 		Budget: nodeReadBudget,
 	}
 	return read.EachNode(ctx, env, rec, workloads.NewProcesses(firstProcess))
