@@ -136,16 +136,7 @@ func Build(a, b Side, t Thresholds) Report {
 		return m
 	}
 	aBy, bBy := byName(aRuns), byName(bRuns)
-	var names []string
-	for n := range aBy {
-		names = append(names, n)
-	}
-	for n := range bBy {
-		if _, ok := aBy[n]; !ok {
-			names = append(names, n)
-		}
-	}
-	slices.Sort(names)
+	names := sortedKeys(aBy, bBy)
 	for _, n := range names {
 		c := compareRuns(n, aBy[n], bBy[n])
 		rep.Scenarios = append(rep.Scenarios, c)

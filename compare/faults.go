@@ -2,7 +2,6 @@ package compare
 
 import (
 	"encoding/json"
-	"slices"
 	"time"
 
 	"github.com/zkchaos/zkchaos/checker"
@@ -52,16 +51,7 @@ type faultSamples struct {
 // faultRows compares recovery per fault kind.
 func faultRows(a, b []Run) []FaultRow {
 	as, bs := collectFaults(a), collectFaults(b)
-	var kinds []fault.Kind
-	for k := range as {
-		kinds = append(kinds, k)
-	}
-	for k := range bs {
-		if _, ok := as[k]; !ok {
-			kinds = append(kinds, k)
-		}
-	}
-	slices.Sort(kinds)
+	kinds := sortedKeys(as, bs)
 	out := make([]FaultRow, 0, len(kinds))
 	for _, k := range kinds {
 		out = append(out, FaultRow{Kind: k, A: as[k].stats(), B: bs[k].stats()})

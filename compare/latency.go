@@ -1,6 +1,8 @@
 package compare
 
 import (
+	"cmp"
+	"maps"
 	"slices"
 	"time"
 
@@ -32,16 +34,7 @@ type LatencyStats struct {
 // latencyRows compares the latency of ok completions per operation.
 func latencyRows(a, b []Run) []LatencyRow {
 	al, bl := collectLatency(a), collectLatency(b)
-	var ops []string
-	for f := range al {
-		ops = append(ops, f)
-	}
-	for f := range bl {
-		if _, ok := al[f]; !ok {
-			ops = append(ops, f)
-		}
-	}
-	slices.Sort(ops)
+	ops := sortedKeys(al, bl)
 	out := make([]LatencyRow, 0, len(ops))
 	for _, f := range ops {
 		out = append(out, LatencyRow{Op: f, A: latencyStats(al[f]), B: latencyStats(bl[f])})
@@ -95,6 +88,18 @@ func median[T number](xs []T) T {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// sortedKeys returns the keys of a and of b, each once, in order.
+func sortedKeys[K cmp.Ordered, V any](a, b map[K]V) []K {
+	keys := slices.Collect(maps.Keys(a))
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // maxDuration returns the largest of ds, 0 for none.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/internal/histtest"
 	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
@@ -77,26 +78,10 @@ func (f *fakeCluster) Running(n cluster.Node) bool {
 	return !f.down[n.Name]
 }
 
-// memory records history ops in memory.
-type memory struct {
-	mu  sync.Mutex
-	ops []history.Op
-}
-
-func (m *memory) Append(op history.Op) (history.Op, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	op.Index = int64(len(m.ops))
-	m.ops = append(m.ops, op)
-	return op, nil
-}
-
-// actions returns "f:targets" of completed nemesis actions.
-func (m *memory) actions() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+// actions returns "f:targets" of the completed nemesis actions rec holds.
+func actions(rec *histtest.Memory) []string {
 	var out []string
-	for _, op := range m.ops {
+	for _, op := range rec.Ops {
 		if op.Type == history.Info {
 			out = append(out, op.F+":"+op.Fault.Name+":"+joinTargets(op.Fault.Targets))
 		}
@@ -122,11 +107,11 @@ func specs(names ...string) []Spec {
 	return out
 }
 
-func runSchedule(t *testing.T, c *fakeCluster, faults []string, seed int64) *memory {
+func runSchedule(t *testing.T, c *fakeCluster, faults []string, seed int64) *histtest.Memory {
 	t.Helper()
 	fs, err := FromSpecs(specs(faults...), c)
 	require.NoError(t, err)
-	rec := &memory{}
+	rec := &histtest.Memory{}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	s := Schedule{Faults: fs, MinQuiet: 5 * time.Millisecond, MaxQuiet: 5 * time.Millisecond,
@@ -136,9 +121,9 @@ func runSchedule(t *testing.T, c *fakeCluster, faults []string, seed int64) *mem
 }
 
 func TestSameSeedSameSchedule(t *testing.T) {
-	a := runSchedule(t, newFake(5, "n3"), []string{"kill-random", "kill-leader"}, 42).actions()
-	b := runSchedule(t, newFake(5, "n3"), []string{"kill-random", "kill-leader"}, 42).actions()
-	c := runSchedule(t, newFake(5, "n3"), []string{"kill-random", "kill-leader"}, 43).actions()
+	a := actions(runSchedule(t, newFake(5, "n3"), []string{"kill-random", "kill-leader"}, 42))
+	b := actions(runSchedule(t, newFake(5, "n3"), []string{"kill-random", "kill-leader"}, 42))
+	c := actions(runSchedule(t, newFake(5, "n3"), []string{"kill-random", "kill-leader"}, 43))
 	require.GreaterOrEqual(t, len(a), 6)
 	n := min(len(a), len(b), len(c)) // wall-clock decides how many steps fit
 	assert.Equal(t, a[:n], b[:n])
@@ -148,7 +133,7 @@ func TestSameSeedSameSchedule(t *testing.T) {
 func TestKillLeaderKillsTheLeaderAndEveryKillIsHealed(t *testing.T) {
 	c := newFake(3, "n2")
 	rec := runSchedule(t, c, []string{"kill-leader"}, 1)
-	acts := rec.actions()
+	acts := actions(rec)
 	require.NotEmpty(t, acts)
 	for i, a := range acts {
 		if i%2 == 0 {
@@ -166,8 +151,8 @@ func TestKillLeaderKillsTheLeaderAndEveryKillIsHealed(t *testing.T) {
 func TestKillLeaderWithoutLeaderSaysSo(t *testing.T) {
 	c := newFake(3, "")
 	rec := runSchedule(t, c, []string{"kill-leader"}, 1)
-	require.NotEmpty(t, rec.ops)
-	assert.Contains(t, rec.ops[1].Fault.Detail, "no single leader")
+	require.NotEmpty(t, rec.Ops)
+	assert.Contains(t, rec.Ops[1].Fault.Detail, "no single leader")
 }
 
 func TestFailedInjectIsRecordedHealedAndScheduleGoesOn(t *testing.T) {
@@ -175,7 +160,7 @@ func TestFailedInjectIsRecordedHealedAndScheduleGoesOn(t *testing.T) {
 	c.failing = true
 	rec := runSchedule(t, c, []string{"kill-random"}, 1)
 	var errs, heals int
-	for _, op := range rec.ops {
+	for _, op := range rec.Ops {
 		if op.Type != history.Info {
 			continue
 		}
@@ -195,12 +180,12 @@ func TestFailedInjectIsRecordedHealedAndScheduleGoesOn(t *testing.T) {
 func TestHealAllStartsEveryStoppedNode(t *testing.T) {
 	c := newFake(3, "n1")
 	c.down["n1"], c.down["n3"] = true, true
-	rec := &memory{}
+	rec := &histtest.Memory{}
 	require.NoError(t, HealAll(context.Background(), c, rec, nil))
 	for _, n := range c.Nodes() {
 		assert.True(t, c.Running(n))
 	}
-	assert.Equal(t, []string{"start:heal-all:n1", "start:heal-all:n3"}, rec.actions())
+	assert.Equal(t, []string{"start:heal-all:n1", "start:heal-all:n3"}, actions(rec))
 }
 
 func TestUnknownFaultIsAnError(t *testing.T) {
@@ -251,7 +236,7 @@ func TestEveryKindInTheTableIsAFault(t *testing.T) {
 func TestRecordsCarryTheTablesActionsAndPairBackIntoWindows(t *testing.T) {
 	rec := runSchedule(t, newFake(3, "n2"), []string{"kill-leader"}, 1)
 	kill, _ := fault.Of(fault.Kill)
-	ws := fault.Windows(rec.ops)
+	ws := fault.Windows(rec.Ops)
 	require.NotEmpty(t, ws)
 	for _, w := range ws {
 		assert.Equal(t, fault.Kill, w.Kind)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/internal/histtest"
 )
 
 func TestValidateScriptNamesEachProblem(t *testing.T) {
@@ -108,7 +109,7 @@ func TestScriptFiresOnLogSequenceAndMeasuresTheWindow(t *testing.T) {
 			c := newFollowingFake()
 			s := Script{Steps: script4785, Seed: 7}
 			require.NoError(t, s.Available(c))
-			rec := &memory{}
+			rec := &histtest.Memory{}
 			done := make(chan error, 1)
 			go func() { done <- s.Run(context.Background(), c, rec) }()
 			// Which follower C is depends on the seed: feed both.
@@ -121,12 +122,12 @@ func TestScriptFiresOnLogSequenceAndMeasuresTheWindow(t *testing.T) {
 
 			var trig, kill *history.Op
 			var bound []string
-			for i, op := range rec.ops {
+			for i, op := range rec.Ops {
 				switch {
 				case op.F == history.FTrigger:
-					trig = &rec.ops[i]
+					trig = &rec.Ops[i]
 				case op.F == "kill" && op.Type == history.Info:
-					kill = &rec.ops[i]
+					kill = &rec.Ops[i]
 				case op.F == history.FStep && op.Fault.Step == 4:
 					bound = op.Fault.Targets
 				}
@@ -142,7 +143,7 @@ func TestScriptFiresOnLogSequenceAndMeasuresTheWindow(t *testing.T) {
 			assert.GreaterOrEqual(t, kill.Fault.Trigger.DelayNS, int64(time.Millisecond))
 			assert.LessOrEqual(t, kill.Fault.Trigger.DelayNS, int64(3*time.Millisecond))
 			assert.True(t, c.down[kill.Fault.Targets[0]])
-			last := rec.ops[len(rec.ops)-1]
+			last := rec.Ops[len(rec.Ops)-1]
 			assert.Equal(t, history.FStep, last.F)
 			assert.Equal(t, "step 6: wait until healthy", last.Fault.Name)
 			assert.Equal(t, "healthy after 0s", last.Fault.Detail)
@@ -156,23 +157,23 @@ func TestScriptStopsWhenATriggerNeverFires(t *testing.T) {
 		{Kill: Nodes{"n2"}, When: &Trigger{Node: "n2", Role: RoleLeader, Timeout: 50 * time.Millisecond}},
 		{Kill: Nodes{"n3"}},
 	}
-	rec := &memory{}
+	rec := &histtest.Memory{}
 	err := Script{Steps: steps}.Run(context.Background(), c, rec)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "step 1")
-	require.Len(t, rec.ops, 1, "the trigger's failure is recorded and nothing after it runs")
-	assert.Equal(t, history.FTrigger, rec.ops[0].F)
-	assert.Contains(t, rec.ops[0].Error, "never leader")
-	assert.Equal(t, "role=follower", rec.ops[0].Fault.Trigger.Saw, "the last state seen")
+	require.Len(t, rec.Ops, 1, "the trigger's failure is recorded and nothing after it runs")
+	assert.Equal(t, history.FTrigger, rec.Ops[0].F)
+	assert.Contains(t, rec.Ops[0].Error, "never leader")
+	assert.Equal(t, "role=follower", rec.Ops[0].Fault.Trigger.Saw, "the last state seen")
 	assert.False(t, c.down["n3"])
 }
 
 func TestScriptSeedFixesItsChoices(t *testing.T) {
 	steps := []ScriptStep{{Bind: "X", Role: RoleAny}, {Bind: "Y", Role: RoleAny}, {Kill: Nodes{"follower"}}}
 	run := func(seed int64) []string {
-		rec := &memory{}
+		rec := &histtest.Memory{}
 		require.NoError(t, Script{Steps: steps, Seed: seed}.Run(context.Background(), newFake(5, "n1"), rec))
-		return rec.actions()
+		return actions(rec)
 	}
 	assert.Equal(t, run(1), run(1))
 	differs := false

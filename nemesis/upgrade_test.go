@@ -12,6 +12,7 @@ import (
 
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/internal/histtest"
 	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
@@ -80,15 +81,15 @@ func upgradeFault(t *testing.T, c cluster.Cluster, s Spec) Fault {
 func TestRollingUpgradeGoesFollowersFirstLeaderLastAndRecordsEachNode(t *testing.T) {
 	c := newFakeUpgrader(3, "n2", "debian=1-a")
 	f := upgradeFault(t, c, Spec{Kind: fault.Upgrade, To: "debian=2-b"})
-	rec := &memory{}
+	rec := &histtest.Memory{}
 	inj := Schedule{}.inject(context.Background(), f, c, rand.New(rand.NewPCG(1, 2)), rec)
 	require.NotNil(t, inj)
 
 	require.Len(t, c.restarted, 3)
 	assert.Equal(t, "n2*", c.restarted[2], "the leader goes last")
 	assert.ElementsMatch(t, []string{"n1", "n3"}, c.restarted[:2])
-	require.Len(t, rec.ops, 6, "an invoke and a completion per node, nothing else")
-	for i, op := range rec.ops {
+	require.Len(t, rec.Ops, 6, "an invoke and a completion per node, nothing else")
+	for i, op := range rec.Ops {
 		node := c.restarted[i/2][:2]
 		want := history.Invoke
 		if i%2 == 1 {
@@ -109,7 +110,7 @@ func TestRollingUpgradeGoesFollowersFirstLeaderLastAndRecordsEachNode(t *testing
 
 	// Healing does not go back; it only starts nodes left down (none).
 	require.NoError(t, heal(context.Background(), f.Label(), info(f).Heal, inj, rec, nil))
-	assert.Equal(t, "start", rec.ops[6].F)
+	assert.Equal(t, "start", rec.Ops[6].F)
 	assert.Equal(t, "label of debian=2-b", c.Version(c.Nodes()[0]))
 }
 
@@ -118,12 +119,12 @@ func TestRollbackIsTheSameSequenceUnderItsOwnName(t *testing.T) {
 	f := upgradeFault(t, c, Spec{Kind: fault.Rollback, To: "debian=1-a"})
 	assert.Equal(t, "rollback", info(f).Action)
 	assert.Equal(t, "rollback to debian=1-a", f.Label())
-	rec := &memory{}
+	rec := &histtest.Memory{}
 	Schedule{}.inject(context.Background(), f, c, rand.New(rand.NewPCG(1, 2)), rec)
 	assert.Equal(t, "n1*", c.restarted[2])
-	require.Len(t, rec.ops, 6)
-	assert.Equal(t, "rollback", rec.ops[5].F)
-	assert.Equal(t, "label of debian=2-b -> label of debian=1-a", rec.ops[5].Fault.Detail)
+	require.Len(t, rec.Ops, 6)
+	assert.Equal(t, "rollback", rec.Ops[5].F)
+	assert.Equal(t, "label of debian=2-b -> label of debian=1-a", rec.Ops[5].Fault.Detail)
 }
 
 func TestFailedStepStopsTheSequenceAndHealingStartsTheNode(t *testing.T) {
@@ -131,18 +132,18 @@ func TestFailedStepStopsTheSequenceAndHealingStartsTheNode(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	first := newFakeUpgrader(3, "n2", "debian=1-a")
 	Schedule{}.inject(context.Background(), upgradeFault(t, first, Spec{Kind: fault.Upgrade, To: "debian=2-b"}),
-		first, rand.New(rand.NewPCG(1, 2)), &memory{})
+		first, rand.New(rand.NewPCG(1, 2)), &histtest.Memory{})
 	c.failOn = first.restarted[1] // the second node of this seed's order
 
 	f := upgradeFault(t, c, Spec{Kind: fault.Upgrade, To: "debian=2-b"})
-	rec := &memory{}
+	rec := &histtest.Memory{}
 	inj := Schedule{}.inject(context.Background(), f, c, rng, rec)
 	require.Len(t, c.restarted, 2, "no node after the failed one is touched")
-	require.Len(t, rec.ops, 4)
-	assert.Equal(t, history.OK, rec.ops[1].Type)
-	assert.Equal(t, history.Info, rec.ops[3].Type, "a step that did not sync is indeterminate")
-	assert.Equal(t, "did not sync before the deadline", rec.ops[3].Error)
-	assert.Equal(t, []string{c.failOn}, rec.ops[3].Fault.Targets)
+	require.Len(t, rec.Ops, 4)
+	assert.Equal(t, history.OK, rec.Ops[1].Type)
+	assert.Equal(t, history.Info, rec.Ops[3].Type, "a step that did not sync is indeterminate")
+	assert.Equal(t, "did not sync before the deadline", rec.Ops[3].Error)
+	assert.Equal(t, []string{c.failOn}, rec.Ops[3].Fault.Targets)
 	assert.False(t, c.Running(cluster.Node{Name: c.failOn}))
 
 	require.NoError(t, heal(context.Background(), f.Label(), info(f).Heal, inj, rec, nil))
@@ -155,15 +156,15 @@ func TestFailedStepStopsTheSequenceAndHealingStartsTheNode(t *testing.T) {
 
 func TestUnresolvableDistributionIsRecordedWithoutTargets(t *testing.T) {
 	c := newFakeUpgrader(3, "n1", "debian=1-a")
-	rec := &memory{}
+	rec := &histtest.Memory{}
 	inj := Schedule{}.inject(context.Background(), upgradeFault(t, c, Spec{Kind: fault.Upgrade, To: "debian=0-missing"}),
 		c, rand.New(rand.NewPCG(1, 2)), rec)
 	assert.Empty(t, c.restarted)
 	assert.Empty(t, inj.Targets())
-	require.Len(t, rec.ops, 2)
-	assert.Equal(t, history.Info, rec.ops[1].Type)
-	assert.Contains(t, rec.ops[1].Error, "debian=0-missing: apt knows no version")
-	assert.Empty(t, rec.ops[1].Fault.Targets)
+	require.Len(t, rec.Ops, 2)
+	assert.Equal(t, history.Info, rec.Ops[1].Type)
+	assert.Contains(t, rec.Ops[1].Error, "debian=0-missing: apt knows no version")
+	assert.Empty(t, rec.Ops[1].Fault.Targets)
 }
 
 func TestUpgradeNeedsAnUpgrader(t *testing.T) {

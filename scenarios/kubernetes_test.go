@@ -95,11 +95,5 @@ func TestShippedKubernetesScenarioLoads(t *testing.T) {
 }
 
 func TestResolvedKubernetesScenarioLoadsAgain(t *testing.T) {
-	s, err := Load("k8s-register-partition.yaml")
-	require.NoError(t, err)
-	b, err := s.Marshal()
-	require.NoError(t, err)
-	again, err := Parse("resolved.yaml", "x", b)
-	require.NoError(t, err, "%s", b)
-	assert.Equal(t, s, again)
+	assertRoundTrips(t, "k8s-register-partition.yaml")
 }

@@ -54,9 +54,7 @@ func TestEveryProblemIsReported(t *testing.T) {
 }
 
 func TestDuplicateFieldIsAnError(t *testing.T) {
-	_, err := Parse("s.yaml", "s", []byte("seed: 1\nseed: 2\n"))
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "s.yaml:2: field seed: given twice (first on line 1)")
+	assertRefused(t, []refusal{{"seed: 1\nseed: 2\n", "s.yaml:2: field seed: given twice (first on line 1)"}})
 }
 
 func TestDefaultsFillWhatIsLeftOut(t *testing.T) {
@@ -83,14 +81,23 @@ func TestExplicitZeroIsKeptNotDefaulted(t *testing.T) {
 	assert.False(t, localSection(t, s).ForceSync)
 }
 
-func TestResolvedScenarioRoundTrips(t *testing.T) {
-	s, err := Load("register-kill.yaml")
+// assertRoundTrips loads the scenario file, marshals it resolved, and
+// checks that parsing that gives the same scenario; it returns the
+// marshalled scenario.
+func assertRoundTrips(t *testing.T, file string) []byte {
+	t.Helper()
+	s, err := Load(file)
 	require.NoError(t, err)
 	b, err := s.Marshal()
 	require.NoError(t, err)
 	again, err := Parse("resolved.yaml", "other", b)
-	require.NoError(t, err)
+	require.NoError(t, err, "%s", b)
 	assert.Equal(t, s, again)
+	return b
+}
+
+func TestResolvedScenarioRoundTrips(t *testing.T) {
+	assertRoundTrips(t, "register-kill.yaml")
 }
 
 func TestShippedScenariosAreValid(t *testing.T) {
@@ -161,15 +168,13 @@ nemesis:
 }
 
 func TestRandomScheduleBoundsMustBeOrdered(t *testing.T) {
-	_, err := Parse("r.yaml", "r", []byte("nemesis:\n  schedule: random\n  interval: 5s\n  max-interval: 1s\n"))
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "r.yaml:4: field nemesis.max-interval: must be at least interval")
+	assertRefused(t, []refusal{{"nemesis:\n  schedule: random\n  interval: 5s\n  max-interval: 1s\n",
+		"s.yaml:4: field nemesis.max-interval: must be at least interval"}})
 }
 
 func TestWorkloadParametersMustApply(t *testing.T) {
-	_, err := Parse("w.yaml", "w", []byte("workload:\n  name: lock\n  read-mode: plain\n"))
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "w.yaml:3: field workload.read-mode: does not apply to the lock workload")
+	assertRefused(t, []refusal{{"workload:\n  name: lock\n  read-mode: plain\n",
+		"s.yaml:3: field workload.read-mode: does not apply to the lock workload"}})
 	s, err := Parse("w.yaml", "w", []byte("workload:\n  name: lock\n  hold: 50ms\n"))
 	require.NoError(t, err)
 	assert.Equal(t, 50*time.Millisecond, s.Workload.Hold)
@@ -212,29 +217,18 @@ nemesis:
 }
 
 func TestUpgradeParametersAreCheckedAtTheirLine(t *testing.T) {
-	cases := []struct{ yaml, want string }{
-		{"nemesis:\n  faults:\n    - upgrade\n", "u.yaml:3: field nemesis.faults[0]: is required"},
+	assertRefused(t, []refusal{
+		{"nemesis:\n  faults:\n    - upgrade\n", "s.yaml:3: field nemesis.faults[0]: is required"},
 		{"nemesis:\n  faults:\n    - name: upgrade\n      to: debian=latest\n",
-			`u.yaml:4: field nemesis.faults[0].to: "debian=latest": VERSION must be a Debian package version`},
+			`s.yaml:4: field nemesis.faults[0].to: "debian=latest": VERSION must be a Debian package version`},
 		{"nemesis:\n  faults:\n    - name: upgrade\n      to: debian\n      target: leader\n",
-			"u.yaml:5: field nemesis.faults[0].target: does not apply to upgrade faults (it takes: to)"},
-		{"nemesis:\n  schedule: ordered\n", `u.yaml:2: field nemesis.schedule: "ordered" is not one of: interval, random, sequence`},
-	}
-	for _, tc := range cases {
-		_, err := Parse("u.yaml", "u", []byte(tc.yaml))
-		require.Error(t, err, tc.yaml)
-		assert.Contains(t, err.Error(), tc.want)
-	}
+			"s.yaml:5: field nemesis.faults[0].target: does not apply to upgrade faults (it takes: to)"},
+		{"nemesis:\n  schedule: ordered\n", `s.yaml:2: field nemesis.schedule: "ordered" is not one of: interval, random, sequence`},
+	})
 }
 
 func TestRollingUpgradeRoundTrips(t *testing.T) {
-	s, err := Load("rolling-upgrade.yaml")
-	require.NoError(t, err)
-	b, err := s.Marshal()
-	require.NoError(t, err)
-	again, err := Parse("resolved.yaml", "other", b)
-	require.NoError(t, err)
-	assert.Equal(t, s, again)
+	b := assertRoundTrips(t, "rolling-upgrade.yaml")
 	assert.Contains(t, string(b), "to: debian=3.8.0-11+deb12u1", "the rollback's target is spelled out")
 }
 

@@ -65,6 +65,10 @@ type Workload interface {
 	Checker(budget time.Duration) checker.Checker
 }
 
+// Node is the node worker i is pinned to: the workers take the nodes in
+// turn.
+func (e Env) Node(i int) cluster.Node { return e.Nodes[i%len(e.Nodes)] }
+
 // Open starts a session pinned to node; it returns before the session is
 // established.
 func (e Env) Open(node cluster.Node) (*zk.Conn, <-chan zk.Event, error) {
@@ -128,16 +132,26 @@ type Worker struct {
 // rate on a live session, until stop is done. A step returns an error only
 // when the run cannot go on (the history cannot be written).
 func RunWorkers(stop context.Context, env Env, rec Recorder, step func(w *Worker) error) error {
+	return Spawn(stop, env, func(i int, rng *rand.Rand, procs *Processes) error {
+		w := &Worker{Index: i, Rand: rng, Client: NewClient(env, env.Node(i), rec, history.Process(i), procs)}
+		defer w.Client.Close()
+		return pace(stop, env, w, step)
+	})
+}
+
+// Spawn runs work for each of env.Workers workers at once, each in a
+// goroutine that stop's guard watches, and returns once all have returned,
+// their errors joined. Worker i draws from its own generator, seeded from
+// env.Seed and i, records as process i, and takes fresh processes from
+// procs, which all the workers share.
+func Spawn(stop context.Context, env Env, work func(i int, rng *rand.Rand, procs *Processes) error) error {
 	procs := NewProcesses(env.Workers)
 	var wg sync.WaitGroup
 	errs := make([]error, env.Workers)
 	g := guard.From(stop)
 	for i := 0; i < env.Workers; i++ {
 		wg.Go(g.Func(fmt.Sprintf("worker %d", i), func() {
-			w := &Worker{Index: i, Rand: rand.New(rand.NewPCG(uint64(env.Seed), uint64(i)))}
-			w.Client = NewClient(env, env.Nodes[i%len(env.Nodes)], rec, history.Process(i), procs)
-			defer w.Client.Close()
-			errs[i] = pace(stop, env, w, step)
+			errs[i] = work(i, rand.New(rand.NewPCG(uint64(env.Seed), uint64(i))), procs)
 		}))
 	}
 	wg.Wait()

@@ -32,3 +32,10 @@ func TestPaceSurvivesExtremeRates(t *testing.T) {
 	assert.Equal(t, 20*time.Millisecond, interval(Env{Workers: 3, Rate: 150}))
 	assert.Zero(t, interval(Env{Workers: 3, Rate: math.Inf(1)}), "unpaced")
 }
+
+func TestDataThatIsNotAnElementReadsAsNeverWritten(t *testing.T) {
+	assert.Equal(t, int64(42), ParseElement("42"))
+	for _, d := range []string{"", "0", "-3", "4x", " 4"} {
+		assert.Equal(t, int64(-1), ParseElement(d), "%q", d)
+	}
+}

@@ -24,7 +24,7 @@ import (
 	"github.com/zkchaos/zkchaos/cluster/k8s"
 	"github.com/zkchaos/zkchaos/cluster/k8s/k8stest"
 	"github.com/zkchaos/zkchaos/deploy"
-	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/internal/histtest"
 	"github.com/zkchaos/zkchaos/nemesis"
 	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
@@ -57,6 +57,16 @@ func connect(t *testing.T, env *k8stest.Env, clients k8s.Clients, ns string, kil
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = e.Close(context.Background()) })
 	return e
+}
+
+// startEnsemble starts an API server holding three ready ZooKeeper pods in
+// a fresh namespace, and connects to them with the given kill action.
+func startEnsemble(t *testing.T, kill k8s.KillAction) (*k8stest.Env, string, *k8s.Ensemble) {
+	t.Helper()
+	env := k8stest.Start(t)
+	ns := env.Namespace(t)
+	ensemblePods(t, env, ns, 3)
+	return env, ns, connect(t, env, adminClients(t, env), ns, kill)
 }
 
 func adminClients(t *testing.T, env *k8stest.Env) k8s.Clients {
@@ -155,10 +165,7 @@ func TestConnectWaitsForEveryPodAndSaysWhatIsMissing(t *testing.T) {
 }
 
 func TestKillIsAPodFailureUntilStarted(t *testing.T) {
-	env := k8stest.Start(t)
-	ns := env.Namespace(t)
-	ensemblePods(t, env, ns, 3)
-	e := connect(t, env, adminClients(t, env), ns, k8s.PodFailure)
+	env, ns, e := startEnsemble(t, k8s.PodFailure)
 	n2 := e.Nodes()[1]
 
 	require.NoError(t, e.Kill(t.Context(), n2))
@@ -177,10 +184,7 @@ func TestKillIsAPodFailureUntilStarted(t *testing.T) {
 }
 
 func TestKillByDeleteWaitsForTheRecreatedPod(t *testing.T) {
-	env := k8stest.Start(t)
-	ns := env.Namespace(t)
-	ensemblePods(t, env, ns, 3)
-	e := connect(t, env, adminClients(t, env), ns, k8s.Delete)
+	env, ns, e := startEnsemble(t, k8s.Delete)
 	n1 := e.Nodes()[0]
 
 	require.NoError(t, e.Kill(t.Context(), n1))
@@ -207,10 +211,7 @@ func TestKillByDeleteWaitsForTheRecreatedPod(t *testing.T) {
 }
 
 func TestPartitionShapeAndClockObjectsAreDeletedOnHeal(t *testing.T) {
-	env := k8stest.Start(t)
-	ns := env.Namespace(t)
-	ensemblePods(t, env, ns, 3)
-	e := connect(t, env, adminClients(t, env), ns, k8s.PodFailure)
+	env, ns, e := startEnsemble(t, k8s.PodFailure)
 	ctx := t.Context()
 
 	g := cluster.Grudge{"n1": {"n2", "n3"}, "n2": {"n1"}, "n3": {"n1"}}
@@ -245,10 +246,7 @@ func TestPartitionShapeAndClockObjectsAreDeletedOnHeal(t *testing.T) {
 }
 
 func TestCloseDeletesEveryFaultInForce(t *testing.T) {
-	env := k8stest.Start(t)
-	ns := env.Namespace(t)
-	ensemblePods(t, env, ns, 3)
-	e := connect(t, env, adminClients(t, env), ns, k8s.PodFailure)
+	env, ns, e := startEnsemble(t, k8s.PodFailure)
 	ctx := t.Context()
 	require.NoError(t, e.Kill(ctx, e.Nodes()[0]))
 	require.NoError(t, e.Partition(ctx, cluster.Grudge{"n2": {"n3"}, "n3": {"n2"}}, cluster.LinkHang))
@@ -258,26 +256,15 @@ func TestCloseDeletesEveryFaultInForce(t *testing.T) {
 	assert.Empty(t, chaosObjects(t, env, ns))
 }
 
-// recorder keeps the nemesis's records.
-type recorder struct{ ops []history.Op }
-
-func (r *recorder) Append(op history.Op) (history.Op, error) {
-	r.ops = append(r.ops, op)
-	return op, nil
-}
-
 func TestInterruptedScheduleLeavesNoChaosObject(t *testing.T) {
-	env := k8stest.Start(t)
-	ns := env.Namespace(t)
-	ensemblePods(t, env, ns, 3)
-	e := connect(t, env, adminClients(t, env), ns, k8s.PodFailure)
+	env, ns, e := startEnsemble(t, k8s.PodFailure)
 	specs := []nemesis.Spec{{Kind: fault.Kill, Target: "one"}, {Kind: fault.Partition, Grudge: nemesis.GrudgeHalves, Mode: "hang"}}
 	faults, err := nemesis.FromSpecs(specs, e)
 	require.NoError(t, err)
 
 	// The schedule is interrupted while a fault is in force.
 	ctx, cancel := context.WithCancel(t.Context())
-	rec := &recorder{}
+	rec := &histtest.Memory{}
 	done := make(chan error, 1)
 	go func() {
 		done <- nemesis.Schedule{Faults: faults, Seed: 3, MinQuiet: 10 * time.Millisecond, MaxQuiet: 10 * time.Millisecond,
@@ -291,10 +278,7 @@ func TestInterruptedScheduleLeavesNoChaosObject(t *testing.T) {
 }
 
 func TestFaultsChaosMeshCannotDoAreRefusedUpFront(t *testing.T) {
-	env := k8stest.Start(t)
-	ns := env.Namespace(t)
-	ensemblePods(t, env, ns, 3)
-	e := connect(t, env, adminClients(t, env), ns, k8s.PodFailure)
+	_, _, e := startEnsemble(t, k8s.PodFailure)
 	for _, spec := range []nemesis.Spec{{Kind: fault.Pause}, {Kind: fault.Clients}, {Kind: fault.Clock, Clock: nemesis.ClockRate, Rate: 2}} {
 		_, err := nemesis.FromSpecs([]nemesis.Spec{spec}, e)
 		require.Error(t, err, spec.Kind)

@@ -290,8 +290,7 @@ func TestClockBumpIsSeenByTheNode(t *testing.T) {
 	defer cancel()
 	require.NoError(t, e.Can(cluster.CapClock))
 
-	leader, followers := splitLeader(e.Nodes(), cluster.LeaderOf(e.Roles(ctx)))
-	require.NotEmpty(t, leader.Name)
+	leader, followers := splitByLeader(t, e)
 	follower := followers[0]
 	for name, pid := range e.PIDs() {
 		maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
@@ -402,8 +401,7 @@ func clockJumpEffectOnSessions(t *testing.T, role cluster.Role) {
 	e := startTestEnsemble(t, testClockConfig(t, 3))
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	leader, followers := splitLeader(e.Nodes(), cluster.LeaderOf(e.Roles(ctx)))
-	require.NotEmpty(t, leader.Name)
+	leader, followers := splitByLeader(t, e)
 	target, observer := followers[0], followers[1]
 	if role == cluster.Leader {
 		target = leader
@@ -469,8 +467,7 @@ func TestClockStepBackWedgesTheLeader(t *testing.T) {
 	e := startTestEnsemble(t, testClockConfig(t, 3))
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	leader, survivors := splitLeader(e.Nodes(), cluster.LeaderOf(e.Roles(ctx)))
-	require.NotEmpty(t, leader.Name)
+	leader, survivors := splitByLeader(t, e)
 	syncTimeout := time.Duration(e.cfg.SyncLimit) * e.cfg.TickTime
 	lc := connect(t, leader)
 	_, err := lc.Create("/value", []byte("old"), 0, zk.WorldACL(zk.PermAll))

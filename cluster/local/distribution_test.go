@@ -47,6 +47,19 @@ func touch(t *testing.T, dir string, names ...string) {
 	}
 }
 
+// debianClasspath is the classpath of a Debian layout whose ZooKeeper jars
+// are in jars and whose logging jars are in sys.
+func debianClasspath(jars, sys string) []string {
+	return []string{
+		// Ahead of zookeeper.jar, whose manifest names the installed one
+		// and is searched right after it.
+		filepath.Join(jars, "zookeeper-jute.jar"),
+		filepath.Join(jars, "zookeeper.jar"),
+		filepath.Join(sys, "slf4j-log4j12.jar"),
+		filepath.Join(sys, "log4j-1.2.jar"),
+	}
+}
+
 func TestDebianDistributionCommand(t *testing.T) {
 	sys := t.TempDir()
 	touch(t, sys, "zookeeper.jar", "zookeeper-3.8.0.jar", "zookeeper-jute.jar", "zookeeper-jute-3.8.0.jar",
@@ -111,14 +124,7 @@ func TestExtractedDebianPackage(t *testing.T) {
 	assert.Equal(t, LayoutDebian, d.Layout)
 	assert.Equal(t, "3.8.0", d.Version)
 	jars := filepath.Join(pkg, "usr", "share", "java")
-	assert.Equal(t, []string{
-		// Ahead of zookeeper.jar, whose manifest names the installed one
-		// and is searched right after it.
-		filepath.Join(jars, "zookeeper-jute.jar"),
-		filepath.Join(jars, "zookeeper.jar"),
-		filepath.Join(sys, "slf4j-log4j12.jar"),
-		filepath.Join(sys, "log4j-1.2.jar"),
-	}, d.Classpath)
+	assert.Equal(t, debianClasspath(jars, sys), d.Classpath)
 	assert.Empty(t, d.Package)
 	assert.Equal(t, "debian 3.8.0 ("+jars+")", d.Name())
 }
@@ -141,12 +147,7 @@ func TestDebianVersionNameFetchesAndLabels(t *testing.T) {
 	assert.Equal(t, "debian 3.8.0-11+deb12u1", d.Name())
 	jars := filepath.Join(cache, "usr", "share", "java")
 	assert.Equal(t, jars, d.Dir)
-	assert.Equal(t, []string{
-		filepath.Join(jars, "zookeeper-jute.jar"),
-		filepath.Join(jars, "zookeeper.jar"),
-		filepath.Join(sys, "slf4j-log4j12.jar"),
-		filepath.Join(sys, "log4j-1.2.jar"),
-	}, d.Classpath)
+	assert.Equal(t, debianClasspath(jars, sys), d.Classpath)
 
 	f.fetch = func(context.Context, string) (string, error) {
 		return "", errors.New("fetch debian=9.9: apt knows no version")

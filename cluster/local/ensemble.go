@@ -453,8 +453,9 @@ func (e *Ensemble) Roles(ctx context.Context) map[string]cluster.Role {
 	return roles
 }
 
-// healthy reports whether every node leads or follows and one node leads.
-func healthy(nodes []*node, roles map[string]cluster.Role) bool {
+// healthy reports whether every one of nodes leads or follows and exactly
+// one leads.
+func healthy(nodes []cluster.Node, roles map[string]cluster.Role) bool {
 	leaders := 0
 	for _, n := range nodes {
 		switch roles[n.Name] {
@@ -481,7 +482,7 @@ func (e *Ensemble) WaitHealthy(ctx context.Context, timeout time.Duration) (time
 	defer tick.Stop()
 	for {
 		roles := e.Roles(ctx)
-		if healthy(e.nodes, roles) {
+		if healthy(e.Nodes(), roles) {
 			return time.Since(start), nil
 		}
 		if err := e.crashedOrClosed(); err != nil {

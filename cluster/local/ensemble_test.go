@@ -73,9 +73,41 @@ func rolesCount(roles map[string]cluster.Role) (leaders, followers int) {
 	return leaders, followers
 }
 
+// assertOneLeader checks that e has n nodes, one leading and the others
+// following, and returns the nodes and their roles.
+func assertOneLeader(ctx context.Context, t *testing.T, e *Ensemble, n int) ([]cluster.Node, map[string]cluster.Role) {
+	t.Helper()
+	nodes := e.Nodes()
+	require.Len(t, nodes, n)
+	roles := e.Roles(ctx)
+	leaders, followers := rolesCount(roles)
+	assert.Equal(t, 1, leaders, "roles %v", roles)
+	assert.Equal(t, n-1, followers, "roles %v", roles)
+	return nodes, roles
+}
+
 // listenAddrs returns the local addresses of the TCP sockets in LISTEN state
-// that process pid holds.
+// that process pid holds, each after its table's name ("tcp 127.0.0.1:2181").
 func listenAddrs(t *testing.T, pid int) []string {
+	t.Helper()
+	var addrs []string
+	for _, s := range sockets(t, pid, "0A") {
+		addrs = append(addrs, s.table+" "+s.local)
+	}
+	return addrs
+}
+
+// socket is one TCP socket of a process, as /proc/PID/net lists it.
+type socket struct {
+	// table is "tcp" or "tcp6".
+	table string
+	// local and remote are the two ends' addresses, decoded.
+	local, remote string
+}
+
+// sockets returns the TCP sockets that process pid holds in the given state
+// ("0A" listening, "01" established).
+func sockets(t *testing.T, pid int, state string) []socket {
 	t.Helper()
 	inodes := map[string]bool{}
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
@@ -86,7 +118,7 @@ func listenAddrs(t *testing.T, pid int) []string {
 			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
 		}
 	}
-	var addrs []string
+	var out []socket
 	for _, table := range []string{"tcp", "tcp6"} {
 		f, err := os.Open(fmt.Sprintf("/proc/%d/net/%s", pid, table))
 		if err != nil {
@@ -97,14 +129,14 @@ func listenAddrs(t *testing.T, pid int) []string {
 		for sc.Scan() {
 			fields := strings.Fields(sc.Text())
 			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
-			if len(fields) < 10 || fields[3] != "0A" || !inodes[fields[9]] {
+			if len(fields) < 10 || fields[3] != state || !inodes[fields[9]] {
 				continue
 			}
-			addrs = append(addrs, table+" "+decodeProcAddr(fields[1]))
+			out = append(out, socket{table: table, local: decodeProcAddr(fields[1]), remote: decodeProcAddr(fields[2])})
 		}
 		f.Close()
 	}
-	return addrs
+	return out
 }
 
 // decodeProcAddr turns /proc/net/tcp's "0100007F:1F90" into "127.0.0.1:8080"
@@ -123,12 +155,7 @@ func TestEnsembleStartsHealthyWithOneLeader(t *testing.T) {
 	e := startTestEnsemble(t, testConfig(t, 3))
 	ctx := context.Background()
 
-	nodes := e.Nodes()
-	require.Len(t, nodes, 3)
-	roles := e.Roles(ctx)
-	leaders, followers := rolesCount(roles)
-	assert.Equal(t, 1, leaders, "roles %v", roles)
-	assert.Equal(t, 2, followers, "roles %v", roles)
+	nodes, roles := assertOneLeader(ctx, t, e, 3)
 	assert.NotEmpty(t, cluster.LeaderOf(roles))
 
 	pids := e.PIDs()
@@ -270,12 +297,7 @@ func TestFiveNodeEnsemble(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	nodes := e.Nodes()
-	require.Len(t, nodes, 5)
-	roles := e.Roles(ctx)
-	leaders, followers := rolesCount(roles)
-	assert.Equal(t, 1, leaders, "roles %v", roles)
-	assert.Equal(t, 4, followers, "roles %v", roles)
+	nodes, roles := assertOneLeader(ctx, t, e, 5)
 
 	// Two followers down: the other three still form a quorum.
 	leaderName := cluster.LeaderOf(roles)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/zkchaos/zkchaos/cluster"
 )
 
 // testDistribution returns the distribution real-ensemble tests run
@@ -86,6 +88,21 @@ func startTestEnsemble(t testing.TB, cfg Config) *Ensemble {
 		require.NoError(t, e.Close(cctx))
 	})
 	return e
+}
+
+// splitByLeader returns the leader and the other nodes.
+func splitByLeader(t *testing.T, e *Ensemble) (leader cluster.Node, others []cluster.Node) {
+	t.Helper()
+	name := cluster.LeaderOf(e.Roles(context.Background()))
+	require.NotEmpty(t, name, "no single leader")
+	for _, n := range e.Nodes() {
+		if n.Name == name {
+			leader = n
+		} else {
+			others = append(others, n)
+		}
+	}
+	return leader, others
 }
 
 // truncate shortens s to at most n bytes for messages.

@@ -1,12 +1,10 @@
 package local
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -42,21 +40,6 @@ func isolation(e *Ensemble, node string) cluster.Grudge {
 	return g
 }
 
-// splitByLeader returns the leader and the other nodes.
-func splitByLeader(t *testing.T, e *Ensemble) (leader cluster.Node, others []cluster.Node) {
-	t.Helper()
-	name := cluster.LeaderOf(e.Roles(context.Background()))
-	require.NotEmpty(t, name, "no single leader")
-	for _, n := range e.Nodes() {
-		if n.Name == name {
-			leader = n
-		} else {
-			others = append(others, n)
-		}
-	}
-	return leader, others
-}
-
 // waitRoles polls the roles until ok accepts them, and returns them with how
 // long that took; it fails the test after waitTimeout.
 func waitRoles(t *testing.T, e *Ensemble, what string, ok func(map[string]cluster.Role) bool) (map[string]cluster.Role, time.Duration) {
@@ -78,17 +61,7 @@ func waitRoles(t *testing.T, e *Ensemble, what string, ok func(map[string]cluste
 // follow, and the excluded node does not lead.
 func newLeaderAmong(nodes []cluster.Node, excluded string) func(map[string]cluster.Role) bool {
 	return func(roles map[string]cluster.Role) bool {
-		leaders := 0
-		for _, n := range nodes {
-			switch roles[n.Name] {
-			case cluster.Leader:
-				leaders++
-			case cluster.Follower:
-			default:
-				return false
-			}
-		}
-		return leaders == 1 && roles[excluded] != cluster.Leader
+		return healthy(nodes, roles) && roles[excluded] != cluster.Leader
 	}
 }
 
@@ -114,31 +87,9 @@ func readThrough(t *testing.T, n cluster.Node, path string) {
 // sockets that process pid holds.
 func establishedRemotes(t *testing.T, pid int) []string {
 	t.Helper()
-	inodes := map[string]bool{}
-	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	require.NoError(t, err)
-	for _, fd := range fds {
-		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
-		if err == nil && strings.HasPrefix(link, "socket:[") {
-			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
-		}
-	}
 	var remotes []string
-	for _, table := range []string{"tcp", "tcp6"} {
-		f, err := os.Open(fmt.Sprintf("/proc/%d/net/%s", pid, table))
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		sc.Scan() // header
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
-			if len(fields) < 10 || fields[3] != "01" || !inodes[fields[9]] {
-				continue
-			}
-			remotes = append(remotes, decodeProcAddr(fields[2]))
-		}
-		f.Close()
+	for _, s := range sockets(t, pid, "01") {
+		remotes = append(remotes, s.remote)
 	}
 	return remotes
 }
@@ -326,7 +277,7 @@ func TestLinkDelaySlowsWrites(t *testing.T) {
 		}
 	}
 	roles := e.Roles(ctx)
-	assert.True(t, healthy(e.nodes, roles), "a delay below the timeouts keeps the ensemble healthy: %s", formatRoles(e.nodes, roles))
+	assert.True(t, healthy(e.Nodes(), roles), "a delay below the timeouts keeps the ensemble healthy: %s", formatRoles(e.nodes, roles))
 
 	require.NoError(t, e.HealLinks(ctx))
 	write(t, viaFollower, "/fast")

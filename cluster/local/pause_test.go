@@ -113,27 +113,12 @@ func srvrRoles(ctx context.Context, nodes []cluster.Node) map[string]cluster.Rol
 	return roles
 }
 
-// splitLeader returns the node named leader and the others.
-func splitLeader(nodes []cluster.Node, leader string) (cluster.Node, []cluster.Node) {
-	var l cluster.Node
-	var others []cluster.Node
-	for _, n := range nodes {
-		if n.Name == leader {
-			l = n
-		} else {
-			others = append(others, n)
-		}
-	}
-	return l, others
-}
-
 func TestPausedNodeStopsAnswering(t *testing.T) {
 	e := startTestEnsemble(t, testConfig(t, 3))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	leader, followers := splitLeader(e.Nodes(), cluster.LeaderOf(e.Roles(ctx)))
-	require.NotEmpty(t, leader.Name)
+	leader, followers := splitByLeader(t, e)
 	paused := followers[0]
 	pid := e.PIDs()[paused.Name]
 
@@ -189,8 +174,7 @@ func TestPausedLeaderIsReplaced(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
-	leader, survivors := splitLeader(e.Nodes(), cluster.LeaderOf(e.Roles(ctx)))
-	require.NotEmpty(t, leader.Name)
+	leader, survivors := splitByLeader(t, e)
 	syncTimeout := time.Duration(e.cfg.SyncLimit) * e.cfg.TickTime
 
 	pausedAt := time.Now()

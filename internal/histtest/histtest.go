@@ -1,8 +1,10 @@
 // Package histtest builds history records for the tests of packages that
-// read fault windows from histories.
+// read fault windows from histories, and keeps in memory the records that
+// the code under test appends.
 package histtest
 
 import (
+	"sync"
 	"time"
 
 	"github.com/zkchaos/zkchaos/history"
@@ -20,4 +22,22 @@ func Nemesis(typ history.Type, f string, s float64, label string, targets ...str
 // Client is a client's write record at s seconds.
 func Client(typ history.Type, s float64) history.Op {
 	return history.Op{Type: typ, F: history.Write, Process: 1, Time: Sec(s)}
+}
+
+// Memory keeps the records appended to it, numbered in order as a history
+// file numbers them: a recorder for the nemesis and the workloads in tests.
+type Memory struct {
+	mu sync.Mutex
+	// Ops are the records appended so far; read them once nothing appends
+	// any more.
+	Ops []history.Op
+}
+
+// Append keeps op, numbered.
+func (m *Memory) Append(op history.Op) (history.Op, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	op.Index = int64(len(m.Ops))
+	m.Ops = append(m.Ops, op)
+	return op, nil
 }

@@ -1,9 +1,11 @@
 // Package runtest holds what tests of whole runs on real ensembles assert
-// about a run's verdict, so every such test holds runs to the same rule.
+// about a run's verdict, so every such test holds runs to the same rule, and
+// how they read a run's evidence and history.
 package runtest
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -11,6 +13,7 @@ import (
 	"github.com/zkchaos/zkchaos/checker"
 	"github.com/zkchaos/zkchaos/checker/convergence"
 	"github.com/zkchaos/zkchaos/checker/serverlogs"
+	"github.com/zkchaos/zkchaos/history"
 )
 
 // AssertValid fails t unless a run's verdict (check, the run's composed
@@ -58,6 +61,19 @@ func AssertValid(t testing.TB, check checker.Result) {
 	t.Logf("ZooKeeper 3.8.0 diverged by its own digest check (ZOOKEEPER-4541/-4712)")
 }
 
+// RequireWorkloadValid stops t unless the checkers of the named workload
+// found its history valid, then holds the whole run to AssertValid. It
+// returns the workload's result.
+func RequireWorkloadValid(t testing.TB, check checker.Result, workload string) checker.Result {
+	t.Helper()
+	wl := Find(t, check, workload)
+	if wl.Verdict != checker.Valid {
+		t.Fatalf("the %s checkers found the history %s:\n%s", workload, wl.Verdict, wl.Messages())
+	}
+	AssertValid(t, check)
+	return wl
+}
+
 // Find returns the result the named checker produced anywhere in r, and
 // fails t without one.
 func Find(t testing.TB, r checker.Result, name string) checker.Result {
@@ -76,4 +92,42 @@ func OutDir(t testing.TB) string {
 		return d
 	}
 	return t.TempDir()
+}
+
+// Details returns the evidence of type D of the first checker, depth first,
+// in the tree under r that has such evidence.
+func Details[D any](r checker.Result) (D, bool) {
+	if d, ok := r.Details.(D); ok {
+		return d, true
+	}
+	for _, c := range r.Children {
+		if d, ok := Details[D](c); ok {
+			return d, true
+		}
+	}
+	var zero D
+	return zero, false
+}
+
+// Ops reads the history of the run directory dir, and fails t when it
+// cannot.
+func Ops(t testing.TB, dir string) []history.Op {
+	t.Helper()
+	read, err := history.ReadFile(filepath.Join(dir, history.FileName))
+	if err != nil {
+		t.Fatalf("read the history of %s: %v", dir, err)
+	}
+	return read.Ops
+}
+
+// Faults counts, by action ("kill", "start", "partition", "heal"), the
+// nemesis operations in ops that completed without error.
+func Faults(ops []history.Op) map[string]int {
+	n := map[string]int{}
+	for _, op := range ops {
+		if op.IsNemesis() && op.Type == history.Info && op.Error == "" {
+			n[op.F]++
+		}
+	}
+	return n
 }

@@ -62,25 +62,7 @@ func (w *Workload) Checker(time.Duration) checker.Checker {
 
 // Setup creates Root through the first node, retrying until ctx ends.
 func (w *Workload) Setup(ctx context.Context, env workloads.Env) error {
-	if len(env.Nodes) == 0 {
-		return errors.New("lock setup: no nodes")
-	}
-	conn, err := env.Connect(ctx, env.Nodes[0])
-	if err != nil {
-		return fmt.Errorf("lock setup: %w", err)
-	}
-	defer conn.Close()
-	for {
-		_, err := conn.Create(Root, nil, 0, zk.WorldACL(zk.PermAll))
-		if err == nil || errors.Is(err, zk.ErrNodeExists) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("lock setup: create %s on %s: %w", Root, env.Nodes[0].Name, err)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return workloads.Setup(ctx, env, "lock", nil, Root)
 }
 
 // FinalReads reads nothing: every node of the lock is ephemeral, so once

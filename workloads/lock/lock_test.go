@@ -1,8 +1,6 @@
 package lock_test
 
 import (
-	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/zkchaos/zkchaos/checker/session"
 	"github.com/zkchaos/zkchaos/cluster/local/localtest"
 	"github.com/zkchaos/zkchaos/harness"
+	"github.com/zkchaos/zkchaos/harness/harnesstest"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/internal/runtest"
 	"github.com/zkchaos/zkchaos/nemesis"
@@ -38,38 +37,25 @@ func TestLockHoldersExcludeEachOtherUnderLeaderKills(t *testing.T) {
 	s.Nemesis.Interval = 4 * time.Second
 	s.Nemesis.Duration = 3 * time.Second
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	out, err := harness.Run(ctx, harness.Options{Scenario: s, OutDir: runtest.OutDir(t), Workload: lock.New(lock.Config{Hold: s.Workload.Hold})})
-	require.NoError(t, err)
+	out := harnesstest.Run(t, harness.Options{Scenario: s, Workload: lock.New(lock.Config{Hold: s.Workload.Hold})})
 	res := out.Results
-	for _, c := range res.Check.Children {
-		t.Logf("%s %s: %s", c.Checker, c.Verdict, c.Message)
-		for _, g := range c.Children {
-			t.Logf("  %s %s: %s", g.Checker, g.Verdict, g.Message)
-		}
-	}
 	t.Logf("counts: %v", res.Counts)
 	assert.Equal(t, checker.Valid, res.Verdict, "%s", res.Check.Message)
 	assert.GreaterOrEqual(t, res.Counts[lockcheck.Acquire][history.OK], 20, "the lock was taken")
 	assert.GreaterOrEqual(t, res.Counts[lockcheck.Release][history.OK], 20, "and given back")
 
-	read, err := history.ReadFile(filepath.Join(out.Dir, history.FileName))
-	require.NoError(t, err)
-	kills, disconnects := 0, 0
-	for _, op := range read.Ops {
-		switch {
-		case op.IsNemesis() && op.F == "kill" && op.Type == history.Info && op.Error == "":
-			kills++
-		case op.F == session.F && op.Event == session.Disconnected:
+	ops := runtest.Ops(t, out.Dir)
+	disconnects := 0
+	for _, op := range ops {
+		if op.F == session.F && op.Event == session.Disconnected {
 			disconnects++
 		}
 	}
-	assert.GreaterOrEqual(t, kills, 2, "the leader was killed")
+	assert.GreaterOrEqual(t, runtest.Faults(ops)["kill"], 2, "the leader was killed")
 	assert.GreaterOrEqual(t, disconnects, 1, "clients saw their server go")
 
 	// The verdict can be had again from the run directory alone.
-	again, err := harness.Check(ctx, out.Dir)
+	again, err := harness.Check(t.Context(), out.Dir)
 	require.NoError(t, err)
 	t.Logf("recheck: %s %s", again.Verdict, again.Check.Message)
 }

@@ -44,7 +44,7 @@ type Workload struct {
 func New(cfg Config) *Workload { return &Workload{cfg: cfg} }
 
 // KeyName returns the name of key i as it appears in the history.
-func KeyName(i int) string { return "k" + strconv.Itoa(i) }
+func KeyName(i int) string { return workloads.KeyName(i) }
 
 // Path returns the znode path of a key.
 func Path(key string) string { return Root + "/" + key }
@@ -71,32 +71,7 @@ func (w *Workload) Setup(ctx context.Context, env workloads.Env) error {
 	if err := w.validate(); err != nil {
 		return err
 	}
-	if len(env.Nodes) == 0 {
-		return errors.New("multi setup: no nodes")
-	}
-	conn, err := env.Connect(ctx, env.Nodes[0])
-	if err != nil {
-		return fmt.Errorf("multi setup: %w", err)
-	}
-	defer conn.Close()
-	paths := []string{Root}
-	for i := 0; i < w.cfg.Keys; i++ {
-		paths = append(paths, Path(KeyName(i)))
-	}
-	for _, p := range paths {
-		for {
-			_, err := conn.Create(p, []byte("0"), 0, zk.WorldACL(zk.PermAll))
-			if err == nil || errors.Is(err, zk.ErrNodeExists) {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("multi setup: create %s on %s: %w", p, env.Nodes[0].Name, err)
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
-	}
-	return nil
+	return workloads.SetupKeys(ctx, env, "multi", Root, w.cfg.Keys)
 }
 
 // Run starts the workers: each step is a snapshot read or a transaction,

@@ -2,21 +2,16 @@ package multi_test
 
 import (
 	"context"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/zkchaos/zkchaos/checker"
 	"github.com/zkchaos/zkchaos/checker/transactions"
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/cluster/local/localtest"
 	"github.com/zkchaos/zkchaos/harness"
-	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/harness/harnesstest"
 	"github.com/zkchaos/zkchaos/internal/runtest"
 	"github.com/zkchaos/zkchaos/scenarios"
 	"github.com/zkchaos/zkchaos/workloads"
@@ -53,17 +48,9 @@ nemesis:
 `))
 	require.NoError(t, err)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	wl := multi.New(multi.Config{Keys: s.Workload.Keys})
-	out, err := harness.Run(ctx, harness.Options{Scenario: s, OutDir: t.TempDir(), Workload: wl,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	require.NoError(t, err)
+	out := harnesstest.Run(t, harness.Options{Scenario: s, Workload: multi.New(multi.Config{Keys: s.Workload.Keys})})
 	res := out.Results
-	// The workload's own checkers must pass, and so must the run.
-	t.Logf("run verdict %s:\n%s", res.Verdict, res.Check.Messages())
-	require.Equal(t, checker.Valid, runtest.Find(t, res.Check, "multi").Verdict, "%s", res.Check.Messages())
-	runtest.AssertValid(t, res.Check)
+	runtest.RequireWorkloadValid(t, res.Check, "multi")
 
 	r := runtest.Find(t, res.Check, "transactions")
 	d, ok := r.Details.(transactions.Details)
@@ -76,19 +63,8 @@ nemesis:
 	assert.Zero(t, d.Malformed)
 
 	// The network was really split, and healed.
-	read, err := history.ReadFile(filepath.Join(out.Dir, history.FileName))
-	require.NoError(t, err)
-	parts, heals := 0, 0
-	for _, op := range read.Ops {
-		if op.IsNemesis() && op.Type == history.Info && op.Error == "" && op.Fault != nil {
-			switch op.F {
-			case "partition":
-				parts++
-			case "heal":
-				heals++
-			}
-		}
-	}
+	faults := runtest.Faults(runtest.Ops(t, out.Dir))
+	parts, heals := faults["partition"], faults["heal"]
 	assert.GreaterOrEqual(t, parts, 2)
 	assert.GreaterOrEqual(t, heals, parts, "every partition is healed")
 }

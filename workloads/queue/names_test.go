@@ -12,10 +12,3 @@ func TestNamesAreTakenInSequenceOrder(t *testing.T) {
 	slices.SortFunc(names, compareNames)
 	assert.Equal(t, []string{"q-0000000002", "q-0000000010", "q-0000000100", "q-2147483647", "x"}, names)
 }
-
-func TestDataThatIsNotAnElementReadsAsNeverEnqueued(t *testing.T) {
-	assert.Equal(t, int64(42), parseElement([]byte("42")))
-	for _, d := range []string{"", "0", "-3", "4x", " 4"} {
-		assert.Equal(t, int64(-1), parseElement([]byte(d)), "%q", d)
-	}
-}

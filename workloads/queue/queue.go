@@ -23,7 +23,6 @@ import (
 	queuecheck "github.com/zkchaos/zkchaos/checker/queue"
 	"github.com/zkchaos/zkchaos/checker/stats"
 	"github.com/zkchaos/zkchaos/history"
-	"github.com/zkchaos/zkchaos/internal/guard"
 	"github.com/zkchaos/zkchaos/workloads"
 )
 
@@ -47,13 +46,9 @@ const (
 	// nodeReadBudget bounds the final read of one node, so that a node that
 	// does not answer leaves time for the others.
 	nodeReadBudget = 15 * time.Second
-	// finalReadTries is how often a node's final read is tried.
-	finalReadTries = 5
 	// drainFailures is how many dequeues in a row may fail (other than
 	// finding the queue empty) before the drain gives up.
 	drainFailures = 20
-	// fetchParallelism is how many reads a final read keeps in flight.
-	fetchParallelism = 16
 )
 
 // Config is what is particular to the queue workload.
@@ -95,22 +90,7 @@ func (w *Workload) Checker(time.Duration) checker.Checker {
 
 // Setup creates the root through the first node, retrying until ctx ends.
 func (w *Workload) Setup(ctx context.Context, env workloads.Env) error {
-	conn, err := env.Connect(ctx, env.Nodes[0])
-	if err != nil {
-		return fmt.Errorf("queue setup: %w", err)
-	}
-	defer conn.Close()
-	for {
-		_, err := conn.Create(Root, nil, 0, zk.WorldACL(zk.PermAll))
-		if err == nil || errors.Is(err, zk.ErrNodeExists) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("queue setup: create %s on %s: %w", Root, env.Nodes[0].Name, err)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return workloads.Setup(ctx, env, "queue", nil, Root)
 }
 
 // Run starts the workers and returns when stop is done and every operation in
@@ -186,12 +166,12 @@ func dequeue(conn *zk.Conn, op history.Op, names []string, sync bool, tries int)
 		if err != nil {
 			c := workloads.Outcome(op, fmt.Errorf("delete %s: %w", path, err))
 			if c.Type == history.Info {
-				c.Value, c.Path = history.Int64(parseElement(data)), path
+				c.Value, c.Path = history.Int64(workloads.ParseElement(string(data))), path
 			}
 			return c, rest
 		}
 		c := workloads.Complete(op, history.OK)
-		c.Value, c.Path = history.Int64(parseElement(data)), path
+		c.Value, c.Path = history.Int64(workloads.ParseElement(string(data))), path
 		c.Zxid, c.Version = stat.Czxid, history.Int32(stat.Version)
 		return c, rest
 	}
@@ -251,16 +231,6 @@ func sequence(name string) (int64, bool) {
 	return n, err == nil
 }
 
-// parseElement reads an element; data that is not one is read as -1, an
-// element never enqueued, so that the checker reports it.
-func parseElement(data []byte) int64 {
-	v, err := strconv.ParseInt(string(data), 10, 64)
-	if err != nil || v <= 0 {
-		return -1
-	}
-	return v
-}
-
 // FinalReads reads the whole queue from every node, one after another
 // (sync, children, data of each), then drains what remains through the first
 // node that answers, recording each take as a dequeue, until a synced listing
@@ -268,17 +238,13 @@ func parseElement(data []byte) int64 {
 func (w *Workload) FinalReads(ctx context.Context, env workloads.Env, rec workloads.Recorder, firstProcess int) error {
 	env.OpTimeout = max(env.OpTimeout, finalOpTimeout)
 	procs := workloads.NewProcesses(firstProcess)
-	var errs []error
-	for _, node := range env.Nodes {
-		c := workloads.NewClient(env, node, rec, procs.Next(), procs)
-		nodeCtx, cancel := context.WithTimeout(ctx, nodeReadBudget)
-		err := readNode(nodeCtx, c)
-		cancel()
-		c.Close()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("final read of the queue on %s: %w", node.Name, err))
-		}
+	read := workloads.FinalRead{
+		What:   "the queue",
+		Op:     history.Op{Type: history.Invoke, F: history.Read, Path: Root},
+		Read:   readQueue,
+		Budget: nodeReadBudget,
 	}
+	readErr := read.EachNode(ctx, env, rec, procs)
 	var drainErr error
 	for _, node := range env.Nodes {
 		c := workloads.NewClient(env, node, rec, procs.Next(), procs)
@@ -289,31 +255,7 @@ func (w *Workload) FinalReads(ctx context.Context, env workloads.Env, rec worklo
 		}
 		drainErr = fmt.Errorf("drain through %s: %w", node.Name, drainErr)
 	}
-	return errors.Join(append(errs, drainErr)...)
-}
-
-// readNode records a final read of the queue on c's node, trying again after
-// a read that did not complete ok.
-func readNode(ctx context.Context, c *workloads.Client) error {
-	var last string
-	for try := 0; try < finalReadTries; try++ {
-		if err := c.AwaitSession(ctx); err != nil {
-			return err
-		}
-		op := history.Op{Type: history.Invoke, F: history.Read, Path: Root}
-		done, err := c.Call(op, func(conn *zk.Conn) history.Op { return readQueue(conn, op) })
-		if err != nil {
-			return err
-		}
-		if done.Type == history.OK {
-			return nil
-		}
-		last = done.Error
-		if !sleep(ctx, 500*time.Millisecond) {
-			return ctx.Err()
-		}
-	}
-	return fmt.Errorf("no read completed in %d tries, last: %s", finalReadTries, last)
+	return errors.Join(readErr, drainErr)
 }
 
 // readQueue syncs the connected server with the leader and reads the
@@ -323,26 +265,17 @@ func readQueue(conn *zk.Conn, op history.Op) history.Op {
 	if err != nil {
 		return workloads.Outcome(op, err)
 	}
-	values := make([]int64, len(names))
-	errs := make([]error, len(names))
-	sem := make(chan struct{}, fetchParallelism)
-	var g guard.Group
+	paths := make([]string, len(names))
 	for i, name := range names {
-		sem <- struct{}{}
-		g.Go("get "+Root+"/"+name, func() {
-			defer func() { <-sem }()
-			data, _, err := conn.Get(Root + "/" + name)
-			if err != nil {
-				errs[i] = fmt.Errorf("get %s: %w", Root+"/"+name, err)
-			}
-			values[i] = parseElement(data)
-		})
+		paths[i] = Root + "/" + name
 	}
-	g.Wait()
-	if err := errors.Join(errs...); err != nil {
-		// Nothing dequeues during the final reads: a znode listed and then
-		// gone is as telling as any, so the read is not kept.
+	data, err := workloads.GetAll(conn, paths)
+	if err != nil {
 		return workloads.Outcome(op, err)
+	}
+	values := make([]int64, len(data))
+	for i, d := range data {
+		values[i] = workloads.ParseElement(string(d))
 	}
 	c := workloads.Complete(op, history.OK)
 	c.Values = values
@@ -393,15 +326,4 @@ func (w *Workload) drain(ctx context.Context, c *workloads.Client) error {
 		}
 	}
 	return fmt.Errorf("gave up after %d failed dequeues in a row", drainFailures)
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

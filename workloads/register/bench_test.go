@@ -44,7 +44,7 @@ func BenchmarkOverhead(b *testing.B) {
 	b.Run("bare", func(b *testing.B) {
 		conns := make([]*zk.Conn, env.Workers)
 		for i := range conns {
-			c, err := env.Connect(ctx, env.Nodes[i%len(env.Nodes)])
+			c, err := env.Connect(ctx, env.Node(i))
 			if err != nil {
 				b.Fatal(err)
 			}

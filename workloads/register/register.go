@@ -5,7 +5,6 @@ package register
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -53,7 +52,7 @@ func New(cfg Config) *Workload {
 }
 
 // KeyName returns the name of register i as it appears in the history.
-func KeyName(i int) string { return "k" + strconv.Itoa(i) }
+func KeyName(i int) string { return workloads.KeyName(i) }
 
 // Path returns the znode path of a register.
 func Path(key string) string { return Root + "/" + key }
@@ -78,29 +77,7 @@ func (w *Workload) Checker(budget time.Duration) checker.Checker {
 // Setup creates the root and every register with value 0 (version 0), through
 // the first node, retrying until ctx ends.
 func (w *Workload) Setup(ctx context.Context, env workloads.Env) error {
-	conn, err := env.Connect(ctx, env.Nodes[0])
-	if err != nil {
-		return fmt.Errorf("register setup: %w", err)
-	}
-	defer conn.Close()
-	paths := []string{Root}
-	for i := 0; i < w.cfg.Keys; i++ {
-		paths = append(paths, Path(KeyName(i)))
-	}
-	for _, p := range paths {
-		for {
-			_, err := conn.Create(p, []byte("0"), 0, zk.WorldACL(zk.PermAll))
-			if err == nil || errors.Is(err, zk.ErrNodeExists) {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("register setup: create %s on %s: %w", p, env.Nodes[0].Name, err)
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
-	}
-	return nil
+	return workloads.SetupKeys(ctx, env, "register", Root, w.cfg.Keys)
 }
 
 // Run starts the workers and returns when stop is done and every operation in

@@ -12,7 +12,6 @@ import (
 
 	sessioncheck "github.com/zkchaos/zkchaos/checker/session"
 	"github.com/zkchaos/zkchaos/history"
-	"github.com/zkchaos/zkchaos/internal/guard"
 	"github.com/zkchaos/zkchaos/workloads"
 )
 
@@ -189,26 +188,18 @@ func RunWorkers(stop context.Context, env workloads.Env, rec workloads.Recorder,
 	if env.Workers > 0 && len(env.Nodes) == 0 {
 		return errors.New("run workers: no nodes to connect to")
 	}
-	procs := workloads.NewProcesses(env.Workers)
-	var wg sync.WaitGroup
-	errs := make([]error, env.Workers)
-	g := guard.From(stop)
-	for i := 0; i < env.Workers; i++ {
-		wg.Go(g.Func(fmt.Sprintf("worker %d", i), func() {
-			w := &Worker{
-				Worker: &workloads.Worker{Index: i, Rand: rand.New(rand.NewPCG(uint64(env.Seed), uint64(i)))},
-				// Each worker's observer shares the worker processes'
-				// numbering, so that no process number is used twice.
-				Sessions: NewObserver(rec, procs, env.SessionTimeout),
-			}
-			w.Client = workloads.NewClient(env, env.Nodes[i%len(env.Nodes)], rec, history.Process(i), procs)
-			err := pace(stop, env, w, step)
-			w.Client.Close()
-			errs[i] = errors.Join(err, w.Sessions.Wait(closeWait))
-		}))
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return workloads.Spawn(stop, env, func(i int, rng *rand.Rand, procs *workloads.Processes) error {
+		w := &Worker{
+			Worker: &workloads.Worker{Index: i, Rand: rng,
+				Client: workloads.NewClient(env, env.Node(i), rec, history.Process(i), procs)},
+			// Each worker's observer shares the worker processes'
+			// numbering, so that no process number is used twice.
+			Sessions: NewObserver(rec, procs, env.SessionTimeout),
+		}
+		err := pace(stop, env, w, step)
+		w.Client.Close()
+		return errors.Join(err, w.Sessions.Wait(closeWait))
+	})
 }
 
 // pace runs step on a live session at the worker's share of the rate,

@@ -1,7 +1,6 @@
 package session
 
 import (
-	"sync"
 	"testing"
 	"time"
 
@@ -10,25 +9,14 @@ import (
 
 	sessioncheck "github.com/zkchaos/zkchaos/checker/session"
 	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/internal/histtest"
 	"github.com/zkchaos/zkchaos/workloads"
 )
 
-type memory struct {
-	mu  sync.Mutex
-	ops []history.Op
-}
-
-func (m *memory) Append(op history.Op) (history.Op, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	op.Index = int64(len(m.ops))
-	m.ops = append(m.ops, op)
-	return op, nil
-}
-
-func (m *memory) events() []string {
+// sessionEvents returns the session events rec holds, each with its session.
+func sessionEvents(rec *histtest.Memory) []string {
 	var out []string
-	for _, op := range m.ops {
+	for _, op := range rec.Ops {
 		out = append(out, op.Event+" "+history.Process(op.Session).String())
 	}
 	return out
@@ -38,7 +26,7 @@ func (m *memory) events() []string {
 // observer must name the session that expired, never the next one, and say
 // which session the client closed.
 func TestObserverNamesTheSessionThatEnded(t *testing.T) {
-	rec := &memory{}
+	rec := &histtest.Memory{}
 	o := NewObserver(rec, workloads.NewProcesses(10), 4*time.Second)
 	events := make(chan observed, 10)
 	done := make(chan struct{})
@@ -70,14 +58,14 @@ func TestObserverNamesTheSessionThatEnded(t *testing.T) {
 	assert.Equal(t, []string{
 		sessioncheck.Established + " 1", sessioncheck.Disconnected + " 1", sessioncheck.Expired + " 1",
 		sessioncheck.Established + " 2", sessioncheck.Established + " 3", sessioncheck.Closed + " 3",
-	}, rec.events())
-	for _, op := range rec.ops {
+	}, sessionEvents(rec))
+	for _, op := range rec.Ops {
 		assert.Equal(t, history.Info, op.Type)
 		assert.Equal(t, sessioncheck.F, op.F)
 		assert.Equal(t, history.Process(10), op.Process)
 		assert.Equal(t, "n1", op.Node)
 	}
-	assert.Equal(t, int64(4000), *rec.ops[0].Value, "the session timeout asked for, in ms")
+	assert.Equal(t, int64(4000), *rec.Ops[0].Value, "the session timeout asked for, in ms")
 	select {
 	case <-o.Ended(3):
 	default:

@@ -1,8 +1,6 @@
 package session_test
 
 import (
-	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 	sessioncheck "github.com/zkchaos/zkchaos/checker/session"
 	"github.com/zkchaos/zkchaos/cluster/local/localtest"
 	"github.com/zkchaos/zkchaos/harness"
+	"github.com/zkchaos/zkchaos/harness/harnesstest"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/internal/runtest"
 	"github.com/zkchaos/zkchaos/nemesis"
@@ -40,31 +39,17 @@ func TestEphemeralsLiveAndDieWithTheirSessions(t *testing.T) {
 	s.Nemesis.Interval = 4 * time.Second
 	s.Nemesis.Duration = 7 * time.Second
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
 	wl := session.New(session.Config{SessionTimeout: s.Workload.SessionTimeout})
-	out, err := harness.Run(ctx, harness.Options{Scenario: s, OutDir: runtest.OutDir(t), Workload: wl})
-	require.NoError(t, err)
+	out := harnesstest.Run(t, harness.Options{Scenario: s, Workload: wl})
 	res := out.Results
-	var details sessioncheck.Details
-	for _, c := range res.Check.Children {
-		t.Logf("%s %s: %s", c.Checker, c.Verdict, c.Message)
-		for _, g := range c.Children {
-			t.Logf("  %s %s: %s", g.Checker, g.Verdict, g.Message)
-			if d, ok := g.Details.(sessioncheck.Details); ok {
-				details = d
-			}
-		}
-	}
+	details, _ := runtest.Details[sessioncheck.Details](res.Check)
 	t.Logf("counts: %v", res.Counts)
 	assert.Equal(t, checker.Valid, res.Verdict, "%s", res.Check.Message)
 	assert.GreaterOrEqual(t, res.Counts[sessioncheck.Create][history.OK], 8, "every worker created a node, and again after expiry")
 	assert.GreaterOrEqual(t, res.Counts[sessioncheck.Exists][history.OK], 300)
 
-	read, err := history.ReadFile(filepath.Join(out.Dir, history.FileName))
-	require.NoError(t, err)
 	expired := map[int64]bool{}
-	for _, op := range read.Ops {
+	for _, op := range runtest.Ops(t, out.Dir) {
 		if op.F == sessioncheck.F && op.Event == sessioncheck.Expired {
 			expired[op.Session] = true
 		}
@@ -74,7 +59,7 @@ func TestEphemeralsLiveAndDieWithTheirSessions(t *testing.T) {
 	assert.GreaterOrEqual(t, details.AbsentAfterEnd, 1, "an expired session's node was seen gone")
 	assert.GreaterOrEqual(t, details.AfterBound, 1, "checks after sessions had certainly ended")
 
-	again, err := harness.Check(ctx, out.Dir)
+	again, err := harness.Check(t.Context(), out.Dir)
 	require.NoError(t, err)
 	assert.Equal(t, res.Verdict, again.Verdict, "the verdict can be had again from the run directory")
 }

@@ -9,7 +9,6 @@ package set
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -22,7 +21,6 @@ import (
 	setcheck "github.com/zkchaos/zkchaos/checker/set"
 	"github.com/zkchaos/zkchaos/checker/stats"
 	"github.com/zkchaos/zkchaos/history"
-	"github.com/zkchaos/zkchaos/internal/guard"
 	"github.com/zkchaos/zkchaos/workloads"
 )
 
@@ -40,17 +38,9 @@ const (
 // sequential znode, far more work than a worker's operation.
 const finalReadTimeout = 15 * time.Second
 
-// finalReadTries is how often a node's final read is tried before the node
-// is given up (the checker then says unknown).
-const finalReadTries = 5
-
 // nodeReadBudget bounds the final reads of one node, so that a node that
 // does not answer leaves time for the others.
 const nodeReadBudget = 20 * time.Second
-
-// fetchParallelism is how many reads a final read keeps in flight on its
-// session.
-const fetchParallelism = 16
 
 // Config is what is particular to the set workload.
 type Config struct {
@@ -85,31 +75,7 @@ func (w *Workload) Checker(time.Duration) checker.Checker {
 
 // Setup creates the root through the first node, retrying until ctx ends.
 func (w *Workload) Setup(ctx context.Context, env workloads.Env) error {
-	if err := createRoot(ctx, env, Root); err != nil {
-		return fmt.Errorf("set setup: %w", err)
-	}
-	return nil
-}
-
-// createRoot creates path (empty) through the first node, retrying until
-// ctx ends; an existing path is fine.
-func createRoot(ctx context.Context, env workloads.Env, path string) error {
-	conn, err := env.Connect(ctx, env.Nodes[0])
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	for {
-		_, err := conn.Create(path, nil, 0, zk.WorldACL(zk.PermAll))
-		if err == nil || errors.Is(err, zk.ErrNodeExists) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("create %s on %s: %w", path, env.Nodes[0].Name, err)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return workloads.Setup(ctx, env, "set", nil, Root)
 }
 
 // Run starts the workers and returns when stop is done and every operation in
@@ -147,45 +113,13 @@ func add(conn *zk.Conn, op history.Op, flags int32) history.Op {
 // out, which the checker reports.
 func (w *Workload) FinalReads(ctx context.Context, env workloads.Env, rec workloads.Recorder, firstProcess int) error {
 	env.OpTimeout = max(env.OpTimeout, finalReadTimeout)
-	procs := workloads.NewProcesses(firstProcess)
-	var errs []error
-	for _, node := range env.Nodes {
-		c := workloads.NewClient(env, node, rec, procs.Next(), procs)
-		nodeCtx, cancel := context.WithTimeout(ctx, nodeReadBudget)
-		err := readNode(nodeCtx, c)
-		cancel()
-		c.Close()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("final read of the set on %s: %w", node.Name, err))
-		}
+	read := workloads.FinalRead{
+		What:   "the set",
+		Op:     history.Op{Type: history.Invoke, F: history.Read, Path: Root},
+		Read:   readSet,
+		Budget: nodeReadBudget,
 	}
-	return errors.Join(errs...)
-}
-
-// readNode records a final read of the set on c's node, trying again after
-// a read that did not complete ok.
-func readNode(ctx context.Context, c *workloads.Client) error {
-	var last string
-	for try := 0; try < finalReadTries; try++ {
-		if err := c.AwaitSession(ctx); err != nil {
-			return err
-		}
-		op := history.Op{Type: history.Invoke, F: history.Read, Path: Root}
-		done, err := c.Call(op, func(conn *zk.Conn) history.Op { return readSet(conn, op) })
-		if err != nil {
-			return err
-		}
-		if done.Type == history.OK {
-			return nil
-		}
-		last = done.Error
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("no read completed in %d tries, last: %s", finalReadTries, last)
+	return read.EachNode(ctx, env, rec, workloads.NewProcesses(firstProcess))
 }
 
 // readSet syncs the connected server with the leader and reads the elements
@@ -207,55 +141,20 @@ func readSet(conn *zk.Conn, op history.Op) history.Op {
 		case strings.HasPrefix(name, SequentialPrefix):
 			sequential = append(sequential, Root+"/"+name)
 		case strings.HasPrefix(name, PlainPrefix):
-			values = append(values, parseElement(strings.TrimPrefix(name, PlainPrefix)))
+			values = append(values, workloads.ParseElement(strings.TrimPrefix(name, PlainPrefix)))
 		default:
 			values = append(values, -1)
 		}
 	}
-	data, err := fetchAll(conn, sequential)
+	data, err := workloads.GetAll(conn, sequential)
 	if err != nil {
 		return workloads.Outcome(op, err)
 	}
 	for _, d := range data {
-		values = append(values, parseElement(string(d)))
+		values = append(values, workloads.ParseElement(string(d)))
 	}
 	c := workloads.Complete(op, history.OK)
 	c.Values = values
 	c.Zxid = stat.Pzxid
 	return c
-}
-
-func parseElement(s string) int64 {
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v <= 0 {
-		return -1
-	}
-	return v
-}
-
-// fetchAll gets the data of every path, keeping several requests in flight
-// on the session. A znode that vanished is an error: the set never deletes.
-func fetchAll(conn *zk.Conn, paths []string) ([][]byte, error) {
-	out := make([][]byte, len(paths))
-	errs := make([]error, len(paths))
-	sem := make(chan struct{}, fetchParallelism)
-	var g guard.Group
-	for i, p := range paths {
-		sem <- struct{}{}
-		g.Go("get "+p, func() {
-			defer func() { <-sem }()
-			data, _, err := conn.Get(p)
-			if err != nil {
-				errs[i] = fmt.Errorf("get %s: %w", p, err)
-			}
-			out[i] = data
-		})
-	}
-	g.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }

@@ -19,7 +19,6 @@ import (
 	"net"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,7 +29,6 @@ import (
 	watchcheck "github.com/zkchaos/zkchaos/checker/watch"
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/history"
-	"github.com/zkchaos/zkchaos/internal/guard"
 	"github.com/zkchaos/zkchaos/workloads"
 )
 
@@ -53,7 +51,7 @@ type Workload struct {
 func New(cfg Config) *Workload { return &Workload{cfg: cfg} }
 
 // KeyName returns the name of key i as it appears in the history.
-func KeyName(i int) string { return "k" + strconv.Itoa(i) }
+func KeyName(i int) string { return workloads.KeyName(i) }
 
 // Path returns the znode path of a key.
 func Path(key string) string { return Root + "/" + key }
@@ -90,29 +88,7 @@ func (w *Workload) Setup(ctx context.Context, env workloads.Env) error {
 	if err := w.validate(env); err != nil {
 		return err
 	}
-	conn, err := env.Connect(ctx, env.Nodes[0])
-	if err != nil {
-		return fmt.Errorf("watch setup: %w", err)
-	}
-	defer conn.Close()
-	paths := []string{Root}
-	for i := 0; i < w.cfg.Keys; i++ {
-		paths = append(paths, Path(KeyName(i)))
-	}
-	for _, p := range paths {
-		for {
-			_, err := conn.Create(p, []byte("0"), 0, zk.WorldACL(zk.PermAll))
-			if err == nil || errors.Is(err, zk.ErrNodeExists) {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("watch setup: create %s on %s: %w", p, env.Nodes[0].Name, err)
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
-	}
-	return nil
+	return workloads.SetupKeys(ctx, env, "watch", Root, w.cfg.Keys)
 }
 
 // Run starts writers and watchers and returns when stop is done, every
@@ -122,27 +98,18 @@ func (w *Workload) Run(stop context.Context, env workloads.Env, rec workloads.Re
 	if err := w.validate(env); err != nil {
 		return err
 	}
-	procs := workloads.NewProcesses(env.Workers)
-	var wg sync.WaitGroup
-	errs := make([]error, env.Workers)
-	g := guard.From(stop)
-	for i := 0; i < env.Workers; i++ {
-		wg.Go(g.Func(fmt.Sprintf("worker %d", i), func() {
-			node := env.Nodes[i%len(env.Nodes)]
-			rng := rand.New(rand.NewPCG(uint64(env.Seed), uint64(i)))
-			var err error
-			if IsWatcher(i) {
-				err = w.watch(stop, env, rec, procs, history.Process(i), node, rng)
-			} else {
-				err = w.write(stop, env, rec, procs, history.Process(i), node, rng)
-			}
-			if err != nil {
-				errs[i] = fmt.Errorf("worker %d: %w", i, err)
-			}
-		}))
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return workloads.Spawn(stop, env, func(i int, rng *rand.Rand, procs *workloads.Processes) error {
+		var err error
+		if IsWatcher(i) {
+			err = w.watch(stop, env, rec, procs, history.Process(i), env.Node(i), rng)
+		} else {
+			err = w.write(stop, env, rec, procs, history.Process(i), env.Node(i), rng)
+		}
+		if err != nil {
+			return fmt.Errorf("worker %d: %w", i, err)
+		}
+		return nil
+	})
 }
 
 // write sets random keys to fresh values, blindly, at its share of the rate.

@@ -2,21 +2,17 @@ package watch_test
 
 import (
 	"context"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/zkchaos/zkchaos/checker"
 	watchcheck "github.com/zkchaos/zkchaos/checker/watch"
 	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/cluster/local/localtest"
 	"github.com/zkchaos/zkchaos/harness"
+	"github.com/zkchaos/zkchaos/harness/harnesstest"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/internal/runtest"
 	"github.com/zkchaos/zkchaos/scenarios"
@@ -75,17 +71,9 @@ nemesis:
 `))
 	require.NoError(t, err)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	wl := watch.New(watch.Config{Keys: s.Workload.Keys})
-	out, err := harness.Run(ctx, harness.Options{Scenario: s, OutDir: t.TempDir(), Workload: wl,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	require.NoError(t, err)
+	out := harnesstest.Run(t, harness.Options{Scenario: s, Workload: watch.New(watch.Config{Keys: s.Workload.Keys})})
 	res := out.Results
-	// The workload's own checkers must pass, and so must the run.
-	t.Logf("run verdict %s:\n%s", res.Verdict, res.Check.Messages())
-	require.Equal(t, checker.Valid, runtest.Find(t, res.Check, "watch").Verdict, "%s", res.Check.Messages())
-	runtest.AssertValid(t, res.Check)
+	runtest.RequireWorkloadValid(t, res.Check, "watch")
 
 	d, ok := runtest.Find(t, res.Check, "watches").Details.(watchcheck.Details)
 	require.True(t, ok)
@@ -97,14 +85,6 @@ nemesis:
 
 	// The leader was really killed, and some watcher lost its connection
 	// with it: the checker saw that and did not count on those sessions.
-	read, err := history.ReadFile(filepath.Join(out.Dir, history.FileName))
-	require.NoError(t, err)
-	kills := 0
-	for _, op := range read.Ops {
-		if op.IsNemesis() && op.F == "kill" && op.Type == history.Info && op.Error == "" {
-			kills++
-		}
-	}
-	assert.GreaterOrEqual(t, kills, 2)
+	assert.GreaterOrEqual(t, runtest.Faults(runtest.Ops(t, out.Dir))["kill"], 2)
 	assert.GreaterOrEqual(t, d.LostSessions, 1, "a watcher pinned to a killed leader loses its connection")
 }
