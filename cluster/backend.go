@@ -118,9 +118,9 @@ type Spec struct {
 	Nodes int
 	// StartTimeout bounds how long the ensemble may take to become healthy.
 	StartTimeout time.Duration
-	// Partitions and Clocks say whether the faults cut links and shift
-	// clocks, so that the ensemble is started with the means to.
-	Partitions, Clocks bool
+	// Needs is what the run's faults ask of the ensemble, so that it is
+	// started with the means to (Capabilities.Links, Capabilities.Clocks).
+	Needs Capabilities
 	// Distributions are the builds faults restart servers on (upgrades and
 	// rollbacks), beside the section's own.
 	Distributions []string

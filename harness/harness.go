@@ -173,10 +173,9 @@ func Run(ctx context.Context, opts Options) (Outcome, error) {
 
 // clusterSpec is what the backend is told about a run of the scenario.
 func clusterSpec(s *scenarios.Scenario, opts Options, log *slog.Logger) cluster.Spec {
-	partitions, clocks := needs(s)
 	return cluster.Spec{
 		Scenario: s.Name, Section: s.Cluster.Section, Nodes: s.Cluster.Nodes, StartTimeout: s.Cluster.StartTimeout,
-		Partitions: partitions, Clocks: clocks, Distributions: nemesis.Distributions(s.Nemesis.Faults),
+		Needs: nemesis.Needs(s.Nemesis.Faults, s.Nemesis.Script), Distributions: nemesis.Distributions(s.Nemesis.Faults),
 		Logger: log,
 	}
 }
@@ -245,7 +244,7 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 		return fmt.Errorf("scenario %s: %w", s.Name, err)
 	}
 	env := workloadEnv(s, ens.Nodes(), log)
-	if p, ok := ens.(cluster.Partitioner); ok && r.spec.Partitions {
+	if p, ok := ens.(cluster.Partitioner); ok && r.spec.Needs.Links() {
 		env.Dialer = func(n cluster.Node) zk.Dialer { return p.ClientDialer(n) }
 	}
 	wl := r.wl
@@ -334,13 +333,6 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 // into the run directory before the teardown.
 type logSaver interface {
 	SaveLogs(ctx context.Context, dir string) ([]string, error)
-}
-
-// needs reports whether the scenario's faults or script cut links and shift
-// clocks, so that the ensemble is started with the means to.
-func needs(s *scenarios.Scenario) (partitions, clocks bool) {
-	partitions, clocks = nemesis.Needs(s.Nemesis.Faults)
-	return partitions || nemesis.ScriptPartitions(s.Nemesis.Script), clocks
 }
 
 // schedule builds the nemesis schedule a scenario describes.

@@ -77,14 +77,20 @@ func (s Spec) available(c cluster.Cluster) error {
 	return nil
 }
 
-// Needs reports whether a scenario's resolved faults cut or degrade links
-// and move clocks, so that the backend can be started with the means to.
-func Needs(specs []Spec) (partitions, clocks bool) {
+// Needs is what the faults and the script steps ask of a cluster, so that
+// the backend starts the ensemble with the means to (links it can cut,
+// clocks it can move).
+func Needs(specs []Spec, steps []ScriptStep) cluster.Capabilities {
 	caps := cluster.Capabilities{}
 	for _, s := range specs {
 		caps[s.needs()] = true
 	}
-	return caps.Links(), caps.Clocks()
+	for _, st := range steps {
+		if k, ok := st.kind(); ok {
+			caps[Spec{Kind: k}.needs()] = true
+		}
+	}
+	return caps
 }
 
 // Distributions lists, once each, the distributions that resolved faults

@@ -246,3 +246,18 @@ func TestRecordsCarryTheTablesActionsAndPairBackIntoWindows(t *testing.T) {
 		assert.True(t, w.Healed)
 	}
 }
+
+// TestNeedsUnitesFaultsAndScript: what a run asks of the ensemble comes
+// from its faults and its script steps alike, typed.
+func TestNeedsUnitesFaultsAndScript(t *testing.T) {
+	assert.Empty(t, Needs(nil, nil))
+	kills := Needs([]Spec{{Kind: fault.Kill}}, nil)
+	assert.Equal(t, cluster.Capabilities{cluster.CapKill: true}, kills)
+	assert.False(t, kills.Links())
+	assert.False(t, kills.Clocks())
+
+	caps := Needs([]Spec{{Kind: fault.Clock}}, []ScriptStep{{Isolate: Nodes{"leader"}}, {Sleep: time.Second}})
+	assert.True(t, caps.Links(), "a script that isolates a node needs links it can cut")
+	assert.True(t, caps.Clocks(), "a clock fault needs clocks it can move")
+	assert.False(t, caps[cluster.CapPause])
+}

@@ -9,7 +9,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
@@ -357,15 +356,3 @@ var nodeNameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
 // local ensembles, a pod name on Kubernetes. Which names exist is known
 // only when the run starts.
 func looksLikeNodeName(s string) bool { return nodeNameRE.MatchString(s) }
-
-// ScriptPartitions reports whether a script cuts links, so that the
-// backend is started with the means to.
-func ScriptPartitions(steps []ScriptStep) bool {
-	caps := cluster.Capabilities{}
-	for _, st := range steps {
-		if k, ok := st.kind(); ok {
-			caps[Spec{Kind: k}.needs()] = true
-		}
-	}
-	return caps.Links()
-}

@@ -109,7 +109,7 @@ func (backend) Prepare(ctx context.Context, spec cluster.Spec) (string, error) {
 			return "", fmt.Errorf("scenario %s: a fault restarts nodes on %s: %w", spec.Scenario, name, err)
 		}
 	}
-	if spec.Clocks {
+	if spec.Needs.Clocks() {
 		if _, err := FindFaketime(); err != nil {
 			return "", fmt.Errorf("scenario %s has clock faults: %w", spec.Scenario, err)
 		}
@@ -149,8 +149,8 @@ func (backend) Start(ctx context.Context, spec cluster.Spec) (cluster.Cluster, e
 		JVMFlags:     sec.JVMFlags,
 		ForceSync:    sec.ForceSync,
 		StartTimeout: spec.StartTimeout,
-		Partitions:   spec.Partitions,
-		Clock:        spec.Clocks,
+		Partitions:   spec.Needs.Links(),
+		Clock:        spec.Needs.Clocks(),
 		Logger:       spec.Logger,
 	})
 }
