@@ -104,7 +104,7 @@ func Run(ctx context.Context, opts Options) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, badInput(fmt.Errorf("scenario %s: %w", s.Name, err))
 	}
-	spec := clusterSpec(s, opts, log)
+	spec := clusterSpec(s, log)
 	distName, err := backend.Prepare(ctx, spec)
 	if errors.Is(err, cluster.ErrBadSetting) {
 		return Outcome{}, badInput(err)
@@ -172,7 +172,7 @@ func Run(ctx context.Context, opts Options) (Outcome, error) {
 }
 
 // clusterSpec is what the backend is told about a run of the scenario.
-func clusterSpec(s *scenarios.Scenario, opts Options, log *slog.Logger) cluster.Spec {
+func clusterSpec(s *scenarios.Scenario, log *slog.Logger) cluster.Spec {
 	return cluster.Spec{
 		Scenario: s.Name, Section: s.Cluster.Section, Nodes: s.Cluster.Nodes, StartTimeout: s.Cluster.StartTimeout,
 		Needs: nemesis.Needs(s.Nemesis.Faults, s.Nemesis.Script), Distributions: nemesis.Distributions(s.Nemesis.Faults),
