@@ -9,7 +9,10 @@ bash scripts/install-deps.sh --test
 # The browser test of the report keeps its screenshots here.
 export ZKCHAOS_ARTIFACTS=${ZKCHAOS_ARTIFACTS:-$PWD/runs/test-artifacts}
 
-echo "== gofmt and go vet"
+# Each phase line says how long the suite has run, to see where the time goes.
+phase() { echo "== [$(date -u +%H:%M:%S), ${SECONDS}s] $*"; }
+
+phase "gofmt and go vet"
 unformatted=$(gofmt -l .)
 if [[ -n $unformatted ]]; then
 	echo "gofmt needed on:" >&2
@@ -28,7 +31,7 @@ race=(-race -gcflags=github.com/go-zookeeper/zk=-race=false)
 
 # The Kubernetes backend's tests run a real kube-apiserver and etcd, built
 # from the Go module proxy once and cached under the user's cache directory.
-echo "== API server binaries for the Kubernetes tests"
+phase "API server binaries for the Kubernetes tests"
 KUBEBUILDER_ASSETS=$(bash scripts/apiserver-bins.sh)
 export KUBEBUILDER_ASSETS
 
@@ -37,13 +40,13 @@ export KUBEBUILDER_ASSETS
 ensemble_pkgs=$(go list ./cluster/... ./workloads/... ./harness/... ./cmd/... | grep -v /k8stest)
 unit_pkgs=$(go list ./... | grep -vxF "$ensemble_pkgs")
 
-echo "== unit tests (-short, -race)"
+phase "unit tests (-short, -race)"
 go test "${race[@]}" -short -count=1 $unit_pkgs
 
 # The tests that need only an API server (no ZooKeeper) use little CPU once
 # it is up: they run in the background beside the ensembles, and their
 # output follows. cluster/k8s forwards to a real ensemble: it runs in turn.
-echo "== API-server tests (in the background) and real-ensemble tests (-race, one package at a time)"
+phase "API-server tests (in the background) and real-ensemble tests (-race, one package at a time)"
 api_log=$(mktemp)
 trap 'rm -f "$api_log"' EXIT
 go test "${race[@]}" -p 1 -count=1 -timeout 15m ./cluster/k8s/k8stest/ ./deploy/... >"$api_log" 2>&1 &
@@ -54,6 +57,7 @@ api_status=0
 wait "$api_pid" || api_status=$?
 echo "-- API-server tests"
 cat "$api_log"
+phase "done"
 if ((ensemble_status != 0 || api_status != 0)); then
 	echo "real-ensemble tests exit $ensemble_status, API-server tests exit $api_status" >&2
 	exit 1
