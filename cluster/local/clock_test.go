@@ -395,7 +395,7 @@ func TestClockJumpEffectOnSessions(t *testing.T) {
 // checks what must hold whatever ZooKeeper does about it.
 func clockJumpEffectOnSessions(t *testing.T, role cluster.Role) {
 	const (
-		sessionTimeout = 4 * time.Second
+		sessionTimeout = 2 * time.Second
 		jump           = 30 * time.Second
 	)
 	e := startTestEnsemble(t, testClockConfig(t, 3))
@@ -463,7 +463,7 @@ func clockJumpEffectOnSessions(t *testing.T, role cluster.Role) {
 }
 
 func TestClockStepBackWedgesTheLeader(t *testing.T) {
-	const step = -30 * time.Second
+	const step = -12 * time.Second
 	e := startTestEnsemble(t, testClockConfig(t, 3))
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -519,7 +519,7 @@ func TestClockStepBackWedgesTheLeader(t *testing.T) {
 	}
 
 	// Once its clock has caught up it finds no followers, steps down and
-	// rejoins (its clock still 30 s behind).
+	// rejoins (its clock still 12 s behind).
 	_, err = e.WaitHealthy(ctx, 2*waitTimeout-step)
 	require.NoError(t, err)
 	t.Logf("healthy again %v after the step; roles %s", time.Since(steppedAt), formatRoles(e.nodes, e.Roles(ctx)))
