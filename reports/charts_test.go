@@ -148,6 +148,28 @@ func TestRolesOfMakesSpansPerNode(t *testing.T) {
 	}, spans)
 }
 
+func TestRolesOfShowsMembershipChanges(t *testing.T) {
+	obs := func(at float64, rs map[string]string) history.Op {
+		return history.Op{Type: history.Info, F: history.FRoles, Process: history.NemesisProcess, Time: sec(at), Roles: rs}
+	}
+	ops := []history.Op{
+		obs(0, map[string]string{"n1": "leader", "n2": "follower"}),
+		obs(1, map[string]string{"n1": "leader", "n2": "removed"}),
+		obs(2, map[string]string{"n1": "leader", "n2": "follower", "n4": "follower"}),
+		obs(4, map[string]string{"n1": "leader", "n2": "follower"}),
+		client(history.OK, 10),
+	}
+	nodes, spans := rolesOf(ops, []string{"n1", "n2"}, sec(10))
+	assert.Equal(t, []string{"n1", "n2", "n4"}, nodes)
+	assert.ElementsMatch(t, []roleSpan{
+		{Node: "n1", Role: "leader", Start: 0, End: 10},
+		{Node: "n2", Role: "follower", Start: 0, End: 1},
+		{Node: "n2", Role: "removed", Start: 1, End: 2},
+		{Node: "n2", Role: "follower", Start: 2, End: 10},
+		{Node: "n4", Role: "follower", Start: 2, End: 4},
+	}, spans, "a spare's span ends when it leaves the observations")
+}
+
 func TestFaultBandsLeaveOutFailedInjections(t *testing.T) {
 	ops := []history.Op{
 		nem(history.Invoke, "pause", 1, "pause-one", "n1"),
