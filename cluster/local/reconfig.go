@@ -28,6 +28,13 @@ const (
 	// reconfigTimeout bounds one SetMembership: starting the spares that
 	// join, the reconfiguration, and reading the configuration back.
 	reconfigTimeout = 45 * time.Second
+	// membershipTimeout bounds reading the configuration, tries included.
+	membershipTimeout = 20 * time.Second
+	// reconfigTries bounds how often SetMembership tries the change, each
+	// time from the configuration then in force.
+	reconfigTries = 3
+	// retryInterval is the pause between two tries to read it.
+	retryInterval = 250 * time.Millisecond
 	// adminSession is the session timeout of the connection that reads and
 	// changes the configuration.
 	adminSession = 10 * time.Second
@@ -277,8 +284,27 @@ type silent struct{}
 func (silent) Printf(string, ...any) {}
 
 // Membership reads the configuration in force from the ensemble (after a
-// sync, so that it is the leader's) and remembers it for Roles.
+// sync, so that it is the leader's) and remembers it for Roles. While the
+// servers elect a leader (after a reconfiguration, say) it tries again,
+// for at most membershipTimeout.
 func (e *Ensemble) Membership(ctx context.Context) (cluster.Membership, error) {
+	ctx, cancel := context.WithTimeout(ctx, membershipTimeout)
+	defer cancel()
+	for {
+		m, err := e.readMembership(ctx)
+		if err == nil || errors.Is(err, errNoReconfig) {
+			return m, err
+		}
+		select {
+		case <-ctx.Done():
+			return m, err
+		case <-time.After(retryInterval):
+		}
+	}
+}
+
+// readMembership reads the configuration once.
+func (e *Ensemble) readMembership(ctx context.Context) (cluster.Membership, error) {
 	var m cluster.Membership
 	err := e.admin(ctx, func(c *zk.Conn) error {
 		if _, err := c.Sync(configZnode); err != nil {
@@ -301,10 +327,12 @@ func (e *Ensemble) Membership(ctx context.Context) (cluster.Membership, error) {
 }
 
 // SetMembership changes the configuration to want's voters and observers
-// in one incremental reconfiguration. Spares that join are started first on
-// fresh directories, with the current configuration and themselves, and
-// given time to connect to the leader; spares outside the configuration
-// read afterwards are stopped, also after a failed reconfiguration.
+// in one incremental reconfiguration, tried again (at most reconfigTries
+// times in all) from the configuration then in force when it fails. Spares
+// that join are started first on fresh directories, with the current
+// configuration and themselves, and given time to connect to the leader;
+// spares outside the configuration read afterwards are stopped, also after
+// a failed reconfiguration.
 // Initial nodes that leave keep running, outside the configuration, until
 // they are added back. It returns the configuration in force afterwards.
 func (e *Ensemble) SetMembership(ctx context.Context, want cluster.Membership) (cluster.Membership, error) {
@@ -321,9 +349,33 @@ func (e *Ensemble) SetMembership(ctx context.Context, want cluster.Membership) (
 		}
 	}
 	cur, err := e.Membership(ctx)
-	if err != nil || cur.Same(want) {
+	if err != nil {
 		return cur, err
 	}
+	for try := 1; !cur.Same(want) && try <= reconfigTries; try++ {
+		if err = e.reconfigOnce(ctx, cur, want); err == nil || ctx.Err() != nil {
+			break
+		}
+		e.log.Warn("reconfiguration failed", "try", try, "err", err)
+		next, rerr := e.Membership(ctx)
+		if rerr != nil {
+			break
+		}
+		cur = next
+	}
+	after, serr := e.settle(ctx, cur, err)
+	if serr != nil && after.Same(want) && ctx.Err() == nil {
+		// The connection went with a server that left (the leader, say)
+		// after the change was committed: the configuration says so.
+		e.log.Info("reconfiguration in force despite the error", "err", serr)
+		return after, nil
+	}
+	return after, serr
+}
+
+// reconfigOnce turns cur into want in one incremental reconfiguration,
+// starting the spares that join and are not running first.
+func (e *Ensemble) reconfigOnce(ctx context.Context, cur, want cluster.Membership) error {
 	joining, leaving := changeOf(cur, want)
 	var joinLines, leaveIDs []string
 	for name, role := range joining {
@@ -331,7 +383,7 @@ func (e *Ensemble) SetMembership(ctx context.Context, want cluster.Membership) (
 		joinLines = append(joinLines, n.peerOf().serverLine(role))
 		if n.spare && !e.Running(n.Node) {
 			if err := e.startSpare(ctx, n, cur, role); err != nil {
-				return e.settle(ctx, cur, fmt.Errorf("set membership: %w", err))
+				return err
 			}
 		}
 	}
@@ -342,21 +394,14 @@ func (e *Ensemble) SetMembership(ctx context.Context, want cluster.Membership) (
 	}
 	e.log.Info("reconfiguring the ensemble", "from", cur.String(), "to", want.String(), "version", cur.Version,
 		"joining", joinLines, "leaving", leaveIDs)
-	err = e.admin(ctx, func(c *zk.Conn) error {
+	err := e.admin(ctx, func(c *zk.Conn) error {
 		_, err := c.IncrementalReconfig(joinLines, leaveIDs, -1)
 		return err
 	})
 	if err != nil {
-		err = fmt.Errorf("reconfigure to %s: %w", want.String(), err)
+		return fmt.Errorf("reconfigure to %s: %w", want.String(), err)
 	}
-	after, serr := e.settle(ctx, cur, err)
-	if serr != nil && after.Same(want) && !errors.Is(serr, context.DeadlineExceeded) {
-		// The connection went with a server that left (the leader, say)
-		// after the change was committed: the configuration says so.
-		e.log.Info("reconfiguration in force despite the error", "err", serr)
-		return after, nil
-	}
-	return after, serr
+	return nil
 }
 
 // settle reads the configuration after a change (or a failed one) and stops

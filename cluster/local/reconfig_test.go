@@ -65,8 +65,9 @@ func TestChangeOf(t *testing.T) {
 // TestReconfigWalksThroughEveryMembershipChange changes the membership of
 // one real ensemble, with link proxies, through every change the reconfig
 // fault makes: remove the leader and add it back, turn a voter into an
-// observer and back, grow to five voters and shrink back to three. After
-// each it checks /zookeeper/config and what the servers say of themselves.
+// observer and back, grow to five voters (and isolate an initial member
+// from the other four meanwhile) and shrink back to three. After each it
+// checks /zookeeper/config and what the servers say of themselves.
 func TestReconfigWalksThroughEveryMembershipChange(t *testing.T) {
 	cfg := testConfig(t, 3)
 	cfg.Reconfig, cfg.Spares, cfg.Partitions = true, 2, true
@@ -144,6 +145,15 @@ func TestReconfigWalksThroughEveryMembershipChange(t *testing.T) {
 	five := cluster.Membership{Voters: []string{"n1", "n2", "n3", "n4", "n5"}}
 	set(five)
 	roles("grown to five", func(r map[string]cluster.Role) bool { return serving(r, five.Voters...) })
+	// The spares' peer links pass their proxies too: cut off from all four
+	// others, n1 stops serving while they go on, and rejoins once healed.
+	require.NoError(t, e.Partition(ctx, cluster.Grudge{"n1": {"n2", "n3", "n4", "n5"},
+		"n2": {"n1"}, "n3": {"n1"}, "n4": {"n1"}, "n5": {"n1"}}, cluster.LinkReset))
+	roles("n1 isolated from four voters", func(r map[string]cluster.Role) bool {
+		return r["n1"] == cluster.Down && serving(r, "n2", "n3", "n4", "n5")
+	})
+	require.NoError(t, e.HealLinks(ctx))
+	roles("n1 back", func(r map[string]cluster.Role) bool { return serving(r, five.Voters...) })
 
 	set(initial)
 	r := roles("shrunk to three", func(r map[string]cluster.Role) bool {
