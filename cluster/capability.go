@@ -27,6 +27,9 @@ const (
 	CapUpgrade Capability = "upgrade"
 	// CapFollowLog follows the servers' log lines (LogFollower).
 	CapFollowLog Capability = "follow-log"
+	// CapReconfig changes the ensemble's membership while it runs
+	// (Reconfigurer).
+	CapReconfig Capability = "reconfig"
 )
 
 // Capabilities is a set of capabilities, e.g. all that a scenario's faults
@@ -54,6 +57,7 @@ var lacking = map[Capability]string{
 	CapClockRate: "this cluster backend cannot move clocks",
 	CapUpgrade:   "this cluster backend cannot restart nodes on another distribution",
 	CapFollowLog: "this cluster cannot follow servers' logs, which a log trigger needs",
+	CapReconfig:  "this cluster backend cannot change the ensemble's membership",
 }
 
 // Supports says why c cannot do what need names, or nil: the backend's own
@@ -77,6 +81,8 @@ func Supports(c Cluster, need Capability) error {
 		_, ok = c.(Upgrader)
 	case CapFollowLog:
 		_, ok = c.(LogFollower)
+	case CapReconfig:
+		_, ok = c.(Reconfigurer)
 	}
 	if !ok {
 		msg, known := lacking[need]

@@ -34,6 +34,12 @@ const (
 	Follower Role = "follower"
 	// Down means the server is not running or not serving requests.
 	Down Role = "down"
+	// Observer is a non-voting member that serves clients (dynamic
+	// reconfiguration turned it from a voter into an observer).
+	Observer Role = "observer"
+	// Removed is a server that runs but is no longer in the ensemble's
+	// configuration (dynamic reconfiguration removed it).
+	Removed Role = "removed"
 )
 
 // Cluster is an ensemble the harness can observe.

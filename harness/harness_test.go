@@ -128,6 +128,7 @@ func TestShippedFaultScenariosAreValid(t *testing.T) {
 		"register-partition-halves", "register-isolate-leader", "register-pause-leader",
 		"register-clock-bump", "register-mixed", "register-kill", "register-plain-partition",
 		"lock-kill", "multi-partition", "session-pause", "session-isolate-clients", "watch-kill",
+		"register-reconfig",
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel() // two at a time: go test's -parallel is the number of cores

@@ -119,3 +119,18 @@ func TestReadFileOfMissingFileIsAnError(t *testing.T) {
 	_, err := ReadFile(filepath.Join(t.TempDir(), "nope"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
+
+func TestMembershipIsAnOptionalFieldOfAFault(t *testing.T) {
+	old := `{"index":0,"type":"info","f":"kill","process":"nemesis","time":1,"fault":{"name":"kill one","targets":["n1"]}}` + "\n"
+	rec := `{"index":1,"type":"info","f":"reconfig","process":"nemesis","time":2,"fault":{"name":"reconfig observer one",` +
+		`"targets":["n3"],"membership":{"version":"300000632","voters":["n1","n2"],"observers":["n3"]}}}` + "\n"
+	res, err := Decode(strings.NewReader(old + rec))
+	require.NoError(t, err)
+	require.Len(t, res.Ops, 2)
+	assert.Nil(t, res.Ops[0].Fault.Membership, "a history without memberships reads as before")
+	assert.Equal(t, &Membership{Version: "300000632", Voters: []string{"n1", "n2"}, Observers: []string{"n3"}},
+		res.Ops[1].Fault.Membership)
+	out, err := json.Marshal(res.Ops[0])
+	require.NoError(t, err)
+	assert.NotContains(t, string(out), "membership", "a fault without one writes none")
+}

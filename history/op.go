@@ -182,6 +182,21 @@ type Fault struct {
 	Step int `json:"step,omitempty"`
 	// Trigger is the node state a scripted step waited for and saw.
 	Trigger *Trigger `json:"trigger,omitempty"`
+	// Membership is the ensemble's configuration after a reconfig
+	// fault's injection or heal; nil for every other record.
+	Membership *Membership `json:"membership,omitempty"`
+}
+
+// Membership is an ensemble's dynamic configuration as a record states it.
+type Membership struct {
+	// Version is the configuration's version, the hex zxid that
+	// /zookeeper/config's version= line holds; "" when it could not be
+	// read.
+	Version string `json:"version,omitempty"`
+	// Voters are the participants' names.
+	Voters []string `json:"voters,omitempty"`
+	// Observers are the observers' names.
+	Observers []string `json:"observers,omitempty"`
 }
 
 // Trigger is what fired a state-triggered step, and whether its action

@@ -34,6 +34,8 @@ func New(s Spec) (Fault, error) {
 		return &clock{b}, nil
 	case fault.Upgrade, fault.Rollback:
 		return &upgrade{b}, nil
+	case fault.Reconfig:
+		return &reconfig{b}, nil
 	}
 	return nil, fmt.Errorf("unknown fault %q", s.Kind)
 }

@@ -4,9 +4,11 @@
 //
 // A fault is a small type behind Fault; the kinds are kill, pause,
 // partition (grudges of every shape, reset or hang), clients (cut clients off
-// their node), link (delay, jitter, loss), clock (bump, strobe, rate) and
+// their node), link (delay, jitter, loss), clock (bump, strobe, rate),
 // upgrade / rollback (restart every node, one at a time, on another
-// distribution). Targets are resolved by role at injection time.
+// distribution) and reconfig (change the membership: remove a voter, make
+// one an observer, grow by the spares). Targets are resolved by role at
+// injection time.
 package nemesis
 
 import (

@@ -151,6 +151,7 @@ func (s Schedule) inject(ctx context.Context, f Fault, c cluster.Cluster, rng *r
 		done.Fault.Targets = inj.Targets()
 		done.Fault.Grudge = inj.Grudge()
 		done.Fault.Detail = inj.Detail()
+		done.Fault.Membership = membershipOf(inj)
 	}
 	if err != nil {
 		done.Error = err.Error()
@@ -174,6 +175,9 @@ func heal(ctx context.Context, label, action string, inj Injection, rec Recorder
 	err := inj.Heal(ctx)
 	done := op
 	done.Type = history.Info
+	if m := membershipOf(inj); m != nil {
+		done.Fault = &history.Fault{Name: label, Targets: inj.Targets(), Membership: m}
+	}
 	if err != nil {
 		done.Error = err.Error()
 		log.Error("heal failed", "fault", label, "targets", inj.Targets(), "err", err)
@@ -194,7 +198,8 @@ func heal(ctx context.Context, label, action string, inj Injection, rec Recorder
 // undoes whatever any fault may have left, whatever did it, and records each
 // step: every link restored and every clock reset (when the cluster can cut
 // links and move clocks), every paused node resumed, every stopped node
-// started.
+// started, and last, once the nodes run, the initial membership restored
+// (when the cluster can change it), spares stopped.
 func HealAll(ctx context.Context, c cluster.Cluster, rec Recorder, log *slog.Logger) error {
 	var errs []error
 	healAll := func(action string, targets []string, undo func(context.Context) error) {
@@ -216,6 +221,9 @@ func HealAll(ctx context.Context, c cluster.Cluster, rec Recorder, log *slog.Log
 		if k, ok := c.(cluster.Killer); ok && !k.Running(n) {
 			healAll(fault.HealStart, []string{n.Name}, func(ctx context.Context) error { return k.Start(ctx, n) })
 		}
+	}
+	if inj, ok := healMembership(c); ok {
+		errs = append(errs, heal(ctx, "heal-all", fault.Heal, inj, rec, log))
 	}
 	return errors.Join(errs...)
 }

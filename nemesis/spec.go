@@ -14,12 +14,13 @@ import (
 // reads only the parameters that apply to it; Validate rejects the others.
 type Spec struct {
 	// Kind is the fault kind: kill, pause, partition, clients, link, clock,
-	// upgrade or rollback. Until Resolved it may also be a shorthand:
+	// upgrade, rollback or reconfig. Until Resolved it may also be a shorthand:
 	// kill-random and kill-leader are kill with target one / leader.
 	Kind fault.Kind `yaml:"name"`
 	// Target chooses nodes at injection time: one, leader, followers,
 	// minority, majority or all (kill, pause, clients, link, clock; and
-	// partition's isolate and one-way grudges).
+	// partition's isolate and one-way grudges); one, leader or follower
+	// (reconfig's remove and observer).
 	Target string `yaml:"target,omitempty"`
 	// Grudge is the partition's shape: isolate, halves, majorities-ring,
 	// bridge or one-way (partition).
@@ -44,6 +45,10 @@ type Spec struct {
 	// cluster.distribution is (upgrade, required; rollback, where a
 	// scenario defaults it to its cluster.distribution).
 	To string `yaml:"to,omitempty"`
+	// Change is how a reconfig changes the membership: remove (a voter
+	// leaves), observer (a voter becomes an observer) or grow (every spare
+	// joins as a voter). Healing restores the membership (reconfig).
+	Change string `yaml:"change,omitempty"`
 }
 
 // shorthands are names that stand for a kind with a parameter set.
@@ -88,6 +93,19 @@ const (
 
 var clockModes = []string{ClockBump, ClockStrobe, ClockRate}
 
+// Membership changes of the reconfig fault.
+const (
+	ChangeRemove   = "remove"
+	ChangeObserver = "observer"
+	ChangeGrow     = "grow"
+)
+
+var changes = []string{ChangeRemove, ChangeObserver, ChangeGrow}
+
+// reconfigTargets are the targets of reconfig's remove and observer: one
+// voter leaves at a time.
+var reconfigTargets = []string{TargetOne, TargetLeader, TargetFollower}
+
 // maxClockRate bounds how fast a shifted clock runs: a thousand times real
 // time already crosses a session timeout within milliseconds.
 const maxClockRate = 1000
@@ -113,6 +131,11 @@ func (s Spec) Resolved() Spec {
 	switch s.Kind {
 	case fault.Kill, fault.Pause, fault.Clients:
 		s.Target = firstNonEmpty(s.Target, TargetOne)
+	case fault.Reconfig:
+		s.Change = firstNonEmpty(s.Change, ChangeRemove)
+		if s.Change != ChangeGrow {
+			s.Target = firstNonEmpty(s.Target, TargetOne)
+		}
 	case fault.Partition:
 		s.Grudge = firstNonEmpty(s.Grudge, GrudgeHalves)
 		s.Mode = firstNonEmpty(s.Mode, "reset")
@@ -158,7 +181,7 @@ func (s Spec) Validate() []FieldProblem {
 		"target": s.Target != "", "grudge": s.Grudge != "", "mode": s.Mode != "",
 		"delay": s.Delay != 0, "jitter": s.Jitter != 0, "loss": s.Loss != 0,
 		"clock": s.Clock != "", "delta": s.Delta != 0, "period": s.Period != 0, "rate": s.Rate != 0,
-		"to": s.To != "",
+		"to": s.To != "", "change": s.Change != "",
 	}
 	for _, f := range sortedKeys(set) {
 		if set[f] && !slices.Contains(allowed, f) {
@@ -174,6 +197,12 @@ func (s Spec) Validate() []FieldProblem {
 	oneOf("grudge", s.Grudge, grudges)
 	oneOf("mode", s.Mode, []string{"reset", "hang"})
 	oneOf("clock", s.Clock, clockModes)
+	oneOf("change", s.Change, changes)
+	if s.Kind == fault.Reconfig && s.Change == ChangeGrow && s.Target != "" {
+		bad("target", "does not apply to a grow: every spare joins")
+	} else if s.Kind == fault.Reconfig && s.Target != "" && !slices.Contains(reconfigTargets, s.Target) {
+		bad("target", "%q: a reconfig changes one voter: %s", s.Target, strings.Join(reconfigTargets, ", "))
+	}
 	if s.Delay < 0 || s.Jitter < 0 || s.Period < 0 {
 		bad("delay", "durations must not be negative")
 	}
@@ -233,6 +262,8 @@ func (s Spec) Label() string {
 		return l
 	case fault.Upgrade, fault.Rollback:
 		return string(s.Kind) + " to " + s.To
+	case fault.Reconfig:
+		return strings.TrimSpace("reconfig " + s.Change + " " + s.Target)
 	default:
 		return string(s.Kind) + " " + s.Target
 	}

@@ -362,7 +362,8 @@ func quantilesOf(f string, pts []latPoint, n int, bucket func(int64) int) quanti
 }
 
 // rolesOf turns the harness's role observations into spans per node, from
-// each observation to the next that changed the node's role. Nodes come in
+// each observation to the next that changed the node's role or left the
+// node out. Nodes come in
 // the order given, then any others the observations name, sorted.
 func rolesOf(ops []history.Op, nodes []string, end int64) ([]string, []roleSpan) {
 	rows := append([]string{}, nodes...)
@@ -392,6 +393,14 @@ func rolesOf(ops []history.Op, nodes []string, end int64) ([]string, []roleSpan)
 			}
 			open[node] = len(spans)
 			spans = append(spans, roleSpan{Node: node, Role: role, Start: at})
+		}
+		// A node an observation leaves out has left the ensemble (a spare
+		// that a reconfiguration stopped): its span ends there.
+		for node, i := range open {
+			if _, ok := op.Roles[node]; !ok {
+				spans[i].End = at
+				delete(open, node)
+			}
 		}
 	}
 	for _, i := range open {

@@ -128,24 +128,56 @@ func TestBuildChartsOfALongRunUsesCoarserBuckets(t *testing.T) {
 }
 
 func TestRolesOfMakesSpansPerNode(t *testing.T) {
-	obs := func(at float64, rs map[string]string) history.Op {
-		return history.Op{Type: history.Info, F: history.FRoles, Process: history.NemesisProcess, Time: sec(at), Roles: rs}
+	for name, tc := range map[string]struct {
+		roles     []map[string]string // observed at 0, 1, 2, ... s
+		given     []string
+		wantNodes []string
+		want      []roleSpan
+	}{
+		"the nodes given, then others": {
+			roles: []map[string]string{
+				{"n1": "leader", "n2": "follower"},
+				{"n1": "down", "n2": "follower"},
+				{"n1": "down", "n2": "leader", "n4": "Observer"},
+			},
+			given: []string{"n2", "n1"}, wantNodes: []string{"n2", "n1", "n4"},
+			want: []roleSpan{
+				{Node: "n1", Role: "leader", Start: 0, End: 1},
+				{Node: "n2", Role: "follower", Start: 0, End: 2},
+				{Node: "n1", Role: "down", Start: 1, End: 10},
+				{Node: "n2", Role: "leader", Start: 2, End: 10},
+				{Node: "n4", Role: "observer", Start: 2, End: 10},
+			},
+		},
+		"a removed node, and a spare whose span ends when it leaves the observations": {
+			roles: []map[string]string{
+				{"n1": "leader", "n2": "follower"},
+				{"n1": "leader", "n2": "removed"},
+				{"n1": "leader", "n2": "follower", "n4": "follower"},
+				{"n1": "leader", "n2": "follower"},
+			},
+			given: []string{"n1", "n2"}, wantNodes: []string{"n1", "n2", "n4"},
+			want: []roleSpan{
+				{Node: "n1", Role: "leader", Start: 0, End: 10},
+				{Node: "n2", Role: "follower", Start: 0, End: 1},
+				{Node: "n2", Role: "removed", Start: 1, End: 2},
+				{Node: "n2", Role: "follower", Start: 2, End: 10},
+				{Node: "n4", Role: "follower", Start: 2, End: 3},
+			},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var ops []history.Op
+			for i, rs := range tc.roles {
+				ops = append(ops, history.Op{Type: history.Info, F: history.FRoles, Process: history.NemesisProcess,
+					Time: sec(float64(i)), Roles: rs})
+			}
+			ops = append(ops, client(history.OK, 10))
+			nodes, spans := rolesOf(ops, tc.given, sec(10))
+			assert.Equal(t, tc.wantNodes, nodes)
+			assert.ElementsMatch(t, tc.want, spans)
+		})
 	}
-	ops := []history.Op{
-		obs(0, map[string]string{"n1": "leader", "n2": "follower"}),
-		obs(2, map[string]string{"n1": "down", "n2": "follower"}),
-		obs(3, map[string]string{"n1": "down", "n2": "leader", "n4": "Observer"}),
-		client(history.OK, 10),
-	}
-	nodes, spans := rolesOf(ops, []string{"n2", "n1"}, sec(10))
-	assert.Equal(t, []string{"n2", "n1", "n4"}, nodes, "the nodes given, then others")
-	assert.ElementsMatch(t, []roleSpan{
-		{Node: "n1", Role: "leader", Start: 0, End: 2},
-		{Node: "n2", Role: "follower", Start: 0, End: 3},
-		{Node: "n1", Role: "down", Start: 2, End: 10},
-		{Node: "n2", Role: "leader", Start: 3, End: 10},
-		{Node: "n4", Role: "observer", Start: 3, End: 10},
-	}, spans)
 }
 
 func TestFaultBandsLeaveOutFailedInjections(t *testing.T) {

@@ -151,8 +151,22 @@ func (backend) Start(ctx context.Context, spec cluster.Spec) (cluster.Cluster, e
 		StartTimeout: spec.StartTimeout,
 		Partitions:   spec.Needs.Links(),
 		Clock:        spec.Needs.Clocks(),
+		Reconfig:     spec.Needs[cluster.CapReconfig],
+		Spares:       sparesFor(spec.Needs),
 		Logger:       spec.Logger,
 	})
+}
+
+// ReconfigSpares is how many spare servers an ensemble gets when its
+// scenario changes membership: enough to grow three voters to five.
+const ReconfigSpares = 2
+
+// sparesFor is how many spares a run with these needs gets.
+func sparesFor(needs cluster.Capabilities) int {
+	if needs[cluster.CapReconfig] {
+		return ReconfigSpares
+	}
+	return 0
 }
 
 // Heal stops the servers still running from the run directories asked for

@@ -8,7 +8,8 @@ import (
 
 // Can says why the ensemble cannot do what need names, or nil: link faults
 // need the proxies of Config.Partitions and clock faults the libfaketime of
-// Config.Clock, both set up when the nodes start.
+// Config.Clock, membership changes the dynamic configuration of
+// Config.Reconfig, all set up when the nodes start.
 func (e *Ensemble) Can(need cluster.Capability) error {
 	switch need {
 	case cluster.CapPartition, cluster.CapClients, cluster.CapLink:
@@ -18,6 +19,10 @@ func (e *Ensemble) Can(need cluster.Capability) error {
 	case cluster.CapClock, cluster.CapClockRate:
 		if e.clock == nil {
 			return errors.New("the ensemble was started without clock support")
+		}
+	case cluster.CapReconfig:
+		if e.reconf == nil {
+			return errNoReconfig
 		}
 	}
 	return nil

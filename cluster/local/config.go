@@ -91,6 +91,14 @@ type Config struct {
 	// carries every connection the node opens to its peers, so that
 	// Partition, Shape and IsolateClients can cut and degrade links.
 	Partitions bool
+	// Reconfig starts the servers with reconfigEnabled=true and their
+	// ensemble in a dynamic configuration file, so that SetMembership can
+	// change it (reconfig.go).
+	Reconfig bool
+	// Spares is how many servers beyond Nodes are prepared (ports,
+	// directories, link proxies) to join the ensemble through
+	// SetMembership; they start only then. It needs Reconfig.
+	Spares int
 	// StartTimeout bounds how long Start waits for the ensemble to be
 	// healthy (default 60s).
 	StartTimeout time.Duration
@@ -122,6 +130,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Nodes < 1 || c.Nodes > 255 {
 		return c, fmt.Errorf("config: %d nodes: want 1 to 255", c.Nodes)
+	}
+	if c.Spares < 0 || c.Nodes+c.Spares > 255 || (c.Spares > 0 && !c.Reconfig) {
+		return c, fmt.Errorf("config: %d spares: want 0 to %d, and only with Reconfig", c.Spares, 255-c.Nodes)
 	}
 	if c.TickTime == 0 {
 		c.TickTime = DefaultTickTime
@@ -187,7 +198,7 @@ func renderZooCfg(c Config, self peer, dataDir string, peers []peer) string {
 		{"4lw.commands.whitelist", "*"},
 		{"admin.enableServer", "false"},
 		{"standaloneEnabled", "false"},
-		{"reconfigEnabled", "false"},
+		{"reconfigEnabled", strconv.FormatBool(c.Reconfig)},
 	}
 	extra := make([]string, 0, len(c.ExtraConfig))
 	for k := range c.ExtraConfig {
@@ -210,6 +221,11 @@ func renderZooCfg(c Config, self peer, dataDir string, peers []peer) string {
 	fmt.Fprintf(&b, "# Written by zkchaos for server %d of %d. Every address is loopback.\n", self.id, len(peers))
 	for _, l := range lines {
 		fmt.Fprintf(&b, "%s=%s\n", l.k, l.v)
+	}
+	if c.Reconfig {
+		// The ensemble lives in the dynamic file, which the servers rewrite.
+		fmt.Fprintf(&b, "dynamicConfigFile=%s\n", dynamicPath(dataDir))
+		return b.String()
 	}
 	for _, p := range peers {
 		fmt.Fprintf(&b, "server.%d=%s:%d:%d\n", p.id, loopback, p.quorumPort, p.electPort)

@@ -55,6 +55,9 @@ type Ensemble struct {
 	// links holds the link proxies (partition.go); nil without
 	// Config.Partitions.
 	links *links
+	// reconf holds what membership changes need (reconfig.go); nil
+	// without Config.Reconfig.
+	reconf *reconf
 }
 
 var _ cluster.Upgrader = (*Ensemble)(nil)
@@ -71,6 +74,9 @@ type node struct {
 	// dist is what the node runs from its next start on: the ensemble's,
 	// until Restart moves it to another.
 	dist Distribution
+	// spare is a server beyond Config.Nodes that runs only while
+	// SetMembership made it a member (reconfig.go).
+	spare bool
 }
 
 // Start creates the nodes' directories and configuration under cfg.Dir,
@@ -101,7 +107,7 @@ func Start(ctx context.Context, cfg Config) (*Ensemble, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.clock, e.guard = clock, guard.From(ctx)
+	e.clock, e.guard, e.reconf = clock, guard.From(ctx), newReconf(cfg)
 	e.log.Info("starting ZooKeeper ensemble", "nodes", len(e.nodes), "dir", cfg.Dir,
 		"distribution", dist.Name())
 	fail := func(err error) (*Ensemble, error) {
@@ -117,6 +123,9 @@ func Start(ctx context.Context, cfg Config) (*Ensemble, error) {
 	}
 	e.mu.Lock()
 	for _, n := range e.nodes {
+		if n.spare {
+			continue
+		}
 		if err := e.spawnLocked(n); err != nil {
 			e.mu.Unlock()
 			return fail(err)
@@ -135,11 +144,11 @@ func Start(ctx context.Context, cfg Config) (*Ensemble, error) {
 // with no process started.
 func prepare(cfg Config, dist Distribution) (*Ensemble, error) {
 	nodesDir := filepath.Join(cfg.Dir, "nodes")
-	ports, err := freePorts(3 * cfg.Nodes)
+	ports, err := freePorts(3 * (cfg.Nodes + cfg.Spares))
 	if err != nil {
 		return nil, err
 	}
-	peers := make([]peer, cfg.Nodes)
+	peers := make([]peer, cfg.Nodes+cfg.Spares)
 	for i := range peers {
 		peers[i] = peer{id: i + 1, clientPort: ports[3*i], quorumPort: ports[3*i+1], electPort: ports[3*i+2]}
 	}
@@ -160,15 +169,19 @@ func prepare(cfg Config, dist Distribution) (*Ensemble, error) {
 			quorumPort: p.quorumPort,
 			electPort:  p.electPort,
 			dist:       dist,
+			spare:      p.id > cfg.Nodes,
 		}
 		if err := os.MkdirAll(n.dataDir, 0o755); err != nil {
 			return nil, fmt.Errorf("create node directory: %w", err)
 		}
 		files := map[string]string{
-			n.cfgPath:                         renderZooCfg(cfg, p, n.dataDir, peers),
+			n.cfgPath:                         renderZooCfg(cfg, p, n.dataDir, peers[:cfg.Nodes]),
 			filepath.Join(n.dataDir, "myid"):  strconv.Itoa(p.id) + "\n",
 			filepath.Join(n.dir, log4jFile):   log4jProperties,
 			filepath.Join(n.dir, logbackFile): logbackXML,
+		}
+		if cfg.Reconfig {
+			files[dynamicPath(n.dataDir)] = renderDynamic(initialLines(peers[:cfg.Nodes]))
 		}
 		for path, content := range files {
 			if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
@@ -189,6 +202,9 @@ func (e *Ensemble) command(n *node) (argv, env []string) {
 	}
 	if e.cfg.NodeEnv != nil {
 		env = e.cfg.NodeEnv(n.Node)
+	}
+	if e.reconf != nil {
+		flags = append(flags, e.reconf.superFlag())
 	}
 	return n.dist.Command(flags, n.dir, n.cfgPath), env
 }
@@ -240,11 +256,13 @@ func exitStatus(err error) string {
 	return err.Error()
 }
 
-// Nodes lists every server, in myid order.
+// Nodes lists every server but the spares (see Spares), in myid order.
 func (e *Ensemble) Nodes() []cluster.Node {
-	out := make([]cluster.Node, len(e.nodes))
-	for i, n := range e.nodes {
-		out[i] = n.Node
+	var out []cluster.Node
+	for _, n := range e.nodes {
+		if !n.spare {
+			out = append(out, n.Node)
+		}
 	}
 	return out
 }
@@ -419,8 +437,9 @@ func (e *Ensemble) Close(ctx context.Context) error {
 
 // Roles asks every server for its role with srvr, all at once, each with a
 // short deadline. A node whose process is not running, that does not
-// answer, or that answers it is not serving or is anything but a leader or
-// a follower, is cluster.Down.
+// answer, or that answers it is not serving or is anything but a leader, a
+// follower or an observer, is cluster.Down; a node that runs outside the
+// configuration is cluster.Removed. Spares are there while they run.
 func (e *Ensemble) Roles(ctx context.Context) map[string]cluster.Role {
 	running := make([]bool, len(e.nodes))
 	e.mu.Lock()
@@ -448,8 +467,11 @@ func (e *Ensemble) Roles(ctx context.Context) map[string]cluster.Role {
 	g.Wait()
 	roles := make(map[string]cluster.Role, len(e.nodes))
 	for i, n := range e.nodes {
-		roles[n.Name] = got[i]
+		if !n.spare || running[i] {
+			roles[n.Name] = got[i]
+		}
 	}
+	e.markRemoved(roles)
 	return roles
 }
 
@@ -549,7 +571,9 @@ func (e *Ensemble) tails(roles map[string]cluster.Role) string {
 func formatRoles(nodes []*node, roles map[string]cluster.Role) string {
 	parts := make([]string, 0, len(nodes))
 	for _, n := range nodes {
-		parts = append(parts, n.Name+"="+string(roles[n.Name]))
+		if r, ok := roles[n.Name]; ok {
+			parts = append(parts, n.Name+"="+string(r))
+		}
 	}
 	return strings.Join(parts, " ")
 }

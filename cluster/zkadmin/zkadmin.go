@@ -80,9 +80,9 @@ func ctxErr(ctx context.Context, err error) error {
 	return err
 }
 
-// Srvr asks the server at addr for its role with the srvr command: Leader or
-// Follower from its "Mode:" line; Down, with a nil error, when it says it is
-// not serving requests or reports any other mode (standalone, observer, ...);
+// Srvr asks the server at addr for its role with the srvr command: Leader,
+// Follower or Observer from its "Mode:" line; Down, with a nil error, when it
+// says it is not serving requests or reports any other mode (standalone, ...);
 // Down with the error when it cannot be reached or its reply makes no sense.
 func Srvr(ctx context.Context, addr string) (cluster.Role, error) {
 	reply, err := FourLetter(ctx, addr, "srvr")
@@ -108,6 +108,8 @@ func parseSrvr(reply string) (cluster.Role, error) {
 			return cluster.Leader, nil
 		case "follower":
 			return cluster.Follower, nil
+		case "observer":
+			return cluster.Observer, nil
 		default:
 			return cluster.Down, nil
 		}

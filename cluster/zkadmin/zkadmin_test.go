@@ -30,7 +30,7 @@ func TestParseSrvr(t *testing.T) {
 		srvrFollower: cluster.Follower,
 		strings.Replace(srvrFollower, "Mode: follower", "Mode: leader", 1):     cluster.Leader,
 		strings.Replace(srvrFollower, "Mode: follower", "Mode: standalone", 1): cluster.Down,
-		strings.Replace(srvrFollower, "Mode: follower", "Mode: observer", 1):   cluster.Down,
+		strings.Replace(srvrFollower, "Mode: follower", "Mode: observer", 1):   cluster.Observer,
 		NotServing + "\n": cluster.Down,
 	} {
 		got, err := parseSrvr(reply)

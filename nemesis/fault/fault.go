@@ -34,6 +34,8 @@ const (
 	Upgrade Kind = history.FUpgrade
 	// Rollback is an upgrade back to an earlier distribution.
 	Rollback Kind = history.FRollback
+	// Reconfig changes the ensemble's membership; healing restores it.
+	Reconfig Kind = "reconfig"
 )
 
 // Heal actions: the f of the records that undo a fault.
@@ -89,6 +91,8 @@ var Table = []Info{
 		Params: []string{"to"}},
 	{Kind: Rollback, Action: history.FRollback, Heal: HealStart, Needs: cluster.CapUpgrade,
 		Params: []string{"to"}},
+	{Kind: Reconfig, Action: "reconfig", Heal: Heal, Needs: cluster.CapReconfig,
+		Params: []string{"change", "target"}},
 }
 
 // Of returns the table's entry for k; ok is false for a kind it does not

@@ -22,7 +22,7 @@ func TestEveryKindHasOneEntryWithActionsAndACapability(t *testing.T) {
 		assert.True(t, ok)
 		assert.Equal(t, info, got)
 	}
-	for _, k := range []Kind{Kill, Pause, Partition, Clients, Link, Clock, Upgrade, Rollback} {
+	for _, k := range []Kind{Kill, Pause, Partition, Clients, Link, Clock, Upgrade, Rollback, Reconfig} {
 		assert.True(t, seen[k], "%s is missing from the table", k)
 	}
 	assert.Len(t, Kinds(), len(Table))
@@ -51,7 +51,7 @@ func TestTheRecordsActionsAreTheOnesHistoriesHold(t *testing.T) {
 	for action, kind := range map[string]Kind{
 		"kill": Kill, "pause": Pause, "partition": Partition, "isolate-clients": Clients,
 		"shape-links": Link, "clock": Clock, history.FUpgrade: Upgrade, history.FRollback: Rollback,
-		"kill-leader": Kill, "crash": Kill, "isolate": Clients, "shape": Link,
+		"kill-leader": Kill, "crash": Kill, "isolate": Clients, "shape": Link, "reconfig": Reconfig,
 	} {
 		assert.Equal(t, kind, OfAction(action), action)
 	}
@@ -69,5 +69,9 @@ func TestKindsNeedTheCapabilityOfTheirMethods(t *testing.T) {
 	}
 	assert.True(t, needs.Links())
 	assert.True(t, needs.Clocks())
-	assert.Equal(t, cluster.CapUpgrade, Table[len(Table)-1].Needs)
+	rollback, _ := Of(Rollback)
+	assert.Equal(t, cluster.CapUpgrade, rollback.Needs)
+	reconfig, _ := Of(Reconfig)
+	assert.Equal(t, cluster.CapReconfig, reconfig.Needs)
+	assert.Equal(t, Heal, reconfig.Heal, "healing a reconfig restores the membership")
 }
