@@ -1,0 +1,274 @@
+// Package diskfs is a user-space file system (FUSE, github.com/hanwen/go-fuse)
+// mounted over a directory, passing every operation through to a backing
+// directory except the data that has not been synced: as Jepsen's lazyfs
+// does, it keeps, per file, what was written and truncated since the file's
+// last fsync or fdatasync in memory, where reads and stat see it, and only
+// an fsync writes it to the backing file and syncs that. PowerLoss forgets
+// all of it at once: what a power cut loses.
+//
+// What it models and what not:
+//   - File data and sizes are lost back to their last fsync; files are
+//     never torn within what was synced.
+//   - Metadata is not: creates, mkdirs, renames, unlinks and links pass
+//     through to the backing directory at once and survive a power loss
+//     (a file created and never synced survives empty). Directory fsyncs
+//     pass through too.
+//   - Every file is opened with FOPEN_DIRECT_IO, so the kernel keeps no
+//     page cache of it: data a power loss dropped is never served again.
+//     Shared writable mmap is therefore refused (ZooKeeper uses none).
+//   - Memory is bounded: a write that would take the unsynced bytes of
+//     the whole mount past Options.MaxUnsynced fails with EIO, loudly,
+//     rather than being written through without a sync (which would make
+//     a power loss silently lose less than it claims).
+//
+// Faults for later kinds switch on at run time through SetHooks: a delay
+// per fsync and per write (with jitter), EIO on a share of writes or
+// fsyncs, and ENOSPC past a number of bytes written.
+package diskfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// FSType is the type of a diskfs mount as /proc/self/mountinfo shows it.
+const FSType = "fuse.zkchaos"
+
+// DefaultMaxUnsynced bounds the unsynced bytes one mount holds in memory.
+const DefaultMaxUnsynced = 64 << 20
+
+// Options tune a mount.
+type Options struct {
+	// MaxUnsynced bounds the bytes a mount holds unsynced (default
+	// DefaultMaxUnsynced); writes past it fail with EIO.
+	MaxUnsynced int64
+	// Logger receives the file system's events (default: discard).
+	Logger *slog.Logger
+}
+
+// Hooks are the faults the file system injects, switched at run time. The
+// zero value injects none.
+type Hooks struct {
+	// FsyncDelay delays every fsync and fdatasync, FsyncJitter adds a
+	// uniformly random extra delay up to it.
+	FsyncDelay, FsyncJitter time.Duration
+	// WriteDelay delays every write, WriteJitter adds a uniformly random
+	// extra delay up to it.
+	WriteDelay, WriteJitter time.Duration
+	// WriteErrors is the share of writes, in [0, 1], that fail with EIO;
+	// FsyncErrors that of fsyncs (a failed fsync keeps the data
+	// unsynced).
+	WriteErrors, FsyncErrors float64
+	// SpaceLimit, when positive, is how many bytes may be written from
+	// SetHooks on: a write past it fails with ENOSPC.
+	SpaceLimit int64
+}
+
+// Stats count what a mount did.
+type Stats struct {
+	// Writes and Fsyncs count the write and fsync requests served.
+	Writes, Fsyncs int64
+	// Unsynced is how many bytes are held unsynced now.
+	Unsynced int64
+	// Dropped is how many unsynced bytes power losses dropped.
+	Dropped int64
+}
+
+// FS is one mounted diskfs. Its methods are safe for concurrent use.
+type FS struct {
+	backing, mountpoint string
+	server              *fuse.Server
+	log                 *slog.Logger
+	maxUnsynced         int64
+
+	mu    sync.Mutex
+	files map[fileKey]*file
+
+	hooks   atomic.Pointer[Hooks]
+	written atomic.Int64 // bytes written since SetHooks
+	stats   struct{ writes, fsyncs, unsynced, dropped atomic.Int64 }
+}
+
+// fileKey names a backing file across renames: its device and inode.
+type fileKey struct{ dev, ino uint64 }
+
+// file is the state of one backing file: its overlay, nil when clean.
+type file struct {
+	mu sync.Mutex
+	ov *overlay
+}
+
+// Mount mounts a diskfs at mountpoint (an existing, empty directory) over
+// the backing directory and serves it until Unmount.
+func Mount(backing, mountpoint string, opt Options) (*FS, error) {
+	if opt.MaxUnsynced <= 0 {
+		opt.MaxUnsynced = DefaultMaxUnsynced
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	f := &FS{backing: backing, mountpoint: mountpoint, log: opt.Logger, maxUnsynced: opt.MaxUnsynced,
+		files: map[fileKey]*file{}}
+	f.hooks.Store(&Hooks{})
+	var st syscall.Stat_t
+	if err := syscall.Stat(backing, &st); err != nil {
+		return nil, fmt.Errorf("diskfs: backing directory: %w", err)
+	}
+	root := &fs.LoopbackRoot{Path: backing, Dev: st.Dev}
+	root.NewNode = func(r *fs.LoopbackRoot, _ *fs.Inode, _ string, st *syscall.Stat_t) fs.InodeEmbedder {
+		return &node{LoopbackNode: fs.LoopbackNode{RootData: r}, fs: f, key: keyOf(st)}
+	}
+	root.RootNode = root.NewNode(root, nil, "", &st)
+	zero, second := time.Duration(0), time.Second
+	server, err := fs.Mount(mountpoint, root.RootNode, &fs.Options{
+		// Sizes change behind the kernel's back at a power loss: it must
+		// ask for them every time.
+		AttrTimeout: &zero, NegativeTimeout: &zero, EntryTimeout: &second,
+		MountOptions: fuse.MountOptions{
+			FsName: "zkchaos-diskfs", Name: "zkchaos", DirectMount: true,
+			DisableXAttrs: true, MaxBackground: 64,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("diskfs: mount %s over %s: %w", mountpoint, backing, err)
+	}
+	f.server = server
+	f.log.Debug("diskfs mounted", "mountpoint", mountpoint, "backing", backing)
+	return f, nil
+}
+
+func keyOf(st *syscall.Stat_t) fileKey { return fileKey{dev: st.Dev, ino: st.Ino} }
+
+// Unmount unmounts the file system; what was not synced is lost, as at a
+// power loss. It fails while a process still has a file of it open.
+func (f *FS) Unmount() error {
+	if err := f.server.Unmount(); err != nil {
+		return fmt.Errorf("diskfs: unmount %s: %w", f.mountpoint, err)
+	}
+	f.server.Wait()
+	f.PowerLoss()
+	return nil
+}
+
+// Mountpoint is where the file system is mounted.
+func (f *FS) Mountpoint() string { return f.mountpoint }
+
+// PowerLoss drops every byte written and every truncation done since the
+// last fsync of its file, and returns how many bytes it dropped. Stop every
+// writer first (kill the process): a write after it is kept.
+func (f *FS) PowerLoss() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var dropped int64
+	for key, st := range f.files {
+		st.mu.Lock()
+		if st.ov != nil {
+			dropped += st.ov.held()
+			st.ov = nil
+		}
+		st.mu.Unlock()
+		delete(f.files, key)
+	}
+	f.stats.unsynced.Add(-dropped)
+	f.stats.dropped.Add(dropped)
+	f.log.Info("diskfs power loss", "mountpoint", f.mountpoint, "dropped_bytes", dropped)
+	return dropped
+}
+
+// SetHooks switches the injected faults to h, replacing earlier ones, and
+// starts counting SpaceLimit from zero.
+func (f *FS) SetHooks(h Hooks) {
+	f.written.Store(0)
+	f.hooks.Store(&h)
+}
+
+// Stats returns what the mount did so far.
+func (f *FS) Stats() Stats {
+	return Stats{Writes: f.stats.writes.Load(), Fsyncs: f.stats.fsyncs.Load(),
+		Unsynced: f.stats.unsynced.Load(), Dropped: f.stats.dropped.Load()}
+}
+
+// state returns the state of the backing file key, created if need be.
+func (f *FS) state(key fileKey) *file {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, ok := f.files[key]
+	if !ok {
+		st = &file{}
+		f.files[key] = st
+	}
+	return st
+}
+
+// forget drops the state of a backing file that no name links any more,
+// so that a new file that reuses its inode starts clean.
+func (f *FS) forget(key fileKey) {
+	f.mu.Lock()
+	st, ok := f.files[key]
+	delete(f.files, key)
+	f.mu.Unlock()
+	if !ok {
+		return
+	}
+	st.mu.Lock()
+	if st.ov != nil {
+		f.stats.unsynced.Add(-st.ov.held())
+		st.ov = nil
+	}
+	st.mu.Unlock()
+}
+
+// delay sleeps d plus up to jitter, or until ctx ends.
+func delay(ctx context.Context, d, jitter time.Duration) {
+	if jitter > 0 {
+		d += rand.N(jitter)
+	}
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// Probe mounts a diskfs over a scratch directory under dir and unmounts it:
+// nil when this machine can mount one, otherwise why not.
+func Probe(dir string) error {
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		return fmt.Errorf("disk faults need FUSE: %w (load the fuse module, or give the container /dev/fuse)", err)
+	}
+	if os.Geteuid() != 0 {
+		if _, err := exec.LookPath("fusermount3"); err != nil {
+			return errors.New("disk faults need FUSE: fusermount3 is missing (apt-get install fuse3) and this is not root")
+		}
+	}
+	scratch, err := os.MkdirTemp(dir, "diskfs-probe-")
+	if err != nil {
+		return fmt.Errorf("disk faults: %w", err)
+	}
+	defer os.RemoveAll(scratch)
+	backing, mnt := scratch+"/backing", scratch+"/mnt"
+	if err := errors.Join(os.Mkdir(backing, 0o755), os.Mkdir(mnt, 0o755)); err != nil {
+		return fmt.Errorf("disk faults: %w", err)
+	}
+	m, err := Mount(backing, mnt, Options{})
+	if err != nil {
+		return fmt.Errorf("disk faults need FUSE, which does not mount here: %w", err)
+	}
+	return m.Unmount()
+}
