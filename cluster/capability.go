@@ -27,6 +27,8 @@ const (
 	CapUpgrade Capability = "upgrade"
 	// CapFollowLog follows the servers' log lines (LogFollower).
 	CapFollowLog Capability = "follow-log"
+	// CapDisk loses what the servers' disks had not synced (Disker).
+	CapDisk Capability = "disk"
 )
 
 // Capabilities is a set of capabilities, e.g. all that a scenario's faults
@@ -54,6 +56,7 @@ var lacking = map[Capability]string{
 	CapClockRate: "this cluster backend cannot move clocks",
 	CapUpgrade:   "this cluster backend cannot restart nodes on another distribution",
 	CapFollowLog: "this cluster cannot follow servers' logs, which a log trigger needs",
+	CapDisk:      "this cluster backend cannot inject disk faults",
 }
 
 // Supports says why c cannot do what need names, or nil: the backend's own
@@ -77,6 +80,8 @@ func Supports(c Cluster, need Capability) error {
 		_, ok = c.(Upgrader)
 	case CapFollowLog:
 		_, ok = c.(LogFollower)
+	case CapDisk:
+		_, ok = c.(Disker)
 	}
 	if !ok {
 		msg, known := lacking[need]

@@ -7,8 +7,9 @@ import (
 )
 
 // Can says why the ensemble cannot do what need names, or nil: link faults
-// need the proxies of Config.Partitions and clock faults the libfaketime of
-// Config.Clock, both set up when the nodes start.
+// need the proxies of Config.Partitions, clock faults the libfaketime of
+// Config.Clock and disk faults the diskfs of Config.Disk, all set up when
+// the nodes start.
 func (e *Ensemble) Can(need cluster.Capability) error {
 	switch need {
 	case cluster.CapPartition, cluster.CapClients, cluster.CapLink:
@@ -18,6 +19,10 @@ func (e *Ensemble) Can(need cluster.Capability) error {
 	case cluster.CapClock, cluster.CapClockRate:
 		if e.clock == nil {
 			return errors.New("the ensemble was started without clock support")
+		}
+	case cluster.CapDisk:
+		if !e.cfg.Disk {
+			return errors.New("the ensemble was started without disk-fault support")
 		}
 	}
 	return nil

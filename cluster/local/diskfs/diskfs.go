@@ -3,19 +3,26 @@
 // directory except the data that has not been synced: as Jepsen's lazyfs
 // does, it keeps, per file, what was written and truncated since the file's
 // last fsync or fdatasync in memory, where reads and stat see it, and only
-// an fsync writes it to the backing file and syncs that. PowerLoss forgets
-// all of it at once: what a power cut loses.
+// an fsync writes it to the backing file and syncs that (or Sync, for every
+// file, as sync(1) does). PowerLoss forgets all of it at once: what a power
+// cut loses.
 //
 // What it models and what not:
 //   - File data and sizes are lost back to their last fsync; files are
 //     never torn within what was synced.
-//   - Metadata is not: creates, mkdirs, renames, unlinks and links pass
-//     through to the backing directory at once and survive a power loss
-//     (a file created and never synced survives empty). Directory fsyncs
-//     pass through too.
+//   - Metadata mostly is not: mkdirs, renames, unlinks and links pass
+//     through to the backing directory at once and survive a power loss,
+//     and so do creates, except that a file created through the mount and
+//     never fsynced since (nor synced by Sync) is removed at a power loss,
+//     as a journal that had not committed its creation would: otherwise
+//     every log file a server had just begun would come back empty, which
+//     ZooKeeper 3.8 refuses to start on. Directory fsyncs pass through
+//     and are not tracked.
 //   - Every file is opened with FOPEN_DIRECT_IO, so the kernel keeps no
 //     page cache of it: data a power loss dropped is never served again.
 //     Shared writable mmap is therefore refused (ZooKeeper uses none).
+//   - The kernel's periodic writeback is not modelled: unsynced data stays
+//     unsynced however old it is, until an fsync or Sync.
 //   - Memory is bounded: a write that would take the unsynced bytes of
 //     the whole mount past Options.MaxUnsynced fails with EIO, loudly,
 //     rather than being written through without a sync (which would make
@@ -30,10 +37,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	iofs "io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -104,10 +113,12 @@ type FS struct {
 // fileKey names a backing file across renames: its device and inode.
 type fileKey struct{ dev, ino uint64 }
 
-// file is the state of one backing file: its overlay, nil when clean.
+// file is the state of one backing file: its overlay, nil when clean, and
+// whether it was created through the mount and not synced since.
 type file struct {
-	mu sync.Mutex
-	ov *overlay
+	mu      sync.Mutex
+	ov      *overlay
+	created bool
 }
 
 // Mount mounts a diskfs at mountpoint (an existing, empty directory) over
@@ -151,14 +162,18 @@ func Mount(backing, mountpoint string, opt Options) (*FS, error) {
 
 func keyOf(st *syscall.Stat_t) fileKey { return fileKey{dev: st.Dev, ino: st.Ino} }
 
-// Unmount unmounts the file system; what was not synced is lost, as at a
-// power loss. It fails while a process still has a file of it open.
+// Unmount syncs every file, as a clean unmount writes back the page cache,
+// and unmounts the file system. It fails while a process still has a file
+// of it open.
 func (f *FS) Unmount() error {
+	syncErr := f.Sync()
 	if err := f.server.Unmount(); err != nil {
-		return fmt.Errorf("diskfs: unmount %s: %w", f.mountpoint, err)
+		return fmt.Errorf("diskfs: unmount %s: %w", f.mountpoint, errors.Join(err, syncErr))
 	}
 	f.server.Wait()
-	f.PowerLoss()
+	if syncErr != nil {
+		return fmt.Errorf("diskfs: unmount %s: %w", f.mountpoint, syncErr)
+	}
 	return nil
 }
 
@@ -166,25 +181,91 @@ func (f *FS) Unmount() error {
 func (f *FS) Mountpoint() string { return f.mountpoint }
 
 // PowerLoss drops every byte written and every truncation done since the
-// last fsync of its file, and returns how many bytes it dropped. Stop every
-// writer first (kill the process): a write after it is kept.
+// last fsync of its file, removes the files created and never synced since,
+// and returns how many bytes it dropped. Stop every writer first (kill the
+// process): a write after it is kept.
 func (f *FS) PowerLoss() int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var dropped int64
+	created := map[fileKey]bool{}
 	for key, st := range f.files {
 		st.mu.Lock()
 		if st.ov != nil {
 			dropped += st.ov.held()
 			st.ov = nil
 		}
+		if st.created {
+			created[key] = true
+		}
 		st.mu.Unlock()
 		delete(f.files, key)
 	}
 	f.stats.unsynced.Add(-dropped)
 	f.stats.dropped.Add(dropped)
-	f.log.Info("diskfs power loss", "mountpoint", f.mountpoint, "dropped_bytes", dropped)
+	removed, err := f.removeFiles(created)
+	if err != nil {
+		f.log.Error("diskfs power loss: files created and never synced not all removed", "mountpoint", f.mountpoint, "err", err)
+	}
+	f.log.Info("diskfs power loss", "mountpoint", f.mountpoint, "dropped_bytes", dropped, "removed_files", removed)
 	return dropped
+}
+
+// removeFiles removes the backing files whose keys are in keys and returns
+// their paths relative to the backing directory.
+func (f *FS) removeFiles(keys map[fileKey]bool) ([]string, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	var removed []string
+	err := f.walkFiles(func(path string, key fileKey) error {
+		if !keys[key] {
+			return nil
+		}
+		if err := os.Remove(path); err != nil {
+			return fmt.Errorf("diskfs: %w", err)
+		}
+		rel, _ := filepath.Rel(f.backing, path)
+		removed = append(removed, rel)
+		return nil
+	})
+	return removed, err
+}
+
+// walkFiles calls fn for every regular file of the backing directory.
+func (f *FS) walkFiles(fn func(path string, key fileKey) error) error {
+	return filepath.WalkDir(f.backing, func(path string, d iofs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		var st syscall.Stat_t
+		if err := syscall.Lstat(path, &st); err != nil {
+			return fmt.Errorf("diskfs: %w", err)
+		}
+		return fn(path, keyOf(&st))
+	})
+}
+
+// Sync writes every file's unsynced data to its backing file and syncs it,
+// as sync(1) would: what a machine that has run a while has written back.
+func (f *FS) Sync() error {
+	return f.walkFiles(func(path string, key fileKey) error {
+		f.mu.Lock()
+		state, ok := f.files[key]
+		f.mu.Unlock()
+		if !ok {
+			return nil
+		}
+		fd, err := syscall.Open(path, syscall.O_RDWR, 0)
+		if err != nil {
+			return fmt.Errorf("diskfs: sync %s: %w", path, err)
+		}
+		defer syscall.Close(fd)
+		if errno := (&handle{fd: fd, fs: f, st: state}).sync(); errno != 0 {
+			return fmt.Errorf("diskfs: sync %s: %w", path, errno)
+		}
+		return nil
+	})
 }
 
 // SetHooks switches the injected faults to h, replacing earlier ones, and

@@ -58,7 +58,12 @@ func TestSyncedWriteSurvivesPowerLoss(t *testing.T) {
 func TestUnsyncedWriteIsGoneAfterPowerLoss(t *testing.T) {
 	m, backing, mnt := mount(t)
 	p := filepath.Join(mnt, "a")
-	writeFile(t, p, []byte("lost"), false)
+	writeFile(t, p, nil, true) // created and synced empty
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.Write([]byte("lost"))
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
 	got, err := os.ReadFile(p)
 	require.NoError(t, err)
 	require.Equal(t, "lost", string(got), "reads see unsynced data before the loss")
@@ -71,11 +76,35 @@ func TestUnsyncedWriteIsGoneAfterPowerLoss(t *testing.T) {
 
 	require.EqualValues(t, 4, m.PowerLoss())
 	st, err = os.Stat(p)
-	require.NoError(t, err, "the create itself passes through")
+	require.NoError(t, err)
 	require.EqualValues(t, 0, st.Size())
 	got, err = os.ReadFile(p)
 	require.NoError(t, err)
 	require.Empty(t, got)
+}
+
+func TestFileCreatedAndNeverSyncedIsGoneAfterPowerLoss(t *testing.T) {
+	m, _, mnt := mount(t)
+	require.NoError(t, os.Mkdir(filepath.Join(mnt, "d"), 0o755))
+	writeFile(t, filepath.Join(mnt, "d", "new"), []byte("x"), false)
+	require.NoError(t, os.Rename(filepath.Join(mnt, "d", "new"), filepath.Join(mnt, "d", "moved")))
+	m.PowerLoss()
+	_, err := os.Stat(filepath.Join(mnt, "d", "moved"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+	_, err = os.Stat(filepath.Join(mnt, "d"))
+	require.NoError(t, err, "directories pass through")
+}
+
+func TestSyncWritesBackEveryFile(t *testing.T) {
+	m, _, mnt := mount(t)
+	require.NoError(t, os.Mkdir(filepath.Join(mnt, "d"), 0o755))
+	writeFile(t, filepath.Join(mnt, "d", "a"), []byte("a"), false)
+	writeFile(t, filepath.Join(mnt, "b"), []byte("b"), false)
+	require.NoError(t, m.Sync())
+	require.Zero(t, m.PowerLoss())
+	got, err := os.ReadFile(filepath.Join(mnt, "d", "a"))
+	require.NoError(t, err)
+	require.Equal(t, "a", string(got))
 }
 
 func TestPartlySyncedFile(t *testing.T) {

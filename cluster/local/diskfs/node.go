@@ -78,8 +78,11 @@ func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out 
 	if err != nil {
 		return nil, nil, 0, fs.ToErrno(err)
 	}
-	child := inode.Operations().(*node)
-	return inode, &handle{fd: dup, fs: n.fs, st: n.fs.state(child.key)}, fuse.FOPEN_DIRECT_IO, 0
+	st := n.fs.state(inode.Operations().(*node).key)
+	st.mu.Lock()
+	st.created = true
+	st.mu.Unlock()
+	return inode, &handle{fd: dup, fs: n.fs, st: st}, fuse.FOPEN_DIRECT_IO, 0
 }
 
 // Tmpfile refuses O_TMPFILE: a file with no name has no backing path to
@@ -294,10 +297,19 @@ func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	if hooks.FsyncErrors > 0 && rand.Float64() < hooks.FsyncErrors {
 		return syscall.EIO
 	}
+	return h.sync()
+}
+
+// sync writes the overlay to the backing file and syncs it.
+func (h *handle) sync() syscall.Errno {
 	h.st.mu.Lock()
 	defer h.st.mu.Unlock()
 	if h.st.ov == nil {
-		return fs.ToErrno(syscall.Fdatasync(h.fd))
+		if err := syscall.Fdatasync(h.fd); err != nil {
+			return fs.ToErrno(err)
+		}
+		h.st.created = false
+		return 0
 	}
 	size, errno := h.backingSize()
 	if errno != 0 {
@@ -308,7 +320,7 @@ func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 		h.fs.log.Error("diskfs fsync failed", "mountpoint", h.fs.mountpoint, "err", err)
 		return syscall.EIO
 	}
-	h.st.ov = nil
+	h.st.ov, h.st.created = nil, false
 	h.fs.stats.unsynced.Add(-held)
 	return 0
 }
