@@ -34,6 +34,8 @@ func New(s Spec) (Fault, error) {
 		return &clock{b}, nil
 	case fault.Upgrade, fault.Rollback:
 		return &upgrade{b}, nil
+	case fault.PowerLoss:
+		return &powerLoss{b}, nil
 	}
 	return nil, fmt.Errorf("unknown fault %q", s.Kind)
 }
@@ -99,6 +101,19 @@ func startStopped(ctx context.Context, k cluster.Killer, nodes []cluster.Node) e
 		}
 		return k.Start(ctx, n)
 	})
+}
+
+// powerLoss kills the target nodes and drops what their disks had not
+// synced, as a power cut; healing starts them again on what was durable.
+type powerLoss struct{ base }
+
+func (p *powerLoss) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Injection, error) {
+	disker := c.(cluster.Disker)
+	nodes, detail := resolveTarget(ctx, c, p.spec.Target, draw(rng, len(c.Nodes())))
+	err := each(nodes, func(n cluster.Node) error { return disker.PowerLoss(ctx, n) })
+	return &injection{targets: names(nodes), detail: detail, heal: func(ctx context.Context) error {
+		return startStopped(ctx, disker, nodes)
+	}}, err
 }
 
 // pause freezes the target nodes (SIGSTOP); healing thaws them.

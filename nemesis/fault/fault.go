@@ -34,6 +34,9 @@ const (
 	Upgrade Kind = history.FUpgrade
 	// Rollback is an upgrade back to an earlier distribution.
 	Rollback Kind = history.FRollback
+	// PowerLoss kills nodes and drops what their disks had not synced;
+	// healing starts them.
+	PowerLoss Kind = "power-loss"
 )
 
 // Heal actions: the f of the records that undo a fault.
@@ -89,6 +92,8 @@ var Table = []Info{
 		Params: []string{"to"}},
 	{Kind: Rollback, Action: history.FRollback, Heal: HealStart, Needs: cluster.CapUpgrade,
 		Params: []string{"to"}},
+	{Kind: PowerLoss, Action: "power-loss", Heal: HealStart, Needs: cluster.CapDisk,
+		Params: []string{"target"}},
 }
 
 // Of returns the table's entry for k; ok is false for a kind it does not
@@ -150,9 +155,14 @@ func OfAction(f string) Kind {
 }
 
 // OfLabel returns the kind a fault's label starts with ("kill leader",
-// "partition-halves"): the kind's name, or the first word of a label the
-// nemesis did not make.
+// "partition-halves", "power-loss all"): the kind's name, or the first word
+// of a label the nemesis did not make.
 func OfLabel(label string) Kind {
+	for _, info := range Table {
+		if k := string(info.Kind); label == k || strings.HasPrefix(label, k+" ") {
+			return info.Kind
+		}
+	}
 	if i := strings.IndexAny(label, " -"); i > 0 {
 		return Kind(label[:i])
 	}
