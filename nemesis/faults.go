@@ -86,10 +86,16 @@ type kill struct{ base }
 
 func (k *kill) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Injection, error) {
 	killer := c.(cluster.Killer)
-	nodes, detail := resolveTarget(ctx, c, k.spec.Target, draw(rng, len(c.Nodes())))
-	err := each(nodes, func(n cluster.Node) error { return killer.Kill(ctx, n) })
+	return takeDown(ctx, c, killer, k.spec.Target, rng, killer.Kill)
+}
+
+// takeDown stops the nodes target names with down; healing starts them.
+func takeDown(ctx context.Context, c cluster.Cluster, k cluster.Killer, target string, rng *rand.Rand,
+	down func(context.Context, cluster.Node) error) (Injection, error) {
+	nodes, detail := resolveTarget(ctx, c, target, draw(rng, len(c.Nodes())))
+	err := each(nodes, func(n cluster.Node) error { return down(ctx, n) })
 	return &injection{targets: names(nodes), detail: detail, heal: func(ctx context.Context) error {
-		return startStopped(ctx, killer, nodes)
+		return startStopped(ctx, k, nodes)
 	}}, err
 }
 
@@ -109,11 +115,7 @@ type powerLoss struct{ base }
 
 func (p *powerLoss) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Injection, error) {
 	disker := c.(cluster.Disker)
-	nodes, detail := resolveTarget(ctx, c, p.spec.Target, draw(rng, len(c.Nodes())))
-	err := each(nodes, func(n cluster.Node) error { return disker.PowerLoss(ctx, n) })
-	return &injection{targets: names(nodes), detail: detail, heal: func(ctx context.Context) error {
-		return startStopped(ctx, disker, nodes)
-	}}, err
+	return takeDown(ctx, c, disker, p.spec.Target, rng, disker.PowerLoss)
 }
 
 // pause freezes the target nodes (SIGSTOP); healing thaws them.

@@ -12,9 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// mount mounts a diskfs over a fresh directory, or skips the test with the
-// reason this machine cannot.
-func mount(t *testing.T) (*FS, string, string) {
+// mount mounts a diskfs with opt over a fresh directory, or skips the test
+// with the reason this machine cannot.
+func mount(t *testing.T, opt Options) (*FS, string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := Probe(dir); err != nil {
@@ -23,7 +23,7 @@ func mount(t *testing.T) (*FS, string, string) {
 	backing, mnt := filepath.Join(dir, "backing"), filepath.Join(dir, "mnt")
 	require.NoError(t, os.Mkdir(backing, 0o755))
 	require.NoError(t, os.Mkdir(mnt, 0o755))
-	m, err := Mount(backing, mnt, Options{})
+	m, err := Mount(backing, mnt, opt)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, m.Unmount()) })
 	return m, backing, mnt
@@ -44,7 +44,7 @@ func writeFile(t *testing.T, path string, data []byte, sync bool) {
 }
 
 func TestSyncedWriteSurvivesPowerLoss(t *testing.T) {
-	m, backing, mnt := mount(t)
+	m, backing, mnt := mount(t, Options{})
 	writeFile(t, filepath.Join(mnt, "a"), []byte("durable"), true)
 	m.PowerLoss()
 	got, err := os.ReadFile(filepath.Join(mnt, "a"))
@@ -56,7 +56,7 @@ func TestSyncedWriteSurvivesPowerLoss(t *testing.T) {
 }
 
 func TestUnsyncedWriteIsGoneAfterPowerLoss(t *testing.T) {
-	m, backing, mnt := mount(t)
+	m, backing, mnt := mount(t, Options{})
 	p := filepath.Join(mnt, "a")
 	writeFile(t, p, nil, true) // created and synced empty
 	f, err := os.OpenFile(p, os.O_WRONLY, 0)
@@ -84,7 +84,7 @@ func TestUnsyncedWriteIsGoneAfterPowerLoss(t *testing.T) {
 }
 
 func TestFileCreatedAndNeverSyncedIsGoneAfterPowerLoss(t *testing.T) {
-	m, _, mnt := mount(t)
+	m, _, mnt := mount(t, Options{})
 	require.NoError(t, os.Mkdir(filepath.Join(mnt, "d"), 0o755))
 	writeFile(t, filepath.Join(mnt, "d", "new"), []byte("x"), false)
 	require.NoError(t, os.Rename(filepath.Join(mnt, "d", "new"), filepath.Join(mnt, "d", "moved")))
@@ -96,7 +96,7 @@ func TestFileCreatedAndNeverSyncedIsGoneAfterPowerLoss(t *testing.T) {
 }
 
 func TestSyncWritesBackEveryFile(t *testing.T) {
-	m, _, mnt := mount(t)
+	m, _, mnt := mount(t, Options{})
 	require.NoError(t, os.Mkdir(filepath.Join(mnt, "d"), 0o755))
 	writeFile(t, filepath.Join(mnt, "d", "a"), []byte("a"), false)
 	writeFile(t, filepath.Join(mnt, "b"), []byte("b"), false)
@@ -108,7 +108,7 @@ func TestSyncWritesBackEveryFile(t *testing.T) {
 }
 
 func TestPartlySyncedFile(t *testing.T) {
-	m, _, mnt := mount(t)
+	m, _, mnt := mount(t, Options{})
 	p := filepath.Join(mnt, "log")
 	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o644)
 	require.NoError(t, err)
@@ -147,7 +147,7 @@ func TestPartlySyncedFile(t *testing.T) {
 }
 
 func TestMetadataPassesThrough(t *testing.T) {
-	m, backing, mnt := mount(t)
+	m, backing, mnt := mount(t, Options{})
 	require.NoError(t, os.Mkdir(filepath.Join(mnt, "d"), 0o755))
 	writeFile(t, filepath.Join(mnt, "d", "tmp"), []byte("epoch 5"), true)
 	require.NoError(t, os.Rename(filepath.Join(mnt, "d", "tmp"), filepath.Join(mnt, "d", "epoch")))
@@ -168,7 +168,7 @@ func TestMetadataPassesThrough(t *testing.T) {
 }
 
 func TestConcurrentWriters(t *testing.T) {
-	m, _, mnt := mount(t)
+	m, _, mnt := mount(t, Options{})
 	const writers, chunks = 4, 50
 	var wg sync.WaitGroup
 	for w := range writers {
@@ -208,7 +208,7 @@ func TestConcurrentWriters(t *testing.T) {
 }
 
 func TestHooks(t *testing.T) {
-	m, _, mnt := mount(t)
+	m, _, mnt := mount(t, Options{})
 	p := filepath.Join(mnt, "a")
 	m.SetHooks(Hooks{FsyncDelay: 200 * time.Millisecond})
 	start := time.Now()
@@ -241,16 +241,7 @@ func TestHooks(t *testing.T) {
 }
 
 func TestMemoryBound(t *testing.T) {
-	dir := t.TempDir()
-	if err := Probe(dir); err != nil {
-		t.Skipf("no FUSE here: %v", err)
-	}
-	backing, mnt := filepath.Join(dir, "backing"), filepath.Join(dir, "mnt")
-	require.NoError(t, os.Mkdir(backing, 0o755))
-	require.NoError(t, os.Mkdir(mnt, 0o755))
-	m, err := Mount(backing, mnt, Options{MaxUnsynced: 1000})
-	require.NoError(t, err)
-	defer func() { require.NoError(t, m.Unmount()) }()
+	_, _, mnt := mount(t, Options{MaxUnsynced: 1000})
 	f, err := os.OpenFile(filepath.Join(mnt, "a"), os.O_CREATE|os.O_WRONLY, 0o644)
 	require.NoError(t, err)
 	defer f.Close()
