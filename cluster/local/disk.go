@@ -31,11 +31,11 @@ func (e *Ensemble) mountDisks() error {
 			return fmt.Errorf("mount the disk of %s: %w", n.Name, err)
 		}
 		if err := os.Mkdir(n.dataDir, 0o755); err != nil {
-			return fmt.Errorf("mount the disk of %s: %w", n.Name, err)
+			return fmt.Errorf("mount the disk of %s: %w", n.Name, errors.Join(err, restoreDataDir(n.dir)))
 		}
 		m, err := diskfs.Mount(backing, n.dataDir, diskfs.Options{Logger: e.log.With("node", n.Name)})
 		if err != nil {
-			return fmt.Errorf("mount the disk of %s: %w", n.Name, err)
+			return fmt.Errorf("mount the disk of %s: %w", n.Name, errors.Join(err, restoreDataDir(n.dir)))
 		}
 		n.disk = m
 	}
