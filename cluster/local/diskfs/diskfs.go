@@ -142,11 +142,11 @@ func Mount(backing, mountpoint string, opt Options) (*FS, error) {
 		return &node{LoopbackNode: fs.LoopbackNode{RootData: r}, fs: f, key: keyOf(st)}
 	}
 	root.RootNode = root.NewNode(root, nil, "", &st)
-	zero, second := time.Duration(0), time.Second
+	zero := time.Duration(0)
 	server, err := fs.Mount(mountpoint, root.RootNode, &fs.Options{
-		// Sizes change behind the kernel's back at a power loss: it must
-		// ask for them every time.
-		AttrTimeout: &zero, NegativeTimeout: &zero, EntryTimeout: &second,
+		// Sizes change, and files vanish, behind the kernel's back at a
+		// power loss: it must ask every time.
+		AttrTimeout: &zero, NegativeTimeout: &zero, EntryTimeout: &zero,
 		MountOptions: fuse.MountOptions{
 			FsName: "zkchaos-diskfs", Name: "zkchaos", DirectMount: true,
 			DisableXAttrs: true, MaxBackground: 64,
@@ -176,9 +176,6 @@ func (f *FS) Unmount() error {
 	}
 	return nil
 }
-
-// Mountpoint is where the file system is mounted.
-func (f *FS) Mountpoint() string { return f.mountpoint }
 
 // PowerLoss drops every byte written and every truncation done since the
 // last fsync of its file, removes the files created and never synced since,
