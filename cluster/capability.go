@@ -30,6 +30,8 @@ const (
 	// CapReconfig changes the ensemble's membership while it runs
 	// (Reconfigurer).
 	CapReconfig Capability = "reconfig"
+	// CapDisk loses what the servers' disks had not synced (Disker).
+	CapDisk Capability = "disk"
 )
 
 // Capabilities is a set of capabilities, e.g. all that a scenario's faults
@@ -58,6 +60,7 @@ var lacking = map[Capability]string{
 	CapUpgrade:   "this cluster backend cannot restart nodes on another distribution",
 	CapFollowLog: "this cluster cannot follow servers' logs, which a log trigger needs",
 	CapReconfig:  "this cluster backend cannot change the ensemble's membership",
+	CapDisk:      "this cluster backend cannot inject disk faults",
 }
 
 // Supports says why c cannot do what need names, or nil: the backend's own
@@ -83,6 +86,8 @@ func Supports(c Cluster, need Capability) error {
 		_, ok = c.(LogFollower)
 	case CapReconfig:
 		_, ok = c.(Reconfigurer)
+	case CapDisk:
+		_, ok = c.(Disker)
 	}
 	if !ok {
 		msg, known := lacking[need]

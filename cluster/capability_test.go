@@ -38,6 +38,7 @@ func TestCheckSaysWhyNot(t *testing.T) {
 	assert.EqualError(t, Supports(killer{}, CapClockRate), "this cluster backend cannot move clocks")
 	assert.EqualError(t, Supports(killer{}, CapUpgrade), "this cluster backend cannot restart nodes on another distribution")
 	assert.EqualError(t, Supports(killer{}, CapFollowLog), "this cluster cannot follow servers' logs, which a log trigger needs")
+	assert.EqualError(t, Supports(killer{}, CapDisk), "this cluster backend cannot inject disk faults")
 	refused := errors.New("not in this setting")
 	assert.Equal(t, refused, Supports(killer{bare{refuse: refused}}, CapKill), "the backend's own reason comes first")
 }

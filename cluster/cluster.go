@@ -73,6 +73,15 @@ type Killer interface {
 	Running(node Node) bool
 }
 
+// Disker is a cluster whose servers' disks can lose what was written and
+// not synced (fsync), as at a power cut.
+type Disker interface {
+	Killer
+	// PowerLoss kills the server at once, then drops every write its disk
+	// had not synced; Start starts it again on what was durable.
+	PowerLoss(ctx context.Context, node Node) error
+}
+
 // Upgrader is a cluster whose servers can each be restarted on another
 // ZooKeeper distribution, keeping their data: what a rolling upgrade or
 // rollback does, one node at a time. Distributions are named as in a

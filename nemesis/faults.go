@@ -36,6 +36,8 @@ func New(s Spec) (Fault, error) {
 		return &upgrade{b}, nil
 	case fault.Reconfig:
 		return &reconfig{b}, nil
+	case fault.PowerLoss:
+		return &powerLoss{b}, nil
 	}
 	return nil, fmt.Errorf("unknown fault %q", s.Kind)
 }
@@ -86,10 +88,16 @@ type kill struct{ base }
 
 func (k *kill) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Injection, error) {
 	killer := c.(cluster.Killer)
-	nodes, detail := resolveTarget(ctx, c, k.spec.Target, draw(rng, len(c.Nodes())))
-	err := each(nodes, func(n cluster.Node) error { return killer.Kill(ctx, n) })
+	return takeDown(ctx, c, killer, k.spec.Target, rng, killer.Kill)
+}
+
+// takeDown stops the nodes target names with down; healing starts them.
+func takeDown(ctx context.Context, c cluster.Cluster, k cluster.Killer, target string, rng *rand.Rand,
+	down func(context.Context, cluster.Node) error) (Injection, error) {
+	nodes, detail := resolveTarget(ctx, c, target, draw(rng, len(c.Nodes())))
+	err := each(nodes, func(n cluster.Node) error { return down(ctx, n) })
 	return &injection{targets: names(nodes), detail: detail, heal: func(ctx context.Context) error {
-		return startStopped(ctx, killer, nodes)
+		return startStopped(ctx, k, nodes)
 	}}, err
 }
 
@@ -101,6 +109,15 @@ func startStopped(ctx context.Context, k cluster.Killer, nodes []cluster.Node) e
 		}
 		return k.Start(ctx, n)
 	})
+}
+
+// powerLoss kills the target nodes and drops what their disks had not
+// synced, as a power cut; healing starts them again on what was durable.
+type powerLoss struct{ base }
+
+func (p *powerLoss) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Injection, error) {
+	disker := c.(cluster.Disker)
+	return takeDown(ctx, c, disker, p.spec.Target, rng, disker.PowerLoss)
 }
 
 // pause freezes the target nodes (SIGSTOP); healing thaws them.

@@ -104,6 +104,10 @@ func TestShippedScenariosAreValid(t *testing.T) {
 	files, err := filepath.Glob("*.yaml")
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
+	controls, err := filepath.Glob("known-invalid/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, controls)
+	files = append(files, controls...)
 	for _, f := range files {
 		_, err := Load(f)
 		assert.NoError(t, err, f)

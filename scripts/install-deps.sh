@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what zkchaos needs on a Debian machine, skipping what is present:
 # ZooKeeper 3.8 from Debian (no service is started), a Java runtime, the
-# logging jars Debian's ZooKeeper needs to write its logs, and libfaketime
-# for clock faults. With --test, also what the tests need: Chromium, in which
-# the report is opened.
+# logging jars Debian's ZooKeeper needs to write its logs, libfaketime for
+# clock faults, and fuse3 (fusermount3) for disk faults. With --test, also
+# what the tests need: Chromium, in which the report is opened.
 set -euo pipefail
 
 tests=false
@@ -22,6 +22,7 @@ need liblog4j1.2-java
 need libslf4j-java
 need faketime
 need libfaketime
+need fuse3
 # Any Java runtime will do; do not pull in another one when java works.
 command -v java >/dev/null 2>&1 || need default-jre-headless
 if $tests; then

@@ -31,7 +31,7 @@ func TestFaultsThatNeedAMissingResourceAreUnavailable(t *testing.T) {
 	assert.ErrorContains(t, e.Can(cluster.CapPartition), "partition faults need Chaos Mesh, but the API server does not serve networkchaos.chaos-mesh.org")
 	assert.ErrorContains(t, e.Can(cluster.CapLink), "link faults need Chaos Mesh")
 	assert.ErrorContains(t, e.Can(cluster.CapClock), "clock faults need Chaos Mesh, but the API server does not serve timechaos")
-	for _, c := range []cluster.Capability{cluster.CapPause, cluster.CapClients, cluster.CapUpgrade, cluster.CapClockRate} {
+	for _, c := range []cluster.Capability{cluster.CapPause, cluster.CapClients, cluster.CapUpgrade, cluster.CapClockRate, cluster.CapDisk} {
 		assert.ErrorContains(t, e.Can(c), "kubernetes backend cannot", c)
 	}
 	assert.NoError(t, (&Ensemble{}).Can(cluster.CapPartition), "with Chaos Mesh, partitions are available")

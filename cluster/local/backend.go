@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/zkchaos/zkchaos/cluster"
+	"github.com/zkchaos/zkchaos/cluster/local/diskfs"
 )
 
 // BackendName names the local backend in scenario files.
@@ -90,7 +92,7 @@ func section(spec cluster.Spec) (*Section, error) {
 
 // Prepare resolves (and fetches) every distribution the run needs, its own
 // and those faults restart servers on, so that a missing one fails the run
-// at once, and checks that clock faults can be injected. It returns the
+// at once, and checks that clock and disk faults can be injected. It returns the
 // label of the servers' distribution.
 func (backend) Prepare(ctx context.Context, spec cluster.Spec) (string, error) {
 	sec, err := section(spec)
@@ -112,6 +114,11 @@ func (backend) Prepare(ctx context.Context, spec cluster.Spec) (string, error) {
 	if spec.Needs.Clocks() {
 		if _, err := FindFaketime(); err != nil {
 			return "", fmt.Errorf("scenario %s has clock faults: %w", spec.Scenario, err)
+		}
+	}
+	if spec.Needs[cluster.CapDisk] {
+		if err := diskfs.Probe(os.TempDir()); err != nil {
+			return "", cluster.BadSetting(fmt.Errorf("scenario %s has disk faults: %w", spec.Scenario, err))
 		}
 	}
 	return dist.Name(), nil
@@ -153,6 +160,7 @@ func (backend) Start(ctx context.Context, spec cluster.Spec) (cluster.Cluster, e
 		Clock:        spec.Needs.Clocks(),
 		Reconfig:     spec.Needs[cluster.CapReconfig],
 		Spares:       sparesFor(spec.Needs),
+		Disk:         spec.Needs[cluster.CapDisk],
 		Logger:       spec.Logger,
 	})
 }
@@ -170,8 +178,9 @@ func sparesFor(needs cluster.Capabilities) int {
 }
 
 // Heal stops the servers still running from the run directories asked for
-// (all under req.Root when none is named) and removes the files libfaketime
-// left in /dev/shm for servers killed with a harness.
+// (all under req.Root when none is named), removes the files libfaketime
+// left in /dev/shm for servers killed with a harness and unmounts their
+// stale diskfs mounts.
 func (backend) Heal(ctx context.Context, req cluster.HealRequest, out io.Writer) (int, error) {
 	if req.Remote {
 		return 0, nil
@@ -186,6 +195,9 @@ func (backend) Heal(ctx context.Context, req cluster.HealRequest, out io.Writer)
 		}
 		if len(l.SharedMemory) > 0 {
 			fmt.Fprintf(out, "%s: removed %d libfaketime file(s) from /dev/shm\n", l.Dir, len(l.SharedMemory))
+		}
+		if len(l.Disks) > 0 {
+			fmt.Fprintf(out, "%s: unmounted %d stale diskfs mount(s): %v\n", l.Dir, len(l.Disks), l.Disks)
 		}
 	}
 	return len(left), err

@@ -7,9 +7,10 @@ import (
 )
 
 // Can says why the ensemble cannot do what need names, or nil: link faults
-// need the proxies of Config.Partitions and clock faults the libfaketime of
+// need the proxies of Config.Partitions, clock faults the libfaketime of
 // Config.Clock, membership changes the dynamic configuration of
-// Config.Reconfig, all set up when the nodes start.
+// Config.Reconfig and disk faults the diskfs of Config.Disk, all set up when
+// the nodes start.
 func (e *Ensemble) Can(need cluster.Capability) error {
 	switch need {
 	case cluster.CapPartition, cluster.CapClients, cluster.CapLink:
@@ -23,6 +24,10 @@ func (e *Ensemble) Can(need cluster.Capability) error {
 	case cluster.CapReconfig:
 		if e.reconf == nil {
 			return errNoReconfig
+		}
+	case cluster.CapDisk:
+		if !e.cfg.Disk {
+			return errors.New("the ensemble was started without disk-fault support")
 		}
 	}
 	return nil

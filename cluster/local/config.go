@@ -63,9 +63,10 @@ type Config struct {
 	InitLimit int
 	// SyncLimit is zoo.cfg syncLimit in ticks (default 10).
 	SyncLimit int
-	// ForceSync is zoo.cfg forceSync: fsync the transaction log before
+	// ForceSync is zoo.cfg forceSync (and, when false, the system property
+	// zookeeper.forceSync=no): fsync the transaction log before
 	// acknowledging. Without it a killed process still loses nothing (the
-	// page cache survives SIGKILL), only a machine crash would.
+	// page cache survives SIGKILL), only a power loss (Disk) does.
 	ForceSync bool
 	// MaxSessionTimeout is zoo.cfg maxSessionTimeout (default 60s).
 	MaxSessionTimeout time.Duration
@@ -99,6 +100,10 @@ type Config struct {
 	// directories, link proxies) to join the ensemble through
 	// SetMembership; they start only then. It needs Reconfig.
 	Spares int
+	// Disk mounts a diskfs (package diskfs) over every node's data
+	// directory, so that PowerLoss can drop what the node had not synced.
+	// Start fails when FUSE cannot mount here.
+	Disk bool
 	// StartTimeout bounds how long Start waits for the ensemble to be
 	// healthy (default 60s).
 	StartTimeout time.Duration

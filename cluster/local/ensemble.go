@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/zkchaos/zkchaos/cluster"
+	"github.com/zkchaos/zkchaos/cluster/local/diskfs"
 	"github.com/zkchaos/zkchaos/cluster/zkadmin"
 	"github.com/zkchaos/zkchaos/internal/guard"
 )
@@ -77,6 +78,8 @@ type node struct {
 	// spare is a server beyond Config.Nodes that runs only while
 	// SetMembership made it a member (reconfig.go).
 	spare bool
+	// disk is the diskfs over dataDir (disk.go); nil without Config.Disk.
+	disk *diskfs.FS
 }
 
 // Start creates the nodes' directories and configuration under cfg.Dir,
@@ -118,6 +121,11 @@ func Start(ctx context.Context, cfg Config) (*Ensemble, error) {
 		}
 		return nil, fmt.Errorf("start ZooKeeper ensemble in %s: %w", cfg.Dir, err)
 	}
+	if cfg.Disk {
+		if err := e.mountDisks(); err != nil {
+			return fail(err)
+		}
+	}
 	if err := e.startLinks(ctx); err != nil {
 		return fail(err)
 	}
@@ -134,6 +142,9 @@ func Start(ctx context.Context, cfg Config) (*Ensemble, error) {
 	e.mu.Unlock()
 	took, err := e.WaitHealthy(ctx, cfg.StartTimeout)
 	if err != nil {
+		return fail(err)
+	}
+	if err := e.syncDisks(); err != nil {
 		return fail(err)
 	}
 	e.log.Info("ZooKeeper ensemble healthy", "took", took.Round(time.Millisecond), "roles", formatRoles(e.nodes, e.Roles(ctx)))
@@ -199,6 +210,9 @@ func (e *Ensemble) command(n *node) (argv, env []string) {
 	flags := append([]string(nil), e.cfg.JVMFlags...)
 	if e.cfg.NodeJVMFlags != nil {
 		flags = append(flags, e.cfg.NodeJVMFlags(n.Node)...)
+	}
+	if !e.cfg.ForceSync {
+		flags = append(flags, "-Dzookeeper.forceSync=no")
 	}
 	if e.cfg.NodeEnv != nil {
 		env = e.cfg.NodeEnv(n.Node)
@@ -424,6 +438,9 @@ func (e *Ensemble) Close(ctx context.Context) error {
 		}
 	}
 	if err := e.closeLinks(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := e.unmountDisksLocked(); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {

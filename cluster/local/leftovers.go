@@ -36,13 +36,17 @@ type Leftovers struct {
 	// SharedMemory are the libfaketime files of dead servers that were
 	// removed from /dev/shm.
 	SharedMemory []string
+	// Disks are the diskfs mounts of dead servers that were unmounted,
+	// their data moved back into the data directories.
+	Disks []string
 }
 
 // KillLeftovers kills every ZooKeeper server that an ensemble in run
 // directory dir started and that still runs, e.g. after the harness itself
 // was stopped without dying (a dead harness takes its servers with it), and
 // removes the files libfaketime left in /dev/shm for servers that were
-// killed. It finds servers in /proc by their command line (MainClass and a
+// killed, and unmounts the diskfs mounts of its nodes (moving their data
+// back). It finds servers in /proc by their command line (MainClass and a
 // zoo.cfg under dir/nodes/, symlinks resolved on both sides), so a recorded
 // pid that was reused by an unrelated process is never touched. It sends
 // SIGKILL to each one's process group and to the process itself (a server
@@ -78,6 +82,17 @@ func KillLeftovers(ctx context.Context, dir string) (Leftovers, error) {
 	left.SharedMemory = removed
 	if err != nil {
 		errs = append(errs, fmt.Errorf("kill leftovers of %s: %w", abs, err))
+	}
+	if len(left.Running) == 0 {
+		disks, err := staleDisks(abs)
+		errs = append(errs, err)
+		for _, mp := range disks {
+			if err := unmountStale(mp); err != nil {
+				errs = append(errs, fmt.Errorf("kill leftovers of %s: %w", abs, err))
+				continue
+			}
+			left.Disks = append(left.Disks, mp)
+		}
 	}
 	return left, errors.Join(errs...)
 }
@@ -301,7 +316,7 @@ type RunLeftovers struct {
 // when none is given (compare puts runs one level deeper): ZooKeeper servers
 // still running and libfaketime's files (see KillLeftovers). Proxies and
 // clock shifts live inside the harness and the servers' environment, so they
-// die with them. A root or run directory may be reached through symlinks.
+// die with them; diskfs mounts outlive a dead harness and are unmounted. A root or run directory may be reached through symlinks.
 func HealRuns(ctx context.Context, root string, dirs []string) ([]RunLeftovers, error) {
 	if len(dirs) == 0 {
 		found, err := runDirsUnder(root)
@@ -321,7 +336,7 @@ func HealRuns(ctx context.Context, root string, dirs []string) ([]RunLeftovers, 
 		if err != nil {
 			errs = append(errs, err)
 		}
-		if len(left.Killed)+len(left.Running)+len(left.SharedMemory) > 0 {
+		if len(left.Killed)+len(left.Running)+len(left.SharedMemory)+len(left.Disks) > 0 {
 			out = append(out, RunLeftovers{Dir: d, Leftovers: left})
 		}
 	}

@@ -36,6 +36,9 @@ const (
 	Rollback Kind = history.FRollback
 	// Reconfig changes the ensemble's membership; healing restores it.
 	Reconfig Kind = "reconfig"
+	// PowerLoss kills nodes and drops what their disks had not synced;
+	// healing starts them.
+	PowerLoss Kind = "power-loss"
 )
 
 // Heal actions: the f of the records that undo a fault.
@@ -93,6 +96,8 @@ var Table = []Info{
 		Params: []string{"to"}},
 	{Kind: Reconfig, Action: "reconfig", Heal: Heal, Needs: cluster.CapReconfig,
 		Params: []string{"change", "target"}},
+	{Kind: PowerLoss, Action: "power-loss", Heal: HealStart, Needs: cluster.CapDisk,
+		Params: []string{"target"}},
 }
 
 // Of returns the table's entry for k; ok is false for a kind it does not
@@ -154,9 +159,14 @@ func OfAction(f string) Kind {
 }
 
 // OfLabel returns the kind a fault's label starts with ("kill leader",
-// "partition-halves"): the kind's name, or the first word of a label the
-// nemesis did not make.
+// "partition-halves", "power-loss all"): the kind's name, or the first word
+// of a label the nemesis did not make.
 func OfLabel(label string) Kind {
+	for _, info := range Table {
+		if k := string(info.Kind); label == k || strings.HasPrefix(label, k+" ") {
+			return info.Kind
+		}
+	}
 	if i := strings.IndexAny(label, " -"); i > 0 {
 		return Kind(label[:i])
 	}

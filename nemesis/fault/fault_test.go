@@ -22,7 +22,7 @@ func TestEveryKindHasOneEntryWithActionsAndACapability(t *testing.T) {
 		assert.True(t, ok)
 		assert.Equal(t, info, got)
 	}
-	for _, k := range []Kind{Kill, Pause, Partition, Clients, Link, Clock, Upgrade, Rollback, Reconfig} {
+	for _, k := range []Kind{Kill, Pause, Partition, Clients, Link, Clock, Upgrade, Rollback, Reconfig, PowerLoss} {
 		assert.True(t, seen[k], "%s is missing from the table", k)
 	}
 	assert.Len(t, Kinds(), len(Table))
@@ -51,12 +51,13 @@ func TestTheRecordsActionsAreTheOnesHistoriesHold(t *testing.T) {
 	for action, kind := range map[string]Kind{
 		"kill": Kill, "pause": Pause, "partition": Partition, "isolate-clients": Clients,
 		"shape-links": Link, "clock": Clock, history.FUpgrade: Upgrade, history.FRollback: Rollback,
-		"kill-leader": Kill, "crash": Kill, "isolate": Clients, "shape": Link, "reconfig": Reconfig,
+		"kill-leader": Kill, "crash": Kill, "isolate": Clients, "shape": Link, "reconfig": Reconfig, "power-loss": PowerLoss,
 	} {
 		assert.Equal(t, kind, OfAction(action), action)
 	}
 	assert.Equal(t, Kind("flood"), OfAction("flood-all"), "an unknown action keeps its first word")
 	assert.Equal(t, Kind("heal"), OfLabel("heal-all"))
+	assert.Equal(t, PowerLoss, OfLabel("power-loss majority"), "a kind's name may hold a dash")
 	for _, info := range Table {
 		assert.Equal(t, history.EndsItself(info.Action), info.EndsItself(), info.Kind)
 	}
@@ -74,4 +75,6 @@ func TestKindsNeedTheCapabilityOfTheirMethods(t *testing.T) {
 	reconfig, _ := Of(Reconfig)
 	assert.Equal(t, cluster.CapReconfig, reconfig.Needs)
 	assert.Equal(t, Heal, reconfig.Heal, "healing a reconfig restores the membership")
+	assert.True(t, needs[cluster.CapUpgrade])
+	assert.True(t, needs[cluster.CapDisk])
 }

@@ -14,7 +14,8 @@
   var ROWS = 3;
   var COLORS = {
     kill: [207, 34, 46], pause: [130, 80, 223], partition: [9, 105, 218], clients: [27, 124, 131],
-    link: [191, 135, 0], clock: [188, 76, 0], upgrade: [26, 127, 55], other: [87, 96, 106]
+    link: [191, 135, 0], clock: [188, 76, 0], upgrade: [26, 127, 55], 'power-loss': [122, 31, 36],
+    other: [87, 96, 106]
   };
 
   function color(kind, alpha) {
