@@ -80,6 +80,28 @@ type Disker interface {
 	// PowerLoss kills the server at once, then drops every write its disk
 	// had not synced; Start starts it again on what was durable.
 	PowerLoss(ctx context.Context, node Node) error
+	// SetDiskFaults switches the faults the server's disk injects to f,
+	// replacing earlier ones; the zero DiskFaults clears them.
+	SetDiskFaults(ctx context.Context, node Node, f DiskFaults) error
+}
+
+// DiskFaults are the faults a server's disk injects while they are set.
+// The zero value injects none.
+type DiskFaults struct {
+	// FsyncDelay delays every fsync, FsyncJitter adds a uniformly random
+	// extra delay up to it.
+	FsyncDelay, FsyncJitter time.Duration
+	// WriteDelay delays every write, WriteJitter adds a uniformly random
+	// extra delay up to it.
+	WriteDelay, WriteJitter time.Duration
+	// WriteErrors and FsyncErrors are the shares, in [0, 1], of writes and
+	// fsyncs that fail with EIO.
+	WriteErrors, FsyncErrors float64
+	// Full makes writes fail with ENOSPC once FreeBytes more bytes have
+	// been written since the faults were set (at once when it is 0).
+	Full bool
+	// FreeBytes is how many bytes a full disk still takes (Full).
+	FreeBytes int64
 }
 
 // Upgrader is a cluster whose servers can each be restarted on another

@@ -38,6 +38,8 @@ func New(s Spec) (Fault, error) {
 		return &reconfig{b}, nil
 	case fault.PowerLoss:
 		return &powerLoss{b}, nil
+	case fault.FsyncDelay, fault.WriteDelay, fault.DiskError, fault.DiskFull:
+		return &disk{b}, nil
 	}
 	return nil, fmt.Errorf("unknown fault %q", s.Kind)
 }

@@ -25,6 +25,7 @@ type fakeCluster struct {
 	leader  string
 	down    map[string]bool
 	failing bool
+	disks   map[string]cluster.DiskFaults // the disk faults set, by node
 }
 
 func newFake(n int, leader string) *fakeCluster {
@@ -185,7 +186,8 @@ func TestHealAllStartsEveryStoppedNode(t *testing.T) {
 	for _, n := range c.Nodes() {
 		assert.True(t, c.Running(n))
 	}
-	assert.Equal(t, []string{"start:heal-all:n1", "start:heal-all:n3"}, actions(rec))
+	assert.Equal(t, []string{"heal:heal-all:n1", "start:heal-all:n1", "heal:heal-all:n2",
+		"heal:heal-all:n3", "start:heal-all:n3"}, actions(rec), "every disk's faults cleared, the stopped nodes started")
 }
 
 func TestUnknownFaultIsAnError(t *testing.T) {

@@ -197,7 +197,8 @@ func heal(ctx context.Context, label, action string, inj Injection, rec Recorder
 // HealAll is the safety net run after every schedule and on interrupt: it
 // undoes whatever any fault may have left, whatever did it, and records each
 // step: every link restored and every clock reset (when the cluster can cut
-// links and move clocks), every paused node resumed, every stopped node
+// links and move clocks), every disk's faults cleared (when it can inject
+// them), every paused node resumed, every stopped node
 // started, and last, once the nodes run, the initial membership restored
 // (when the cluster can change it), spares stopped.
 func HealAll(ctx context.Context, c cluster.Cluster, rec Recorder, log *slog.Logger) error {
@@ -210,10 +211,17 @@ func HealAll(ctx context.Context, c cluster.Cluster, rec Recorder, log *slog.Log
 		healAll(fault.Heal, names(c.Nodes()), c.(cluster.Partitioner).HealLinks)
 	}
 	clocks := (Spec{Kind: fault.Clock}).available(c) == nil
+	disks := (Spec{Kind: fault.FsyncDelay}).available(c) == nil
 	for _, n := range c.Nodes() {
 		if clocks {
 			clk := c.(cluster.Clock)
 			healAll(fault.Heal, []string{n.Name}, func(ctx context.Context) error { return clk.ResetClock(ctx, n) })
+		}
+		if disks {
+			d := c.(cluster.Disker)
+			healAll(fault.Heal, []string{n.Name}, func(ctx context.Context) error {
+				return d.SetDiskFaults(ctx, n, cluster.DiskFaults{})
+			})
 		}
 		if p, ok := c.(cluster.Pauser); ok && p.Paused(n) {
 			healAll(fault.HealResume, []string{n.Name}, func(ctx context.Context) error { return p.Resume(ctx, n) })

@@ -14,12 +14,13 @@ import (
 // reads only the parameters that apply to it; Validate rejects the others.
 type Spec struct {
 	// Kind is the fault kind: kill, pause, partition, clients, link, clock,
-	// upgrade, rollback, reconfig or power-loss. Until Resolved it may also be a shorthand:
+	// upgrade, rollback, reconfig, power-loss, fsync-delay, write-delay,
+	// disk-error or disk-full. Until Resolved it may also be a shorthand:
 	// kill-random and kill-leader are kill with target one / leader.
 	Kind fault.Kind `yaml:"name"`
 	// Target chooses nodes at injection time: one, leader, followers,
 	// minority, majority or all (kill, pause, clients, link, clock,
-	// power-loss; and partition's isolate and one-way grudges); one, leader
+	// power-loss and the other disk kinds; and partition's isolate and one-way grudges); one, leader
 	// or follower (reconfig's remove and observer).
 	Target string `yaml:"target,omitempty"`
 	// Grudge is the partition's shape: isolate, halves, majorities-ring,
@@ -27,9 +28,11 @@ type Spec struct {
 	Grudge string `yaml:"grudge,omitempty"`
 	// Mode is how cut links fail: reset or hang (partition).
 	Mode string `yaml:"mode,omitempty"`
-	// Delay is added to every chunk forwarded between nodes (link).
+	// Delay is added to every chunk forwarded between nodes (link), to
+	// every fsync (fsync-delay) or every write (write-delay).
 	Delay time.Duration `yaml:"delay,omitempty"`
-	// Jitter is a uniformly random extra delay bound (link).
+	// Jitter is a uniformly random extra delay bound (link, fsync-delay,
+	// write-delay).
 	Jitter time.Duration `yaml:"jitter,omitempty"`
 	// Loss is the probability that a chunk or connection is reset (link).
 	Loss float64 `yaml:"loss,omitempty"`
@@ -49,6 +52,15 @@ type Spec struct {
 	// leaves), observer (a voter becomes an observer) or grow (every spare
 	// joins as a voter). Healing restores the membership (reconfig).
 	Change string `yaml:"change,omitempty"`
+	// Share is the share of disk operations, in (0, 1], that fail with EIO
+	// (disk-error).
+	Share float64 `yaml:"share,omitempty"`
+	// Ops is which disk operations fail: writes, fsyncs or both
+	// (disk-error).
+	Ops string `yaml:"ops,omitempty"`
+	// Free is how many more bytes the disk takes before writes fail with
+	// ENOSPC; 0 makes it full at once (disk-full).
+	Free int64 `yaml:"free,omitempty"`
 }
 
 // shorthands are names that stand for a kind with a parameter set.
@@ -102,6 +114,15 @@ const (
 
 var changes = []string{ChangeRemove, ChangeObserver, ChangeGrow}
 
+// Disk operations a disk-error fails.
+const (
+	OpsWrites = "writes"
+	OpsFsyncs = "fsyncs"
+	OpsBoth   = "both"
+)
+
+var diskOps = []string{OpsWrites, OpsFsyncs, OpsBoth}
+
 // reconfigTargets are the targets of reconfig's remove and observer: one
 // voter leaves at a time.
 var reconfigTargets = []string{TargetOne, TargetLeader, TargetFollower}
@@ -129,8 +150,19 @@ func (s Spec) Resolved() Spec {
 		s.Grudge = firstNonEmpty(s.Grudge, sh.Grudge)
 	}
 	switch s.Kind {
-	case fault.Kill, fault.Pause, fault.Clients, fault.PowerLoss:
+	case fault.Kill, fault.Pause, fault.Clients, fault.PowerLoss, fault.DiskFull:
 		s.Target = firstNonEmpty(s.Target, TargetOne)
+	case fault.FsyncDelay, fault.WriteDelay:
+		s.Target = firstNonEmpty(s.Target, TargetOne)
+		if s.Delay == 0 && s.Jitter == 0 {
+			s.Delay = 50 * time.Millisecond
+		}
+	case fault.DiskError:
+		s.Target = firstNonEmpty(s.Target, TargetOne)
+		s.Ops = firstNonEmpty(s.Ops, OpsBoth)
+		if s.Share == 0 {
+			s.Share = 1
+		}
 	case fault.Reconfig:
 		s.Change = firstNonEmpty(s.Change, ChangeRemove)
 		if s.Change != ChangeGrow {
@@ -182,6 +214,7 @@ func (s Spec) Validate() []FieldProblem {
 		"delay": s.Delay != 0, "jitter": s.Jitter != 0, "loss": s.Loss != 0,
 		"clock": s.Clock != "", "delta": s.Delta != 0, "period": s.Period != 0, "rate": s.Rate != 0,
 		"to": s.To != "", "change": s.Change != "",
+		"share": s.Share != 0, "ops": s.Ops != "", "free": s.Free != 0,
 	}
 	for _, f := range sortedKeys(set) {
 		if set[f] && !slices.Contains(allowed, f) {
@@ -198,6 +231,13 @@ func (s Spec) Validate() []FieldProblem {
 	oneOf("mode", s.Mode, []string{"reset", "hang"})
 	oneOf("clock", s.Clock, clockModes)
 	oneOf("change", s.Change, changes)
+	oneOf("ops", s.Ops, diskOps)
+	if s.Share < 0 || s.Share > 1 {
+		bad("share", "must be between 0 and 1, got %g", s.Share)
+	}
+	if s.Free < 0 {
+		bad("free", "must not be negative, got %d", s.Free)
+	}
 	if s.Kind == fault.Reconfig && s.Change == ChangeGrow && s.Target != "" {
 		bad("target", "does not apply to a grow: every spare joins")
 	} else if s.Kind == fault.Reconfig && s.Target != "" && !slices.Contains(reconfigTargets, s.Target) {
@@ -260,6 +300,12 @@ func (s Spec) Label() string {
 			l += fmt.Sprintf(" loss %g", s.Loss)
 		}
 		return l
+	case fault.FsyncDelay, fault.WriteDelay:
+		return fmt.Sprintf("%s %s %s±%s", s.Kind, s.Target, s.Delay, s.Jitter)
+	case fault.DiskError:
+		return fmt.Sprintf("disk-error %s %s %g", s.Target, s.Ops, s.Share)
+	case fault.DiskFull:
+		return fmt.Sprintf("disk-full %s free %d", s.Target, s.Free)
 	case fault.Upgrade, fault.Rollback:
 		return string(s.Kind) + " to " + s.To
 	case fault.Reconfig:

@@ -115,6 +115,29 @@ func (e *Ensemble) PowerLoss(ctx context.Context, target cluster.Node) error {
 	return nil
 }
 
+// SetDiskFaults switches the faults the node's diskfs injects to f; the
+// zero DiskFaults clears them.
+func (e *Ensemble) SetDiskFaults(_ context.Context, target cluster.Node, f cluster.DiskFaults) error {
+	disk := e.Disk(target)
+	if disk == nil {
+		return fmt.Errorf("disk faults on %s: the ensemble was started without disk-fault support", target.Name)
+	}
+	h := diskfs.Hooks{
+		FsyncDelay: f.FsyncDelay, FsyncJitter: f.FsyncJitter,
+		WriteDelay: f.WriteDelay, WriteJitter: f.WriteJitter,
+		WriteErrors: f.WriteErrors, FsyncErrors: f.FsyncErrors,
+	}
+	if f.Full {
+		h.SpaceLimit = -1
+		if f.FreeBytes > 0 {
+			h.SpaceLimit = f.FreeBytes
+		}
+	}
+	disk.SetHooks(h)
+	e.log.Info("disk faults set", "node", target.Name, "faults", fmt.Sprintf("%+v", f))
+	return nil
+}
+
 // Disk returns the diskfs mounted over the node's data directory, or nil.
 func (e *Ensemble) Disk(target cluster.Node) *diskfs.FS {
 	n, err := e.lookup(target)

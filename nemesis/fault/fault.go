@@ -39,6 +39,18 @@ const (
 	// PowerLoss kills nodes and drops what their disks had not synced;
 	// healing starts them.
 	PowerLoss Kind = "power-loss"
+	// FsyncDelay slows nodes' fsyncs down; healing clears their disk
+	// faults.
+	FsyncDelay Kind = "fsync-delay"
+	// WriteDelay slows nodes' writes down; healing clears their disk
+	// faults.
+	WriteDelay Kind = "write-delay"
+	// DiskError fails a share of nodes' writes or fsyncs with EIO; healing
+	// clears their disk faults.
+	DiskError Kind = "disk-error"
+	// DiskFull fails nodes' writes with ENOSPC; healing clears their disk
+	// faults.
+	DiskFull Kind = "disk-full"
 )
 
 // Heal actions: the f of the records that undo a fault.
@@ -98,6 +110,14 @@ var Table = []Info{
 		Params: []string{"change", "target"}},
 	{Kind: PowerLoss, Action: "power-loss", Heal: HealStart, Needs: cluster.CapDisk,
 		Params: []string{"target"}},
+	{Kind: FsyncDelay, Action: "fsync-delay", Heal: Heal, Needs: cluster.CapDisk,
+		Params: []string{"target", "delay", "jitter"}},
+	{Kind: WriteDelay, Action: "write-delay", Heal: Heal, Needs: cluster.CapDisk,
+		Params: []string{"target", "delay", "jitter"}},
+	{Kind: DiskError, Action: "disk-error", Heal: Heal, Needs: cluster.CapDisk,
+		Params: []string{"target", "share", "ops"}},
+	{Kind: DiskFull, Action: "disk-full", Heal: Heal, Needs: cluster.CapDisk,
+		Params: []string{"target", "free"}},
 }
 
 // Of returns the table's entry for k; ok is false for a kind it does not

@@ -81,7 +81,8 @@ type Hooks struct {
 	// unsynced).
 	WriteErrors, FsyncErrors float64
 	// SpaceLimit, when positive, is how many bytes may be written from
-	// SetHooks on: a write past it fails with ENOSPC.
+	// SetHooks on: a write past it fails with ENOSPC. When negative, every
+	// write fails with ENOSPC.
 	SpaceLimit int64
 }
 

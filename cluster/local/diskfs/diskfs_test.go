@@ -233,6 +233,9 @@ func TestHooks(t *testing.T) {
 	require.NoError(t, err)
 	_, err = f.Write(make([]byte, 8))
 	require.ErrorContains(t, err, "no space left", "ENOSPC past the limit")
+	m.SetHooks(Hooks{SpaceLimit: -1})
+	_, err = f.Write(make([]byte, 1))
+	require.ErrorContains(t, err, "no space left", "ENOSPC on every write")
 	require.NoError(t, f.Close())
 
 	m.SetHooks(Hooks{})

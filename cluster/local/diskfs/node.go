@@ -270,7 +270,7 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 	if hooks.WriteErrors > 0 && rand.Float64() < hooks.WriteErrors {
 		return 0, syscall.EIO
 	}
-	if hooks.SpaceLimit > 0 && h.fs.written.Add(int64(len(data))) > hooks.SpaceLimit {
+	if hooks.SpaceLimit != 0 && h.fs.written.Add(int64(len(data))) > max(hooks.SpaceLimit, 0) {
 		return 0, syscall.ENOSPC
 	}
 	if h.fs.stats.unsynced.Load()+int64(len(data)) > h.fs.maxUnsynced {
