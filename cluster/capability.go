@@ -32,6 +32,8 @@ const (
 	CapReconfig Capability = "reconfig"
 	// CapDisk loses what the servers' disks had not synced (Disker).
 	CapDisk Capability = "disk"
+	// CapDiskIO slows the servers' disk I/O down and fails it (Disker).
+	CapDiskIO Capability = "disk-io"
 )
 
 // Capabilities is a set of capabilities, e.g. all that a scenario's faults
@@ -47,6 +49,10 @@ func (s Capabilities) Links() bool { return s[CapPartition] || s[CapClients] || 
 // which a backend may have to prepare for when it starts its nodes.
 func (s Capabilities) Clocks() bool { return s[CapClock] || s[CapClockRate] }
 
+// Disks reports whether the set holds a capability that acts on disks,
+// which a backend may have to prepare for when it starts its nodes.
+func (s Capabilities) Disks() bool { return s[CapDisk] || s[CapDiskIO] }
+
 // lacking says, for each capability, that a cluster without its methods
 // cannot do it.
 var lacking = map[Capability]string{
@@ -61,6 +67,7 @@ var lacking = map[Capability]string{
 	CapFollowLog: "this cluster cannot follow servers' logs, which a log trigger needs",
 	CapReconfig:  "this cluster backend cannot change the ensemble's membership",
 	CapDisk:      "this cluster backend cannot inject disk faults",
+	CapDiskIO:    "this cluster backend cannot inject disk faults",
 }
 
 // Supports says why c cannot do what need names, or nil: the backend's own
@@ -86,7 +93,7 @@ func Supports(c Cluster, need Capability) error {
 		_, ok = c.(LogFollower)
 	case CapReconfig:
 		_, ok = c.(Reconfigurer)
-	case CapDisk:
+	case CapDisk, CapDiskIO:
 		_, ok = c.(Disker)
 	}
 	if !ok {

@@ -293,7 +293,7 @@ func TestRBAC(t *testing.T) {
 		{"zkchaos-deploy", "", "persistentvolumeclaims", "delete"},
 		{"zkchaos-deploy", "", "persistentvolumeclaims", "deletecollection"},
 	}
-	for _, r := range []string{"podchaos", "networkchaos", "timechaos"} {
+	for _, r := range []string{"podchaos", "networkchaos", "timechaos", "iochaos"} {
 		for _, v := range []string{"create", "delete", "get", "list", "watch"} {
 			allowed = append(allowed, rule{"zkchaos", "chaos-mesh.org", r, v})
 		}

@@ -30,7 +30,7 @@ func TestDiskKindsAreRowsThatHealAndNeedTheDisk(t *testing.T) {
 		require.True(t, ok, k)
 		assert.Equal(t, string(k), info.Action)
 		assert.Equal(t, fault.Heal, info.Heal)
-		assert.Equal(t, cluster.CapDisk, info.Needs)
+		assert.Equal(t, cluster.CapDiskIO, info.Needs)
 		assert.Contains(t, info.Params, "target")
 		got, ok := fault.ByAction(string(k))
 		assert.True(t, ok)
@@ -105,7 +105,7 @@ func TestDiskFaultsAreSetOnTheirTargetsAndClearedAtTheHeal(t *testing.T) {
 		for n, d := range c.disks {
 			assert.Zero(t, d, "%s: %s's disk faults cleared", kind, n)
 		}
-		assert.Equal(t, cluster.Capabilities{cluster.CapDisk: true}, Needs(specs(kind), nil))
+		assert.Equal(t, cluster.Capabilities{cluster.CapDiskIO: true}, Needs(specs(kind), nil))
 	}
 }
 

@@ -22,15 +22,16 @@ func TestMissingChaosResources(t *testing.T) {
 	}}}
 	missing, err = MissingChaosResources(cs)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"timechaos"}, missing)
+	assert.Equal(t, []string{"timechaos", "iochaos"}, missing)
 }
 
 func TestFaultsThatNeedAMissingResourceAreUnavailable(t *testing.T) {
-	e := &Ensemble{missing: []string{"networkchaos", "timechaos"}}
+	e := &Ensemble{missing: []string{"networkchaos", "timechaos", "iochaos"}}
 	assert.NoError(t, e.Can(cluster.CapKill), "kills fall back to a plain pod delete")
 	assert.ErrorContains(t, e.Can(cluster.CapPartition), "partition faults need Chaos Mesh, but the API server does not serve networkchaos.chaos-mesh.org")
 	assert.ErrorContains(t, e.Can(cluster.CapLink), "link faults need Chaos Mesh")
 	assert.ErrorContains(t, e.Can(cluster.CapClock), "clock faults need Chaos Mesh, but the API server does not serve timechaos")
+	assert.ErrorContains(t, e.Can(cluster.CapDiskIO), "disk-io faults need Chaos Mesh, but the API server does not serve iochaos")
 	for _, c := range []cluster.Capability{cluster.CapPause, cluster.CapClients, cluster.CapUpgrade, cluster.CapClockRate, cluster.CapDisk} {
 		assert.ErrorContains(t, e.Can(c), "kubernetes backend cannot", c)
 	}

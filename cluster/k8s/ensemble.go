@@ -37,7 +37,7 @@ const (
 )
 
 // ChaosResources are the Chaos Mesh resources the faults need.
-var ChaosResources = []string{"podchaos", "networkchaos", "timechaos"}
+var ChaosResources = []string{"podchaos", "networkchaos", "timechaos", "iochaos"}
 
 // Scheme returns a scheme with the core, apps and Chaos Mesh types.
 func Scheme() (*runtime.Scheme, error) {
@@ -120,6 +120,7 @@ type Ensemble struct {
 	partitions []client.Object
 	shapes     []client.Object
 	clocks     map[string]client.Object
+	disks      map[string][]client.Object // node → its IOChaos objects
 }
 
 // Connect finds (or deploys) the ensemble, waits until its pods are ready
@@ -152,7 +153,8 @@ func ConnectWith(ctx context.Context, cfg Config, clients Clients) (*Ensemble, e
 
 func connectWith(ctx context.Context, cfg Config, clients Clients, defaultNS string) (e *Ensemble, err error) {
 	e = &Ensemble{cfg: cfg, clients: clients, namespace: cfg.Namespace, selector: cfg.Selector,
-		connect: cfg.Connect, kill: cfg.Kill, killed: map[string]client.Object{}, clocks: map[string]client.Object{}}
+		connect: cfg.Connect, kill: cfg.Kill, killed: map[string]client.Object{}, clocks: map[string]client.Object{},
+		disks: map[string][]client.Object{}}
 	if e.namespace == "" {
 		e.namespace = defaultNS
 	}

@@ -342,6 +342,7 @@ func TestShippedRoleAllowsExactlyWhatTheHarnessDoes(t *testing.T) {
 	require.NoError(t, e.Shape(ctx, nil, cluster.LinkShape{Loss: 0.1}))
 	require.NoError(t, e.HealLinks(ctx))
 	require.NoError(t, e.SetClock(ctx, n[1], cluster.ClockShift{Offset: time.Minute}))
+	require.NoError(t, e.SetDiskFaults(ctx, n[1], cluster.DiskFaults{FsyncDelay: time.Second}))
 	require.NoError(t, e.Kill(ctx, n[2]))
 	require.NoError(t, e.Close(ctx))
 	left, err := k8s.HealLeftovers(ctx, sa.Client, ns, "")
@@ -503,4 +504,47 @@ func TestAFaultChaosMeshDoesNotApplyFailsAndIsStillHealed(t *testing.T) {
 	require.NoError(t, e.Start(t.Context(), n))
 	assert.Empty(t, chaosObjects(t, env, ns))
 	require.NoError(t, e.Close(t.Context()))
+}
+
+func TestDiskFaultsAreIOChaosObjectsDeletedOnHeal(t *testing.T) {
+	env, ns, e := startEnsemble(t, k8s.PodFailure)
+	ctx := t.Context()
+	require.NoError(t, e.Can(cluster.CapDiskIO))
+	require.ErrorContains(t, e.Can(cluster.CapDisk), "IOChaos")
+	n2 := e.Nodes()[1]
+
+	require.NoError(t, e.SetDiskFaults(ctx, n2, cluster.DiskFaults{FsyncDelay: 100 * time.Millisecond}))
+	ios := chaosObjects(t, env, ns)["IOChaos"]
+	require.Len(t, ios, len(k8s.DataVolumes), "one IOChaos per data volume")
+	for _, o := range ios {
+		io := o.(*v1alpha1.IOChaos)
+		assert.Equal(t, v1alpha1.IoLatency, io.Spec.Action)
+		assert.Equal(t, "100ms", io.Spec.Delay)
+		assert.Equal(t, []v1alpha1.IoMethod{v1alpha1.Fsync}, io.Spec.Methods)
+		assert.Equal(t, 100, io.Spec.Percent)
+		assert.Contains(t, k8s.DataVolumes, io.Spec.VolumePath)
+		assert.Equal(t, "n2", io.Labels[k8s.NodeLabel])
+	}
+
+	require.NoError(t, e.SetDiskFaults(ctx, n2, cluster.DiskFaults{WriteErrors: 0.25}))
+	ios = chaosObjects(t, env, ns)["IOChaos"]
+	require.Len(t, ios, len(k8s.DataVolumes), "new faults replace the old ones")
+	io := ios[0].(*v1alpha1.IOChaos)
+	assert.Equal(t, v1alpha1.IoFaults, io.Spec.Action)
+	assert.Equal(t, uint32(5), io.Spec.Errno, "EIO")
+	assert.Equal(t, 25, io.Spec.Percent)
+	assert.Equal(t, []v1alpha1.IoMethod{v1alpha1.Write}, io.Spec.Methods)
+
+	require.NoError(t, e.SetDiskFaults(ctx, n2, cluster.DiskFaults{Full: true}))
+	io = chaosObjects(t, env, ns)["IOChaos"][0].(*v1alpha1.IOChaos)
+	assert.Equal(t, uint32(28), io.Spec.Errno, "ENOSPC")
+	require.ErrorContains(t, e.SetDiskFaults(ctx, n2, cluster.DiskFaults{Full: true, FreeBytes: 10}), "number of bytes")
+	require.ErrorContains(t, e.SetDiskFaults(ctx, n2, cluster.DiskFaults{FsyncDelay: time.Second, FsyncJitter: time.Second}), "jitter")
+
+	require.NoError(t, e.SetDiskFaults(ctx, n2, cluster.DiskFaults{FsyncErrors: 1}))
+	require.NoError(t, nemesis.HealAll(ctx, e, &histtest.Memory{}, slog.New(slog.DiscardHandler)))
+	assert.Empty(t, chaosObjects(t, env, ns), "the heal deletes every IOChaos")
+	require.NoError(t, e.SetDiskFaults(ctx, n2, cluster.DiskFaults{WriteDelay: time.Second}))
+	require.NoError(t, e.Close(ctx))
+	assert.Empty(t, chaosObjects(t, env, ns), "closing deletes every IOChaos")
 }

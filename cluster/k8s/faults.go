@@ -24,8 +24,9 @@ import (
 )
 
 // Can says why the ensemble cannot do what need names, or nil: pause,
-// client isolation, clock rates and upgrades have no Chaos Mesh action, and
-// partitions, link shaping and clock shifts need Chaos Mesh's CRDs.
+// client isolation, clock rates, upgrades and power loss have no Chaos Mesh
+// action, and partitions, link shaping, clock shifts and disk I/O faults
+// need Chaos Mesh's CRDs.
 func (e *Ensemble) Can(need cluster.Capability) error {
 	resource := ""
 	switch need {
@@ -38,9 +39,10 @@ func (e *Ensemble) Can(need cluster.Capability) error {
 	case cluster.CapUpgrade:
 		return errors.New("the kubernetes backend cannot restart servers on another distribution: change the StatefulSet's image instead")
 	case cluster.CapDisk:
-		return errors.New("the kubernetes backend cannot inject disk faults yet: a power loss needs a file system " +
-			"that drops unsynced writes, which Chaos Mesh's IOChaos (delays and errors, no lost writes) does not offer; " +
-			"its mapping of the later disk kinds is still to come")
+		return errors.New("the kubernetes backend cannot cut a node's power: a power loss needs a file system " +
+			"that drops unsynced writes, which Chaos Mesh's IOChaos (delays and errors, no lost writes) does not offer")
+	case cluster.CapDiskIO:
+		resource = "iochaos"
 	case cluster.CapPartition, cluster.CapLink:
 		resource = "networkchaos"
 	case cluster.CapClock:
@@ -334,6 +336,8 @@ func Kind(obj client.Object) string {
 		return v1alpha1.KindNetworkChaos
 	case *v1alpha1.TimeChaos:
 		return v1alpha1.KindTimeChaos
+	case *v1alpha1.IOChaos:
+		return v1alpha1.KindIOChaos
 	}
 	return fmt.Sprintf("%T", obj)
 }
@@ -375,6 +379,7 @@ func (e *Ensemble) Close(ctx context.Context) error {
 	}
 	objs = append(objs, e.partitions...)
 	objs = append(objs, e.shapes...)
+	objs = append(objs, e.diskObjects()...)
 	e.killed, e.clocks, e.partitions, e.shapes = map[string]client.Object{}, map[string]client.Object{}, nil, nil
 	e.mu.Unlock()
 	errs := []error{e.removeAll(ctx, objs)}

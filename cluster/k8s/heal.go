@@ -111,7 +111,7 @@ func leftover(o client.Object) Leftover {
 	return Leftover{Kind: Kind(o), Namespace: o.GetNamespace(), Name: o.GetName(), Run: o.GetLabels()[RunLabel]}
 }
 
-// ListChaos lists the PodChaos, NetworkChaos and TimeChaos objects whose
+// ListChaos lists the PodChaos, NetworkChaos, TimeChaos and IOChaos objects whose
 // labels hold set, in the namespace (all namespaces when empty). A kind that
 // cannot be listed is an error; the others are still returned.
 func ListChaos(ctx context.Context, c client.Client, namespace string, set labels.Set) ([]client.Object, error) {
@@ -119,13 +119,14 @@ func ListChaos(ctx context.Context, c client.Client, namespace string, set label
 	var pods v1alpha1.PodChaosList
 	var nets v1alpha1.NetworkChaosList
 	var times v1alpha1.TimeChaosList
+	var ios v1alpha1.IOChaosList
 	var errs []error
-	for _, l := range []client.ObjectList{&pods, &nets, &times} {
+	for _, l := range []client.ObjectList{&pods, &nets, &times, &ios} {
 		if err := c.List(ctx, l, opts...); err != nil {
 			errs = append(errs, fmt.Errorf("list %T: %w", l, err))
 		}
 	}
-	return slices.Concat(objects(pods.Items), objects(nets.Items), objects(times.Items)), errors.Join(errs...)
+	return slices.Concat(objects(pods.Items), objects(nets.Items), objects(times.Items), objects(ios.Items)), errors.Join(errs...)
 }
 
 // objects points at each item of a list.

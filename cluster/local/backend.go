@@ -116,7 +116,7 @@ func (backend) Prepare(ctx context.Context, spec cluster.Spec) (string, error) {
 			return "", fmt.Errorf("scenario %s has clock faults: %w", spec.Scenario, err)
 		}
 	}
-	if spec.Needs[cluster.CapDisk] {
+	if spec.Needs.Disks() {
 		if err := diskfs.Probe(os.TempDir()); err != nil {
 			return "", cluster.BadSetting(fmt.Errorf("scenario %s has disk faults: %w", spec.Scenario, err))
 		}
@@ -160,7 +160,7 @@ func (backend) Start(ctx context.Context, spec cluster.Spec) (cluster.Cluster, e
 		Clock:        spec.Needs.Clocks(),
 		Reconfig:     spec.Needs[cluster.CapReconfig],
 		Spares:       sparesFor(spec.Needs),
-		Disk:         spec.Needs[cluster.CapDisk],
+		Disk:         spec.Needs.Disks(),
 		Logger:       spec.Logger,
 	})
 }

@@ -25,7 +25,7 @@ func (e *Ensemble) Can(need cluster.Capability) error {
 		if e.reconf == nil {
 			return errNoReconfig
 		}
-	case cluster.CapDisk:
+	case cluster.CapDisk, cluster.CapDiskIO:
 		if !e.cfg.Disk {
 			return errors.New("the ensemble was started without disk-fault support")
 		}

@@ -111,6 +111,7 @@ func slowCreates(t *testing.T, e *Ensemble, conn *zk.Conn, nodes []cluster.Node,
 // ensemble under a few writes, logs what ZooKeeper did and heals.
 func TestDiskFaultsOnARunningEnsemble(t *testing.T) {
 	e := startTestEnsemble(t, diskConfig(t, true))
+	require.NoError(t, cluster.Supports(e, cluster.CapDiskIO))
 	ctx := context.Background()
 	leader, followers := splitByLeader(t, e)
 	conn := connect(t, followers[0])

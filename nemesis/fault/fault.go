@@ -110,13 +110,13 @@ var Table = []Info{
 		Params: []string{"change", "target"}},
 	{Kind: PowerLoss, Action: "power-loss", Heal: HealStart, Needs: cluster.CapDisk,
 		Params: []string{"target"}},
-	{Kind: FsyncDelay, Action: "fsync-delay", Heal: Heal, Needs: cluster.CapDisk,
+	{Kind: FsyncDelay, Action: "fsync-delay", Heal: Heal, Needs: cluster.CapDiskIO,
 		Params: []string{"target", "delay", "jitter"}},
-	{Kind: WriteDelay, Action: "write-delay", Heal: Heal, Needs: cluster.CapDisk,
+	{Kind: WriteDelay, Action: "write-delay", Heal: Heal, Needs: cluster.CapDiskIO,
 		Params: []string{"target", "delay", "jitter"}},
-	{Kind: DiskError, Action: "disk-error", Heal: Heal, Needs: cluster.CapDisk,
+	{Kind: DiskError, Action: "disk-error", Heal: Heal, Needs: cluster.CapDiskIO,
 		Params: []string{"target", "share", "ops"}},
-	{Kind: DiskFull, Action: "disk-full", Heal: Heal, Needs: cluster.CapDisk,
+	{Kind: DiskFull, Action: "disk-full", Heal: Heal, Needs: cluster.CapDiskIO,
 		Params: []string{"target", "free"}},
 }
 
