@@ -20,7 +20,7 @@ func (d *disk) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (I
 	set := func(ctx context.Context, f cluster.DiskFaults) error {
 		return each(nodes, func(n cluster.Node) error { return disker.SetDiskFaults(ctx, n, f) })
 	}
-	inj := &injection{targets: names(nodes), detail: joinDetail(detail, d.Label()), heal: func(ctx context.Context) error {
+	inj := &injection{targets: names(nodes), detail: detail, heal: func(ctx context.Context) error {
 		return set(ctx, cluster.DiskFaults{})
 	}}
 	return inj, set(ctx, faults)
