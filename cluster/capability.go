@@ -32,6 +32,10 @@ const (
 	CapReconfig Capability = "reconfig"
 	// CapDisk loses what the servers' disks had not synced (Disker).
 	CapDisk Capability = "disk"
+	// CapWipe loses the servers' whole data directories (Wiper). Apart
+	// from CapDisk: a wipe removes files while the server is down and
+	// needs no disk layer in its way.
+	CapWipe Capability = "wipe"
 )
 
 // Capabilities is a set of capabilities, e.g. all that a scenario's faults
@@ -61,6 +65,7 @@ var lacking = map[Capability]string{
 	CapFollowLog: "this cluster cannot follow servers' logs, which a log trigger needs",
 	CapReconfig:  "this cluster backend cannot change the ensemble's membership",
 	CapDisk:      "this cluster backend cannot inject disk faults",
+	CapWipe:      "this cluster backend cannot wipe a server's data",
 }
 
 // Supports says why c cannot do what need names, or nil: the backend's own
@@ -88,6 +93,8 @@ func Supports(c Cluster, need Capability) error {
 		_, ok = c.(Reconfigurer)
 	case CapDisk:
 		_, ok = c.(Disker)
+	case CapWipe:
+		_, ok = c.(Wiper)
 	}
 	if !ok {
 		msg, known := lacking[need]

@@ -82,6 +82,16 @@ type Disker interface {
 	PowerLoss(ctx context.Context, node Node) error
 }
 
+// Wiper is a cluster whose servers' data can be lost whole, as when a
+// machine's disk is replaced.
+type Wiper interface {
+	Killer
+	// Wipe kills the server if it runs, then removes everything in its
+	// data directory but its identity (myid), as provisioning a new disk
+	// would; Start starts it again on the empty directory.
+	Wipe(ctx context.Context, node Node) error
+}
+
 // Upgrader is a cluster whose servers can each be restarted on another
 // ZooKeeper distribution, keeping their data: what a rolling upgrade or
 // rollback does, one node at a time. Distributions are named as in a

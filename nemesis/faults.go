@@ -38,6 +38,8 @@ func New(s Spec) (Fault, error) {
 		return &reconfig{b}, nil
 	case fault.PowerLoss:
 		return &powerLoss{b}, nil
+	case fault.Wipe:
+		return &wipe{b}, nil
 	}
 	return nil, fmt.Errorf("unknown fault %q", s.Kind)
 }
@@ -118,6 +120,15 @@ type powerLoss struct{ base }
 func (p *powerLoss) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Injection, error) {
 	disker := c.(cluster.Disker)
 	return takeDown(ctx, c, disker, p.spec.Target, rng, disker.PowerLoss)
+}
+
+// wipe kills the target nodes and empties their data directories, as a
+// replaced disk; healing starts them, and they resync from the leader.
+type wipe struct{ base }
+
+func (w *wipe) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Injection, error) {
+	wiper := c.(cluster.Wiper)
+	return takeDown(ctx, c, wiper, w.spec.Target, rng, wiper.Wipe)
 }
 
 // pause freezes the target nodes (SIGSTOP); healing thaws them.

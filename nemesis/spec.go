@@ -129,7 +129,7 @@ func (s Spec) Resolved() Spec {
 		s.Grudge = firstNonEmpty(s.Grudge, sh.Grudge)
 	}
 	switch s.Kind {
-	case fault.Kill, fault.Pause, fault.Clients, fault.PowerLoss:
+	case fault.Kill, fault.Pause, fault.Clients, fault.PowerLoss, fault.Wipe:
 		s.Target = firstNonEmpty(s.Target, TargetOne)
 	case fault.Reconfig:
 		s.Change = firstNonEmpty(s.Change, ChangeRemove)

@@ -39,6 +39,9 @@ const (
 	// PowerLoss kills nodes and drops what their disks had not synced;
 	// healing starts them.
 	PowerLoss Kind = "power-loss"
+	// Wipe kills nodes and empties their data directories but for myid;
+	// healing starts them, to resync from the leader.
+	Wipe Kind = "wipe"
 )
 
 // Heal actions: the f of the records that undo a fault.
@@ -97,6 +100,8 @@ var Table = []Info{
 	{Kind: Reconfig, Action: "reconfig", Heal: Heal, Needs: cluster.CapReconfig,
 		Params: []string{"change", "target"}},
 	{Kind: PowerLoss, Action: "power-loss", Heal: HealStart, Needs: cluster.CapDisk,
+		Params: []string{"target"}},
+	{Kind: Wipe, Action: "wipe", Heal: HealStart, Needs: cluster.CapWipe,
 		Params: []string{"target"}},
 }
 
