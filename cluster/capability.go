@@ -32,9 +32,9 @@ const (
 	CapReconfig Capability = "reconfig"
 	// CapDisk loses what the servers' disks had not synced (Disker).
 	CapDisk Capability = "disk"
-	// CapWipe loses the servers' whole data directories (Wiper). Apart
-	// from CapDisk: a wipe removes files while the server is down and
-	// needs no disk layer in its way.
+	// CapWipe loses or damages the data directories of stopped servers
+	// (Wiper). Apart from CapDisk: it changes files while the server is
+	// down and needs no disk layer (FUSE) in its way.
 	CapWipe Capability = "wipe"
 )
 

@@ -49,6 +49,12 @@ type Spec struct {
 	// leaves), observer (a voter becomes an observer) or grow (every spare
 	// joins as a voter). Healing restores the membership (reconfig).
 	Change string `yaml:"change,omitempty"`
+	// File is the file a corrupt damages: log (the newest transaction
+	// log) or snapshot (the newest snapshot) (corrupt).
+	File string `yaml:"file,omitempty"`
+	// Region is where in the file a corrupt flips bits: header, middle or
+	// tail (corrupt).
+	Region string `yaml:"region,omitempty"`
 }
 
 // shorthands are names that stand for a kind with a parameter set.
@@ -131,6 +137,10 @@ func (s Spec) Resolved() Spec {
 	switch s.Kind {
 	case fault.Kill, fault.Pause, fault.Clients, fault.PowerLoss, fault.Wipe:
 		s.Target = firstNonEmpty(s.Target, TargetOne)
+	case fault.Corrupt:
+		s.Target = firstNonEmpty(s.Target, TargetOne)
+		s.File = firstNonEmpty(s.File, cluster.DamageLog)
+		s.Region = firstNonEmpty(s.Region, cluster.DamageTail)
 	case fault.Reconfig:
 		s.Change = firstNonEmpty(s.Change, ChangeRemove)
 		if s.Change != ChangeGrow {
@@ -182,6 +192,7 @@ func (s Spec) Validate() []FieldProblem {
 		"delay": s.Delay != 0, "jitter": s.Jitter != 0, "loss": s.Loss != 0,
 		"clock": s.Clock != "", "delta": s.Delta != 0, "period": s.Period != 0, "rate": s.Rate != 0,
 		"to": s.To != "", "change": s.Change != "",
+		"file": s.File != "", "region": s.Region != "",
 	}
 	for _, f := range sortedKeys(set) {
 		if set[f] && !slices.Contains(allowed, f) {
@@ -198,6 +209,8 @@ func (s Spec) Validate() []FieldProblem {
 	oneOf("mode", s.Mode, []string{"reset", "hang"})
 	oneOf("clock", s.Clock, clockModes)
 	oneOf("change", s.Change, changes)
+	oneOf("file", s.File, []string{cluster.DamageLog, cluster.DamageSnapshot})
+	oneOf("region", s.Region, []string{cluster.DamageHeader, cluster.DamageMiddle, cluster.DamageTail})
 	if s.Kind == fault.Reconfig && s.Change == ChangeGrow && s.Target != "" {
 		bad("target", "does not apply to a grow: every spare joins")
 	} else if s.Kind == fault.Reconfig && s.Target != "" && !slices.Contains(reconfigTargets, s.Target) {
@@ -264,6 +277,8 @@ func (s Spec) Label() string {
 		return string(s.Kind) + " to " + s.To
 	case fault.Reconfig:
 		return strings.TrimSpace("reconfig " + s.Change + " " + s.Target)
+	case fault.Corrupt:
+		return fmt.Sprintf("corrupt %s %s %s", s.File, s.Region, s.Target)
 	default:
 		return string(s.Kind) + " " + s.Target
 	}

@@ -42,6 +42,9 @@ const (
 	// Wipe kills nodes and empties their data directories but for myid;
 	// healing starts them, to resync from the leader.
 	Wipe Kind = "wipe"
+	// Corrupt kills nodes and flips bits in their newest transaction log
+	// or snapshot; healing starts them.
+	Corrupt Kind = "corrupt"
 )
 
 // Heal actions: the f of the records that undo a fault.
@@ -103,6 +106,8 @@ var Table = []Info{
 		Params: []string{"target"}},
 	{Kind: Wipe, Action: "wipe", Heal: HealStart, Needs: cluster.CapWipe,
 		Params: []string{"target"}},
+	{Kind: Corrupt, Action: "corrupt", Heal: HealStart, Needs: cluster.CapWipe,
+		Params: []string{"target", "file", "region"}},
 }
 
 // Of returns the table's entry for k; ok is false for a kind it does not
