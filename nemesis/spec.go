@@ -14,12 +14,13 @@ import (
 // reads only the parameters that apply to it; Validate rejects the others.
 type Spec struct {
 	// Kind is the fault kind: kill, pause, partition, clients, link, clock,
-	// upgrade, rollback, reconfig or power-loss. Until Resolved it may also be a shorthand:
+	// upgrade, rollback, reconfig, power-loss, wipe or corrupt. Until
+	// Resolved it may also be a shorthand:
 	// kill-random and kill-leader are kill with target one / leader.
 	Kind fault.Kind `yaml:"name"`
 	// Target chooses nodes at injection time: one, leader, followers,
 	// minority, majority or all (kill, pause, clients, link, clock,
-	// power-loss; and partition's isolate and one-way grudges); one, leader
+	// power-loss, wipe, corrupt; and partition's isolate and one-way grudges); one, leader
 	// or follower (reconfig's remove and observer).
 	Target string `yaml:"target,omitempty"`
 	// Grudge is the partition's shape: isolate, halves, majorities-ring,
