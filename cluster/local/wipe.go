@@ -21,28 +21,40 @@ var _ cluster.Wiper = (*Ensemble)(nil)
 // directory the files are removed through it, so that it forgets what it
 // held unsynced for them, and myid is synced.
 func (e *Ensemble) Wipe(ctx context.Context, target cluster.Node) error {
+	return e.whileDown(ctx, target, "wipe", func(n *node) error {
+		removed, err := emptyDir(n.dataDir)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(n.dataDir, "myid"), []byte(strconv.Itoa(n.ID)+"\n"), 0o644); err != nil {
+			return fmt.Errorf("write myid: %w", err)
+		}
+		e.log.Info("ZooKeeper node's data wiped", "node", n.Name, "removed_entries", removed)
+		return nil
+	})
+}
+
+// whileDown kills the node's server if it runs, waits until it has exited,
+// changes its data with change, and syncs the diskfs mounted over its data
+// directory, if any; verb names the change in errors.
+func (e *Ensemble) whileDown(ctx context.Context, target cluster.Node, verb string, change func(n *node) error) error {
 	n, err := e.lookup(target)
 	if err != nil {
-		return fmt.Errorf("wipe: %w", err)
+		return fmt.Errorf("%s: %w", verb, err)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := e.killLocked(ctx, n); err != nil {
-		return fmt.Errorf("wipe %s: %w", n.Name, err)
+		return fmt.Errorf("%s %s: %w", verb, n.Name, err)
 	}
-	removed, err := emptyDir(n.dataDir)
-	if err != nil {
-		return fmt.Errorf("wipe %s: %w", n.Name, err)
-	}
-	if err := os.WriteFile(filepath.Join(n.dataDir, "myid"), []byte(strconv.Itoa(n.ID)+"\n"), 0o644); err != nil {
-		return fmt.Errorf("wipe %s: write myid: %w", n.Name, err)
+	if err := change(n); err != nil {
+		return fmt.Errorf("%s %s: %w", verb, n.Name, err)
 	}
 	if n.disk != nil {
 		if err := n.disk.Sync(); err != nil {
-			return fmt.Errorf("wipe %s: %w", n.Name, err)
+			return fmt.Errorf("%s %s: %w", verb, n.Name, err)
 		}
 	}
-	e.log.Info("ZooKeeper node's data wiped", "node", n.Name, "removed_entries", removed)
 	return nil
 }
 
@@ -69,26 +81,16 @@ const damageLen = 16
 // then flips every bit of damageLen bytes in a region of its newest
 // transaction log or snapshot, and says which file and bytes.
 func (e *Ensemble) Corrupt(ctx context.Context, target cluster.Node, d cluster.Damage) (string, error) {
-	n, err := e.lookup(target)
-	if err != nil {
-		return "", fmt.Errorf("corrupt: %w", err)
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if err := e.killLocked(ctx, n); err != nil {
-		return "", fmt.Errorf("corrupt %s: %w", n.Name, err)
-	}
-	what, err := flipNewest(filepath.Join(n.dataDir, "version-2"), d)
-	if err != nil {
-		return "", fmt.Errorf("corrupt %s: %w", n.Name, err)
-	}
-	if n.disk != nil {
-		if err := n.disk.Sync(); err != nil {
-			return what, fmt.Errorf("corrupt %s: %w", n.Name, err)
+	var what string
+	err := e.whileDown(ctx, target, "corrupt", func(n *node) error {
+		var err error
+		what, err = flipNewest(filepath.Join(n.dataDir, "version-2"), d)
+		if err == nil {
+			e.log.Info("ZooKeeper node's data corrupted", "node", n.Name, "flipped", what)
 		}
-	}
-	e.log.Info("ZooKeeper node's data corrupted", "node", n.Name, "flipped", what)
-	return what, nil
+		return err
+	})
+	return what, err
 }
 
 // flipNewest flips the region d names of the newest file of its kind in
