@@ -34,6 +34,10 @@ const (
 	CapDisk Capability = "disk"
 	// CapDiskIO slows the servers' disk I/O down and fails it (Disker).
 	CapDiskIO Capability = "disk-io"
+	// CapWipe loses or damages the data directories of stopped servers
+	// (Wiper). Apart from CapDisk: it changes files while the server is
+	// down and needs no disk layer (FUSE) in its way.
+	CapWipe Capability = "wipe"
 )
 
 // Capabilities is a set of capabilities, e.g. all that a scenario's faults
@@ -68,6 +72,7 @@ var lacking = map[Capability]string{
 	CapReconfig:  "this cluster backend cannot change the ensemble's membership",
 	CapDisk:      "this cluster backend cannot inject disk faults",
 	CapDiskIO:    "this cluster backend cannot inject disk faults",
+	CapWipe:      "this cluster backend cannot wipe a server's data",
 }
 
 // Supports says why c cannot do what need names, or nil: the backend's own
@@ -95,6 +100,8 @@ func Supports(c Cluster, need Capability) error {
 		_, ok = c.(Reconfigurer)
 	case CapDisk, CapDiskIO:
 		_, ok = c.(Disker)
+	case CapWipe:
+		_, ok = c.(Wiper)
 	}
 	if !ok {
 		msg, known := lacking[need]

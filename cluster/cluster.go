@@ -104,6 +104,45 @@ type DiskFaults struct {
 	FreeBytes int64
 }
 
+// Wiper is a cluster whose servers' data can be lost whole, as when a
+// machine's disk is replaced.
+type Wiper interface {
+	Killer
+	// Wipe kills the server if it runs, then removes everything in its
+	// data directory but its identity (myid), as provisioning a new disk
+	// would; Start starts it again on the empty directory.
+	Wipe(ctx context.Context, node Node) error
+	// Corrupt kills the server if it runs, then flips the bits of a region
+	// of its newest file of one kind, and says which file and bytes; Start
+	// starts it again on the damaged file.
+	Corrupt(ctx context.Context, node Node, damage Damage) (string, error)
+}
+
+// Damage is what Corrupt flips: a region of a server's newest transaction
+// log or snapshot.
+type Damage struct {
+	// File is DamageLog or DamageSnapshot.
+	File string
+	// Region is DamageHeader, DamageMiddle or DamageTail.
+	Region string
+}
+
+// Files and regions Corrupt damages.
+const (
+	// DamageLog is the newest transaction log (version-2/log.*).
+	DamageLog = "log"
+	// DamageSnapshot is the newest snapshot (version-2/snapshot.*).
+	DamageSnapshot = "snapshot"
+	// DamageHeader is the file's first bytes: its magic, version and dbid.
+	DamageHeader = "header"
+	// DamageMiddle is the middle of what the file holds.
+	DamageMiddle = "middle"
+	// DamageTail is the end of what the file holds: a log's last
+	// transaction (not the zeros the log is preallocated with), a
+	// snapshot's checksum.
+	DamageTail = "tail"
+)
+
 // Upgrader is a cluster whose servers can each be restarted on another
 // ZooKeeper distribution, keeping their data: what a rolling upgrade or
 // rollback does, one node at a time. Distributions are named as in a

@@ -40,6 +40,10 @@ func New(s Spec) (Fault, error) {
 		return &powerLoss{b}, nil
 	case fault.FsyncDelay, fault.WriteDelay, fault.DiskError, fault.DiskFull:
 		return &disk{b}, nil
+	case fault.Wipe:
+		return &wipe{b}, nil
+	case fault.Corrupt:
+		return &corrupt{b}, nil
 	}
 	return nil, fmt.Errorf("unknown fault %q", s.Kind)
 }
@@ -120,6 +124,37 @@ type powerLoss struct{ base }
 func (p *powerLoss) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Injection, error) {
 	disker := c.(cluster.Disker)
 	return takeDown(ctx, c, disker, p.spec.Target, rng, disker.PowerLoss)
+}
+
+// wipe kills the target nodes and empties their data directories, as a
+// replaced disk; healing starts them, and they resync from the leader.
+type wipe struct{ base }
+
+func (w *wipe) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Injection, error) {
+	wiper := c.(cluster.Wiper)
+	return takeDown(ctx, c, wiper, w.spec.Target, rng, wiper.Wipe)
+}
+
+// corrupt kills the target nodes and flips bits in a region of their
+// newest transaction log or snapshot; healing starts them.
+type corrupt struct{ base }
+
+func (k *corrupt) Inject(ctx context.Context, c cluster.Cluster, rng *rand.Rand) (Injection, error) {
+	wiper := c.(cluster.Wiper)
+	damage := cluster.Damage{File: k.spec.File, Region: k.spec.Region}
+	var flipped []string
+	inj, err := takeDown(ctx, c, wiper, k.spec.Target, rng, func(ctx context.Context, n cluster.Node) error {
+		what, err := wiper.Corrupt(ctx, n, damage)
+		if what != "" {
+			flipped = append(flipped, n.Name+": "+what)
+		}
+		return err
+	})
+	i := inj.(*injection)
+	for _, f := range flipped {
+		i.detail = joinDetail(i.detail, f)
+	}
+	return i, err
 }
 
 // pause freezes the target nodes (SIGSTOP); healing thaws them.

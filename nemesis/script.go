@@ -16,7 +16,7 @@ import (
 // to wait for, an optional delay drawn with the seed, then at most one
 // action. A step with a trigger and no action only waits.
 type ScriptStep struct {
-	// Kill, Start, Pause, Resume and Isolate name the nodes the step acts
+	// Kill, Start, Pause, Resume, Isolate, PowerLoss and Wipe name the nodes the step acts
 	// on: node names (n1), names bound by an earlier step, or a role
 	// resolved when the step runs (leader, follower, any).
 	Kill   Nodes `yaml:"kill,omitempty"`
@@ -25,6 +25,10 @@ type ScriptStep struct {
 	Resume Nodes `yaml:"resume,omitempty"`
 	// Isolate cuts the nodes off from every other server (reset).
 	Isolate Nodes `yaml:"isolate,omitempty"`
+	// PowerLoss kills the nodes and drops what their disks had not synced.
+	PowerLoss Nodes `yaml:"power-loss,omitempty"`
+	// Wipe kills the nodes and empties their data directories but myid.
+	Wipe Nodes `yaml:"wipe,omitempty"`
 	// Heal restores every server-to-server link.
 	Heal bool `yaml:"heal,omitempty"`
 	// Sleep waits this long.
@@ -138,6 +142,8 @@ func (st ScriptStep) actions() []string {
 	add(len(st.Pause) > 0, "pause")
 	add(len(st.Resume) > 0, "resume")
 	add(len(st.Isolate) > 0, "isolate")
+	add(len(st.PowerLoss) > 0, "power-loss")
+	add(len(st.Wipe) > 0, "wipe")
 	add(st.Heal, "heal")
 	add(st.Sleep != 0, "sleep")
 	add(st.WaitLeader != 0, "wait-leader")
@@ -165,6 +171,10 @@ func (st ScriptStep) kind() (k fault.Kind, ok bool) {
 		return fault.Pause, true
 	case "isolate", "heal":
 		return fault.Partition, true
+	case "power-loss":
+		return fault.PowerLoss, true
+	case "wipe":
+		return fault.Wipe, true
 	}
 	return "", false
 }
@@ -180,6 +190,10 @@ func (st ScriptStep) targets() Nodes {
 		return st.Pause
 	case len(st.Resume) > 0:
 		return st.Resume
+	case len(st.PowerLoss) > 0:
+		return st.PowerLoss
+	case len(st.Wipe) > 0:
+		return st.Wipe
 	default:
 		return st.Isolate
 	}
@@ -190,7 +204,7 @@ func (st ScriptStep) targets() Nodes {
 func (st ScriptStep) Describe() string {
 	var what string
 	switch a := st.action(); a {
-	case "kill", "start", "pause", "resume", "isolate":
+	case "kill", "start", "pause", "resume", "isolate", "power-loss", "wipe":
 		what = a + " " + strings.Join(st.targets(), ", ")
 	case "heal":
 		what = "heal links"
@@ -241,7 +255,7 @@ func ValidateScript(steps []ScriptStep) []StepProblem {
 		case len(acts) > 1:
 			bad(acts[1], "a step does one thing; this one has both %s and %s (split it into steps)", acts[0], acts[1])
 		case len(acts) == 0 && st.When == nil:
-			bad("", "the step does nothing: give one of kill, start, pause, resume, isolate, heal, sleep, "+
+			bad("", "the step does nothing: give one of kill, start, pause, resume, isolate, power-loss, wipe, heal, sleep, "+
 				"wait-leader, wait-healthy, bind, or a when trigger to wait for")
 		}
 		checkRef := func(field, ref string) {
@@ -273,7 +287,7 @@ func ValidateScript(steps []ScriptStep) []StepProblem {
 			case st.Role != "" && !isRole(st.Role):
 				bad("role", "%q is not one of: leader, follower, any", st.Role)
 			case st.From != 0 && (st.From < 1 || st.From > i || len(steps[st.From-1].targets()) == 0):
-				bad("from", "must be the number of an earlier step that acts on nodes (kill, start, pause, resume, isolate), got %d", st.From)
+				bad("from", "must be the number of an earlier step that acts on nodes (kill, start, pause, resume, isolate, power-loss, wipe), got %d", st.From)
 			}
 			bound[st.Bind] = true
 		} else {

@@ -174,7 +174,7 @@ func (r *scriptRun) note(n int, label string) history.Op {
 		Fault: &history.Fault{Name: label, Step: n}}
 }
 
-// act applies a kill, start, pause, resume, isolate or heal, recorded as an
+// act applies a kill, start, pause, resume, isolate, power-loss, wipe or heal, recorded as an
 // invoke and a completion, and measures the window when the step names one.
 func (r *scriptRun) act(ctx context.Context, n int, label, action string, st ScriptStep, trig *history.Trigger, rest <-chan cluster.LogLine) error {
 	nodes, err := r.resolve(ctx, st.targets())
@@ -231,6 +231,10 @@ func (r *scriptRun) apply(ctx context.Context, action string, nodes []cluster.No
 		return each(nodes, func(n cluster.Node) error { return r.c.(cluster.Pauser).Pause(ctx, n) })
 	case "resume":
 		return each(nodes, func(n cluster.Node) error { return r.c.(cluster.Pauser).Resume(ctx, n) })
+	case "power-loss":
+		return each(nodes, func(n cluster.Node) error { return r.c.(cluster.Disker).PowerLoss(ctx, n) })
+	case "wipe":
+		return each(nodes, func(n cluster.Node) error { return r.c.(cluster.Wiper).Wipe(ctx, n) })
 	case "isolate":
 		g, err := buildGrudge(GrudgeIsolate, names(r.c.Nodes()), names(nodes))
 		if err != nil {

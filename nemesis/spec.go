@@ -15,12 +15,13 @@ import (
 type Spec struct {
 	// Kind is the fault kind: kill, pause, partition, clients, link, clock,
 	// upgrade, rollback, reconfig, power-loss, fsync-delay, write-delay,
-	// disk-error or disk-full. Until Resolved it may also be a shorthand:
+	// disk-error, disk-full, wipe or corrupt. Until Resolved it may also be
+	// a shorthand:
 	// kill-random and kill-leader are kill with target one / leader.
 	Kind fault.Kind `yaml:"name"`
 	// Target chooses nodes at injection time: one, leader, followers,
 	// minority, majority or all (kill, pause, clients, link, clock,
-	// power-loss and the other disk kinds; and partition's isolate and one-way grudges); one, leader
+	// power-loss and the other disk kinds, wipe, corrupt; and partition's isolate and one-way grudges); one, leader
 	// or follower (reconfig's remove and observer).
 	Target string `yaml:"target,omitempty"`
 	// Grudge is the partition's shape: isolate, halves, majorities-ring,
@@ -61,6 +62,12 @@ type Spec struct {
 	// Free is how many more bytes the disk takes before writes fail with
 	// ENOSPC; 0 makes it full at once (disk-full).
 	Free int64 `yaml:"free,omitempty"`
+	// File is the file a corrupt damages: log (the newest transaction
+	// log) or snapshot (the newest snapshot) (corrupt).
+	File string `yaml:"file,omitempty"`
+	// Region is where in the file a corrupt flips bits: header, middle or
+	// tail (corrupt).
+	Region string `yaml:"region,omitempty"`
 }
 
 // shorthands are names that stand for a kind with a parameter set.
@@ -150,7 +157,7 @@ func (s Spec) Resolved() Spec {
 		s.Grudge = firstNonEmpty(s.Grudge, sh.Grudge)
 	}
 	switch s.Kind {
-	case fault.Kill, fault.Pause, fault.Clients, fault.PowerLoss, fault.DiskFull:
+	case fault.Kill, fault.Pause, fault.Clients, fault.PowerLoss, fault.DiskFull, fault.Wipe:
 		s.Target = firstNonEmpty(s.Target, TargetOne)
 	case fault.FsyncDelay, fault.WriteDelay:
 		s.Target = firstNonEmpty(s.Target, TargetOne)
@@ -163,6 +170,10 @@ func (s Spec) Resolved() Spec {
 		if s.Share == 0 {
 			s.Share = 1
 		}
+	case fault.Corrupt:
+		s.Target = firstNonEmpty(s.Target, TargetOne)
+		s.File = firstNonEmpty(s.File, cluster.DamageLog)
+		s.Region = firstNonEmpty(s.Region, cluster.DamageTail)
 	case fault.Reconfig:
 		s.Change = firstNonEmpty(s.Change, ChangeRemove)
 		if s.Change != ChangeGrow {
@@ -214,7 +225,7 @@ func (s Spec) Validate() []FieldProblem {
 		"delay": s.Delay != 0, "jitter": s.Jitter != 0, "loss": s.Loss != 0,
 		"clock": s.Clock != "", "delta": s.Delta != 0, "period": s.Period != 0, "rate": s.Rate != 0,
 		"to": s.To != "", "change": s.Change != "",
-		"share": s.Share != 0, "ops": s.Ops != "", "free": s.Free != 0,
+		"share": s.Share != 0, "ops": s.Ops != "", "free": s.Free != 0, "file": s.File != "", "region": s.Region != "",
 	}
 	for _, f := range sortedKeys(set) {
 		if set[f] && !slices.Contains(allowed, f) {
@@ -238,6 +249,8 @@ func (s Spec) Validate() []FieldProblem {
 	if s.Free < 0 {
 		bad("free", "must not be negative, got %d", s.Free)
 	}
+	oneOf("file", s.File, []string{cluster.DamageLog, cluster.DamageSnapshot})
+	oneOf("region", s.Region, []string{cluster.DamageHeader, cluster.DamageMiddle, cluster.DamageTail})
 	if s.Kind == fault.Reconfig && s.Change == ChangeGrow && s.Target != "" {
 		bad("target", "does not apply to a grow: every spare joins")
 	} else if s.Kind == fault.Reconfig && s.Target != "" && !slices.Contains(reconfigTargets, s.Target) {
@@ -310,6 +323,8 @@ func (s Spec) Label() string {
 		return string(s.Kind) + " to " + s.To
 	case fault.Reconfig:
 		return strings.TrimSpace("reconfig " + s.Change + " " + s.Target)
+	case fault.Corrupt:
+		return fmt.Sprintf("corrupt %s %s %s", s.File, s.Region, s.Target)
 	default:
 		return string(s.Kind) + " " + s.Target
 	}

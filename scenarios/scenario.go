@@ -107,10 +107,10 @@ type Nemesis struct {
 	// rollback's "to" defaults to the cluster's distribution.
 	Faults []nemesis.Spec `yaml:"faults"`
 	// Script is an ordered list of steps run once instead of a schedule:
-	// kill, start, pause, resume, isolate or heal nodes, sleep, wait for a
-	// leader, bind a name to a node by role, and wait for a node's state
-	// (a log line, a mntr field, its role) before acting, after a delay
-	// drawn from a range. The run ends when the script does (or at
+	// kill, start, pause, resume, isolate, power-loss, wipe or heal nodes,
+	// sleep, wait for a leader, bind a name to a node by role, and wait for
+	// a node's state (a log line, a mntr field, its role) before acting,
+	// after a delay drawn from a range. The run ends when the script does (or at
 	// time-limit). See nemesis.ScriptStep.
 	Script []nemesis.ScriptStep `yaml:"script,omitempty"`
 	// Schedule is "interval" (fixed quiet time and duration, the default),

@@ -51,6 +51,12 @@ const (
 	// DiskFull fails nodes' writes with ENOSPC; healing clears their disk
 	// faults.
 	DiskFull Kind = "disk-full"
+	// Wipe kills nodes and empties their data directories but for myid;
+	// healing starts them, to resync from the leader.
+	Wipe Kind = "wipe"
+	// Corrupt kills nodes and flips bits in their newest transaction log
+	// or snapshot; healing starts them.
+	Corrupt Kind = "corrupt"
 )
 
 // Heal actions: the f of the records that undo a fault.
@@ -118,6 +124,10 @@ var Table = []Info{
 		Params: []string{"target", "share", "ops"}},
 	{Kind: DiskFull, Action: "disk-full", Heal: Heal, Needs: cluster.CapDiskIO,
 		Params: []string{"target", "free"}},
+	{Kind: Wipe, Action: "wipe", Heal: HealStart, Needs: cluster.CapWipe,
+		Params: []string{"target"}},
+	{Kind: Corrupt, Action: "corrupt", Heal: HealStart, Needs: cluster.CapWipe,
+		Params: []string{"target", "file", "region"}},
 }
 
 // Of returns the table's entry for k; ok is false for a kind it does not
