@@ -139,7 +139,7 @@ func TestShippedFaultScenariosAreValid(t *testing.T) {
 			s.Nemesis.Warmup = min(s.Nemesis.Warmup, 3*time.Second)
 			s.Nemesis.Duration = min(s.Nemesis.Duration, 8*time.Second)
 			s.Nemesis.MaxDuration = max(s.Nemesis.Duration, min(s.Nemesis.MaxDuration, 8*time.Second))
-			s.TimeLimit = 12 * time.Second
+			s.TimeLimit = 10 * time.Second
 			s.Recovery = 2 * time.Second
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
