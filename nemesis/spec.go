@@ -1,7 +1,9 @@
 package nemesis
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -153,46 +155,46 @@ func (s Spec) Resolved() Spec {
 		// Every parameter given is kept, so that Validate rejects those
 		// the kind does not take.
 		s.Kind = sh.Kind
-		s.Target = firstNonEmpty(s.Target, sh.Target)
-		s.Grudge = firstNonEmpty(s.Grudge, sh.Grudge)
+		s.Target = cmp.Or(s.Target, sh.Target)
+		s.Grudge = cmp.Or(s.Grudge, sh.Grudge)
 	}
 	switch s.Kind {
 	case fault.Kill, fault.Pause, fault.Clients, fault.PowerLoss, fault.DiskFull, fault.Wipe:
-		s.Target = firstNonEmpty(s.Target, TargetOne)
+		s.Target = cmp.Or(s.Target, TargetOne)
 	case fault.FsyncDelay, fault.WriteDelay:
-		s.Target = firstNonEmpty(s.Target, TargetOne)
+		s.Target = cmp.Or(s.Target, TargetOne)
 		if s.Delay == 0 && s.Jitter == 0 {
 			s.Delay = 50 * time.Millisecond
 		}
 	case fault.DiskError:
-		s.Target = firstNonEmpty(s.Target, TargetOne)
-		s.Ops = firstNonEmpty(s.Ops, OpsBoth)
+		s.Target = cmp.Or(s.Target, TargetOne)
+		s.Ops = cmp.Or(s.Ops, OpsBoth)
 		if s.Share == 0 {
 			s.Share = 1
 		}
 	case fault.Corrupt:
-		s.Target = firstNonEmpty(s.Target, TargetOne)
-		s.File = firstNonEmpty(s.File, cluster.DamageLog)
-		s.Region = firstNonEmpty(s.Region, cluster.DamageTail)
+		s.Target = cmp.Or(s.Target, TargetOne)
+		s.File = cmp.Or(s.File, cluster.DamageLog)
+		s.Region = cmp.Or(s.Region, cluster.DamageTail)
 	case fault.Reconfig:
-		s.Change = firstNonEmpty(s.Change, ChangeRemove)
+		s.Change = cmp.Or(s.Change, ChangeRemove)
 		if s.Change != ChangeGrow {
-			s.Target = firstNonEmpty(s.Target, TargetOne)
+			s.Target = cmp.Or(s.Target, TargetOne)
 		}
 	case fault.Partition:
-		s.Grudge = firstNonEmpty(s.Grudge, GrudgeHalves)
-		s.Mode = firstNonEmpty(s.Mode, "reset")
+		s.Grudge = cmp.Or(s.Grudge, GrudgeHalves)
+		s.Mode = cmp.Or(s.Mode, "reset")
 		if s.Grudge == GrudgeIsolate || s.Grudge == GrudgeOneWay {
-			s.Target = firstNonEmpty(s.Target, TargetOne)
+			s.Target = cmp.Or(s.Target, TargetOne)
 		}
 	case fault.Link:
-		s.Target = firstNonEmpty(s.Target, TargetAll)
+		s.Target = cmp.Or(s.Target, TargetAll)
 		if s.Delay == 0 && s.Loss == 0 {
 			s.Delay = 50 * time.Millisecond
 		}
 	case fault.Clock:
-		s.Target = firstNonEmpty(s.Target, TargetOne)
-		s.Clock = firstNonEmpty(s.Clock, ClockBump)
+		s.Target = cmp.Or(s.Target, TargetOne)
+		s.Clock = cmp.Or(s.Clock, ClockBump)
 		if s.Delta == 0 && s.Clock != ClockRate {
 			s.Delta = 30 * time.Second
 		}
@@ -216,7 +218,7 @@ func (s Spec) Validate() []FieldProblem {
 	info, ok := fault.Of(s.Kind)
 	if !ok {
 		bad("name", "unknown fault %q (kinds: %s; shorthands: %s)", s.Kind,
-			strings.Join(fault.Kinds(), ", "), strings.Join(sortedKeys(shorthands), ", "))
+			strings.Join(fault.Kinds(), ", "), strings.Join(slices.Sorted(maps.Keys(shorthands)), ", "))
 		return out
 	}
 	allowed := info.Params
@@ -227,7 +229,7 @@ func (s Spec) Validate() []FieldProblem {
 		"to": s.To != "", "change": s.Change != "",
 		"share": s.Share != 0, "ops": s.Ops != "", "free": s.Free != 0, "file": s.File != "", "region": s.Region != "",
 	}
-	for _, f := range sortedKeys(set) {
+	for _, f := range slices.Sorted(maps.Keys(set)) {
 		if set[f] && !slices.Contains(allowed, f) {
 			bad(f, "does not apply to %s faults (it takes: %s)", s.Kind, strings.Join(allowed, ", "))
 		}
@@ -338,20 +340,4 @@ func (s Spec) needs() cluster.Capability {
 	}
 	info, _ := fault.Of(s.Kind)
 	return info.Needs
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -279,7 +281,7 @@ func logNodes(dir string, named []string) []string {
 	for _, f := range found {
 		set[filepath.Base(filepath.Dir(f))] = true
 	}
-	return sortedKeys(set)
+	return slices.Sorted(maps.Keys(set))
 }
 
 // plainErr drops the path from a file error, which the note names already.

@@ -4,10 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -97,7 +98,7 @@ func FindRuns(roots ...string) (runs, unjudged []string, err error) {
 			pending[filepath.Join(root, filepath.FromSlash(d))] = true
 		}
 	}
-	return sortedKeys(judged), sortedKeys(pending), nil
+	return slices.Sorted(maps.Keys(judged)), slices.Sorted(maps.Keys(pending)), nil
 }
 
 // FindRunsFS is FindRuns for the directory dir (a slash path) in fsys, such
@@ -130,13 +131,4 @@ func FindRunsFS(fsys fs.FS, dir string) (runs, unjudged []string, err error) {
 func exists(fsys fs.FS, name string) bool {
 	_, err := fs.Lstat(fsys, name)
 	return err == nil
-}
-
-func sortedKeys(m map[string]bool) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
