@@ -134,3 +134,10 @@ func TestMembershipIsAnOptionalFieldOfAFault(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, string(out), "membership", "a fault without one writes none")
 }
+
+func TestCallRecordsNameTheWrittenRecords(t *testing.T) {
+	done := Call{Invoke: &Op{Index: 3}, Complete: &Op{Index: 7}}
+	assert.Equal(t, []int64{3, 7}, done.Records())
+	open := Call{Invoke: &Op{Index: 3}, Complete: &Op{Index: -1}}
+	assert.Equal(t, []int64{3}, open.Records(), "a synthetic completion has no record")
+}

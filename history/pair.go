@@ -17,6 +17,15 @@ type Call struct {
 // Type returns how the call ended: ok, fail or info.
 func (c Call) Type() Type { return c.Complete.Type }
 
+// Records returns the indexes of the call's records in the history: its
+// invocation's, then its completion's when one was written.
+func (c Call) Records() []int64 {
+	if c.Complete.Index < 0 {
+		return []int64{c.Invoke.Index}
+	}
+	return []int64{c.Invoke.Index, c.Complete.Index}
+}
+
 // Calls matches every client invocation with the next completion of the same
 // process, in invocation order. Nemesis records are skipped.
 func Calls(ops []Op) []Call {

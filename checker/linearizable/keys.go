@@ -166,9 +166,10 @@ func metadata(c *history.Call) string {
 	if c.Complete.Error != "" {
 		fmt.Fprintf(&b, ", error %q", c.Complete.Error)
 	}
-	fmt.Fprintf(&b, ", record #%d", c.Invoke.Index)
-	if c.Complete.Index >= 0 {
-		fmt.Fprintf(&b, " and #%d", c.Complete.Index)
+	recs := c.Records()
+	fmt.Fprintf(&b, ", record #%d", recs[0])
+	if len(recs) > 1 {
+		fmt.Fprintf(&b, " and #%d", recs[1])
 	}
 	return b.String()
 }

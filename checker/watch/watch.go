@@ -198,10 +198,7 @@ func (s *state) violate(rule string, session int64, key, msg string, calls ...in
 	var idx, invoked []int64
 	for _, c := range calls {
 		invoked = append(invoked, s.calls[c].Invoke.Index)
-		idx = append(idx, s.calls[c].Invoke.Index)
-		if s.calls[c].Complete.Index >= 0 {
-			idx = append(idx, s.calls[c].Complete.Index)
-		}
+		idx = append(idx, s.calls[c].Records()...)
 	}
 	s.d.Violations = append(s.d.Violations, Violation{Rule: rule, Session: session, Key: key, Message: msg, Ops: idx, invoked: invoked})
 }
