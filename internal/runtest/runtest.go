@@ -41,11 +41,7 @@ func AssertValid(t testing.TB, check checker.Result) {
 		return
 	}
 	assert.Zero(t, conv.DifferenceCount, "the replicas diverged: %s", checks["convergence"].Message)
-	mismatched := false
-	for _, m := range conv.Digest {
-		mismatched = mismatched || m["zk_digest_mismatches_count"] > 0
-	}
-	assert.True(t, mismatched, "invalid without the servers' own digest mismatch: %s", check.Message)
+	assert.True(t, DigestMismatched(conv), "invalid without the servers' own digest mismatch: %s", check.Message)
 	logs, ok := checks["server-logs"].Details.(serverlogs.Details)
 	assert.True(t, ok, "no server-log evidence: %s", check.Message)
 	seen := 0
@@ -130,4 +126,15 @@ func Faults(ops []history.Op) map[string]int {
 		}
 	}
 	return n
+}
+
+// DigestMismatched reports whether a server's own digest check (mntr's
+// zk_digest_mismatches_count) found its data tree inconsistent.
+func DigestMismatched(conv convergence.Details) bool {
+	for _, m := range conv.Digest {
+		if m["zk_digest_mismatches_count"] > 0 {
+			return true
+		}
+	}
+	return false
 }
