@@ -22,9 +22,6 @@ type Override struct {
 	Value string
 }
 
-// String renders the override as "source (path=value)".
-func (o Override) String() string { return fmt.Sprintf("%s (%s=%s)", o.Source, o.Path, o.Value) }
-
 // apply sets the override's field in the mapping root, adding the sections
 // on its path that the file leaves out, and returns the nodes it wrote, so
 // that errors about them name the override's source instead of a line.
