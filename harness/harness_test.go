@@ -136,10 +136,10 @@ func TestShippedFaultScenariosAreValid(t *testing.T) {
 			require.NoError(t, err)
 			// A short warm-up, then one whole fault window with its election
 			// and recovery.
-			s.Nemesis.Warmup = min(s.Nemesis.Warmup, 3*time.Second)
-			s.Nemesis.Duration = min(s.Nemesis.Duration, 8*time.Second)
-			s.Nemesis.MaxDuration = max(s.Nemesis.Duration, min(s.Nemesis.MaxDuration, 8*time.Second))
-			s.TimeLimit = 10 * time.Second
+			s.Nemesis.Warmup = min(s.Nemesis.Warmup, 2*time.Second)
+			s.Nemesis.Duration = min(s.Nemesis.Duration, 7*time.Second)
+			s.Nemesis.MaxDuration = max(s.Nemesis.Duration, min(s.Nemesis.MaxDuration, 7*time.Second))
+			s.TimeLimit = 9 * time.Second
 			s.Recovery = 2 * time.Second
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()

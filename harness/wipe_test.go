@@ -21,7 +21,7 @@ import (
 func TestWipeKnownAnswers(t *testing.T) {
 	t.Run("set-wipe-one", func(t *testing.T) {
 		t.Parallel()
-		check, checks := runShipped(t, "set-wipe-one.yaml", 14*time.Second)
+		check, checks := runShipped(t, "set-wipe-one.yaml", 10*time.Second)
 		assert.Equal(t, checker.Valid, checks["set"].Verdict, "%s", checks["set"].Message)
 		assert.Equal(t, checker.Valid, checks["server-logs"].Verdict, "no node refused its data: %s", checks["server-logs"].Message)
 		conv, ok := checks["convergence"].Details.(convergence.Details)
