@@ -314,8 +314,8 @@ func ValidateScript(steps []ScriptStep) []StepProblem {
 			if st.When == nil || len(st.When.Log) == 0 {
 				bad("window", "needs a log trigger: the window is measured on the trigger node's log")
 			}
-			if !slices.Contains([]string{"kill", "pause", "isolate"}, st.action()) {
-				bad("window", "applies to a kill, pause or isolate step")
+			if !slices.Contains([]string{"kill", "power-loss", "pause", "isolate"}, st.action()) {
+				bad("window", "applies to a kill, power-loss, pause or isolate step")
 			}
 		}
 		if w := st.When; w != nil {
