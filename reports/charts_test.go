@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"regexp"
 	"testing"
 	"time"
 
@@ -207,6 +208,39 @@ func TestFaultClass(t *testing.T) {
 	}
 	for _, old := range []string{"isolate", "shape"} {
 		assert.NotEqual(t, "other", faultClass(fault.OfAction(old)), "the kind %q of older results", old)
+	}
+}
+
+// TestEveryFaultKindHasOneColour holds the report's two palettes (the
+// fault table's swatches in report.css, the chart bands in faultbands.js)
+// to one colour per kind, for every kind the nemesis can inject.
+func TestEveryFaultKindHasOneColour(t *testing.T) {
+	css, err := pageFiles.ReadFile("report.css")
+	require.NoError(t, err)
+	js, err := assets.ReadFile("assets/faultbands.js")
+	require.NoError(t, err)
+	colour := func(re string, text []byte) string {
+		m := regexp.MustCompile(re).FindSubmatch(text)
+		if m == nil {
+			return ""
+		}
+		return string(m[1])
+	}
+	seen := map[string]string{}
+	for _, k := range append(fault.Kinds(), "other") {
+		class := faultClass(fault.Kind(k))
+		if k == "other" {
+			class = k
+		}
+		q := regexp.QuoteMeta(class)
+		inCSS := colour(`\.fw-`+q+` \{ background: rgba\((\d+, \d+, \d+), `, css)
+		inJS := colour(`[\s{]'?`+q+`'?: \[(\d+, \d+, \d+)\]`, js)
+		require.NotEmpty(t, inCSS, "report.css has no colour for %s", class)
+		assert.Equal(t, inCSS, inJS, "faultbands.js colours %s as report.css does", class)
+		if other, dup := seen[inCSS]; dup && other != class {
+			t.Errorf("%s and %s share the colour %s", class, other, inCSS)
+		}
+		seen[inCSS] = class
 	}
 }
 

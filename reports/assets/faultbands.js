@@ -14,7 +14,9 @@
   var ROWS = 3;
   var COLORS = {
     kill: [207, 34, 46], pause: [130, 80, 223], partition: [9, 105, 218], clients: [27, 124, 131],
-    link: [191, 135, 0], clock: [188, 76, 0], upgrade: [26, 127, 55], 'power-loss': [122, 31, 36],
+    link: [191, 135, 0], clock: [188, 76, 0], upgrade: [26, 127, 55], reconfig: [84, 110, 160],
+    'power-loss': [122, 31, 36], 'fsync-delay': [143, 92, 41], 'write-delay': [181, 140, 94],
+    'disk-error': [176, 52, 110], 'disk-full': [110, 64, 140], wipe: [45, 45, 45], corrupt: [150, 20, 90],
     other: [87, 96, 106]
   };
 
