@@ -1,6 +1,7 @@
 package nemesis
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
@@ -9,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/zkchaos/zkchaos/cluster"
 	"github.com/zkchaos/zkchaos/nemesis/fault"
 )
 
@@ -16,9 +18,9 @@ import (
 // to wait for, an optional delay drawn with the seed, then at most one
 // action. A step with a trigger and no action only waits.
 type ScriptStep struct {
-	// Kill, Start, Pause, Resume, Isolate, PowerLoss and Wipe name the nodes the step acts
-	// on: node names (n1), names bound by an earlier step, or a role
-	// resolved when the step runs (leader, follower, any).
+	// Kill, Start, Pause, Resume, Isolate, PowerLoss, Wipe and Corrupt name
+	// the nodes the step acts on: node names (n1), names bound by an earlier
+	// step, or a role resolved when the step runs (leader, follower, any).
 	Kill   Nodes `yaml:"kill,omitempty"`
 	Start  Nodes `yaml:"start,omitempty"`
 	Pause  Nodes `yaml:"pause,omitempty"`
@@ -29,6 +31,14 @@ type ScriptStep struct {
 	PowerLoss Nodes `yaml:"power-loss,omitempty"`
 	// Wipe kills the nodes and empties their data directories but myid.
 	Wipe Nodes `yaml:"wipe,omitempty"`
+	// Corrupt kills the nodes and flips bits in a region of their newest
+	// transaction log or snapshot (File and Region).
+	Corrupt Nodes `yaml:"corrupt,omitempty"`
+	// File is the file a corrupt step damages: log (default) or snapshot.
+	File string `yaml:"file,omitempty"`
+	// Region is where a corrupt step flips bits: header, middle or tail
+	// (default).
+	Region string `yaml:"region,omitempty"`
 	// Heal restores every server-to-server link.
 	Heal bool `yaml:"heal,omitempty"`
 	// Sleep waits this long.
@@ -144,6 +154,7 @@ func (st ScriptStep) actions() []string {
 	add(len(st.Isolate) > 0, "isolate")
 	add(len(st.PowerLoss) > 0, "power-loss")
 	add(len(st.Wipe) > 0, "wipe")
+	add(len(st.Corrupt) > 0, "corrupt")
 	add(st.Heal, "heal")
 	add(st.Sleep != 0, "sleep")
 	add(st.WaitLeader != 0, "wait-leader")
@@ -175,8 +186,16 @@ func (st ScriptStep) kind() (k fault.Kind, ok bool) {
 		return fault.PowerLoss, true
 	case "wipe":
 		return fault.Wipe, true
+	case "corrupt":
+		return fault.Corrupt, true
 	}
 	return "", false
+}
+
+// damage is what a corrupt step flips, its defaults filled in: the tail of
+// the newest transaction log, as for the corrupt fault kind.
+func (st ScriptStep) damage() cluster.Damage {
+	return cluster.Damage{File: cmp.Or(st.File, cluster.DamageLog), Region: cmp.Or(st.Region, cluster.DamageTail)}
 }
 
 // targets are the node references the step's action names.
@@ -194,6 +213,8 @@ func (st ScriptStep) targets() Nodes {
 		return st.PowerLoss
 	case len(st.Wipe) > 0:
 		return st.Wipe
+	case len(st.Corrupt) > 0:
+		return st.Corrupt
 	default:
 		return st.Isolate
 	}
@@ -206,6 +227,9 @@ func (st ScriptStep) Describe() string {
 	switch a := st.action(); a {
 	case "kill", "start", "pause", "resume", "isolate", "power-loss", "wipe":
 		what = a + " " + strings.Join(st.targets(), ", ")
+	case "corrupt":
+		d := st.damage()
+		what = fmt.Sprintf("corrupt %s (%s %s)", strings.Join(st.targets(), ", "), d.File, d.Region)
 	case "heal":
 		what = "heal links"
 	case "sleep":
@@ -255,8 +279,8 @@ func ValidateScript(steps []ScriptStep) []StepProblem {
 		case len(acts) > 1:
 			bad(acts[1], "a step does one thing; this one has both %s and %s (split it into steps)", acts[0], acts[1])
 		case len(acts) == 0 && st.When == nil:
-			bad("", "the step does nothing: give one of kill, start, pause, resume, isolate, power-loss, wipe, heal, sleep, "+
-				"wait-leader, wait-healthy, bind, or a when trigger to wait for")
+			bad("", "the step does nothing: give one of kill, start, pause, resume, isolate, power-loss, wipe, corrupt, heal, "+
+				"sleep, wait-leader, wait-healthy, bind, or a when trigger to wait for")
 		}
 		checkRef := func(field, ref string) {
 			if ref == "" {
@@ -287,7 +311,7 @@ func ValidateScript(steps []ScriptStep) []StepProblem {
 			case st.Role != "" && !isRole(st.Role):
 				bad("role", "%q is not one of: leader, follower, any", st.Role)
 			case st.From != 0 && (st.From < 1 || st.From > i || len(steps[st.From-1].targets()) == 0):
-				bad("from", "must be the number of an earlier step that acts on nodes (kill, start, pause, resume, isolate, power-loss, wipe), got %d", st.From)
+				bad("from", "must be the number of an earlier step that acts on nodes (kill, start, pause, resume, isolate, power-loss, wipe, corrupt), got %d", st.From)
 			}
 			bound[st.Bind] = true
 		} else {
@@ -303,6 +327,22 @@ func ValidateScript(steps []ScriptStep) []StepProblem {
 		}
 		if st.MaxDelay != 0 && st.MaxDelay < st.Delay {
 			bad("max-delay", "must be at least delay (%s), got %s", st.Delay, st.MaxDelay)
+		}
+		damage := []struct {
+			field, value string
+			values       []string
+		}{
+			{"file", st.File, []string{cluster.DamageLog, cluster.DamageSnapshot}},
+			{"region", st.Region, []string{cluster.DamageHeader, cluster.DamageMiddle, cluster.DamageTail}},
+		}
+		for _, d := range damage {
+			switch {
+			case d.value == "":
+			case st.action() != "corrupt":
+				bad(d.field, "applies only to corrupt")
+			case !slices.Contains(d.values, d.value):
+				bad(d.field, "%q is not one of: %s", d.value, strings.Join(d.values, ", "))
+			}
 		}
 		if (st.Delay != 0 || st.MaxDelay != 0) && st.When == nil {
 			bad("delay", "applies only to a step with a when trigger (use a sleep step otherwise)")

@@ -174,7 +174,7 @@ func (r *scriptRun) note(n int, label string) history.Op {
 		Fault: &history.Fault{Name: label, Step: n}}
 }
 
-// act applies a kill, start, pause, resume, isolate, power-loss, wipe or heal, recorded as an
+// act applies a kill, start, pause, resume, isolate, power-loss, wipe, corrupt or heal, recorded as an
 // invoke and a completion, and measures the window when the step names one.
 func (r *scriptRun) act(ctx context.Context, n int, label, action string, st ScriptStep, trig *history.Trigger, rest <-chan cluster.LogLine) error {
 	nodes, err := r.resolve(ctx, st.targets())
@@ -195,12 +195,11 @@ func (r *scriptRun) act(ctx context.Context, n int, label, action string, st Scr
 	payload := &history.Fault{Name: label, Step: n, Targets: names(nodes), Trigger: trig}
 	invoke := history.Op{Type: history.Invoke, F: f, Process: history.NemesisProcess, Fault: payload}
 	record(r.rec, r.log, invoke)
-	var grudge cluster.Grudge
-	err = r.apply(ctx, action, nodes, &grudge)
-	applied := time.Now()
 	done := invoke
 	done.Type = history.Info
-	done.Fault = &history.Fault{Name: label, Step: n, Targets: names(nodes), Grudge: grudge}
+	done.Fault = &history.Fault{Name: label, Step: n, Targets: names(nodes)}
+	err = r.apply(ctx, st, action, nodes, done.Fault)
+	applied := time.Now()
 	if trig != nil {
 		t := *trig
 		if st.Window != "" && err == nil {
@@ -220,8 +219,9 @@ func (r *scriptRun) act(ctx context.Context, n int, label, action string, st Scr
 	return nil
 }
 
-// apply does the action to the nodes.
-func (r *scriptRun) apply(ctx context.Context, action string, nodes []cluster.Node, grudge *cluster.Grudge) error {
+// apply does the step's action to the nodes and notes in done what the
+// action chose: an isolation's grudge, the bytes a corruption flipped.
+func (r *scriptRun) apply(ctx context.Context, st ScriptStep, action string, nodes []cluster.Node, done *history.Fault) error {
 	switch action {
 	case "kill":
 		return each(nodes, func(n cluster.Node) error { return r.c.(cluster.Killer).Kill(ctx, n) })
@@ -235,12 +235,20 @@ func (r *scriptRun) apply(ctx context.Context, action string, nodes []cluster.No
 		return each(nodes, func(n cluster.Node) error { return r.c.(cluster.Disker).PowerLoss(ctx, n) })
 	case "wipe":
 		return each(nodes, func(n cluster.Node) error { return r.c.(cluster.Wiper).Wipe(ctx, n) })
+	case "corrupt":
+		return each(nodes, func(n cluster.Node) error {
+			what, err := r.c.(cluster.Wiper).Corrupt(ctx, n, st.damage())
+			if what != "" {
+				done.Detail = joinDetail(done.Detail, n.Name+": "+what)
+			}
+			return err
+		})
 	case "isolate":
 		g, err := buildGrudge(GrudgeIsolate, names(r.c.Nodes()), names(nodes))
 		if err != nil {
 			return err
 		}
-		*grudge = g
+		done.Grudge = g
 		return r.c.(cluster.Partitioner).Partition(ctx, g, cluster.LinkReset)
 	case "heal":
 		return r.c.(cluster.Partitioner).HealLinks(ctx)

@@ -86,3 +86,38 @@ func TestScriptPowerLossAndWipeStepsAreRecordedAndNeedTheirCapabilities(t *testi
 	problems := ValidateScript([]ScriptStep{{Wipe: Nodes{"n1"}, Kill: Nodes{"n2"}}})
 	require.Len(t, problems, 1, "one action a step")
 }
+
+func TestCorruptStepDamagesWhatItNamesAndRecordsTheBytes(t *testing.T) {
+	steps := []ScriptStep{
+		{Bind: "C", Role: RoleFollower},
+		{Corrupt: Nodes{"C"}, File: cluster.DamageSnapshot},
+		{Start: Nodes{"C"}},
+	}
+	require.Empty(t, ValidateScript(steps))
+	assert.Equal(t, "corrupt C (snapshot tail)", steps[1].Describe(), "the region defaults to the tail, as for the fault kind")
+	assert.Equal(t, "corrupt C (log tail)", ScriptStep{Corrupt: Nodes{"C"}}.Describe())
+	rec := &histtest.Memory{}
+	c := newFake(3, "n1")
+	require.NoError(t, Script{Steps: steps, Seed: 1}.Run(context.Background(), c, rec))
+	var done *history.Op
+	for i, op := range rec.Ops {
+		if op.F == "corrupt" && op.Type != history.Invoke {
+			done = &rec.Ops[i]
+		}
+	}
+	require.NotNil(t, done, "the corrupt step is recorded")
+	require.Len(t, done.Fault.Targets, 1)
+	assert.Equal(t, done.Fault.Targets[0]+": snapshot.100000001 bytes 0..15 (tail)", done.Fault.Detail)
+	assert.Equal(t, cluster.Capabilities{cluster.CapWipe: true}, Needs(nil, steps[:2]))
+
+	var fields []string
+	for _, p := range ValidateScript([]ScriptStep{
+		{Kill: Nodes{"n1"}, File: cluster.DamageLog},
+		{Corrupt: Nodes{"n1"}, Region: "end"},
+		{Corrupt: Nodes{"n1"}, File: "wal"},
+	}) {
+		fields = append(fields, p.Field)
+		assert.NotEmpty(t, p.Msg)
+	}
+	assert.Equal(t, []string{"file", "region", "file"}, fields, "file and region belong to corrupt and take its values")
+}
