@@ -7,8 +7,10 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -38,9 +40,14 @@ var badPatterns = []struct {
 	{"digest mismatch", regexp.MustCompile(`(?i)digests? (are )?not matching|digest mismatch`)},
 	{"NullPointerException", regexp.MustCompile(`NullPointerException`)},
 	{"out of memory", regexp.MustCompile(`java.lang.OutOfMemoryError`)},
-	{"database would not load", regexp.MustCompile(`(?i)unable to load database|failed to load database`)},
+	{notLoaded, regexp.MustCompile(`(?i)unable to load database|failed to load database`)},
 	{"commit out of order", regexp.MustCompile(`not first!`)},
 }
+
+// notLoaded names the bad pattern of data that would not load: explained,
+// and not bad, in a run on data the harness damaged that the harness saw
+// refused for an integrity error (history.LogMarkDamaged, LogMarkRefused).
+const notLoaded = "database would not load"
 
 // knownBugs are signatures of ZooKeeper bugs already reported and fixed
 // upstream, which the versions under test may still carry. They are counted
@@ -60,6 +67,9 @@ var knownBugs = []struct {
 
 var errorLine = regexp.MustCompile(`\b(ERROR|FATAL)\b`)
 
+// maxBad bounds the bad lines kept per log.
+const maxBad = 20
+
 // Details is the evidence of the server-logs checker: what each node's log
 // held, by node name.
 type Details map[string]NodeLog
@@ -72,12 +82,16 @@ type NodeLog struct {
 	Errors int `json:"errors"`
 	// Examples are the first ERROR/FATAL lines (up to 5).
 	Examples []string `json:"examples,omitempty"`
-	// Bad lists lines matching a known bad pattern (up to 20), prefixed
+	// Bad lists lines matching a known bad pattern (up to maxBad), prefixed
 	// with the pattern's name.
 	Bad []string `json:"bad,omitempty"`
 	// KnownBugs counts lines that are signatures of known ZooKeeper bugs,
 	// by issue id.
 	KnownBugs map[string]int `json:"known_bugs,omitempty"`
+	// Refused lists the harness's notes of runs that refused data it had
+	// damaged, as ZooKeeper must rather than serve it; their lines saying
+	// the data would not load are not counted as bad.
+	Refused []string `json:"refused,omitempty"`
 	// Error is set when the log could not be read.
 	Error string `json:"error,omitempty"`
 }
@@ -113,7 +127,7 @@ func (s Checker) Check(ctx context.Context, _ []history.Op) checker.Result {
 	switch {
 	case bad > 0:
 		r.Verdict = checker.Invalid
-		r.Message = fmt.Sprintf("%d log lines show ZooKeeper itself going wrong, e.g. %s", bad, clipText(firstBad, 300)) + knownBugSummary(details)
+		r.Message = fmt.Sprintf("%d log lines show ZooKeeper itself going wrong, e.g. %s", bad, clipText(firstBad, 300)) + knownBugSummary(details) + refusalSummary(details)
 		if len(unread) > 0 {
 			r.Message += fmt.Sprintf("; %s not read whole: %s", checker.Plural(len(unread), "log was", "logs were"), strings.Join(unread, ", "))
 		}
@@ -127,7 +141,8 @@ func (s Checker) Check(ctx context.Context, _ []history.Op) checker.Result {
 		r.Verdict, r.Message = checker.Unknown, fmt.Sprintf("all %d server logs are empty: nothing to judge", empty)
 	default:
 		r.Verdict = checker.Valid
-		r.Message = fmt.Sprintf("no unexplained bad pattern in %d server logs; %d ERROR/FATAL lines (expected when faults cut connections; see details)", len(s.Logs), errs) + knownBugSummary(details)
+		r.Message = fmt.Sprintf("no unexplained bad pattern in %d server logs; %d ERROR/FATAL lines (expected when faults cut connections; see details)", len(s.Logs), errs) +
+			knownBugSummary(details) + refusalSummary(details)
 	}
 	r.Duration = time.Since(start)
 	return r
@@ -144,14 +159,32 @@ func scanLog(ctx context.Context, path string) NodeLog {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	cancelled := false
+	// damaged is set in the runs after the harness damaged the data, until
+	// a run refuses it; refusals holds the lines of the current such run
+	// saying the data would not load, bad unless the run ends refused.
+	damaged := false
+	var refusals []string
+	keepBad := func(lines ...string) {
+		nl.Bad = append(nl.Bad, lines[:min(len(lines), maxBad-len(nl.Bad))]...)
+	}
 	for sc.Scan() {
 		if ctx.Err() != nil {
 			cancelled = true
 			break
 		}
 		line := sc.Text()
-		if strings.HasPrefix(line, "=== zkchaos:") {
-			continue // the harness's own markers, e.g. the command line
+		if strings.HasPrefix(line, history.LogMarkPrefix) { // the harness's own, e.g. the command line
+			switch {
+			case strings.HasPrefix(line, history.LogMarkDamaged):
+				damaged = true
+			case strings.HasPrefix(line, history.LogMarkRefused) && damaged:
+				nl.Refused = append(nl.Refused, clipText(line, 300))
+				damaged, refusals = false, nil
+			case strings.HasPrefix(line, history.LogMarkStarted):
+				keepBad(refusals...)
+				refusals = nil
+			}
+			continue
 		}
 		nl.Lines++
 		if errorLine.MatchString(line) {
@@ -168,11 +201,18 @@ func scanLog(ctx context.Context, path string) NodeLog {
 			continue
 		}
 		for _, p := range badPatterns {
-			if p.re.MatchString(line) && len(nl.Bad) < 20 {
-				nl.Bad = append(nl.Bad, p.name+": "+clipText(strings.TrimSpace(line), 300))
+			if !p.re.MatchString(line) {
+				continue
+			}
+			bad := p.name + ": " + clipText(strings.TrimSpace(line), 300)
+			if damaged && p.name == notLoaded {
+				refusals = append(refusals, bad)
+			} else {
+				keepBad(bad)
 			}
 		}
 	}
+	keepBad(refusals...)
 	switch {
 	case sc.Err() != nil:
 		nl.Error = sc.Err().Error()
@@ -209,6 +249,20 @@ func knownBugSummary(details map[string]NodeLog) string {
 		return ""
 	}
 	return "; known ZooKeeper bugs seen: " + strings.Join(parts, "; ")
+}
+
+// refusalSummary says which nodes refused data the harness had damaged.
+func refusalSummary(details map[string]NodeLog) string {
+	var parts []string
+	for _, n := range slices.Sorted(maps.Keys(details)) {
+		if k := len(details[n].Refused); k > 0 {
+			parts = append(parts, fmt.Sprintf("%s %s", n, checker.Plural(k, "time", "times")))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; damaged data refused at start, as it must be (the data was then wiped): " + strings.Join(parts, ", ")
 }
 
 func clipText(s string, n int) string {

@@ -61,3 +61,36 @@ func TestServerLogs(t *testing.T) {
 	assert.Equal(t, checker.Unknown, r.Verdict, "a cancelled scan read nothing: %s", r.Message)
 	assert.Contains(t, r.Message, "cancelled")
 }
+
+// TestRefusedDamagedDataIsExplainedOnlyWhenTheHarnessSawItRefused holds
+// the one exception to "data that would not load is bad": a run after the
+// harness damaged the data, ended by the harness's note that the run
+// refused it for an integrity error.
+func TestRefusedDamagedDataIsExplainedOnlyWhenTheHarnessSawItRefused(t *testing.T) {
+	ctx := context.Background()
+	const (
+		run     = "=== zkchaos: node started 2026-12-06T15:52:31Z ===\nINFO [main] Reading snapshot\n"
+		refuse  = "ERROR [main:QuorumPeer] Unable to load database on disk\njava.io.IOException: CRC check failed\n"
+		damaged = "=== zkchaos: data damaged: log.100000001 bytes 42..57 (middle) ===\n"
+		refused = "=== zkchaos: node refused its damaged data (CRC check failed); its data directory is wiped, as a replaced disk would be ===\n"
+		loaded  = "INFO [main] Snapshot loaded in 12 ms, highest zxid is 0x0\n"
+	)
+	for _, c := range []struct {
+		name, log string
+		want      checker.Verdict
+		refusals  int
+	}{
+		{"refused, noted, started again", run + loaded + damaged + run + refuse + refused + run + loaded, checker.Valid, 1},
+		{"refused without the harness's note", run + loaded + damaged + run + refuse + run + loaded, checker.Invalid, 0},
+		{"refused in its last run, never noted", run + loaded + damaged + run + refuse, checker.Invalid, 0},
+		{"would not load, nothing damaged", run + refuse + refused + run + loaded, checker.Invalid, 0},
+		{"a later run fails again on data wiped clean", run + damaged + run + refuse + refused + run + refuse, checker.Invalid, 1},
+	} {
+		r := Checker{Logs: map[string]string{"n1": writeLog(t, c.log)}}.Check(ctx, nil)
+		assert.Equal(t, c.want, r.Verdict, "%s: %s", c.name, r.Message)
+		assert.Len(t, r.Details.(Details)["n1"].Refused, c.refusals, c.name)
+		if c.refusals > 0 && c.want == checker.Valid {
+			assert.Contains(t, r.Message, "damaged data refused at start, as it must be (the data was then wiped): n1 1 time", c.name)
+		}
+	}
+}

@@ -80,6 +80,9 @@ type node struct {
 	spare bool
 	// disk is the diskfs over dataDir (disk.go); nil without Config.Disk.
 	disk *diskfs.FS
+	// damaged is set from Corrupt until a run loads the data, refuses it
+	// (then the data is wiped) or Wipe empties it (wipe.go).
+	damaged bool
 }
 
 // Start creates the nodes' directories and configuration under cfg.Dir,
@@ -388,29 +391,43 @@ func waitExit(ctx context.Context, p *process) error {
 // distribution, with the same command as before. It returns once the process runs, without
 // waiting for it to join the ensemble (use WaitHealthy). Starting a running
 // node does nothing; starting a node that is being killed waits for it to
-// exit first.
+// exit first. On data Corrupt damaged, it waits until the server has loaded
+// its data or refused it: see repairIfRefused.
 func (e *Ensemble) Start(ctx context.Context, target cluster.Node) error {
 	n, err := e.lookup(target)
 	if err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
+	p, damaged, err := e.start(ctx, n)
+	if err != nil || !damaged {
+		return err
+	}
+	return e.repairIfRefused(ctx, n, p)
+}
+
+// start starts n's server unless it runs, and returns the run it started
+// (nil if none) and whether that run starts on data Corrupt damaged.
+func (e *Ensemble) start(ctx context.Context, n *node) (*process, bool, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
-		return fmt.Errorf("start %s: the ensemble is closed", n.Name)
+		return nil, false, fmt.Errorf("start %s: the ensemble is closed", n.Name)
 	}
 	if p := n.proc; p != nil && !p.exited() {
 		if !p.killed.Load() {
-			return nil
+			return nil, false, nil
 		}
 		if err := waitExit(ctx, p); err != nil {
-			return fmt.Errorf("start %s: %w", n.Name, err)
+			return nil, false, fmt.Errorf("start %s: %w", n.Name, err)
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("start %s: %w", n.Name, err)
+		return nil, false, fmt.Errorf("start %s: %w", n.Name, err)
 	}
-	return e.spawnLocked(n)
+	if err := e.spawnLocked(n); err != nil {
+		return nil, false, err
+	}
+	return n.proc, n.damaged, nil
 }
 
 // Close kills every server and waits until all have exited; the nodes'

@@ -139,7 +139,40 @@ type logMark struct {
 
 // beginRun opens the file to append the output of a new run and makes that
 // run the current one.
-func (lf *logFile) beginRun() (*runOutput, error) {
+func (lf *logFile) beginRun() (*runOutput, error) { return lf.open(true) }
+
+// note appends line, a line of the harness's own, outside any run: the
+// current run stays where it begins.
+func (lf *logFile) note(line string) error {
+	o, err := lf.open(false)
+	if err != nil {
+		return err
+	}
+	werr := o.write([]byte(line+"\n"), time.Now())
+	return errors.Join(werr, o.end())
+}
+
+// currentRun reads the latest run's output as committed so far, its marker
+// lines included.
+func (lf *logFile) currentRun() ([]byte, error) {
+	lf.mu.Lock()
+	from, to := lf.runStart, lf.size
+	lf.mu.Unlock()
+	f, err := os.Open(lf.path)
+	if err != nil {
+		return nil, fmt.Errorf("read log: %w", err)
+	}
+	defer f.Close()
+	b := make([]byte, to-from)
+	if _, err := f.ReadAt(b, from); err != nil {
+		return nil, fmt.Errorf("read log: %w", err)
+	}
+	return b, nil
+}
+
+// open opens the file to append to it; a run's output (run) also becomes
+// the current run.
+func (lf *logFile) open(run bool) (*runOutput, error) {
 	f, err := os.OpenFile(lf.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
@@ -159,9 +192,11 @@ func (lf *logFile) beginRun() (*runOutput, error) {
 		lf.marks = nil
 		lf.marksFrom = lf.size
 	}
-	lf.runStart = lf.size
-	lf.runs++
-	return &runOutput{lf: lf, f: f}, nil
+	if run {
+		lf.runStart = lf.size
+		lf.runs++
+	}
+	return &runOutput{lf: lf, f: f, run: run}, nil
 }
 
 // publish records that n more bytes, received at at, are in the file, and
@@ -292,10 +327,12 @@ func send(ctx context.Context, ch chan<- cluster.LogLine, l cluster.LogLine) boo
 	}
 }
 
-// runOutput appends one run's output to its log file.
+// runOutput appends one run's output, or one note, to its log file.
 type runOutput struct {
 	lf *logFile
 	f  *os.File
+	// run is set for a run's output, unset for a note.
+	run bool
 	// err is the first write error.
 	err error
 }
@@ -351,15 +388,17 @@ func (o *runOutput) copyFrom(r io.Reader) {
 	}
 }
 
-// end closes the file and ends the run; it returns the first write or
+// end closes the file and ends the run, if it is one; it returns the first write or
 // close error.
 func (o *runOutput) end() error {
 	err := o.f.Close()
 	if err != nil && o.err == nil {
 		o.err = fmt.Errorf("close log: %w", err)
 	}
-	o.lf.mu.Lock()
-	o.lf.runs--
-	o.lf.mu.Unlock()
+	if o.run {
+		o.lf.mu.Lock()
+		o.lf.runs--
+		o.lf.mu.Unlock()
+	}
 	return o.err
 }

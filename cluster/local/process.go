@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/internal/guard"
 )
 
@@ -110,8 +111,8 @@ func startProcess(g guard.Guard, argv []string, dir string, env []string, logPat
 		return nil, err
 	}
 	now := time.Now()
-	marker := fmt.Sprintf("=== zkchaos: node started %s ===\n=== zkchaos: command: %s ===\n",
-		now.Format(time.RFC3339Nano), strings.Join(argv, " "))
+	marker := fmt.Sprintf("%s %s ===\n%scommand: %s ===\n",
+		history.LogMarkStarted, now.Format(time.RFC3339Nano), history.LogMarkPrefix, strings.Join(argv, " "))
 	if err := out.write([]byte(marker), now); err != nil {
 		_ = out.end() // err says it
 		return nil, err

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/zkchaos/zkchaos/cluster"
+	"github.com/zkchaos/zkchaos/history"
 )
 
 var _ cluster.Wiper = (*Ensemble)(nil)
@@ -22,16 +25,26 @@ var _ cluster.Wiper = (*Ensemble)(nil)
 // held unsynced for them, and myid is synced.
 func (e *Ensemble) Wipe(ctx context.Context, target cluster.Node) error {
 	return e.whileDown(ctx, target, "wipe", func(n *node) error {
-		removed, err := emptyDir(n.dataDir)
-		if err != nil {
-			return err
+		removed, err := wipeData(n)
+		if err == nil {
+			e.log.Info("ZooKeeper node's data wiped", "node", n.Name, "removed_entries", removed)
 		}
-		if err := os.WriteFile(filepath.Join(n.dataDir, "myid"), []byte(strconv.Itoa(n.ID)+"\n"), 0o644); err != nil {
-			return fmt.Errorf("write myid: %w", err)
-		}
-		e.log.Info("ZooKeeper node's data wiped", "node", n.Name, "removed_entries", removed)
-		return nil
+		return err
 	})
+}
+
+// wipeData empties n's data directory and writes myid back; it returns how
+// many entries it removed. The server must be down.
+func wipeData(n *node) (int, error) {
+	removed, err := emptyDir(n.dataDir)
+	if err != nil {
+		return 0, err
+	}
+	if err := os.WriteFile(filepath.Join(n.dataDir, "myid"), []byte(strconv.Itoa(n.ID)+"\n"), 0o644); err != nil {
+		return 0, fmt.Errorf("write myid: %w", err)
+	}
+	n.damaged = false
+	return removed, nil
 }
 
 // whileDown kills the node's server if it runs, waits until it has exited,
@@ -85,10 +98,12 @@ func (e *Ensemble) Corrupt(ctx context.Context, target cluster.Node, d cluster.D
 	err := e.whileDown(ctx, target, "corrupt", func(n *node) error {
 		var err error
 		what, err = flipNewest(filepath.Join(n.dataDir, "version-2"), d)
-		if err == nil {
-			e.log.Info("ZooKeeper node's data corrupted", "node", n.Name, "flipped", what)
+		if err != nil {
+			return err
 		}
-		return err
+		n.damaged = true
+		e.log.Info("ZooKeeper node's data corrupted", "node", n.Name, "flipped", what)
+		return logFileFor(n.logPath).note(fmt.Sprintf("%s: %s ===", history.LogMarkDamaged, what))
 	})
 	return what, err
 }
@@ -160,4 +175,95 @@ func damageSpan(content []byte, d cluster.Damage) (off, size int, err error) {
 		return used - size, size, nil
 	}
 	return 0, 0, fmt.Errorf("unknown region %q (header, middle, tail)", d.Region)
+}
+
+// integrityErrors are what ZooKeeper 3.8 says when it refuses to load data
+// that fails its own checks: a transaction log or snapshot whose magic
+// number, checksum or record length is wrong, or no snapshot left valid.
+var integrityErrors = regexp.MustCompile(`has invalid magic number|CRC check failed|Unreasonable length|` +
+	`Not able to find valid snapshots|No snapshot found, but there are log entries`)
+
+// dataLoaded is the line a server logs once its data is loaded.
+var dataLoaded = regexp.MustCompile(`Snapshot loaded in \d+ ms, highest zxid is`)
+
+// damageVerdictTimeout bounds how long Start waits for a server on damaged
+// data to load it or refuse it.
+const damageVerdictTimeout = 30 * time.Second
+
+// repairIfRefused follows run p of n, started on data Corrupt damaged,
+// until the server has loaded the data (then the data counts as
+// accepted: whether the server serves it faithfully is for the checkers)
+// or has exited. When it exited refusing the data with one of ZooKeeper's
+// integrity errors, as it must rather than serve damaged data, the refusal
+// is noted in its log (history.LogMarkRefused), its data directory wiped
+// and the server started again, as an operator replacing the disk would:
+// it then syncs from the leader. A run that exits for another reason is
+// left down for the health checks to report.
+func (e *Ensemble) repairIfRefused(ctx context.Context, n *node, p *process) error {
+	lf := logFileFor(n.logPath)
+	deadline := time.NewTimer(damageVerdictTimeout)
+	defer deadline.Stop()
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		select {
+		case <-p.done:
+			if p.killed.Load() {
+				return nil
+			}
+			out, err := lf.currentRun()
+			if err != nil {
+				return fmt.Errorf("start %s on damaged data: %w", n.Name, err)
+			}
+			cause := integrityErrors.Find(out)
+			if cause == nil {
+				return nil
+			}
+			return e.replaceDisk(n, p, string(cause))
+		case <-poll.C:
+			out, err := lf.currentRun()
+			if err != nil {
+				return fmt.Errorf("start %s on damaged data: %w", n.Name, err)
+			}
+			if dataLoaded.Match(out) {
+				e.mu.Lock()
+				if n.proc == p {
+					n.damaged = false
+				}
+				e.mu.Unlock()
+				return nil
+			}
+		case <-deadline.C:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("start %s on damaged data: %w", n.Name, ctx.Err())
+		}
+	}
+}
+
+// replaceDisk notes that run p of n refused its damaged data (cause), wipes
+// the data directory and starts the server again, unless another run has
+// begun meanwhile.
+func (e *Ensemble) replaceDisk(n *node, p *process, cause string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if n.proc != p || e.closed {
+		return nil
+	}
+	note := fmt.Sprintf("%s (%s); its data directory is wiped, as a replaced disk would be ===", history.LogMarkRefused, cause)
+	if err := logFileFor(n.logPath).note(note); err != nil {
+		return fmt.Errorf("start %s: %w", n.Name, err)
+	}
+	removed, err := wipeData(n)
+	if err != nil {
+		return fmt.Errorf("start %s: replace the disk it refused: %w", n.Name, err)
+	}
+	if n.disk != nil {
+		if err := n.disk.Sync(); err != nil {
+			return fmt.Errorf("start %s: replace the disk it refused: %w", n.Name, err)
+		}
+	}
+	e.log.Info("ZooKeeper node refused its damaged data: data wiped, node started again",
+		"node", n.Name, "cause", cause, "removed_entries", removed)
+	return e.spawnLocked(n)
 }
