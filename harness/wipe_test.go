@@ -2,6 +2,7 @@ package harness
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,20 +11,30 @@ import (
 
 	"github.com/zkchaos/zkchaos/checker"
 	"github.com/zkchaos/zkchaos/checker/convergence"
+	"github.com/zkchaos/zkchaos/checker/serverlogs"
+	setcheck "github.com/zkchaos/zkchaos/checker/set"
 	"github.com/zkchaos/zkchaos/internal/runtest"
 )
 
 // TestWipeKnownAnswers runs the known answers of lost and damaged data side
-// by side: a minority's data wiped, then one node's log tail corrupted,
-// loses nothing; a majority's data wiped while every node is down, its two
+// by side: a minority's data wiped, then one node's log tail and log header
+// corrupted, loses nothing (the header is refused, the node's disk
+// replaced); a majority's data wiped while every node is down, its two
 // empty nodes started first, loses every acknowledged element, and the set
-// checker names them.
+// checker names them; a corrupt snapshot on a node whose disk was replaced
+// makes ZooKeeper 3.8.0 serve a tree that lacks data, and the set,
+// convergence and server-logs checkers all see it on that node.
 func TestWipeKnownAnswers(t *testing.T) {
 	t.Run("set-wipe-one", func(t *testing.T) {
 		t.Parallel()
-		check, checks := runShipped(t, "set-wipe-one.yaml", 10*time.Second)
+		check, checks := runShipped(t, "set-wipe-one.yaml", 11*time.Second)
 		assert.Equal(t, checker.Valid, checks["set"].Verdict, "%s", checks["set"].Message)
-		assert.Equal(t, checker.Valid, checks["server-logs"].Verdict, "no node refused its data: %s", checks["server-logs"].Message)
+		assert.Equal(t, checker.Valid, checks["server-logs"].Verdict, "a refusal of damaged data is explained: %s", checks["server-logs"].Message)
+		refused := 0
+		for _, nl := range checks["server-logs"].Details.(serverlogs.Details) {
+			refused += len(nl.Refused)
+		}
+		assert.Equal(t, 1, refused, "ZooKeeper refuses a log whose header is damaged")
 		conv, ok := checks["convergence"].Details.(convergence.Details)
 		require.True(t, ok)
 		assert.Zero(t, conv.DifferenceCount, "the replicas agree: %s", checks["convergence"].Message)
@@ -35,6 +46,26 @@ func TestWipeKnownAnswers(t *testing.T) {
 			require.True(t, runtest.DigestMismatched(conv), "invalid, and not by the servers' digest check: %s", checks["convergence"].Message)
 			t.Logf("invalid by the servers' digest check: %s", checks["convergence"].Message)
 		}
+	})
+	t.Run("set-wipe-corrupt-snapshot", func(t *testing.T) {
+		t.Parallel()
+		_, checks := runShipped(t, filepath.Join("known-invalid", "set-wipe-corrupt-snapshot.yaml"), 30*time.Second)
+		set := checks["set/set"]
+		require.Equal(t, checker.Invalid, set.Verdict, "the positive control must be caught: %s", set.Message)
+		var broken []string
+		for _, n := range set.Details.(setcheck.Details).Nodes {
+			if n.Lost.Count > 0 {
+				broken = append(broken, n.Node)
+			}
+		}
+		require.Len(t, broken, 1, "one replica serves the tree it rebuilt: %s", set.Message)
+		conv := checks["convergence"]
+		assert.Equal(t, checker.Invalid, conv.Verdict, "%s", conv.Message)
+		assert.Positive(t, conv.Details.(convergence.Details).DifferenceCount, "%s differs from the others", broken[0])
+		logs := checks["server-logs"]
+		assert.Equal(t, checker.Invalid, logs.Verdict, "%s", logs.Message)
+		assert.Contains(t, strings.Join(logs.Details.(serverlogs.Details)[broken[0]].Bad, "\n"), "digest mismatch",
+			"%s's own digest check saw its tree go wrong", broken[0])
 	})
 	t.Run("set-wipe-majority", func(t *testing.T) {
 		t.Parallel()
