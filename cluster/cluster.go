@@ -40,6 +40,9 @@ const (
 	// Removed is a server that runs but is no longer in the ensemble's
 	// configuration (dynamic reconfiguration removed it).
 	Removed Role = "removed"
+	// Joining is a server started to join the ensemble by a dynamic
+	// reconfiguration that is not yet in the configuration last read.
+	Joining Role = "joining"
 )
 
 // Cluster is an ensemble the harness can observe.

@@ -54,9 +54,12 @@ type reconf struct {
 	password string
 	// change serializes SetMembership.
 	change sync.Mutex
-	// mu guards current.
+	// mu guards current and joining.
 	mu      sync.Mutex
 	current cluster.Membership
+	// joining are the spares started to join that the configuration last
+	// read does not hold yet.
+	joining map[string]bool
 }
 
 // newReconf returns the membership machinery of an ensemble started with
@@ -216,19 +219,24 @@ func (e *Ensemble) names() map[int]string {
 	return out
 }
 
-// markRemoved marks the nodes outside the membership last read as removed.
+// markRemoved marks the nodes outside the membership last read as removed,
+// or as joining when they were started to join it.
 func (e *Ensemble) markRemoved(roles map[string]cluster.Role) {
 	if e.reconf == nil {
 		return
 	}
 	e.reconf.mu.Lock()
+	defer e.reconf.mu.Unlock()
 	cur := e.reconf.current
-	e.reconf.mu.Unlock()
 	if cur.Version == "" {
 		return // not read yet: the initial membership
 	}
 	for name := range roles {
-		if !cur.Has(name) {
+		switch {
+		case cur.Has(name):
+		case e.reconf.joining[name]:
+			roles[name] = cluster.Joining
+		default:
 			roles[name] = cluster.Removed
 		}
 	}
@@ -322,6 +330,11 @@ func (e *Ensemble) readMembership(ctx context.Context) (cluster.Membership, erro
 	}
 	e.reconf.mu.Lock()
 	e.reconf.current = m
+	for name := range e.reconf.joining {
+		if m.Has(name) {
+			delete(e.reconf.joining, name)
+		}
+	}
 	e.reconf.mu.Unlock()
 	return m, nil
 }
@@ -385,6 +398,12 @@ func (e *Ensemble) reconfigOnce(ctx context.Context, cur, want cluster.Membershi
 			if err := e.startSpare(ctx, n, cur, role); err != nil {
 				return err
 			}
+			e.reconf.mu.Lock()
+			if e.reconf.joining == nil {
+				e.reconf.joining = map[string]bool{}
+			}
+			e.reconf.joining[name] = true
+			e.reconf.mu.Unlock()
 		}
 	}
 	slices.Sort(joinLines)
@@ -405,13 +424,16 @@ func (e *Ensemble) reconfigOnce(ctx context.Context, cur, want cluster.Membershi
 }
 
 // settle reads the configuration after a change (or a failed one) and stops
-// the spares that run outside it. Without a configuration to go by, it
-// stops nothing.
+// the spares that run outside it; none is joining any more. Without a
+// configuration to go by, it stops nothing.
 func (e *Ensemble) settle(ctx context.Context, before cluster.Membership, err error) (cluster.Membership, error) {
 	after, rerr := e.Membership(ctx)
 	if rerr != nil {
 		return before, errors.Join(err, rerr)
 	}
+	e.reconf.mu.Lock()
+	clear(e.reconf.joining)
+	e.reconf.mu.Unlock()
 	for _, n := range e.nodes {
 		if n.spare && !after.Has(n.Name) && e.Running(n.Node) {
 			if kerr := e.Kill(ctx, n.Node); kerr != nil {

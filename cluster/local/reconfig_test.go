@@ -68,6 +68,23 @@ func TestChangeOf(t *testing.T) {
 // observer and back, grow to five voters (and isolate an initial member
 // from the other four meanwhile) and shrink back to three. After each it
 // checks /zookeeper/config and what the servers say of themselves.
+func TestMarkRemovedTellsJoiningSparesFromRemovedNodes(t *testing.T) {
+	e := &Ensemble{reconf: &reconf{
+		current: cluster.Membership{Version: "100000003", Voters: []string{"n1", "n2", "n3"}},
+		joining: map[string]bool{"n4": true},
+	}}
+	roles := map[string]cluster.Role{"n1": cluster.Leader, "n2": cluster.Follower, "n3": cluster.Follower,
+		"n4": cluster.Follower, "n5": cluster.Follower}
+	e.markRemoved(roles)
+	assert.Equal(t, map[string]cluster.Role{"n1": cluster.Leader, "n2": cluster.Follower, "n3": cluster.Follower,
+		"n4": cluster.Joining, "n5": cluster.Removed}, roles)
+
+	e.reconf.current = cluster.Membership{}
+	roles = map[string]cluster.Role{"n4": cluster.Follower}
+	e.markRemoved(roles)
+	assert.Equal(t, cluster.Follower, roles["n4"], "before the configuration is read, the initial membership holds")
+}
+
 func TestReconfigWalksThroughEveryMembershipChange(t *testing.T) {
 	cfg := testConfig(t, 3)
 	cfg.Reconfig, cfg.Spares, cfg.Partitions = true, 2, true

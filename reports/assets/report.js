@@ -12,7 +12,7 @@
   var AXIS_WIDTH = 76; // px: every y axis as wide, so the plots line up
   var OUTCOME = { ok: [26, 127, 55], fail: [191, 135, 0], info: [207, 34, 46] };
   var KINDS = [[9, 105, 218], [130, 80, 223], [188, 76, 0], [27, 124, 131], [191, 57, 137], [87, 96, 106]];
-  var ROLES = { leader: '#1a7f37', follower: '#8cc8ff', observer: '#b392f0', removed: '#8c959f', down: '#cf222e' };
+  var ROLES = { leader: '#1a7f37', follower: '#8cc8ff', observer: '#b392f0', joining: '#e3b341', removed: '#8c959f', down: '#cf222e' };
 
   function rgba(c, a) { return 'rgba(' + c[0] + ',' + c[1] + ',' + c[2] + ',' + a + ')'; }
   function secs(v) { return (Math.round(v * 1000) / 1000).toString(); }
