@@ -170,10 +170,10 @@ type Upgrader interface {
 // Debian's ZooKeeper package, e.g. "debian=3.8.0-11+deb12u2".
 const DebianPrefix = "debian="
 
-// debianVersionRE matches a Debian package version: an optional numeric
-// epoch, then a digit, then letters, digits and . + ~ - (Debian Policy
-// 5.6.12).
-var debianVersionRE = regexp.MustCompile(`^([0-9]+:)?[0-9][A-Za-z0-9.+~-]*$`)
+// debianVersionRE matches a Debian package version (an optional numeric
+// epoch, then a digit, then letters, digits and . + ~ -: Debian Policy
+// 5.6.12), and an optional @SUITE naming the Debian suite that has it.
+var debianVersionRE = regexp.MustCompile(`^([0-9]+:)?[0-9][A-Za-z0-9.+~-]*(@[a-z][a-z0-9-]*)?$`)
 
 // DebianVersion returns VERSION of a "debian=VERSION" distribution name; ok
 // is false for any other name.
@@ -191,7 +191,8 @@ func CheckDistributionName(name string) error {
 	}
 	if v, ok := DebianVersion(name); ok && !debianVersionRE.MatchString(v) {
 		return fmt.Errorf("%q: VERSION must be a Debian package version (a digit, then letters, digits and . + ~ -, "+
-			"with an optional epoch N: in front), e.g. debian=3.8.0-11+deb12u2", name)
+			"with an optional epoch N: in front, and an optional @SUITE after), e.g. debian=3.8.0-11+deb12u2 "+
+			"or debian=3.9.3-1@trixie", name)
 	}
 	return nil
 }

@@ -174,7 +174,7 @@ func (f finder) find(ctx context.Context, name string) (Distribution, error) {
 		if errors.Is(err, ErrNotFound) {
 			return Distribution{}, notFound("ZooKeeper %s cannot run (%v): %s", name, err, InstallHint)
 		}
-		d.Package = version
+		d.Package, _, _ = strings.Cut(version, "@") // the package version, without the suite it came from
 	default:
 		d, err = dirDistribution(name, f.sysJavaDir)
 	}

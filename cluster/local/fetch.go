@@ -40,36 +40,46 @@ func CacheDir() (string, error) {
 // rename into place, so that a crash never leaves a half-written copy and
 // concurrent fetches of one version all succeed (the first rename wins, the
 // others use its copy). Later calls use the cached copy. The system's
-// packages are never touched. The version must be one that apt's package
-// lists know; the error lists the ones they do.
+// packages are never touched.
+//
+// The version must be one that apt's package lists know, or one of another
+// Debian suite of the same archives: named as VERSION@SUITE (e.g.
+// 3.9.3-1@trixie), or implied by a stable update's "+debNNuM" (3.9.3-1+deb13u1
+// is trixie's). Such a suite gets a private apt state under
+// CacheDir()/apt/SUITE (suiteApt). The error lists the versions known.
 func FetchDebian(ctx context.Context, version string) (string, error) {
 	cache, err := CacheDir()
 	if err != nil {
 		return "", fmt.Errorf("fetch debian=%s: %w", version, err)
 	}
-	return debianFetcher{dir: filepath.Join(cache, "debian"), run: runCommand}.fetch(ctx, version)
+	return debianFetcher{dir: filepath.Join(cache, "debian"), aptDir: filepath.Join(cache, "apt"), root: "/", run: runCommand}.fetch(ctx, version)
 }
 
 // runFunc runs a command in dir ("" for the current directory) and returns
 // its combined output.
 type runFunc func(ctx context.Context, dir, name string, args ...string) ([]byte, error)
 
-// debianFetcher fetches package versions into dir, one subdirectory each.
+// debianFetcher fetches package versions into dir, one subdirectory each;
+// the private apt states of other suites go under aptDir, made from the
+// apt sources under root.
 type debianFetcher struct {
-	dir string
-	run runFunc
+	dir, aptDir, root string
+	run               runFunc
 }
 
-// fetch returns dir/version, fetching it first when it is not there.
-func (f debianFetcher) fetch(ctx context.Context, version string) (string, error) {
-	if err := cluster.CheckDistributionName(cluster.DebianPrefix + version); err != nil {
+// fetch returns dir/version, fetching it first when it is not there; name
+// is VERSION or VERSION@SUITE.
+func (f debianFetcher) fetch(ctx context.Context, name string) (string, error) {
+	if err := cluster.CheckDistributionName(cluster.DebianPrefix + name); err != nil {
 		return "", fmt.Errorf("fetch: %w", err)
 	}
+	version, suite := splitSuite(name)
 	final := filepath.Join(f.dir, version)
 	if ok, err := cached(final); ok || err != nil {
 		return final, err
 	}
-	if err := f.checkKnown(ctx, version); err != nil {
+	opts, err := f.locate(ctx, version, suite)
+	if err != nil {
 		return "", err
 	}
 	if err := os.MkdirAll(f.dir, 0o755); err != nil {
@@ -86,7 +96,7 @@ func (f debianFetcher) fetch(ctx context.Context, version string) (string, error
 	if err := os.Mkdir(download, 0o755); err != nil {
 		return "", fmt.Errorf("fetch debian=%s: %w", version, err)
 	}
-	if out, err := f.run(ctx, download, "apt-get", "download", "-q", debianPackage+"="+version); err != nil {
+	if out, err := f.run(ctx, download, "apt-get", append(opts, "download", "-q", debianPackage+"="+version)...); err != nil {
 		return "", fmt.Errorf("fetch debian=%s: apt-get download %s=%s failed: %w\n%s",
 			version, debianPackage, version, err, indent(lastLines(out, tailSize)))
 	}
@@ -128,26 +138,56 @@ func cached(dir string) (bool, error) {
 	return true, nil
 }
 
-// checkKnown fails, listing the versions apt knows, unless apt's package
-// lists hold version of the package.
-func (f debianFetcher) checkKnown(ctx context.Context, version string) error {
-	out, err := f.run(ctx, "", "apt-cache", "madison", debianPackage)
-	if err != nil {
-		return fmt.Errorf("fetch debian=%s: apt-cache madison %s failed: %w\n%s",
-			version, debianPackage, err, indent(lastLines(out, tailSize)))
+// locate finds the package lists that hold version: the system's (no apt
+// options), else suite's private state (its options), fetching the suite's
+// lists once, and again when they do not hold version. Otherwise it fails,
+// listing the versions known.
+func (f debianFetcher) locate(ctx context.Context, version, suite string) ([]string, error) {
+	known, err := f.known(ctx, version, nil)
+	if err != nil || slices.Contains(known, version) {
+		return nil, err
 	}
-	known := madisonVersions(out, debianPackage)
-	switch {
-	case slices.Contains(known, version):
-		return nil
-	case len(known) == 0:
-		return fmt.Errorf("fetch debian=%s: apt knows no version of %s: its package lists are empty "+
-			"(run apt-get update, as root, and try again)", version, debianPackage)
-	default:
-		return fmt.Errorf("fetch debian=%s: no such version; apt knows these versions of %s: %s "+
-			"(a newer one may need apt-get update, an older one the archive that has it in apt's sources)",
+	if suite == "" {
+		if len(known) == 0 {
+			return nil, fmt.Errorf("fetch debian=%s: apt knows no version of %s: its package lists are empty "+
+				"(run apt-get update, as root, and try again)", version, debianPackage)
+		}
+		return nil, fmt.Errorf("fetch debian=%s: no such version; apt knows these versions of %s: %s "+
+			"(a newer one may need apt-get update, one of another Debian suite VERSION@SUITE, e.g. debian=3.9.3-1@trixie)",
 			version, debianPackage, strings.Join(known, ", "))
 	}
+	apt := suiteApt{dir: filepath.Join(f.aptDir, suite), suite: suite, root: f.root, run: f.run}
+	var inSuite []string
+	for _, refresh := range []bool{false, true} {
+		opts, err := apt.prepare(ctx, refresh)
+		if err != nil {
+			return nil, fmt.Errorf("fetch debian=%s: %w", version, err)
+		}
+		if inSuite, err = f.known(ctx, version, opts); err != nil || slices.Contains(inSuite, version) {
+			return opts, err
+		}
+	}
+	return nil, fmt.Errorf("fetch debian=%s: no such version in %s, which has %s; apt's own lists have %s",
+		version, suite, listOrNone(inSuite), listOrNone(known))
+}
+
+// known lists the versions of the package that the package lists opts
+// select know.
+func (f debianFetcher) known(ctx context.Context, version string, opts []string) ([]string, error) {
+	out, err := f.run(ctx, "", "apt-cache", append(opts, "madison", debianPackage)...)
+	if err != nil {
+		return nil, fmt.Errorf("fetch debian=%s: apt-cache madison %s failed: %w\n%s",
+			version, debianPackage, err, indent(lastLines(out, tailSize)))
+	}
+	return madisonVersions(out, debianPackage), nil
+}
+
+// listOrNone joins versions, or says there are none.
+func listOrNone(versions []string) string {
+	if len(versions) == 0 {
+		return "none"
+	}
+	return strings.Join(versions, ", ")
 }
 
 // madisonVersions reads the versions of pkg out of apt-cache madison's

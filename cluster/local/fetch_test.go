@@ -26,6 +26,9 @@ libzookeeper-java | 3.8.0-11+deb12u1 | http://deb.debian.org/debian-security boo
 type fakeApt struct {
 	madison     string
 	downloadErr error
+	// suites is what madison prints with the apt options of a suite's
+	// private state, by suite (read from the Dir::State::Lists option).
+	suites map[string]string
 
 	mu   sync.Mutex
 	runs []string
@@ -36,7 +39,19 @@ func (a *fakeApt) run(_ context.Context, dir, name string, args ...string) ([]by
 	a.mu.Lock()
 	a.runs = append(a.runs, name+" "+strings.Join(args, " "))
 	a.mu.Unlock()
+	suite, lists := "", ""
+	for len(args) >= 2 && args[0] == "-o" {
+		if dir, ok := strings.CutPrefix(args[1], "Dir::State::Lists="); ok {
+			suite, lists = filepath.Base(filepath.Dir(dir)), dir
+		}
+		args = args[2:]
+	}
 	switch {
+	case name == "apt-get" && len(args) == 2 && args[0] == "update" && suite != "":
+		list := filepath.Join(lists, "deb.debian.org_debian_dists_"+suite+"_main_binary-amd64_Packages")
+		return []byte("Reading package lists...\n"), os.WriteFile(list, nil, 0o644)
+	case name == "apt-cache" && len(args) == 2 && args[0] == "madison" && suite != "":
+		return []byte(a.suites[suite]), nil
 	case name == "apt-cache" && len(args) == 2 && args[0] == "madison":
 		return []byte(a.madison), nil
 	case name == "apt-get" && len(args) == 3 && args[0] == "download":
@@ -130,10 +145,97 @@ func TestFetchOfAVersionAptDoesNotKnowListsTheKnownOnes(t *testing.T) {
 func TestFetchWithEmptyPackageListsSaysToUpdate(t *testing.T) {
 	apt := &fakeApt{madison: ""}
 	f := debianFetcher{dir: filepath.Join(t.TempDir(), "debian"), run: apt.run}
-	_, err := f.fetch(context.Background(), "3.8.0-11+deb12u1")
+	_, err := f.fetch(context.Background(), "3.8.0-11")
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "debian=3.8.0-11+deb12u1")
+	assert.Contains(t, err.Error(), "debian=3.8.0-11")
 	assert.Contains(t, err.Error(), "run apt-get update")
+}
+
+// fakeRoot writes a Debian 12 machine's os-release and apt sources under a
+// temporary root: the deb822 file this machine has, a one-line list with
+// options and a backports suite, and a file apt does not read.
+func fakeRoot(t *testing.T) string {
+	root := t.TempDir()
+	files := map[string]string{
+		"etc/os-release": "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_CODENAME=bookworm\n",
+		"etc/apt/sources.list.d/debian.sources": "Types: deb\n# a comment\nURIs: http://deb.debian.org/debian\n" +
+			"Suites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\n" +
+			"Types: deb\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\nComponents: main\n" +
+			"Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\nTypes: deb-src\nURIs: http://deb.debian.org/debian\n" +
+			"Suites: bookworm\nComponents: main\n",
+		"etc/apt/sources.list":                       "deb [arch=amd64 signed-by=/k.gpg] http://mirror.example/debian bookworm-backports main contrib\n# deb http://x y z\n",
+		"etc/apt/sources.list.d/other.list.disabled": "deb http://elsewhere.example/apt stable main\n",
+	}
+	for name, text := range files {
+		p := filepath.Join(root, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
+	}
+	return root
+}
+
+func TestAnotherSuiteUsesTheSystemsArchives(t *testing.T) {
+	sources, release, err := systemSources(fakeRoot(t))
+	require.NoError(t, err)
+	assert.Equal(t, "bookworm", release)
+	var lines []string
+	for _, s := range forSuite(sources, release, "trixie") {
+		lines = append(lines, s.line())
+	}
+	assert.ElementsMatch(t, []string{
+		"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main",
+		"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie-updates main",
+		"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security trixie-security main",
+		"deb [signed-by=/k.gpg] http://mirror.example/debian trixie-backports main contrib",
+	}, lines, "the same archives, keys and components; no source packages, no file apt does not read")
+
+	for name, want := range map[string][2]string{
+		"3.9.3-1+deb13u1":       {"3.9.3-1+deb13u1", "trixie"},
+		"3.8.0-11+deb12u2":      {"3.8.0-11+deb12u2", "bookworm"},
+		"3.9.3-1@trixie":        {"3.9.3-1", "trixie"},
+		"3.9.3-1+deb13u1@forky": {"3.9.3-1+deb13u1", "forky"},
+		"3.9.4-1":               {"3.9.4-1", ""},
+		"3.9.3-1+deb99u1":       {"3.9.3-1+deb99u1", ""},
+	} {
+		v, suite := splitSuite(name)
+		assert.Equal(t, want, [2]string{v, suite}, name)
+	}
+}
+
+func TestFetchFromAnotherSuiteKeepsItsOwnAptState(t *testing.T) {
+	apt := &fakeApt{madison: madisonOutput, suites: map[string]string{
+		"trixie": "libzookeeper-java | 3.9.3-1+deb13u1 | http://deb.debian.org/debian trixie/main amd64 Packages\n",
+	}}
+	cache := t.TempDir()
+	f := debianFetcher{dir: filepath.Join(cache, "debian"), aptDir: filepath.Join(cache, "apt"), root: fakeRoot(t), run: apt.run}
+	dir, err := f.fetch(context.Background(), "3.9.3-1+deb13u1")
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(cache, "debian", "3.9.3-1+deb13u1"), dir)
+	sources, err := os.ReadFile(filepath.Join(cache, "apt", "trixie", "sources.list"))
+	require.NoError(t, err)
+	assert.Contains(t, string(sources), "http://deb.debian.org/debian-security trixie-security main")
+	var got []string
+	for _, c := range apt.commands() {
+		opts := strings.Contains(c, "-o Dir::State::Lists="+filepath.Join(cache, "apt", "trixie", "lists"))
+		got = append(got, strings.Fields(strings.ReplaceAll(c, "-o ", "-o="))[0]+map[bool]string{true: " (trixie)"}[opts])
+	}
+	assert.Equal(t, []string{"apt-cache", "apt-get (trixie)", "apt-cache (trixie)", "apt-get (trixie)", "dpkg"}, got,
+		"the system's lists first, then the suite's, fetched once; the download from the suite's")
+
+	_, err = f.fetch(context.Background(), "3.9.3-1+deb13u1")
+	require.NoError(t, err)
+	assert.Len(t, apt.commands(), 5, "then the cache")
+
+	_, err = f.fetch(context.Background(), "3.9.9-1@trixie")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no such version in trixie, which has 3.9.3-1+deb13u1; apt's own lists have 3.8.0-11+deb12u2, 3.8.0-11+deb12u1")
+	updates := 0
+	for _, c := range apt.commands() {
+		if strings.HasSuffix(c, "update -q") {
+			updates++
+		}
+	}
+	assert.Equal(t, 2, updates, "lists that miss the version are fetched again once")
 }
 
 func TestFailedDownloadNamesTheVersionAndLeavesNoCache(t *testing.T) {
