@@ -304,7 +304,7 @@ func TestRollingUpgradeUnderLoadUpgradesTheLeaderLast(t *testing.T) {
 			upgraded = append(upgraded, node)
 		case op.F == "upgrade":
 			assert.Equal(t, history.OK, op.Type, "%s synced: %s", op.Fault.Targets, op.Error)
-			assert.Equal(t, "debian 3.8.0-11+deb12u1 -> debian 3.8.0-11+deb12u2", op.Fault.Detail)
+			assert.Equal(t, "debian 3.8.0-11+deb12u1 -> debian 3.9.3-1+deb13u1", op.Fault.Detail)
 			t.Logf("%s upgraded in %v", op.Fault.Targets[0], time.Duration(op.Time-invoked[op.Fault.Targets[0]]).Round(time.Millisecond))
 		}
 	}
