@@ -5,6 +5,7 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -233,6 +235,7 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 	for _, n := range ens.Nodes() {
 		r.res.Nodes = append(r.res.Nodes, n.Name)
 	}
+	r.res.Builds = serverBuilds(ctx, ens.Nodes())
 	log.Info("ensemble healthy", "nodes", len(ens.Nodes()), "after", r.res.HealthyAfter.Round(time.Millisecond))
 
 	faults, err := nemesis.FromSpecs(s.Nemesis.Faults, ens)
@@ -325,8 +328,30 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 		if serr != nil {
 			log.Warn("snapshots incomplete", "err", serr)
 		}
+		for node, last := range serverBuilds(ctx, ens.Nodes()) {
+			if first := r.res.Builds[node]; first != last {
+				r.res.Builds[node] = cmp.Or(first, "?") + " -> " + last
+			}
+		}
 	}
 	return errors.Join(workErr, nemesisErr, healErr)
+}
+
+// serverBuilds asks each server that answers for the version line of its
+// srvr reply ("Zookeeper version: ..."), by node.
+func serverBuilds(ctx context.Context, nodes []cluster.Node) map[string]string {
+	out := map[string]string{}
+	for _, n := range nodes {
+		reply, err := zkadmin.FourLetter(ctx, n.ClientAddr, "srvr")
+		if err != nil {
+			continue
+		}
+		first, _, _ := strings.Cut(reply, "\n")
+		if v, ok := strings.CutPrefix(strings.TrimSpace(first), "Zookeeper version:"); ok {
+			out[n.Name] = strings.TrimSpace(v)
+		}
+	}
+	return out
 }
 
 // logSaver is a cluster whose servers' logs live elsewhere and are copied

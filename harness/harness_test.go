@@ -277,6 +277,10 @@ func TestRollingUpgradeUnderLoadUpgradesTheLeaderLast(t *testing.T) {
 	res := out.Results
 	assert.Equal(t, checker.Valid, res.Verdict, "%s", res.Check.Message)
 	assert.Equal(t, "debian 3.8.0-11+deb12u1", res.Distribution)
+	require.Len(t, res.Builds, 3, "every server said what it runs")
+	for node, build := range res.Builds {
+		assert.Regexp(t, `^3\.8\.0-\S+, built on .+ -> 3\.9\.3-\S+, built on .+$`, build, "%s's srvr, first and last", node)
+	}
 
 	read, err := history.ReadFile(filepath.Join(out.Dir, history.FileName))
 	require.NoError(t, err)

@@ -47,7 +47,12 @@ type Results struct {
 	// judged all the same.
 	ScriptStopped string `json:"script_stopped,omitempty"`
 	// Distribution names the ZooKeeper the servers ran, e.g. "debian 3.8.0-11+deb12u2".
-	Distribution string   `json:"distribution,omitempty"`
+	Distribution string `json:"distribution,omitempty"`
+	// Builds are the servers' own words for what they run, by node: the
+	// version line of their srvr reply (e.g. "3.9.3-${mvngit.commit.id},
+	// built on 2026-03-08 16:19 UTC"), read once the ensemble was healthy
+	// and again at the end, "FIRST -> LAST" when it changed (an upgrade).
+	Builds map[string]string `json:"builds,omitempty"`
 	Nodes        []string `json:"nodes"`
 	Logs         []string `json:"logs"` // node log paths relative to the run dir
 	// RunPeakRSS is the harness's peak resident memory in bytes until the

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -186,6 +188,13 @@ func printSummary(w io.Writer, r reports.Results, dir string) {
 	if r.Duration > 0 {
 		fmt.Fprintf(w, "ops: %s in %s (%.0f ops/s); ensemble healthy after %s\n",
 			countsLine(r.Counts), r.Duration.Round(time.Second), r.OpsPerSecond, r.HealthyAfter.Round(time.Millisecond))
+	}
+	if builds := slices.Compact(slices.Sorted(maps.Values(r.Builds))); len(builds) == 1 {
+		fmt.Fprintf(w, "servers ran: %s\n", builds[0])
+	} else {
+		for _, n := range slices.Sorted(maps.Keys(r.Builds)) {
+			fmt.Fprintf(w, "%s ran: %s\n", n, r.Builds[n])
+		}
 	}
 	fmt.Fprintf(w, "report: %s\n", filepath.Join(dir, "report.html"))
 }

@@ -61,11 +61,16 @@ func TestValidateAcceptsShippedScenarios(t *testing.T) {
 	require.NoError(t, err)
 	regressions, err := filepath.Glob("../../scenarios/regressions/*.yaml")
 	require.NoError(t, err)
-	require.Len(t, regressions, 5)
-	code, out, stderr := zkchaos(t, append([]string{"validate"}, append(files, regressions...)...)...)
+	require.Len(t, regressions, 7)
+	controls, err := filepath.Glob("../../scenarios/known-invalid/*.yaml")
+	require.NoError(t, err)
+	require.Len(t, controls, 3)
+	files = append(append(files, regressions...), controls...)
+	code, out, stderr := zkchaos(t, append([]string{"validate"}, files...)...)
 	assert.Equal(t, exitValid, code, stderr)
 	assert.Contains(t, out, "register-kill.yaml: ok")
 	assert.Contains(t, out, "ZOOKEEPER-4785.yaml: ok")
+	assert.Contains(t, out, "set-wipe-corrupt-snapshot.yaml: ok")
 }
 
 func TestValidateNamesFileLineAndField(t *testing.T) {
