@@ -1,0 +1,188 @@
+package history
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// The spill encoding of a record: compact binary for the fields client
+// records carry, JSON for a record that has any other field. It is private
+// to a Split and never outlives it.
+const (
+	spillValue   = 1 << iota // Value follows
+	spillExpect              // Expect follows
+	spillVersion             // Version follows
+	spillJSON                // the whole record follows as JSON
+)
+
+// spillTypes numbers the record types; any other type spills as JSON.
+var spillTypes = []Type{Invoke, OK, Fail, Info}
+
+// spillWriter appends records to a spill file.
+type spillWriter struct {
+	w   *bufio.Writer
+	buf []byte
+}
+
+// write appends op.
+func (s *spillWriter) write(op *Op) error {
+	b := s.buf[:0]
+	typ := -1
+	for i, t := range spillTypes {
+		if op.Type == t {
+			typ = i
+		}
+	}
+	if typ < 0 || op.Path != "" || op.Values != nil || op.Zxids != nil || op.Event != "" ||
+		op.Fault != nil || op.Roles != nil || op.Snapshot != nil || op.Metrics != nil {
+		j, err := json.Marshal(op)
+		if err != nil {
+			return fmt.Errorf("encode record %d: %w", op.Index, err)
+		}
+		b = binary.AppendUvarint(b, spillJSON)
+		b = appendBytes(b, j)
+	} else {
+		var flags uint64
+		if op.Value != nil {
+			flags |= spillValue
+		}
+		if op.Expect != nil {
+			flags |= spillExpect
+		}
+		if op.Version != nil {
+			flags |= spillVersion
+		}
+		b = binary.AppendUvarint(b, flags)
+		b = binary.AppendVarint(b, op.Index)
+		b = append(b, byte(typ))
+		b = appendBytes(b, []byte(op.F))
+		b = binary.AppendVarint(b, int64(op.Process))
+		b = binary.AppendVarint(b, op.Time)
+		b = appendBytes(b, []byte(op.Key))
+		if op.Value != nil {
+			b = binary.AppendVarint(b, *op.Value)
+		}
+		if op.Expect != nil {
+			b = binary.AppendVarint(b, int64(*op.Expect))
+		}
+		if op.Version != nil {
+			b = binary.AppendVarint(b, int64(*op.Version))
+		}
+		b = binary.AppendVarint(b, op.Zxid)
+		b = appendBytes(b, []byte(op.Node))
+		b = binary.AppendVarint(b, op.Session)
+		b = appendBytes(b, []byte(op.Error))
+	}
+	s.buf = b
+	if _, err := s.w.Write(b); err != nil {
+		return fmt.Errorf("write spill: %w", err)
+	}
+	return nil
+}
+
+func appendBytes(b, s []byte) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// spillReader reads back what a spillWriter wrote. It interns the strings
+// records repeat (names, keys, nodes, errors), so a key's records share them.
+type spillReader struct {
+	r      *bufio.Reader
+	buf    []byte
+	intern map[string]string
+}
+
+// internLimit bounds the strings a spillReader shares; others are copied.
+const internLimit = 4096
+
+// read decodes the next record into op; it returns io.EOF at the end.
+func (s *spillReader) read(op *Op) error {
+	flags, err := binary.ReadUvarint(s.r)
+	if errors.Is(err, io.EOF) {
+		return io.EOF
+	}
+	if err != nil {
+		return fmt.Errorf("read spill: %w", err)
+	}
+	if flags&spillJSON != 0 {
+		b, err := s.bytes()
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(b, op); err != nil {
+			return fmt.Errorf("read spill: %w", err)
+		}
+		return nil
+	}
+	var errs []error
+	varint := func() int64 {
+		v, err := binary.ReadVarint(s.r)
+		errs = append(errs, err)
+		return v
+	}
+	str := func() string {
+		b, err := s.bytes()
+		errs = append(errs, err)
+		if len(b) == 0 {
+			return ""
+		}
+		if v, ok := s.intern[string(b)]; ok {
+			return v
+		}
+		v := string(b)
+		if len(s.intern) < internLimit {
+			s.intern[v] = v
+		}
+		return v
+	}
+	op.Index = varint()
+	typ, err := s.r.ReadByte()
+	errs = append(errs, err)
+	if int(typ) < len(spillTypes) {
+		op.Type = spillTypes[typ]
+	}
+	op.F = str()
+	op.Process = Process(varint())
+	op.Time = varint()
+	op.Key = str()
+	if flags&spillValue != 0 {
+		op.Value = Int64(varint())
+	}
+	if flags&spillExpect != 0 {
+		op.Expect = Int32(int32(varint()))
+	}
+	if flags&spillVersion != 0 {
+		op.Version = Int32(int32(varint()))
+	}
+	op.Zxid = varint()
+	op.Node = str()
+	op.Session = varint()
+	op.Error = str()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("read spill: %w", err)
+	}
+	return nil
+}
+
+// bytes reads a length-prefixed byte string, valid until the next call.
+func (s *spillReader) bytes() ([]byte, error) {
+	n, err := binary.ReadUvarint(s.r)
+	if err != nil {
+		return nil, fmt.Errorf("read spill: %w", err)
+	}
+	if n > 1<<30 {
+		return nil, fmt.Errorf("read spill: a field of %d bytes", n)
+	}
+	if uint64(cap(s.buf)) < n {
+		s.buf = make([]byte, n)
+	}
+	s.buf = s.buf[:n]
+	if _, err := io.ReadFull(s.r, s.buf); err != nil {
+		return nil, fmt.Errorf("read spill: %w", err)
+	}
+	return s.buf, nil
+}
