@@ -2,9 +2,7 @@ package history_test
 
 import (
 	"context"
-	"encoding/json"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -12,21 +10,8 @@ import (
 
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/history/gen"
+	"github.com/zkchaos/zkchaos/internal/histtest"
 )
-
-// writeHistory writes ops as a history file, records as they are.
-func writeHistory(t *testing.T, ops []history.Op) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), history.FileName)
-	f, err := os.Create(path)
-	require.NoError(t, err)
-	enc := json.NewEncoder(f)
-	for _, op := range ops {
-		require.NoError(t, enc.Encode(op))
-	}
-	require.NoError(t, f.Close())
-	return path
-}
 
 // callRecords lists the record indexes of every call, as Calls pairs them.
 func callRecords(ops []history.Op) map[int64][]int64 {
@@ -41,7 +26,7 @@ func TestSplitKeysPairTheirCallsAsTheWholeHistoryDoes(t *testing.T) {
 	for _, keys := range []int{5, 300} { // 300 keys share spill files
 		ops := gen.Register(gen.Config{Seed: 3, Calls: 3000, Keys: keys, Processes: 20})
 		ops = append(ops, history.Op{Index: int64(len(ops)), Type: history.OK, F: history.Read, Process: 999, Time: ops[len(ops)-1].Time})
-		path := writeHistory(t, ops)
+		path := histtest.WriteFile(t, ops)
 		var seen int64
 		s, err := history.SplitFile(context.Background(), path, t.TempDir(), func(*history.Op) { seen++ })
 		require.NoError(t, err)
@@ -86,7 +71,7 @@ func TestSplitKeepsEveryFieldOfARecord(t *testing.T) {
 		{Index: 2, Type: history.Invoke, F: "create", Process: 2, Time: 10, Key: "k", Path: "/a/b", Values: []int64{1, 2}},
 		{Index: 3, Type: "odd", F: "create", Process: 2, Time: 11, Key: "k", Zxids: []int64{4}, Event: "NodeCreated"},
 	}
-	path := writeHistory(t, ops)
+	path := histtest.WriteFile(t, ops)
 	s, err := history.SplitFile(context.Background(), path, t.TempDir(), nil)
 	require.NoError(t, err)
 	defer s.Close()
@@ -97,7 +82,7 @@ func TestSplitKeepsEveryFieldOfARecord(t *testing.T) {
 
 func TestSplitReportsATornTailAndStopsWithItsContext(t *testing.T) {
 	ops := gen.Register(gen.Config{Seed: 1, Calls: 5000, Keys: 3})
-	path := writeHistory(t, ops)
+	path := histtest.WriteFile(t, ops)
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	require.NoError(t, err)
 	_, err = f.WriteString(`{"index":`)

@@ -1,0 +1,214 @@
+package checker
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/internal/guard"
+)
+
+// ByKey is a Checker that can also judge a history one key at a time, in
+// memory bounded by the largest key's share of the history rather than by
+// its length, with the verdict Check would give.
+type ByKey interface {
+	Checker
+	// StartByKey begins such a judgement.
+	StartByKey(ctx context.Context) KeyJudgement
+}
+
+// KeyJudgement is a judgement of a history split by key. It sees every
+// record of the history once, in order (Record); then the records of each
+// key's calls (Key, called concurrently for different keys, once per key);
+// then it gives its Result.
+type KeyJudgement interface {
+	// Record sees one record of the history. It may keep op.
+	Record(op *history.Op)
+	// Key judges the records of one key's calls, in history order.
+	Key(ctx context.Context, h *Keys, key string, ops []history.Op)
+	// Result ends the judgement.
+	Result(ctx context.Context, h *Keys) Result
+}
+
+// Keys is what a KeyJudgement knows of the whole history besides its keys.
+type Keys struct {
+	// Others are the records of no call: the nemesis's, in order,
+	// followed by the history's last record, whose time ends the fault
+	// windows still open.
+	Others []history.Op
+	// Records is how many records the history holds.
+	Records int64
+	// Last is the time of the history's last record.
+	Last int64
+}
+
+// StartByKey begins a judgement of c one key at a time, when c and every
+// checker it composes can judge that way.
+func StartByKey(ctx context.Context, c Checker) (KeyJudgement, bool) {
+	switch c := c.(type) {
+	case composed:
+		js := make([]KeyJudgement, len(c.cs))
+		for i, ch := range c.cs {
+			j, ok := StartByKey(ctx, ch)
+			if !ok {
+				return nil, false
+			}
+			js[i] = guarded{c: ch, j: j, start: time.Now(), panicked: new(atomic.Pointer[string])}
+		}
+		return composedJudgement{name: c.name, js: js, start: time.Now()}, true
+	case ByKey:
+		return c.StartByKey(ctx), true
+	}
+	return nil, false
+}
+
+// composedJudgement is the judgement of a composed checker.
+type composedJudgement struct {
+	name  string
+	js    []KeyJudgement
+	start time.Time
+}
+
+func (c composedJudgement) Record(op *history.Op) {
+	for _, j := range c.js {
+		j.Record(op)
+	}
+}
+
+func (c composedJudgement) Key(ctx context.Context, h *Keys, key string, ops []history.Op) {
+	for _, j := range c.js {
+		j.Key(ctx, h, key, ops)
+	}
+}
+
+func (c composedJudgement) Result(ctx context.Context, h *Keys) Result {
+	children := make([]Result, len(c.js))
+	var wg sync.WaitGroup
+	for i, j := range c.js {
+		wg.Go(func() { children[i] = j.Result(ctx, h) })
+	}
+	wg.Wait()
+	return composeResults(c.name, children, c.start)
+}
+
+// guarded is one composed checker's judgement: a panic in it makes its
+// result unknown, as run does for Check, and leaves the others alone.
+type guarded struct {
+	c        Checker
+	j        KeyJudgement
+	start    time.Time
+	panicked *atomic.Pointer[string]
+}
+
+func (g guarded) Record(op *history.Op) {
+	defer g.recover()
+	g.j.Record(op)
+}
+
+func (g guarded) Key(ctx context.Context, h *Keys, key string, ops []history.Op) {
+	defer g.recover()
+	g.j.Key(ctx, h, key, ops)
+}
+
+func (g guarded) recover() {
+	if p := recover(); p != nil {
+		msg := fmt.Sprint(p)
+		g.panicked.CompareAndSwap(nil, &msg)
+	}
+}
+
+func (g guarded) Result(ctx context.Context, h *Keys) (r Result) {
+	defer recoverResult(g.c, g.start, &r)
+	if p := g.panicked.Load(); p != nil {
+		panic(*p)
+	}
+	return finish(g.c, g.j.Result(ctx, h))
+}
+
+// Whole is the judgement of a checker that reads only the records of no
+// call (the nemesis's): it checks them alone at the end.
+func Whole(c Checker) KeyJudgement { return whole{c} }
+
+type whole struct{ c Checker }
+
+func (whole) Record(*history.Op)                               {}
+func (whole) Key(context.Context, *Keys, string, []history.Op) {}
+func (w whole) Result(ctx context.Context, h *Keys) Result     { return w.c.Check(ctx, h.Others) }
+
+// Progress is how far JudgeFile has come.
+type Progress struct {
+	// Records is how many records were read.
+	Records int64
+	// Keys is how many keys there are, once the history is read.
+	Keys int
+	// KeysDone is how many keys were judged.
+	KeysDone int
+}
+
+// JudgeFile judges the history file at path with j one key at a time: it
+// splits the history by key into spill files under tmp (os.TempDir when
+// empty), removed before it returns, then loads and judges the keys, as
+// many at once as there are cores. fold, when not nil, also sees every
+// record in order; progress, when not nil, is told how far the judgement
+// has come every few hundred thousand records and after every key. The
+// bool is true when the history's last line was torn by a crash and left
+// out.
+func JudgeFile(ctx context.Context, j KeyJudgement, path, tmp string, fold func(*history.Op), progress func(Progress)) (r Result, torn bool, err error) {
+	var p Progress
+	s, err := history.SplitFile(ctx, path, tmp, func(op *history.Op) {
+		j.Record(op)
+		if fold != nil {
+			fold(op)
+		}
+		if p.Records++; progress != nil && p.Records%(1<<18) == 0 {
+			progress(p)
+		}
+	})
+	if err != nil {
+		return Result{}, false, err
+	}
+	defer func() { err = errors.Join(err, s.Close()) }()
+	h := &Keys{Others: s.Others, Records: s.Records, Last: s.Last}
+	keys := s.Keys()
+	p.Keys = len(keys)
+	if progress != nil {
+		progress(p)
+	}
+	work := make(chan string)
+	var (
+		mu      sync.Mutex
+		loadErr error
+		g       guard.Group
+	)
+	for range min(runtime.GOMAXPROCS(0), len(keys)) {
+		g.Go("judging keys", func() {
+			for key := range work {
+				ops, err := s.Load(key)
+				if err == nil {
+					j.Key(ctx, h, key, ops)
+				}
+				mu.Lock()
+				loadErr = cmp.Or(loadErr, err)
+				if p.KeysDone++; progress != nil {
+					progress(p)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, key := range keys {
+		work <- key
+	}
+	close(work)
+	g.Wait()
+	if loadErr != nil {
+		return Result{}, s.TornTail, loadErr
+	}
+	return j.Result(ctx, h), s.TornTail, nil
+}
