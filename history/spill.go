@@ -28,9 +28,9 @@ type spillWriter struct {
 	buf []byte
 }
 
-// write appends op.
-func (s *spillWriter) write(op *Op) error {
-	b := s.buf[:0]
+// write appends op, filed under key.
+func (s *spillWriter) write(key string, op *Op) error {
+	b := appendBytes(s.buf[:0], []byte(key))
 	typ := -1
 	for i, t := range spillTypes {
 		if op.Type == t {
@@ -99,24 +99,11 @@ type spillReader struct {
 // internLimit bounds the strings a spillReader shares; others are copied.
 const internLimit = 4096
 
-// read decodes the next record into op; it returns io.EOF at the end.
-func (s *spillReader) read(op *Op) error {
-	flags, err := binary.ReadUvarint(s.r)
-	if errors.Is(err, io.EOF) {
-		return io.EOF
-	}
-	if err != nil {
-		return fmt.Errorf("read spill: %w", err)
-	}
-	if flags&spillJSON != 0 {
-		b, err := s.bytes()
-		if err != nil {
-			return err
-		}
-		if err := json.Unmarshal(b, op); err != nil {
-			return fmt.Errorf("read spill: %w", err)
-		}
-		return nil
+// read decodes the next record into op and returns the key it was filed
+// under; it returns io.EOF at the end.
+func (s *spillReader) read(op *Op) (string, error) {
+	if _, err := s.r.Peek(1); errors.Is(err, io.EOF) {
+		return "", io.EOF
 	}
 	var errs []error
 	varint := func() int64 {
@@ -138,6 +125,21 @@ func (s *spillReader) read(op *Op) error {
 			s.intern[v] = v
 		}
 		return v
+	}
+	key := str()
+	flags, err := binary.ReadUvarint(s.r)
+	if err != nil {
+		return "", fmt.Errorf("read spill: %w", errors.Join(append(errs, err)...))
+	}
+	if flags&spillJSON != 0 {
+		b, err := s.bytes()
+		if err != nil {
+			return "", err
+		}
+		if err := json.Unmarshal(b, op); err != nil {
+			return "", fmt.Errorf("read spill: %w", err)
+		}
+		return key, errors.Join(errs...)
 	}
 	op.Index = varint()
 	typ, err := s.r.ReadByte()
@@ -163,9 +165,9 @@ func (s *spillReader) read(op *Op) error {
 	op.Session = varint()
 	op.Error = str()
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("read spill: %w", err)
+		return "", fmt.Errorf("read spill: %w", err)
 	}
-	return nil
+	return key, nil
 }
 
 // bytes reads a length-prefixed byte string, valid until the next call.

@@ -2,6 +2,7 @@ package history
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,20 +12,144 @@ import (
 	"slices"
 )
 
-// maxSpillFiles bounds the files a Split keeps open: beyond it keys share
+// maxSpillFiles bounds the files a Spill keeps open: beyond it keys share
 // files, and loading a key reads the records of the keys it shares with.
 const maxSpillFiles = 256
 
-// Split is a history split by key on disk, for judging a history of any
-// length in memory bounded by its largest key: each call's records go to a
-// spill file of the key its invocation addresses, and the records that
-// belong to no call (the nemesis's) stay in memory. A key's records, loaded
-// with Load, are a history of their own in which the calls pair as they do
-// in the whole history.
-type Split struct {
+// Spill keeps records by key in files, to be read back one key at a time.
+type Spill struct {
 	dir   string
 	keys  map[string]*spillFile
 	files []*spillFile
+}
+
+// spillFile holds the records of one or more keys.
+type spillFile struct {
+	path    string
+	f       *os.File
+	w       spillWriter
+	records map[string]int // per key
+}
+
+// NewSpill makes an empty Spill in a new directory under tmp (os.TempDir
+// when empty). Close removes it.
+func NewSpill(tmp string) (*Spill, error) {
+	dir, err := os.MkdirTemp(tmp, "spill-")
+	if err != nil {
+		return nil, fmt.Errorf("spill: %w", err)
+	}
+	return &Spill{dir: dir, keys: map[string]*spillFile{}}, nil
+}
+
+// Append files op under key.
+func (s *Spill) Append(key string, op *Op) error {
+	f, ok := s.keys[key]
+	if !ok {
+		var err error
+		if f, err = s.newFile(key); err != nil {
+			return err
+		}
+	}
+	f.records[key]++
+	return f.w.write(key, op)
+}
+
+// newFile returns the file for a new key.
+func (s *Spill) newFile(key string) (*spillFile, error) {
+	if len(s.files) == maxSpillFiles {
+		f := s.files[len(s.keys)%maxSpillFiles]
+		s.keys[key] = f
+		return f, nil
+	}
+	path := filepath.Join(s.dir, fmt.Sprintf("%d.spill", len(s.files)))
+	fh, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("spill: %w", err)
+	}
+	f := &spillFile{path: path, f: fh, w: spillWriter{w: bufio.NewWriterSize(fh, 64<<10)}, records: map[string]int{}}
+	s.files = append(s.files, f)
+	s.keys[key] = f
+	return f, nil
+}
+
+// Flush writes what is buffered, for Load to see.
+func (s *Spill) Flush() error {
+	for _, f := range s.files {
+		if err := f.w.w.Flush(); err != nil {
+			return fmt.Errorf("spill: %w", err)
+		}
+	}
+	return nil
+}
+
+// Keys returns the keys that have records, sorted.
+func (s *Spill) Keys() []string {
+	keys := make([]string, 0, len(s.keys))
+	for k := range s.keys {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Len returns how many records key has.
+func (s *Spill) Len(key string) int {
+	if f, ok := s.keys[key]; ok {
+		return f.records[key]
+	}
+	return 0
+}
+
+// Load reads the records filed under key, in the order they were appended
+// (and flushed).
+func (s *Spill) Load(key string) ([]Op, error) {
+	f, ok := s.keys[key]
+	if !ok {
+		return nil, nil
+	}
+	r, err := os.Open(f.path)
+	if err != nil {
+		return nil, fmt.Errorf("load key %s: %w", key, err)
+	}
+	defer r.Close()
+	sr := spillReader{r: bufio.NewReaderSize(r, 64<<10), intern: map[string]string{}}
+	ops := make([]Op, 0, f.records[key])
+	for {
+		var op Op
+		filed, err := sr.read(&op)
+		if errors.Is(err, io.EOF) {
+			return ops, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load key %s: %w", key, err)
+		}
+		if filed == key {
+			ops = append(ops, op)
+		}
+	}
+}
+
+// Close removes the spill files.
+func (s *Spill) Close() error {
+	var errs []error
+	for _, f := range s.files {
+		errs = append(errs, f.f.Close())
+	}
+	errs = append(errs, os.RemoveAll(s.dir))
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("remove spill: %w", err)
+	}
+	return nil
+}
+
+// Split is a history split by key on disk, for judging a history of any
+// length in memory bounded by its largest key: each call's records are
+// filed under the key its invocation addresses, and the records that belong
+// to no call (the nemesis's) stay in memory. A key's records, loaded with
+// Load, are a history of their own in which the calls pair as they do in
+// the whole history.
+type Split struct {
+	*Spill
 	// Others are the nemesis's records in order, followed by the history's
 	// last record when that is a client's: its time ends the fault windows
 	// still open.
@@ -38,23 +163,15 @@ type Split struct {
 	TornTail bool
 }
 
-// spillFile holds the records of one or more keys.
-type spillFile struct {
-	path    string
-	f       *os.File
-	w       spillWriter
-	records map[string]int // per key
-}
-
 // SplitFile splits the history file at path into spill files in a new
 // directory under tmp (os.TempDir when empty), calling fold, when not nil,
 // with every record in order as it goes. Close removes the spill files.
 func SplitFile(ctx context.Context, path, tmp string, fold func(op *Op)) (*Split, error) {
-	dir, err := os.MkdirTemp(tmp, "split-")
+	spill, err := NewSpill(tmp)
 	if err != nil {
 		return nil, fmt.Errorf("split history: %w", err)
 	}
-	s := &Split{dir: dir, keys: map[string]*spillFile{}}
+	s := &Split{Spill: spill}
 	open := map[Process]string{} // the key of each process's open call
 	var last *Op
 	torn, err := Scan(ctx, path, func(op *Op) error {
@@ -69,14 +186,14 @@ func SplitFile(ctx context.Context, path, tmp string, fold func(op *Op)) (*Split
 		}
 		if op.Type == Invoke {
 			open[op.Process] = op.Key
-			return s.add(op.Key, op)
+			return s.Append(op.Key, op)
 		}
 		key, ok := open[op.Process]
 		if !ok {
 			return nil // a completion without invocation pairs with nothing
 		}
 		delete(open, op.Process)
-		return s.add(key, op)
+		return s.Append(key, op)
 	})
 	s.TornTail = torn
 	if last != nil {
@@ -85,110 +202,9 @@ func SplitFile(ctx context.Context, path, tmp string, fold func(op *Op)) (*Split
 			s.Others = append(s.Others, *last)
 		}
 	}
-	for _, f := range s.files {
-		if ferr := f.w.w.Flush(); ferr != nil && err == nil {
-			err = fmt.Errorf("split history: %w", ferr)
-		}
-	}
+	err = cmp.Or(err, s.Flush())
 	if err != nil {
-		return nil, errors.Join(err, s.Close())
+		return nil, errors.Join(fmt.Errorf("split history: %w", err), s.Close())
 	}
 	return s, nil
-}
-
-// file returns the spill file of key, creating it.
-func (s *Split) file(key string) (*spillFile, error) {
-	if f, ok := s.keys[key]; ok {
-		return f, nil
-	}
-	if len(s.files) == maxSpillFiles {
-		f := s.files[len(s.keys)%maxSpillFiles]
-		s.keys[key] = f
-		return f, nil
-	}
-	path := filepath.Join(s.dir, fmt.Sprintf("%d.spill", len(s.files)))
-	fh, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("split history: %w", err)
-	}
-	f := &spillFile{path: path, f: fh, w: spillWriter{w: bufio.NewWriterSize(fh, 64<<10)}, records: map[string]int{}}
-	s.files = append(s.files, f)
-	s.keys[key] = f
-	return f, nil
-}
-
-// add appends op, a record of a call on key, to key's spill file.
-func (s *Split) add(key string, op *Op) error {
-	f, err := s.file(key)
-	if err != nil {
-		return err
-	}
-	f.records[key]++
-	return f.w.write(op)
-}
-
-// Keys returns the keys the history's calls address, sorted.
-func (s *Split) Keys() []string {
-	keys := make([]string, 0, len(s.keys))
-	for k := range s.keys {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
-// Len returns how many records key has.
-func (s *Split) Len(key string) int {
-	if f, ok := s.keys[key]; ok {
-		return f.records[key]
-	}
-	return 0
-}
-
-// Load reads the records of key's calls, in history order. A completion
-// keeps the key of its record, which may differ from its invocation's
-// (or be empty): it is the invocation's key that files a call.
-func (s *Split) Load(key string) ([]Op, error) {
-	f, ok := s.keys[key]
-	if !ok {
-		return nil, nil
-	}
-	r, err := os.Open(f.path)
-	if err != nil {
-		return nil, fmt.Errorf("load key %s: %w", key, err)
-	}
-	defer r.Close()
-	sr := spillReader{r: bufio.NewReaderSize(r, 64<<10), intern: map[string]string{}}
-	ops := make([]Op, 0, f.records[key])
-	open := map[Process]bool{} // processes whose open call is key's
-	for {
-		var op Op
-		if err := sr.read(&op); errors.Is(err, io.EOF) {
-			return ops, nil
-		} else if err != nil {
-			return nil, fmt.Errorf("load key %s: %w", key, err)
-		}
-		if op.Type == Invoke {
-			open[op.Process] = op.Key == key
-		}
-		if op.Key == key || (op.Type != Invoke && open[op.Process]) {
-			ops = append(ops, op)
-		}
-		if op.Type != Invoke {
-			delete(open, op.Process)
-		}
-	}
-}
-
-// Close removes the spill files.
-func (s *Split) Close() error {
-	var errs []error
-	for _, f := range s.files {
-		errs = append(errs, f.f.Close())
-	}
-	errs = append(errs, os.RemoveAll(s.dir))
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("remove split history: %w", err)
-	}
-	return nil
 }
