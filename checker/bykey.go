@@ -28,15 +28,16 @@ type ByKey interface {
 // key's calls (Key, called concurrently for different keys, once per key);
 // then it gives its Result.
 type KeyJudgement interface {
-	// Record sees one record of the history. It may keep op.
-	Record(op *history.Op)
+	// Record sees one record of the history. It may keep op, and leave
+	// notes for a key's judgement (h.Note); h knows nothing else yet.
+	Record(h *Keys, op *history.Op)
 	// Key judges the records of one key's calls, in history order.
 	Key(ctx context.Context, h *Keys, key string, ops []history.Op)
 	// Result ends the judgement.
 	Result(ctx context.Context, h *Keys) Result
 }
 
-// Keys is what a KeyJudgement knows of the whole history besides its keys.
+// Keys is what a KeyJudgement knows of the whole history besides one key.
 type Keys struct {
 	// Others are the records of no call: the nemesis's, in order,
 	// followed by the history's last record, whose time ends the fault
@@ -46,7 +47,23 @@ type Keys struct {
 	Records int64
 	// Last is the time of the history's last record.
 	Last int64
+
+	split *history.Split
+	notes *history.Spill
 }
+
+// Load reads the records of one key's calls again, for evidence that
+// another key's judgement names.
+func (h *Keys) Load(key string) ([]history.Op, error) { return h.split.Load(key) }
+
+// Note files a note for key's judgement, read back with Notes: something
+// only the whole history in order could tell, such as the state of a
+// session when one of key's calls began. Notes of all judgements share one
+// file per key: a judgement tells its own by their F.
+func (h *Keys) Note(key string, note *history.Op) error { return h.notes.Append(key, note) }
+
+// Notes reads the notes filed for key, in the order they were filed.
+func (h *Keys) Notes(key string) ([]history.Op, error) { return h.notes.Load(key) }
 
 // StartByKey begins a judgement of c one key at a time, when c and every
 // checker it composes can judge that way.
@@ -75,9 +92,9 @@ type composedJudgement struct {
 	start time.Time
 }
 
-func (c composedJudgement) Record(op *history.Op) {
+func (c composedJudgement) Record(h *Keys, op *history.Op) {
 	for _, j := range c.js {
-		j.Record(op)
+		j.Record(h, op)
 	}
 }
 
@@ -106,9 +123,9 @@ type guarded struct {
 	panicked *atomic.Pointer[string]
 }
 
-func (g guarded) Record(op *history.Op) {
+func (g guarded) Record(h *Keys, op *history.Op) {
 	defer g.recover()
-	g.j.Record(op)
+	g.j.Record(h, op)
 }
 
 func (g guarded) Key(ctx context.Context, h *Keys, key string, ops []history.Op) {
@@ -137,7 +154,7 @@ func Whole(c Checker) KeyJudgement { return whole{c} }
 
 type whole struct{ c Checker }
 
-func (whole) Record(*history.Op)                               {}
+func (whole) Record(*Keys, *history.Op)                        {}
 func (whole) Key(context.Context, *Keys, string, []history.Op) {}
 func (w whole) Result(ctx context.Context, h *Keys) Result     { return w.c.Check(ctx, h.Others) }
 
@@ -160,9 +177,15 @@ type Progress struct {
 // bool is true when the history's last line was torn by a crash and left
 // out.
 func JudgeFile(ctx context.Context, j KeyJudgement, path, tmp string, fold func(*history.Op), progress func(Progress)) (r Result, torn bool, err error) {
+	notes, err := history.NewSpill(tmp)
+	if err != nil {
+		return Result{}, false, err
+	}
+	defer func() { err = errors.Join(err, notes.Close()) }()
+	h := &Keys{notes: notes}
 	var p Progress
 	s, err := history.SplitFile(ctx, path, tmp, func(op *history.Op) {
-		j.Record(op)
+		j.Record(h, op)
 		if fold != nil {
 			fold(op)
 		}
@@ -174,7 +197,10 @@ func JudgeFile(ctx context.Context, j KeyJudgement, path, tmp string, fold func(
 		return Result{}, false, err
 	}
 	defer func() { err = errors.Join(err, s.Close()) }()
-	h := &Keys{Others: s.Others, Records: s.Records, Last: s.Last}
+	if err := notes.Flush(); err != nil {
+		return Result{}, s.TornTail, err
+	}
+	h.Others, h.Records, h.Last, h.split = s.Others, s.Records, s.Last, s
 	keys := s.Keys()
 	p.Keys = len(keys)
 	if progress != nil {

@@ -40,7 +40,7 @@ type keysJudgement struct {
 	records int
 }
 
-func (*keysJudgement) Record(*history.Op) {}
+func (*keysJudgement) Record(*checker.Keys, *history.Op) {}
 
 func (j *keysJudgement) Key(ctx context.Context, _ *checker.Keys, _ string, ops []history.Op) {
 	n := j.c.Check(ctx, ops).Details.(int)

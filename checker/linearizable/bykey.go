@@ -29,7 +29,7 @@ type judgement struct {
 	outcomes []keyOutcome
 }
 
-func (*judgement) Record(*history.Op) {}
+func (*judgement) Record(*checker.Keys, *history.Op) {}
 
 func (j *judgement) Key(_ context.Context, h *checker.Keys, _ string, ops []history.Op) {
 	mode, refused := j.l.mode()

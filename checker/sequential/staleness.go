@@ -97,7 +97,7 @@ type staleJudgement struct {
 	cancelled bool
 }
 
-func (*staleJudgement) Record(*history.Op) {}
+func (*staleJudgement) Record(*checker.Keys, *history.Op) {}
 
 func (j *staleJudgement) Key(ctx context.Context, _ *checker.Keys, _ string, ops []history.Op) {
 	d, cancelled := staleReads(ctx, ops)

@@ -57,7 +57,7 @@ type judgement struct {
 	start  time.Time
 }
 
-func (*judgement) Record(*history.Op) {}
+func (*judgement) Record(*checker.Keys, *history.Op) {}
 
 func (j *judgement) Key(_ context.Context, _ *checker.Keys, _ string, ops []history.Op) {
 	counts := map[string]Counts{}
