@@ -111,8 +111,17 @@ type ReadResult struct {
 	TornTail bool
 }
 
-// ReadFile reads a history file; see Decode.
+// ReadFile reads a history file; see Decode. Its errors match
+// ErrUnreadable.
 func ReadFile(path string) (ReadResult, error) {
+	res, err := readFile(path)
+	if err != nil {
+		return res, unreadableError{err}
+	}
+	return res, nil
+}
+
+func readFile(path string) (ReadResult, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return ReadResult{}, fmt.Errorf("open history: %w", err)

@@ -91,29 +91,53 @@ func appendBytes(b, s []byte) []byte {
 // spillReader reads back what a spillWriter wrote. It interns the strings
 // records repeat (names, keys, nodes, errors), so a key's records share them.
 type spillReader struct {
-	r      *bufio.Reader
-	buf    []byte
+	data   []byte
 	intern map[string]string
 }
 
 // internLimit bounds the strings a spillReader shares; others are copied.
 const internLimit = 4096
 
+// errSpillShort is a spill file cut short.
+var errSpillShort = errors.New("read spill: a record is cut short")
+
 // read decodes the next record into op and returns the key it was filed
 // under; it returns io.EOF at the end.
 func (s *spillReader) read(op *Op) (string, error) {
-	if _, err := s.r.Peek(1); errors.Is(err, io.EOF) {
+	if len(s.data) == 0 {
 		return "", io.EOF
 	}
-	var errs []error
-	varint := func() int64 {
-		v, err := binary.ReadVarint(s.r)
-		errs = append(errs, err)
+	short := false
+	uvarint := func() uint64 {
+		v, n := binary.Uvarint(s.data)
+		if n <= 0 {
+			short = true
+			return 0
+		}
+		s.data = s.data[n:]
 		return v
 	}
+	varint := func() int64 {
+		v, n := binary.Varint(s.data)
+		if n <= 0 {
+			short = true
+			return 0
+		}
+		s.data = s.data[n:]
+		return v
+	}
+	raw := func() []byte {
+		n := uvarint()
+		if short || n > uint64(len(s.data)) {
+			short = true
+			return nil
+		}
+		b := s.data[:n]
+		s.data = s.data[n:]
+		return b
+	}
 	str := func() string {
-		b, err := s.bytes()
-		errs = append(errs, err)
+		b := raw()
 		if len(b) == 0 {
 			return ""
 		}
@@ -127,26 +151,25 @@ func (s *spillReader) read(op *Op) (string, error) {
 		return v
 	}
 	key := str()
-	flags, err := binary.ReadUvarint(s.r)
-	if err != nil {
-		return "", fmt.Errorf("read spill: %w", errors.Join(append(errs, err)...))
-	}
+	flags := uvarint()
 	if flags&spillJSON != 0 {
-		b, err := s.bytes()
-		if err != nil {
-			return "", err
+		b := raw()
+		if short {
+			return "", errSpillShort
 		}
 		if err := json.Unmarshal(b, op); err != nil {
 			return "", fmt.Errorf("read spill: %w", err)
 		}
-		return key, errors.Join(errs...)
+		return key, nil
 	}
 	op.Index = varint()
-	typ, err := s.r.ReadByte()
-	errs = append(errs, err)
-	if int(typ) < len(spillTypes) {
+	if len(s.data) == 0 {
+		return "", errSpillShort
+	}
+	if typ := s.data[0]; int(typ) < len(spillTypes) {
 		op.Type = spillTypes[typ]
 	}
+	s.data = s.data[1:]
 	op.F = str()
 	op.Process = Process(varint())
 	op.Time = varint()
@@ -164,27 +187,8 @@ func (s *spillReader) read(op *Op) (string, error) {
 	op.Node = str()
 	op.Session = varint()
 	op.Error = str()
-	if err := errors.Join(errs...); err != nil {
-		return "", fmt.Errorf("read spill: %w", err)
+	if short {
+		return "", errSpillShort
 	}
 	return key, nil
-}
-
-// bytes reads a length-prefixed byte string, valid until the next call.
-func (s *spillReader) bytes() ([]byte, error) {
-	n, err := binary.ReadUvarint(s.r)
-	if err != nil {
-		return nil, fmt.Errorf("read spill: %w", err)
-	}
-	if n > 1<<30 {
-		return nil, fmt.Errorf("read spill: a field of %d bytes", n)
-	}
-	if uint64(cap(s.buf)) < n {
-		s.buf = make([]byte, n)
-	}
-	s.buf = s.buf[:n]
-	if _, err := io.ReadFull(s.r, s.buf); err != nil {
-		return nil, fmt.Errorf("read spill: %w", err)
-	}
-	return s.buf, nil
 }

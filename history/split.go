@@ -107,12 +107,11 @@ func (s *Spill) Load(key string) ([]Op, error) {
 	if !ok {
 		return nil, nil
 	}
-	r, err := os.Open(f.path)
+	data, err := os.ReadFile(f.path)
 	if err != nil {
 		return nil, fmt.Errorf("load key %s: %w", key, err)
 	}
-	defer r.Close()
-	sr := spillReader{r: bufio.NewReaderSize(r, 64<<10), intern: map[string]string{}}
+	sr := spillReader{data: data, intern: map[string]string{}}
 	ops := make([]Op, 0, f.records[key])
 	for {
 		var op Op
