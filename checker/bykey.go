@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -168,37 +170,60 @@ type Progress struct {
 	KeysDone int
 }
 
+// Judged is what JudgeFile found.
+type Judged struct {
+	// Result is the judgement's result.
+	Result Result
+	// TornTail is true when the history's last line was torn by a crash
+	// and was left out.
+	TornTail bool
+	// Ordered is true when the records' times never go back: judgements
+	// that follow the history in order need it.
+	Ordered bool
+	// Evidence are the nemesis's records, the history's last record and
+	// the records of the calls that the result's anomalies name on their
+	// keys (the first citedAnomalies of each result), in history order:
+	// what a report shows of the history.
+	Evidence []history.Op
+}
+
+// citedAnomalies is how many anomalies of each result Evidence covers, as
+// many as a report lists.
+const citedAnomalies = 20
+
 // JudgeFile judges the history file at path with j one key at a time: it
 // splits the history by key into spill files under tmp (os.TempDir when
 // empty), removed before it returns, then loads and judges the keys, as
 // many at once as there are cores. fold, when not nil, also sees every
 // record in order; progress, when not nil, is told how far the judgement
-// has come every few hundred thousand records and after every key. The
-// bool is true when the history's last line was torn by a crash and left
-// out.
-func JudgeFile(ctx context.Context, j KeyJudgement, path, tmp string, fold func(*history.Op), progress func(Progress)) (r Result, torn bool, err error) {
+// has come every few hundred thousand records and after every key.
+func JudgeFile(ctx context.Context, j KeyJudgement, path, tmp string, fold func(*history.Op), progress func(Progress)) (judged Judged, err error) {
 	notes, err := history.NewSpill(tmp)
 	if err != nil {
-		return Result{}, false, err
+		return Judged{}, err
 	}
 	defer func() { err = errors.Join(err, notes.Close()) }()
 	h := &Keys{notes: notes}
 	var p Progress
+	ordered, last := true, int64(math.MinInt64)
 	s, err := history.SplitFile(ctx, path, tmp, func(op *history.Op) {
 		j.Record(h, op)
 		if fold != nil {
 			fold(op)
 		}
+		ordered = ordered && op.Time >= last
+		last = max(last, op.Time)
 		if p.Records++; progress != nil && p.Records%(1<<18) == 0 {
 			progress(p)
 		}
 	})
 	if err != nil {
-		return Result{}, false, err
+		return Judged{}, err
 	}
 	defer func() { err = errors.Join(err, s.Close()) }()
+	judged.TornTail, judged.Ordered = s.TornTail, ordered
 	if err := notes.Flush(); err != nil {
-		return Result{}, s.TornTail, err
+		return judged, err
 	}
 	h.Others, h.Records, h.Last, h.split = s.Others, s.Records, s.Last, s
 	keys := s.Keys()
@@ -234,7 +259,51 @@ func JudgeFile(ctx context.Context, j KeyJudgement, path, tmp string, fold func(
 	close(work)
 	g.Wait()
 	if loadErr != nil {
-		return Result{}, s.TornTail, loadErr
+		return judged, loadErr
 	}
-	return j.Result(ctx, h), s.TornTail, nil
+	judged.Result = j.Result(ctx, h)
+	judged.Evidence, err = h.evidence(judged.Result)
+	return judged, err
+}
+
+// evidence returns the records of no call and those of the calls r's
+// anomalies name, in history order.
+func (h *Keys) evidence(r Result) ([]history.Op, error) {
+	want := map[string]map[int64]bool{} // key -> record indexes
+	var cite func(r Result)
+	cite = func(r Result) {
+		for _, a := range r.Anomalies[:min(len(r.Anomalies), citedAnomalies)] {
+			for _, ref := range a.Ops {
+				if a.Key == "" || ref.Index == NoIndex {
+					continue
+				}
+				if want[a.Key] == nil {
+					want[a.Key] = map[int64]bool{}
+				}
+				want[a.Key][ref.Index] = true
+			}
+		}
+		for _, c := range r.Children {
+			cite(c)
+		}
+	}
+	cite(r)
+	out := slices.Clone(h.Others)
+	for key, indexes := range want {
+		ops, err := h.Load(key)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range history.Calls(ops) {
+			if !slices.ContainsFunc(c.Records(), func(i int64) bool { return indexes[i] }) {
+				continue
+			}
+			out = append(out, *c.Invoke)
+			if c.Complete.Index >= 0 {
+				out = append(out, *c.Complete)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b history.Op) int { return cmp.Compare(a.Index, b.Index) })
+	return slices.CompactFunc(out, func(a, b history.Op) bool { return a.Index == b.Index }), nil
 }

@@ -20,10 +20,10 @@ func JudgeByKey(t testing.TB, c checker.Checker, ops []history.Op) checker.Resul
 	path := histtest.WriteFile(t, ops)
 	j, ok := checker.StartByKey(context.Background(), c)
 	require.True(t, ok, "%s judges by key", c.Name())
-	r, torn, err := checker.JudgeFile(context.Background(), j, path, filepath.Dir(path), nil, nil)
+	judged, err := checker.JudgeFile(context.Background(), j, path, filepath.Dir(path), nil, nil)
 	require.NoError(t, err)
-	require.False(t, torn)
-	return r
+	require.False(t, judged.TornTail)
+	return judged.Result
 }
 
 // RequireSameByKey fails unless c judges ops one key at a time as Check does:
