@@ -164,9 +164,10 @@ func (d *Digest) ok(t int64) {
 	}
 }
 
-// others are the nemesis's records and the latest record, whose time ends
-// the fault windows still open.
-func (d *Digest) others() []history.Op {
+// Others returns the nemesis's records and the latest record, whose time
+// ends the fault windows still open: what a page needs of the history
+// besides the digest and the evidence.
+func (d *Digest) Others() []history.Op {
 	if d.records == 0 || d.latest.IsNemesis() {
 		return d.nemesis
 	}
@@ -174,7 +175,7 @@ func (d *Digest) others() []history.Op {
 }
 
 // Windows returns the history's fault windows.
-func (d *Digest) Windows() []fault.Window { return fault.Windows(d.others()) }
+func (d *Digest) Windows() []fault.Window { return fault.Windows(d.Others()) }
 
 // Summary computes the history's Summary.
 func (d *Digest) Summary() Summary {
@@ -209,7 +210,7 @@ func (d *Digest) Summary() Summary {
 	for _, w := range d.Windows() {
 		s.Recoveries = append(s.Recoveries, recovery(w, d.firstOKAfter, s.Outages))
 	}
-	s.Leaders, s.LeaderChanges = leadership(d.others())
+	s.Leaders, s.LeaderChanges = leadership(d.Others())
 	return s
 }
 
