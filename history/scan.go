@@ -146,6 +146,7 @@ func readChunks(r io.Reader, emit func(chunk) bool) error {
 // decodeChunk decodes the lines of c, up to the first that does not decode.
 func decodeChunk(c chunk) decoded {
 	var d decoded
+	dec := decoder{intern: interner{}}
 	data := c.data
 	for line := c.first; len(data) > 0; line++ {
 		b := data
@@ -159,6 +160,11 @@ func decodeChunk(c chunk) decoded {
 			continue
 		}
 		op := new(Op)
+		if dec.decode(trimmed, op) {
+			d.ops = append(d.ops, op)
+			continue
+		}
+		*op = Op{}
 		if err := json.Unmarshal(trimmed, op); err != nil {
 			if c.tail && len(data) == 0 {
 				d.torn = true

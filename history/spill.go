@@ -92,11 +92,8 @@ func appendBytes(b, s []byte) []byte {
 // records repeat (names, keys, nodes, errors), so a key's records share them.
 type spillReader struct {
 	data   []byte
-	intern map[string]string
+	intern interner
 }
-
-// internLimit bounds the strings a spillReader shares; others are copied.
-const internLimit = 4096
 
 // errSpillShort is a spill file cut short.
 var errSpillShort = errors.New("read spill: a record is cut short")
@@ -136,20 +133,7 @@ func (s *spillReader) read(op *Op) (string, error) {
 		s.data = s.data[n:]
 		return b
 	}
-	str := func() string {
-		b := raw()
-		if len(b) == 0 {
-			return ""
-		}
-		if v, ok := s.intern[string(b)]; ok {
-			return v
-		}
-		v := string(b)
-		if len(s.intern) < internLimit {
-			s.intern[v] = v
-		}
-		return v
-	}
+	str := func() string { return s.intern.of(raw()) }
 	key := str()
 	flags := uvarint()
 	if flags&spillJSON != 0 {

@@ -66,7 +66,7 @@ func (s *Spill) newFile(key string) (*spillFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spill: %w", err)
 	}
-	f := &spillFile{path: path, f: fh, w: spillWriter{w: bufio.NewWriterSize(fh, 64<<10)}, records: map[string]int{}}
+	f := &spillFile{path: path, f: fh, w: spillWriter{w: bufio.NewWriterSize(fh, 32<<10)}, records: map[string]int{}}
 	s.files = append(s.files, f)
 	s.keys[key] = f
 	return f, nil
@@ -111,7 +111,7 @@ func (s *Spill) Load(key string) ([]Op, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load key %s: %w", key, err)
 	}
-	sr := spillReader{data: data, intern: map[string]string{}}
+	sr := spillReader{data: data, intern: interner{}}
 	ops := make([]Op, 0, f.records[key])
 	for {
 		var op Op
