@@ -6,14 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/zkchaos/zkchaos/history"
-	"github.com/zkchaos/zkchaos/internal/guard"
 )
 
 // ByKey is a Checker that can also judge a history one key at a time, in
@@ -100,10 +98,13 @@ func (c composedJudgement) Record(h *Keys, op *history.Op) {
 	}
 }
 
+// Key judges the key with every checker at once, as Check runs them.
 func (c composedJudgement) Key(ctx context.Context, h *Keys, key string, ops []history.Op) {
+	var wg sync.WaitGroup
 	for _, j := range c.js {
-		j.Key(ctx, h, key, ops)
+		wg.Go(func() { j.Key(ctx, h, key, ops) })
 	}
+	wg.Wait()
 }
 
 func (c composedJudgement) Result(ctx context.Context, h *Keys) Result {
@@ -193,8 +194,8 @@ const citedAnomalies = 20
 
 // JudgeFile judges the history file at path with j one key at a time: it
 // splits the history by key into spill files under tmp (os.TempDir when
-// empty), removed before it returns, then loads and judges the keys, as
-// many at once as there are cores. fold, when not nil, also sees every
+// empty), removed before it returns, then loads and judges the keys one
+// after another, each with all its checkers at once. fold, when not nil, also sees every
 // record in order; progress, when not nil, is told how far the judgement
 // has come every few hundred thousand records and after every key.
 func JudgeFile(ctx context.Context, j KeyJudgement, path, tmp string, fold func(*history.Op), progress func(Progress)) (judged Judged, err error) {
@@ -231,35 +232,17 @@ func JudgeFile(ctx context.Context, j KeyJudgement, path, tmp string, fold func(
 	if progress != nil {
 		progress(p)
 	}
-	work := make(chan string)
-	var (
-		mu      sync.Mutex
-		loadErr error
-		g       guard.Group
-	)
-	for range min(runtime.GOMAXPROCS(0), len(keys)) {
-		g.Go("judging keys", func() {
-			for key := range work {
-				ops, err := s.Load(key)
-				if err == nil {
-					j.Key(ctx, h, key, ops)
-				}
-				mu.Lock()
-				loadErr = cmp.Or(loadErr, err)
-				if p.KeysDone++; progress != nil {
-					progress(p)
-				}
-				mu.Unlock()
-			}
-		})
-	}
+	// One key at a time, its checkers at once: memory holds the records
+	// and the work of one key.
 	for _, key := range keys {
-		work <- key
-	}
-	close(work)
-	g.Wait()
-	if loadErr != nil {
-		return judged, loadErr
+		ops, err := s.Load(key)
+		if err != nil {
+			return judged, err
+		}
+		j.Key(ctx, h, key, ops)
+		if p.KeysDone++; progress != nil {
+			progress(p)
+		}
 	}
 	judged.Result = j.Result(ctx, h)
 	judged.Evidence, err = h.evidence(judged.Result)

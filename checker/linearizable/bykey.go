@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zkchaos/zkchaos/checker"
@@ -12,8 +13,9 @@ import (
 )
 
 // StartByKey judges one key at a time: keys are independent. The budget
-// counts from the first key, when the history has been read, as Check's
-// counts from when it is given the history.
+// bounds the time spent searching the keys, summed over them, as Check's
+// bounds the search of all of them; reading the history, and judging the
+// keys with other checkers, does not count.
 func (l Checker) StartByKey(ctx context.Context) checker.KeyJudgement {
 	return &judgement{l: l, ctx: ctx}
 }
@@ -24,6 +26,7 @@ type judgement struct {
 	once     sync.Once
 	start    time.Time
 	run      *keyRun
+	spent    atomic.Int64 // ns spent on keys
 	mu       sync.Mutex
 	tally    tally
 	outcomes []keyOutcome
@@ -40,11 +43,20 @@ func (j *judgement) Key(_ context.Context, h *checker.Keys, _ string, ops []hist
 		j.start = time.Now()
 		j.run = j.l.startKeys(j.ctx, j.start, int(h.Records), nemesisAnnotations(h.Others))
 	})
+	began := time.Now()
+	run := *j.run
+	if j.l.Budget > 0 {
+		run.deadline = began.Add(j.l.Budget - time.Duration(j.spent.Load()))
+		if d, ok := j.ctx.Deadline(); ok && d.Before(run.deadline) {
+			run.deadline = d
+		}
+	}
 	keys, t := splitByKey(ops, mode == ReadQuorum)
 	outcomes := make([]keyOutcome, len(keys))
 	for i, kh := range keys {
-		outcomes[i] = j.run.checkKey(kh)
+		outcomes[i] = run.checkKey(kh)
 	}
+	j.spent.Add(int64(time.Since(began)))
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.tally.okReads += t.okReads

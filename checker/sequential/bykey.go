@@ -40,7 +40,7 @@ const noteView = "sequential-view"
 // for every read of the session still in flight, as a session's calls
 // rarely overlap. A read that completes after more newer views than that
 // is left out of the session-view rule.
-const sessionLogLen = 4
+const sessionLogLen = 2
 
 // phase0Shown bounds the zxids observed on two keys kept as examples.
 const phase0Shown = examplesPerRule
@@ -88,34 +88,44 @@ type malformedAt struct {
 }
 
 // sessionLog keeps the latest views of a session: each observation that
-// raised the highest zxid the session had seen, in completion order.
+// raised the highest zxid the session had seen, in completion order, as
+// much of it as a note names. A session costs a few hundred bytes however
+// long it lives.
 type sessionLog struct {
-	views   []*operation
-	dropped bool
+	views [sessionLogLen]view
+	n     int
+}
+
+// view is an observation as a session's view: its zxid, when it completed,
+// and its invocation (key and index).
+type view struct {
+	zxid, ret, index int64
+	key              string
 }
 
 // add notes o, an observation of the session.
 func (l *sessionLog) add(o *operation) {
-	if o.zxid == 0 || (len(l.views) > 0 && o.zxid <= l.views[len(l.views)-1].zxid) {
+	if o.zxid == 0 || (l.n > 0 && o.zxid <= l.views[l.n-1].zxid) {
 		return
 	}
-	if len(l.views) == sessionLogLen {
-		l.views = slices.Delete(l.views, 0, 1)
-		l.dropped = true
+	if l.n == sessionLogLen {
+		copy(l.views[:], l.views[1:])
+		l.n--
 	}
-	l.views = append(l.views, o)
+	l.views[l.n] = view{zxid: o.zxid, ret: o.ret, index: o.call.Invoke.Index, key: o.key}
+	l.n++
 }
 
 // before returns the session's view when an operation was invoked at t:
-// its observation with the highest zxid completed before t; known is false
-// when that one is no longer kept.
-func (l *sessionLog) before(t int64) (view *operation, known bool) {
-	for i := len(l.views) - 1; i >= 0; i-- {
+// its observation with the highest zxid completed before t, if it had one
+// and it is still kept.
+func (l *sessionLog) before(t int64) (view, bool) {
+	for i := l.n - 1; i >= 0; i-- {
 		if l.views[i].ret < t {
 			return l.views[i], true
 		}
 	}
-	return nil, !l.dropped
+	return view{}, false
 }
 
 // ownerPage is how many consecutive zxids one page of owners holds.
@@ -191,9 +201,9 @@ func (j *judgement) Record(h *checker.Keys, op *history.Op) {
 			log = &sessionLog{}
 			j.sessionLogs[o.session] = log
 		}
-		if view, known := log.before(o.inv); o.f == history.Read && known && view != nil {
-			note := history.Op{Index: view.call.Invoke.Index, Type: history.OK, F: noteView, Key: view.key,
-				Zxid: view.zxid, Value: history.Int64(call.invoke.Index)}
+		if v, found := log.before(o.inv); o.f == history.Read && found {
+			note := history.Op{Index: v.index, Type: history.OK, F: noteView, Key: v.key,
+				Zxid: v.zxid, Value: history.Int64(call.invoke.Index)}
 			if err := h.Note(o.key, &note); err != nil && j.noteErr == nil {
 				j.noteErr = err
 			}
@@ -303,10 +313,11 @@ func (j *judgement) Key(ctx context.Context, h *checker.Keys, key string, ops []
 			j.firstOf[z] = detach(o)
 		}
 	}
-	j.parts[key] = s.part
 	for _, name := range s.part.sessions {
 		j.sessions[name] = true
 	}
+	s.part.sessions = nil
+	j.parts[key] = s.part
 	j.d.ReadsChecked += s.d.ReadsChecked
 	j.d.OKWrites += s.d.OKWrites
 	j.d.AmbiguousSession += s.d.AmbiguousSession
