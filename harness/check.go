@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/zkchaos/zkchaos/checker"
@@ -83,6 +84,9 @@ func judge(ctx context.Context, dir string, s *scenarios.Scenario, wl workloads.
 	if !ok {
 		return judgeWhole(ctx, dir, c, res)
 	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(judgeMemoryLimit))
+	}
 	counts, dg := reports.Counts{}, reports.NewDigest()
 	judged, err := checker.JudgeFile(ctx, j, filepath.Join(dir, history.FileName), dir,
 		func(op *history.Op) { counts.Add(op); dg.Add(op) }, judgeProgress(log, s.Checker.TimeBudget))
@@ -95,6 +99,12 @@ func judge(ctx context.Context, dir string, s *scenarios.Scenario, wl workloads.
 	res.Check = judged.Result
 	return judgeDone(dir, res, judged.TornTail, counts, dg, judged.Evidence)
 }
+
+// judgeMemoryLimit is the soft limit on the Go heap while a history is
+// judged key by key, unless GOMEMLIMIT sets one: each key's records are
+// garbage once it is judged, and collecting them sooner keeps the peak near
+// what the keys being judged hold rather than twice that.
+const judgeMemoryLimit = 384 << 20
 
 // judgeWhole judges the history in dir with c, read whole into memory, and
 // writes the reports.
