@@ -25,8 +25,8 @@ type ByKey interface {
 
 // KeyJudgement is a judgement of a history split by key. It sees every
 // record of the history once, in order (Record); then the records of each
-// key's calls (Key, called concurrently for different keys, once per key);
-// then it gives its Result.
+// key's calls (Key, once per key, perhaps from another goroutine, perhaps
+// while another key is judged); then it gives its Result.
 type KeyJudgement interface {
 	// Record sees one record of the history. It may keep op, and leave
 	// notes for a key's judgement (h.Note); h knows nothing else yet.
@@ -195,9 +195,10 @@ const citedAnomalies = 20
 // JudgeFile judges the history file at path with j one key at a time: it
 // splits the history by key into spill files under tmp (os.TempDir when
 // empty), removed before it returns, then loads and judges the keys one
-// after another, each with all its checkers at once. fold, when not nil, also sees every
-// record in order; progress, when not nil, is told how far the judgement
-// has come every few hundred thousand records and after every key.
+// after another, each with all its checkers at once. fold, when not nil,
+// also sees every record in order; progress, when not nil, is told how far
+// the judgement has come every few hundred thousand records and after
+// every key.
 func JudgeFile(ctx context.Context, j KeyJudgement, path, tmp string, fold func(*history.Op), progress func(Progress)) (judged Judged, err error) {
 	notes, err := history.NewSpill(tmp)
 	if err != nil {

@@ -92,14 +92,6 @@ func (s *Spill) Keys() []string {
 	return keys
 }
 
-// Len returns how many records key has.
-func (s *Spill) Len(key string) int {
-	if f, ok := s.keys[key]; ok {
-		return f.records[key]
-	}
-	return 0
-}
-
 // Load reads the records filed under key, in the order they were appended
 // (and flushed).
 func (s *Spill) Load(key string) ([]Op, error) {
