@@ -152,50 +152,72 @@ type Split struct {
 	// TornTail is true when the history's last line was torn by a crash and
 	// was left out.
 	TornTail bool
+
+	open map[Process]string // the key of each process's open call
+	last *Op
 }
 
 // SplitFile splits the history file at path into spill files in a new
 // directory under tmp (os.TempDir when empty), calling fold, when not nil,
 // with every record in order as it goes. Close removes the spill files.
 func SplitFile(ctx context.Context, path, tmp string, fold func(op *Op)) (*Split, error) {
-	spill, err := NewSpill(tmp)
+	s, err := NewSplit(tmp)
 	if err != nil {
-		return nil, fmt.Errorf("split history: %w", err)
+		return nil, err
 	}
-	s := &Split{Spill: spill}
-	open := map[Process]string{} // the key of each process's open call
-	var last *Op
 	torn, err := Scan(ctx, path, func(op *Op) error {
 		if fold != nil {
 			fold(op)
 		}
-		s.Records++
-		last = op
-		if op.IsNemesis() {
-			s.Others = append(s.Others, *op)
-			return nil
-		}
-		if op.Type == Invoke {
-			open[op.Process] = op.Key
-			return s.Append(op.Key, op)
-		}
-		key, ok := open[op.Process]
-		if !ok {
-			return nil // a completion without invocation pairs with nothing
-		}
-		delete(open, op.Process)
-		return s.Append(key, op)
+		return s.Add(op)
 	})
 	s.TornTail = torn
-	if last != nil {
-		s.Last = last.Time
-		if !last.IsNemesis() {
-			s.Others = append(s.Others, *last)
-		}
-	}
-	err = cmp.Or(err, s.Flush())
-	if err != nil {
+	if err = cmp.Or(err, s.Done()); err != nil {
 		return nil, errors.Join(fmt.Errorf("split history: %w", err), s.Close())
 	}
 	return s, nil
+}
+
+// NewSplit returns a Split of no records yet, in a new directory under tmp
+// (os.TempDir when empty): Add files the history's records in order, Done
+// ends it. Close removes the spill files.
+func NewSplit(tmp string) (*Split, error) {
+	spill, err := NewSpill(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("split history: %w", err)
+	}
+	return &Split{Spill: spill, open: map[Process]string{}}, nil
+}
+
+// Add files the history's next record.
+func (s *Split) Add(op *Op) error {
+	s.Records++
+	s.last = op
+	if op.IsNemesis() {
+		s.Others = append(s.Others, *op)
+		return nil
+	}
+	if op.Type == Invoke {
+		s.open[op.Process] = op.Key
+		return s.Append(op.Key, op)
+	}
+	key, ok := s.open[op.Process]
+	if !ok {
+		return nil // a completion without invocation pairs with nothing
+	}
+	delete(s.open, op.Process)
+	return s.Append(key, op)
+}
+
+// Done ends the history: its last record ends the fault windows still
+// open, and every record is on disk for Load.
+func (s *Split) Done() error {
+	if s.last != nil {
+		s.Last = s.last.Time
+		if !s.last.IsNemesis() {
+			s.Others = append(s.Others, *s.last)
+		}
+		s.last = nil
+	}
+	return s.Flush()
 }
