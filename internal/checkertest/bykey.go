@@ -33,9 +33,17 @@ func RequireSameByKey(t testing.TB, c checker.Checker, ops []history.Op) checker
 	t.Helper()
 	want := c.Check(context.Background(), ops)
 	got := JudgeByKey(t, c, ops)
+	RequireSameResult(t, want, got)
+	return got
+}
+
+// RequireSameResult fails unless got is want: the same verdicts, messages,
+// details and anomalies at every level, and as many visualizations.
+// Durations are left out.
+func RequireSameResult(t testing.TB, want, got checker.Result) {
+	t.Helper()
 	require.Equal(t, comparable(t, want), comparable(t, got))
 	require.Len(t, got.AllVisualizations(), len(want.AllVisualizations()))
-	return got
 }
 
 // comparable is r as JSON, without durations.
