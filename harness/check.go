@@ -84,9 +84,7 @@ func judge(ctx context.Context, dir string, s *scenarios.Scenario, wl workloads.
 	if !ok {
 		return judgeWhole(ctx, dir, c, res)
 	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		defer debug.SetMemoryLimit(debug.SetMemoryLimit(judgeMemoryLimit))
-	}
+	defer limitJudgeMemory()()
 	counts, dg := reports.Counts{}, reports.NewDigest()
 	judged, err := checker.JudgeFile(ctx, j, filepath.Join(dir, history.FileName), dir,
 		func(op *history.Op) { counts.Add(op); dg.Add(op) }, judgeProgress(log, s.Checker.TimeBudget))
@@ -105,6 +103,16 @@ func judge(ctx context.Context, dir string, s *scenarios.Scenario, wl workloads.
 // garbage once it is judged, and collecting them sooner keeps the peak near
 // what the keys being judged hold rather than twice that.
 const judgeMemoryLimit = 384 << 20
+
+// limitJudgeMemory sets judgeMemoryLimit unless GOMEMLIMIT sets a limit, and
+// returns what restores the limit before.
+func limitJudgeMemory() (restore func()) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	old := debug.SetMemoryLimit(judgeMemoryLimit)
+	return func() { debug.SetMemoryLimit(old) }
+}
 
 // judgeWhole judges the history in dir with c, read whole into memory, and
 // writes the reports.
