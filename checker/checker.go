@@ -136,7 +136,12 @@ func (c composed) Check(ctx context.Context, ops []history.Op) Result {
 		wg.Go(func() { children[i] = run(ctx, ch, ops) })
 	}
 	wg.Wait()
+	return composeResults(c.name, children, start)
+}
 
+// composeResults is the result of a composed checker named name whose
+// checkers gave children.
+func composeResults(name string, children []Result, start time.Time) Result {
 	verdicts := make([]Verdict, len(children))
 	parts := make([]string, len(children))
 	for i, r := range children {
@@ -148,7 +153,7 @@ func (c composed) Check(ctx context.Context, ops []history.Op) Result {
 		msg = fmt.Sprintf("%d checks: %s.", len(children), strings.Join(parts, ", "))
 	}
 	return Result{
-		Checker:  c.name,
+		Checker:  name,
 		Verdict:  Worst(verdicts...),
 		Message:  msg,
 		Children: children,
@@ -162,17 +167,25 @@ func (c composed) Check(ctx context.Context, ops []history.Op) Result {
 // its details.
 func run(ctx context.Context, c Checker, ops []history.Op) (r Result) {
 	start := time.Now()
-	defer func() {
-		if p := recover(); p != nil {
-			r = Result{
-				Checker:  c.Name(),
-				Verdict:  Unknown,
-				Message:  fmt.Sprintf("checker %s panicked: %v", c.Name(), p),
-				Duration: time.Since(start),
-			}
+	defer recoverResult(c, start, &r)
+	return finish(c, c.Check(ctx, ops))
+}
+
+// recoverResult turns a panic of c into an unknown result in r; deferred.
+func recoverResult(c Checker, start time.Time, r *Result) {
+	if p := recover(); p != nil {
+		*r = Result{
+			Checker:  c.Name(),
+			Verdict:  Unknown,
+			Message:  fmt.Sprintf("checker %s panicked: %v", c.Name(), p),
+			Duration: time.Since(start),
 		}
-	}()
-	r = c.Check(ctx, ops)
+	}
+}
+
+// finish names r after c when it is unnamed, and fills in its anomalies
+// from its details.
+func finish(c Checker, r Result) Result {
 	if r.Checker == "" {
 		r.Checker = c.Name()
 	}

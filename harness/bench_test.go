@@ -2,10 +2,13 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,27 +22,124 @@ import (
 
 // BenchmarkJudge1M judges a run directory holding a generated register
 // history of 1M calls over 100 keys (2M records, about 230 MB of JSONL), as
-// `zkchaos check` does after a long run: read the history back, run every
-// checker of the register workload, write results.json and report.html. It
-// reports the peak of the memory the Go runtime holds while judging as
-// peak-MB.
+// `zkchaos check` does after a long run, in a process of its own: read the
+// history, run every checker of the register workload, write results.json
+// and report.html. It reports the peak of the memory the Go runtime holds
+// while judging as peak-MB, the process's peak resident memory as
+// peak-RSS-MB, and the seconds the judgement took.
 //
 //	go test -run x -bench Judge1M -benchtime 1x -count 5 ./harness/
-func BenchmarkJudge1M(b *testing.B) {
-	dir := b.TempDir()
-	writeGeneratedRun(b, dir, gen.Config{Seed: 1, Calls: 1_000_000, Keys: 100})
+func BenchmarkJudge1M(b *testing.B) { benchmarkJudge(b, 1_000_000) }
+
+// BenchmarkJudgeHour is BenchmarkJudge1M for an hour at full speed: 9M
+// calls over 100 keys with fault windows (18M records, about 2 GB of
+// JSONL). Writing the history takes a few minutes and a few GB before the
+// judgement starts.
+//
+//	go test -run x -bench JudgeHour -benchtime 1x -count 3 -timeout 60m ./harness/
+func BenchmarkJudgeHour(b *testing.B) { benchmarkJudge(b, 9_000_000) }
+
+// BenchmarkJudgeMemoryIsFlat judges 1M and 4M calls over 100 keys and
+// fails when the longer history's judgement needs three times the resident
+// memory of the shorter or more: judging holds one key's records and work
+// at a time, fixed buffers and a few hundred bytes a session, and its heap
+// is held near judgeMemoryLimit once it gets there, so four times the calls
+// cost far less than four times the memory. It reports both peaks.
+//
+//	go test -run x -bench JudgeMemoryIsFlat -benchtime 1x -timeout 30m ./harness/
+func BenchmarkJudgeMemoryIsFlat(b *testing.B) {
+	short, long := b.TempDir(), b.TempDir()
+	writeGeneratedRun(b, short, gen.Config{Seed: 1, Calls: 1_000_000, Keys: 100})
+	writeGeneratedRun(b, long, gen.Config{Seed: 1, Calls: 4_000_000, Keys: 100})
 	for b.Loop() {
-		stop := memstat.Sample()
-		res, err := Check(context.Background(), dir)
-		b.ReportMetric(float64(stop())/1e6, "peak-MB")
-		require.NoError(b, err)
-		require.Equal(b, checker.Valid, res.Check.Children[0].Verdict, "%s", res.Check.Children[0].Message)
+		s, l := judgeInChild(b, short), judgeInChild(b, long)
+		b.ReportMetric(s.rssMB, "1M-RSS-MB")
+		b.ReportMetric(l.rssMB, "4M-RSS-MB")
+		if l.rssMB >= 3*s.rssMB {
+			b.Fatalf("judging 4M calls took %.0f MB, judging 1M %.0f MB: memory grows with the history", l.rssMB, s.rssMB)
+		}
 	}
+}
+
+func benchmarkJudge(b *testing.B, calls int) {
+	dir := b.TempDir()
+	writeGeneratedRun(b, dir, gen.Config{Seed: 1, Calls: calls, Keys: 100})
+	for b.Loop() {
+		m := judgeInChild(b, dir)
+		b.ReportMetric(m.goMB, "peak-MB")
+		b.ReportMetric(m.rssMB, "peak-RSS-MB")
+		b.ReportMetric(m.seconds, "seconds")
+	}
+}
+
+// judged is what a judgement in a process of its own measured.
+type judged struct {
+	goMB, rssMB, seconds float64
+}
+
+// judgeDirEnv names the run directory that TestJudgeInChild judges.
+const judgeDirEnv = "ZKCHAOS_JUDGE_DIR"
+
+// judgeInChild judges dir in a new process running TestJudgeInChild, so
+// that the peak resident memory is the judgement's alone.
+func judgeInChild(b *testing.B, dir string) judged {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestJudgeInChild$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), judgeDirEnv+"="+dir)
+	out, err := cmd.CombinedOutput()
+	require.NoError(b, err, "%s", out)
+	var m judged
+	var goBytes, rssKB int64
+	var verdict string
+	_, err = fmt.Sscanf(lastLine(string(out), "judged "), "judged %s in %g s, peak-go-bytes %d, peak-rss-kB %d",
+		&verdict, &m.seconds, &goBytes, &rssKB)
+	require.NoError(b, err, "%s", out)
+	require.Equal(b, string(checker.Valid), verdict, "%s", out)
+	m.goMB, m.rssMB = float64(goBytes)/1e6, float64(rssKB)*1024/1e6
+	return m
+}
+
+// lastLine returns the last line of out that starts with prefix.
+func lastLine(out, prefix string) string {
+	line := ""
+	for l := range strings.Lines(out) {
+		if strings.HasPrefix(l, prefix) {
+			line = strings.TrimSpace(l)
+		}
+	}
+	return line
+}
+
+// TestJudgeInChild judges the run directory judgeDirEnv names, as `zkchaos
+// check` does, for judgeInChild; without it there is nothing to do.
+func TestJudgeInChild(t *testing.T) {
+	dir := os.Getenv(judgeDirEnv)
+	if dir == "" {
+		t.Skip("the process of a judging benchmark")
+	}
+	start := time.Now()
+	stop := memstat.Sample()
+	res, err := Check(context.Background(), dir)
+	peak := stop()
+	require.NoError(t, err)
+	seconds := time.Since(start).Seconds()
+	// The process's own high-water mark: getrusage's would count the
+	// benchmark process it was started from, whose memory it shared until
+	// it ran this binary.
+	status, err := os.ReadFile("/proc/self/status")
+	require.NoError(t, err)
+	var rssKB int64
+	for l := range strings.Lines(string(status)) {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			_, err := fmt.Sscanf(v, "%d kB", &rssKB)
+			require.NoError(t, err)
+		}
+	}
+	fmt.Printf("judged %s in %g s, peak-go-bytes %d, peak-rss-kB %d\n", res.Check.Children[0].Verdict, seconds, peak, rssKB)
 }
 
 // writeGeneratedRun writes a run directory with a generated register
 // history and a scenario that judges it, then returns the generator's memory
-// to the system so that it does not count.
+// to the system.
 func writeGeneratedRun(b *testing.B, dir string, cfg gen.Config) {
 	w, err := history.Create(filepath.Join(dir, history.FileName), time.Now())
 	require.NoError(b, err)

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"time"
 
 	"github.com/zkchaos/zkchaos/checker"
 	"github.com/zkchaos/zkchaos/checker/convergence"
@@ -59,32 +62,77 @@ func Check(ctx context.Context, dir string) (reports.Results, error) {
 	if err != nil {
 		return base, badInput(fmt.Errorf("run directory %s: %w", dir, err))
 	}
-	read, err := history.ReadFile(filepath.Join(dir, history.FileName))
-	if err != nil {
-		return base, badInput(fmt.Errorf("run directory %s: %w", dir, err))
+	res, err := judge(ctx, dir, s, wl, base, slog.Default())
+	if errors.Is(err, history.ErrUnreadable) {
+		return res, badInput(fmt.Errorf("run directory %s: %w", dir, err))
 	}
-	return judgeRead(ctx, dir, s, wl, base, read)
+	return res, err
 }
 
-// judge judges the history in dir and writes the reports.
-func judge(ctx context.Context, dir string, s *scenarios.Scenario, wl workloads.Workload, res reports.Results) (reports.Results, error) {
+// judge judges the history in dir and writes the reports. When every
+// checker of the run can, it judges one key at a time, so that memory is
+// bounded by the largest key's share of the history whatever the run's
+// length: the history is read once, split by key into spill files in dir
+// (removed after) and folded into the counts and the report's digest on the
+// way. Otherwise, and for a history whose records are out of time order
+// (which the writer never leaves, but a hand-made history may), it reads
+// the history whole. log shows the progress of a long judgement.
+func judge(ctx context.Context, dir string, s *scenarios.Scenario, wl workloads.Workload, res reports.Results, log *slog.Logger) (reports.Results, error) {
+	c := checker.Compose("zkchaos", wl.Checker(s.Checker.TimeBudget),
+		recovery.Checker{}, convergence.Checker{}, serverlogs.Checker{Logs: nodeLogs(dir)})
+	j, ok := checker.StartByKey(ctx, c)
+	if !ok {
+		return judgeWhole(ctx, dir, c, res)
+	}
+	defer limitJudgeMemory()()
+	counts, dg := reports.Counts{}, reports.NewDigest()
+	judged, err := checker.JudgeFile(ctx, j, filepath.Join(dir, history.FileName), dir,
+		func(op *history.Op) { counts.Add(op); dg.Add(op) }, judgeProgress(log, s.Checker.TimeBudget))
+	if err != nil {
+		return res, err
+	}
+	if !judged.Ordered {
+		return judgeWhole(ctx, dir, c, res)
+	}
+	res.Check = judged.Result
+	return judgeDone(dir, res, judged.TornTail, counts, dg, judged.Evidence)
+}
+
+// judgeMemoryLimit is the soft limit on the Go heap while a history is
+// judged key by key, unless GOMEMLIMIT sets one: each key's records are
+// garbage once it is judged, and collecting them sooner keeps the peak near
+// what the keys being judged hold rather than twice that.
+const judgeMemoryLimit = 384 << 20
+
+// limitJudgeMemory sets judgeMemoryLimit unless GOMEMLIMIT sets a limit, and
+// returns what restores the limit before.
+func limitJudgeMemory() (restore func()) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	old := debug.SetMemoryLimit(judgeMemoryLimit)
+	return func() { debug.SetMemoryLimit(old) }
+}
+
+// judgeWhole judges the history in dir with c, read whole into memory, and
+// writes the reports.
+func judgeWhole(ctx context.Context, dir string, c checker.Checker, res reports.Results) (reports.Results, error) {
 	read, err := history.ReadFile(filepath.Join(dir, history.FileName))
 	if err != nil {
 		return res, err
 	}
-	return judgeRead(ctx, dir, s, wl, res, read)
+	res.Check = c.Check(ctx, read.Ops)
+	return judgeDone(dir, res, read.TornTail, reports.CountOps(read.Ops), reports.DigestOf(read.Ops), read.Ops)
 }
 
-// judgeRead judges a history read from dir and writes the reports.
-func judgeRead(ctx context.Context, dir string, s *scenarios.Scenario, wl workloads.Workload, res reports.Results, read history.ReadResult) (reports.Results, error) {
-	c := checker.Compose("zkchaos", wl.Checker(s.Checker.TimeBudget),
-		recovery.Checker{}, convergence.Checker{}, serverlogs.Checker{Logs: nodeLogs(dir)})
-	res.Check = c.Check(ctx, read.Ops)
+// judgeDone completes the results of a judged history and writes the
+// reports; ops are the records the report shows.
+func judgeDone(dir string, res reports.Results, torn bool, counts reports.Counts, dg *reports.Digest, ops []history.Op) (reports.Results, error) {
 	res.Verdict = res.Check.Verdict
-	if read.TornTail {
+	if torn {
 		res.Check.Message += " (the history's last line was torn by a crash and was left out)"
 	}
-	res.Counts = reports.CountOps(read.Ops)
+	res.Counts = counts
 	if res.Duration > 0 {
 		var n int
 		for _, byType := range res.Counts {
@@ -92,27 +140,60 @@ func judgeRead(ctx context.Context, dir string, s *scenarios.Scenario, wl worklo
 		}
 		res.OpsPerSecond = float64(n) / res.Duration.Seconds()
 	}
-	return writeReportsWithOps(dir, res, read.Ops)
+	return writeReportsWith(dir, res, dg, ops)
+}
+
+// judgeProgress logs how far a judgement has come, every few seconds once
+// it has taken more than a few: the records read, the keys judged, and the
+// time left of the linearizability budget, which counts from the first key.
+func judgeProgress(log *slog.Logger, budget time.Duration) func(checker.Progress) {
+	const every = 5 * time.Second
+	start := time.Now()
+	var shown, keysFrom time.Time
+	return func(p checker.Progress) {
+		now := time.Now()
+		if p.Keys > 0 && keysFrom.IsZero() {
+			keysFrom = now
+		}
+		if now.Sub(start) < every || now.Sub(shown) < every {
+			return
+		}
+		shown = now
+		args := []any{"records", p.Records}
+		if p.Keys > 0 {
+			args = append(args, "keys", fmt.Sprintf("%d/%d", p.KeysDone, p.Keys))
+			if budget > 0 {
+				args = append(args, "budget_left", max(budget-now.Sub(keysFrom), 0).Round(time.Second))
+			}
+		}
+		log.Info("judging the history", args...)
+	}
 }
 
 // writeReports writes results.json and report.html from the history on disk,
 // for a run that was not judged; it returns the results as written.
-func writeReports(dir string, res reports.Results) (reports.Results, error) {
-	read, err := history.ReadFile(filepath.Join(dir, history.FileName))
+func writeReports(ctx context.Context, dir string, res reports.Results) (reports.Results, error) {
+	counts, dg := reports.Counts{}, reports.NewDigest()
+	_, err := history.Scan(ctx, filepath.Join(dir, history.FileName), func(op *history.Op) error {
+		counts.Add(op)
+		dg.Add(op)
+		return nil
+	})
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return res, err
 	}
-	res.Counts = reports.CountOps(read.Ops)
-	return writeReportsWithOps(dir, res, read.Ops)
+	res.Counts = counts
+	return writeReportsWith(dir, res, dg, dg.Others())
 }
 
-// writeReportsWithOps completes res with the history's summary and writes
-// results.json and report.html; it returns the results as written.
-func writeReportsWithOps(dir string, res reports.Results, ops []history.Op) (reports.Results, error) {
+// writeReportsWith completes res with the history's summary and writes
+// results.json and report.html, which draws from dg and shows ops; it
+// returns the results as written.
+func writeReportsWith(dir string, res reports.Results, dg *reports.Digest, ops []history.Op) (reports.Results, error) {
 	if res.Verdict == "" {
 		res.Verdict = checker.Unknown
 	}
-	summary := reports.Summarize(ops)
+	summary := dg.Summary()
 	res.Summary = &summary
 	if err := reports.WriteResults(dir, res); err != nil {
 		return res, err
@@ -121,7 +202,7 @@ func writeReportsWithOps(dir string, res reports.Results, ops []history.Op) (rep
 	if err != nil {
 		return res, fmt.Errorf("read resolved scenario: %w", err)
 	}
-	return res, reports.WriteHTML(dir, reports.Page{Results: res, Ops: ops, ScenarioYAML: string(yaml)})
+	return res, reports.WriteHTML(dir, reports.Page{Results: res, Ops: ops, Digest: dg, ScenarioYAML: string(yaml)})
 }
 
 // nodeLogs finds the servers' logs in a run directory: node name -> path.

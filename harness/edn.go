@@ -56,8 +56,10 @@ type EDNCheck struct {
 
 // CheckEDN judges a Jepsen history file. A file that is not a well-formed
 // Jepsen history, or holds operations the model does not have, is an error
-// that names the record and its line.
-func CheckEDN(ctx context.Context, c EDNCheck) (checker.Result, error) {
+// that names the record and its line. The history is read once and split
+// by key into spill files under os.TempDir, removed before it returns, so
+// that memory holds a few keys, not the whole history.
+func CheckEDN(ctx context.Context, c EDNCheck) (r checker.Result, err error) {
 	var v linearizable.ValueRegister
 	switch c.Model {
 	case "cas-register":
@@ -72,11 +74,24 @@ func CheckEDN(ctx context.Context, c EDNCheck) (checker.Result, error) {
 		return checker.Result{}, fmt.Errorf("open Jepsen history: %w", err)
 	}
 	defer f.Close()
-	h, err := history.ReadEDN(f)
+	split, err := history.NewSplit("")
+	if err != nil {
+		return checker.Result{}, err
+	}
+	defer func() { err = errors.Join(err, split.Close()) }()
+	defer limitJudgeMemory()()
+	var h history.EDNHistory // its lines alone, to name records
+	err = history.ScanEDN(f, func(op *history.Op, line int) error {
+		h.Lines = append(h.Lines, line)
+		return split.Add(op)
+	})
 	if err != nil {
 		return checker.Result{}, fmt.Errorf("%s: %w", c.Path, err)
 	}
-	r, err := v.Judge(ctx, h.Ops)
+	if err := split.Done(); err != nil {
+		return checker.Result{}, err
+	}
+	r, err = v.JudgeSplit(ctx, split)
 	var me *linearizable.ModelError
 	if errors.As(err, &me) {
 		return r, fmt.Errorf("%s: %s: %s", c.Path, h.Where(me.Index), me.Reason)

@@ -144,7 +144,7 @@ func Run(ctx context.Context, opts Options) (Outcome, error) {
 	res.RunPeakRSS = peakRSS()
 
 	if runErr == nil && !interrupted {
-		checked, err := judge(cleanupCtx, dir, s, wl, res)
+		checked, err := judge(cleanupCtx, dir, s, wl, res, log)
 		if err != nil {
 			runErr = err
 		} else {
@@ -157,7 +157,7 @@ func Run(ctx context.Context, opts Options) (Outcome, error) {
 		}
 		// Keep what was learnt; the history can be judged later with
 		// zkchaos check.
-		written, err := writeReports(dir, res)
+		written, err := writeReports(cleanupCtx, dir, res)
 		if err != nil {
 			runErr = errors.Join(runErr, err)
 		}

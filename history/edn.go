@@ -197,36 +197,49 @@ func (h EDNHistory) Where(i int64) string {
 // a short excerpt; nesting deeper than MaxEDNDepth or a record larger than
 // MaxEDNRecord is refused before it is decoded.
 func ReadEDN(r io.Reader) (EDNHistory, error) {
-	sc := newEDNScanner(r)
 	var h EDNHistory
+	err := ScanEDN(r, func(op *Op, line int) error {
+		h.Ops = append(h.Ops, *op)
+		h.Lines = append(h.Lines, line)
+		return nil
+	})
+	return h, err
+}
+
+// ScanEDN reads a Jepsen history as ReadEDN does, one record at a time:
+// it calls fn with each record, numbered in file order, and the line it
+// starts on, and stops at the first error of fn.
+func ScanEDN(r io.Reader, fn func(op *Op, line int) error) error {
+	sc := newEDNScanner(r)
 	v := newEDNValidator()
-	for {
+	for n := int64(0); ; {
 		rec, err := sc.next()
 		if errors.Is(err, errEDNEnd) {
-			break
+			return nil
 		}
 		if err != nil {
-			return h, err
+			return err
 		}
 		var raw any
 		if err := edn.Unmarshal(rec.text, &raw); err != nil {
 			if errors.Is(err, io.EOF) {
 				continue // only a discarded form
 			}
-			return h, fmt.Errorf("line %d: %w: %s", rec.line, err, excerpt(rec.text))
+			return fmt.Errorf("line %d: %w: %s", rec.line, err, excerpt(rec.text))
 		}
 		op, err := opFromEDN(raw)
 		if err != nil {
-			return h, fmt.Errorf("line %d (record %d): %w: %s", rec.line, len(h.Ops)+1, err, excerpt(rec.text))
+			return fmt.Errorf("line %d (record %d): %w: %s", rec.line, n+1, err, excerpt(rec.text))
 		}
-		op.Index = int64(len(h.Ops)) // file order is history order
+		op.Index = n // file order is history order
 		if err := v.check(op, rec.line, raw); err != nil {
-			return h, fmt.Errorf("line %d (record %d): %w", rec.line, len(h.Ops)+1, err)
+			return fmt.Errorf("line %d (record %d): %w", rec.line, n+1, err)
 		}
-		h.Ops = append(h.Ops, op)
-		h.Lines = append(h.Lines, rec.line)
+		if err := fn(&op, rec.line); err != nil {
+			return err
+		}
+		n++
 	}
-	return h, nil
 }
 
 // excerpt quotes at most the first 80 bytes of a record.

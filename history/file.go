@@ -111,8 +111,17 @@ type ReadResult struct {
 	TornTail bool
 }
 
-// ReadFile reads a history file; see Decode.
+// ReadFile reads a history file; see Decode. Its errors match
+// ErrUnreadable.
 func ReadFile(path string) (ReadResult, error) {
+	res, err := readFile(path)
+	if err != nil {
+		return res, unreadableError{err}
+	}
+	return res, nil
+}
+
+func readFile(path string) (ReadResult, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return ReadResult{}, fmt.Errorf("open history: %w", err)
@@ -174,28 +183,47 @@ func Decode(r io.Reader) (ReadResult, error) { return decode(r, 0) }
 // decode is Decode with room for capacity records made at once.
 func decode(r io.Reader, capacity int) (ReadResult, error) {
 	res := ReadResult{Ops: make([]Op, 0, capacity)}
+	torn, err := scan(r, func() *Op {
+		// Decoded in place: a record decoded elsewhere and copied in
+		// would be allocated twice.
+		res.Ops = append(res.Ops, Op{})
+		return &res.Ops[len(res.Ops)-1]
+	}, func(ok bool) error {
+		if !ok {
+			res.Ops = res.Ops[:len(res.Ops)-1]
+		}
+		return nil
+	})
+	res.TornTail = torn
+	return res, err
+}
+
+// scan decodes JSONL records one by one: each into the record next returns,
+// then calls done with whether it decoded. A last line without its newline
+// that does not decode is a torn write: scan stops there and reports it.
+// Any other undecodable line is an error naming its line number.
+func scan(r io.Reader, next func() *Op, done func(decoded bool) error) (torn bool, err error) {
 	br := bufio.NewReaderSize(r, 1<<20)
 	for line := 1; ; line++ {
 		b, err := br.ReadBytes('\n')
 		if err != nil && !errors.Is(err, io.EOF) {
-			return res, fmt.Errorf("line %d: %w", line, err)
+			return false, fmt.Errorf("line %d: %w", line, err)
 		}
 		complete := len(b) > 0 && b[len(b)-1] == '\n'
 		if trimmed := bytes.TrimSpace(b); len(trimmed) > 0 {
-			// Decoded in place: a record decoded elsewhere and copied in
-			// would be allocated twice.
-			res.Ops = append(res.Ops, Op{})
-			if uerr := json.Unmarshal(trimmed, &res.Ops[len(res.Ops)-1]); uerr != nil {
-				res.Ops = res.Ops[:len(res.Ops)-1]
+			uerr := json.Unmarshal(trimmed, next())
+			if derr := done(uerr == nil); derr != nil {
+				return false, fmt.Errorf("line %d: %w", line, derr)
+			}
+			if uerr != nil {
 				if !complete {
-					res.TornTail = true
-					return res, nil
+					return true, nil
 				}
-				return res, fmt.Errorf("line %d: %w", line, uerr)
+				return false, fmt.Errorf("line %d: %w", line, uerr)
 			}
 		}
 		if err != nil { // io.EOF
-			return res, nil
+			return false, nil
 		}
 	}
 }

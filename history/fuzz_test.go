@@ -94,3 +94,32 @@ func FuzzReadEDN(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFastDecodeAgreesWithJSON holds the decoder Scan tries first to
+// encoding/json: whatever line it accepts, encoding/json decodes to the
+// same record.
+func FuzzFastDecodeAgreesWithJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"index":0,"type":"invoke","f":"read","process":1,"time":5,"key":"k0"}`,
+		`{"index":1,"type":"ok","f":"read","process":1,"time":9,"key":"k0","value":3,"version":2,"zxid":4294967301,"node":"n1","session":72057594037927936}`,
+		`{"index":2,"type":"info","f":"cas","process":-3,"time":-10,"value":-9223372036854775808,"expect":2147483647,"error":"zk: x"}`,
+		`{"index":2,"process":2147483648}`, `{"value":01}`, `{"version":-2147483649}`, `{"Index":3}`, `{"key":"\u00e9"}`,
+		`{"index":9223372036854775808}`, `{"index":1,"index":2}`, `{}`, `{"path":"/a","event":"NodeCreated"}`, `{"value":null}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var fast Op
+		d := decoder{intern: interner{}}
+		if !d.decode(line, &fast) {
+			return
+		}
+		var slow Op
+		if err := json.Unmarshal(line, &slow); err != nil {
+			t.Fatalf("accepted %q, which encoding/json refuses: %v", line, err)
+		}
+		if fast.String() != slow.String() {
+			t.Fatalf("%q decodes to\n%s\nbut encoding/json decodes it to\n%s", line, fast.String(), slow.String())
+		}
+	})
+}

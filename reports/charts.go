@@ -1,7 +1,10 @@
 package reports
 
 import (
+	"cmp"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -182,13 +185,10 @@ func bucketSeconds(end time.Duration) int64 {
 	return (secs + w*maxBuckets - 1) / (w * maxBuckets) * w
 }
 
-// buildCharts aggregates a history into what the charts draw: at most
+// buildCharts lays out a digested history for the charts: at most
 // maxBuckets buckets per series over time, and sampled latency scatters.
-func buildCharts(ops []history.Op, windows []fault.Window, s Summary, nodes []string) chartData {
-	var end int64
-	for _, op := range ops {
-		end = max(end, op.Time)
-	}
+func buildCharts(dg *Digest, windows []fault.Window, s Summary, nodes []string) chartData {
+	end := dg.latest.Time
 	for _, w := range windows {
 		end = max(end, w.End)
 	}
@@ -205,80 +205,46 @@ func buildCharts(ops []history.Op, windows []fault.Window, s Summary, nodes []st
 			}
 		}
 	}
-	d.Throughput = throughputOf(ops, n, bw, bucket)
-	d.Latency, d.Quantiles = latencyOf(ops, n, bucket)
-	d.Nodes, d.Roles = rolesOf(ops, nodes, end)
+	d.Throughput = dg.throughput(n, bw, bucket)
+	d.Latency, d.Quantiles = dg.latencies(n, bucket)
+	d.Nodes, d.Roles = rolesOf(dg.nemesis, nodes, end)
 	for _, o := range s.Outages {
 		d.Outages = append(d.Outages, span{Start: seconds(o.Start), End: seconds(o.End)})
 	}
 	return d
 }
 
-// throughputOf counts client completions per bucket by outcome, as rates.
-func throughputOf(ops []history.Op, n int, bw int64, bucket func(int64) int) throughput {
-	ok, fail, info := make([]float64, n), make([]float64, n), make([]float64, n)
-	for _, op := range ops {
-		if op.IsNemesis() {
-			continue
-		}
-		switch op.Type {
-		case history.OK:
-			ok[bucket(op.Time)]++
-		case history.Fail:
-			fail[bucket(op.Time)]++
-		case history.Info:
-			info[bucket(op.Time)]++
+// throughput gives client completions per bucket by outcome, as rates.
+func (dg *Digest) throughput(n int, bw int64, bucket func(int64) int) throughput {
+	var out [3][]float64
+	for i, perSecond := range dg.completed {
+		out[i] = make([]float64, n)
+		for sec, c := range perSecond {
+			out[i][bucket(int64(sec)*int64(time.Second))] += c / float64(bw)
 		}
 	}
-	for _, xs := range [][]float64{ok, fail, info} {
-		for i := range xs {
-			xs[i] /= float64(bw)
-		}
-	}
-	return throughput{OK: ok, Fail: fail, Info: info}
+	return throughput{OK: out[0], Fail: out[1], Info: out[2]}
 }
 
 // latPoint is one call: when it was invoked and how long it took, in ns.
 type latPoint struct{ at, lat int64 }
 
-// latencyOf returns the latency scatter, one series per operation and
+// latencies returns the latency scatter, one series per operation and
 // outcome, and the quantiles of ok calls per operation and bucket.
-func latencyOf(ops []history.Op, n int, bucket func(int64) int) ([]scatterSeries, []quantileSeries) {
-	type seriesKey struct {
-		f   string
-		typ history.Type
-	}
-	points := map[seriesKey][]latPoint{}
-	for _, c := range history.Calls(ops) {
-		if c.Complete.Index < 0 {
-			continue // never completed: no latency
-		}
-		k := seriesKey{c.Invoke.F, c.Complete.Type}
-		points[k] = append(points[k], latPoint{c.Invoke.Time, max(c.Complete.Time-c.Invoke.Time, 0)})
-	}
-	keys := make([]seriesKey, 0, len(points))
-	for k := range points {
-		keys = append(keys, k)
-	}
+func (dg *Digest) latencies(n int, bucket func(int64) int) ([]scatterSeries, []quantileSeries) {
 	order := map[history.Type]int{history.OK: 0, history.Fail: 1, history.Info: 2}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].f != keys[j].f {
-			return keys[i].f < keys[j].f
-		}
-		return order[keys[i].typ] < order[keys[j].typ]
+	keys := slices.SortedFunc(maps.Keys(dg.scatter), func(a, b series) int {
+		return cmp.Or(strings.Compare(a.f, b.f), cmp.Compare(order[a.typ], order[b.typ]))
 	})
-
 	scatter := make([]scatterSeries, 0, len(keys))
 	quantiles := []quantileSeries{}
 	for _, k := range keys {
-		pts := points[k]
-		limit := maxScatterOther
+		sample := dg.scatter[k]
 		if k.typ == history.OK {
-			limit = maxScatterOK
-			quantiles = append(quantiles, quantilesOf(k.f, pts, n, bucket))
+			quantiles = append(quantiles, quantilesOf(k.f, dg.okLatency[k.f], n, bucket))
 		}
-		kept := sampleLatencies(pts, limit, bucket)
-		s := scatterSeries{F: k.f, Type: k.typ, Total: len(pts), Points: make([][2]float64, len(kept))}
+		kept := sample.points(bucket)
+		s := scatterSeries{F: k.f, Type: k.typ, Total: sample.total, Points: make([][2]float64, len(kept))}
 		for i, p := range kept {
 			s.Points[i] = [2]float64{seconds(p.at), millis(p.lat)}
 		}
@@ -287,74 +253,26 @@ func latencyOf(ops []history.Op, n int, bucket func(int64) int) ([]scatterSeries
 	return scatter, quantiles
 }
 
-// sampleLatencies keeps at most limit points: the slowest of every bucket,
-// then an even sample of the others. The result is in the input's order.
-func sampleLatencies(pts []latPoint, limit int, bucket func(int64) int) []latPoint {
-	if len(pts) <= limit {
-		return pts
-	}
-	slowest := map[int]int{} // bucket -> index of its slowest point
-	for i, p := range pts {
-		b := bucket(p.at)
-		if j, ok := slowest[b]; !ok || p.lat > pts[j].lat {
-			slowest[b] = i
-		}
-	}
-	keep := make([]bool, len(pts))
-	kept := 0
-	for _, i := range slowest {
-		keep[i] = true
-		kept++
-	}
-	if kept > limit {
-		// More buckets than room: the slowest of the slowest.
-		idx := make([]int, 0, kept)
-		for _, i := range slowest {
-			idx = append(idx, i)
-		}
-		sort.Slice(idx, func(a, b int) bool { return pts[idx[a]].lat > pts[idx[b]].lat })
-		for _, i := range idx[limit:] {
-			keep[i] = false
-		}
-		kept = limit
-	}
-	if room, rest := limit-kept, len(pts)-kept; room > 0 && rest > 0 {
-		// Every (rest/room)-th of the points not kept yet.
-		seen, taken := 0, 0
-		for i := range pts {
-			if keep[i] {
-				continue
-			}
-			if taken < room && seen*room >= taken*rest {
-				keep[i] = true
-				taken++
-			}
-			seen++
-		}
-	}
-	out := make([]latPoint, 0, limit)
-	for i, p := range pts {
-		if keep[i] {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // quantilesOf returns p50, p90 and p99 of the latencies per bucket of
-// invocation time, in milliseconds.
-func quantilesOf(f string, pts []latPoint, n int, bucket func(int64) int) quantileSeries {
-	byBucket := make([][]time.Duration, n)
-	for _, p := range pts {
-		b := bucket(p.at)
-		byBucket[b] = append(byBucket[b], time.Duration(p.lat))
-	}
-	q := quantileSeries{F: f, P50: make([]*float64, n), P90: make([]*float64, n), P99: make([]*float64, n)}
-	for b, ds := range byBucket {
-		if len(ds) == 0 {
+// invocation time, in milliseconds, from their sketches per second.
+func quantilesOf(f string, perSecond []*sketch, n int, bucket func(int64) int) quantileSeries {
+	byBucket := make([]*sketch, n)
+	for sec, sk := range perSecond {
+		if sk == nil {
 			continue
 		}
-		qs := QuantilesOf(ds)
+		b := bucket(int64(sec) * int64(time.Second))
+		if byBucket[b] == nil {
+			byBucket[b] = newSketch(exactBucket)
+		}
+		byBucket[b].merge(sk)
+	}
+	q := quantileSeries{F: f, P50: make([]*float64, n), P90: make([]*float64, n), P99: make([]*float64, n)}
+	for b, sk := range byBucket {
+		if sk == nil {
+			continue
+		}
+		qs := sk.quantiles()
 		p50, p90, p99 := millis(int64(qs.P50)), millis(int64(qs.P90)), millis(int64(qs.P99))
 		q.P50[b], q.P90[b], q.P99[b] = &p50, &p90, &p99
 	}

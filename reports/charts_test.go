@@ -16,6 +16,25 @@ func perSecond(n int) func(int64) int {
 	return func(t int64) int { return min(int(t/int64(time.Second)), n-1) }
 }
 
+// sampleLatencies samples pts as a digest does, at most limit of them.
+func sampleLatencies(pts []latPoint, limit int, bucket func(int64) int) []latPoint {
+	s := &scatterSample{limit: limit, stride: 1, slowest: map[int64]latPoint{}}
+	for _, p := range pts {
+		s.add(p)
+	}
+	return s.points(bucket)
+}
+
+// okReads digests one ok read per point.
+func okReads(pts []latPoint) *Digest {
+	d := NewDigest()
+	for _, p := range pts {
+		d.Add(&history.Op{Type: history.Invoke, F: history.Read, Process: 1, Time: p.at})
+		d.Add(&history.Op{Type: history.OK, F: history.Read, Process: 1, Time: p.at + p.lat})
+	}
+	return d
+}
+
 func TestSampleLatenciesKeepsTheSlowestOfEveryBucketAndSamplesTheRest(t *testing.T) {
 	var pts []latPoint
 	for s := range 10 {
@@ -82,7 +101,7 @@ func TestLatencyOfKeepsFailAndInfoUpToTheirCap(t *testing.T) {
 	for i := range ops {
 		ops[i].Index = int64(i)
 	}
-	scatter, quantiles := latencyOf(ops, 7, perSecond(7))
+	scatter, quantiles := DigestOf(ops).latencies(7, perSecond(7))
 	require.Len(t, scatter, 3)
 	assert.Equal(t, history.CAS, scatter[0].F)
 	assert.Equal(t, 4000, len(scatter[0].Points), "every failed cas: under the cap")
@@ -105,7 +124,7 @@ func TestQuantilesOfPerBucket(t *testing.T) {
 	for i := range 100 {
 		pts = append(pts, latPoint{at: int64(i) * int64(10*time.Millisecond), lat: int64(i+1) * int64(time.Millisecond)})
 	}
-	q := quantilesOf("read", pts, 2, perSecond(2))
+	q := quantilesOf("read", okReads(pts).okLatency[history.Read], 2, perSecond(2))
 	assert.Equal(t, 50.0, *q.P50[0])
 	assert.Equal(t, 90.0, *q.P90[0])
 	assert.Equal(t, 99.0, *q.P99[0])
@@ -116,13 +135,13 @@ func TestThroughputIsARatePerSecond(t *testing.T) {
 	ops := []history.Op{client(history.OK, 0.5), client(history.OK, 1.5), client(history.Fail, 2.5), client(history.Info, 3.1),
 		{Type: history.Invoke, F: history.Write, Process: 1, Time: sec(0.1)}, nem(history.OK, "kill", 1, "kill-one", "n1")}
 	bw := int64(2)
-	tp := throughputOf(ops, 2, bw, func(t int64) int { return min(int(t/(bw*int64(time.Second))), 1) })
+	tp := DigestOf(ops).throughput(2, bw, func(t int64) int { return min(int(t/(bw*int64(time.Second))), 1) })
 	assert.Equal(t, throughput{OK: []float64{1, 0}, Fail: []float64{0, 0.5}, Info: []float64{0, 0.5}}, tp)
 }
 
 func TestBuildChartsOfALongRunUsesCoarserBuckets(t *testing.T) {
 	ops := []history.Op{client(history.OK, 1), client(history.Info, 3*3600)}
-	d := buildCharts(ops, nil, Summary{}, nil)
+	d := buildCharts(DigestOf(ops), nil, Summary{}, nil)
 	assert.Equal(t, 30.0, d.Bucket)
 	assert.LessOrEqual(t, len(d.Throughput.OK), maxBuckets+1)
 	assert.Equal(t, 10800.0, d.End)

@@ -76,8 +76,13 @@ func ChartScript() template.JS { return template.JS(chartScript) }
 
 // Page is what report.html shows: the results, the history behind them and the scenario.
 type Page struct {
-	Results      Results
-	Ops          []history.Op
+	Results Results
+	// Ops are the history's records, or, when Digest is given, at least the
+	// nemesis's and those of the calls the evidence names.
+	Ops []history.Op
+	// Digest is the whole history digested, for a history too long to
+	// hold; nil digests Ops.
+	Digest       *Digest
 	ScenarioYAML string // the resolved scenario, shown verbatim
 }
 
@@ -183,12 +188,16 @@ func WriteHTML(dir string, p Page) error {
 
 // renderHTML writes the page of the run in dir to buf.
 func renderHTML(buf *bytes.Buffer, dir string, p Page) error {
-	windows := fault.Windows(p.Ops)
+	dg := p.Digest
+	if dg == nil {
+		dg = DigestOf(p.Ops)
+	}
+	windows := dg.Windows()
 	var summary Summary
 	if p.Results.Summary != nil {
 		summary = *p.Results.Summary
 	} else {
-		summary = Summarize(p.Ops)
+		summary = dg.Summary()
 	}
 	d := pageData{
 		R:           p.Results,
@@ -220,19 +229,14 @@ func renderHTML(buf *bytes.Buffer, dir string, p Page) error {
 		problems = append(problems, err.Error())
 	}
 	d.Avail = buildAvailability(summary, windows, server)
-	d.Charts = buildCharts(p.Ops, windows, summary, p.Results.Nodes)
+	d.Charts = buildCharts(dg, windows, summary, p.Results.Nodes)
 	d.Latency = latencyRows(summary.Latency)
 	for _, s := range d.Charts.Latency {
 		if len(s.Points) < s.Total {
 			d.Scatter = append(d.Scatter, scatterNote{F: s.F, Type: string(s.Type), Shown: len(s.Points), Total: s.Total})
 		}
 	}
-	for _, op := range p.Ops {
-		if !op.IsNemesis() {
-			d.HasOps = true
-			break
-		}
-	}
+	d.HasOps = dg.hasOps
 	d.HasRoles = len(d.Charts.Roles) > 0 || len(d.Charts.Versions) > 0
 	d.LeadersAll = len(summary.Leaders)
 	for i, t := range summary.Leaders {

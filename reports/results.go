@@ -81,18 +81,23 @@ func (c Counts) Total() int {
 // CountOps counts the completions of client ops (not nemesis records, not invokes).
 func CountOps(ops []history.Op) Counts {
 	c := Counts{}
-	for _, op := range ops {
-		if op.IsNemesis() || op.Type == history.Invoke {
-			continue
-		}
-		byType := c[op.F]
-		if byType == nil {
-			byType = map[history.Type]int{}
-			c[op.F] = byType
-		}
-		byType[op.Type]++
+	for i := range ops {
+		c.Add(&ops[i])
 	}
 	return c
+}
+
+// Add counts op if it is a client's completion.
+func (c Counts) Add(op *history.Op) {
+	if op.IsNemesis() || op.Type == history.Invoke {
+		return
+	}
+	byType := c[op.F]
+	if byType == nil {
+		byType = map[history.Type]int{}
+		c[op.F] = byType
+	}
+	byType[op.Type]++
 }
 
 // WriteResults writes dir/results.json atomically (temp file + rename), so a

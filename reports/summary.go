@@ -2,7 +2,6 @@ package reports
 
 import (
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/zkchaos/zkchaos/history"
@@ -93,47 +92,7 @@ type Tenure struct {
 }
 
 // Summarize computes a Summary from a history.
-func Summarize(ops []history.Op) Summary {
-	s := Summary{Latency: latencies(ops)}
-	oks, span := okTimes(ops)
-	s.OutageThreshold = outageThreshold(oks)
-	s.Outages = outages(oks, span, s.OutageThreshold)
-	for _, o := range s.Outages {
-		s.Unavailable += o.Length()
-	}
-	if span.End > span.Start {
-		s.Availability = 1 - float64(s.Unavailable)/float64(span.End-span.Start)
-	}
-	for _, w := range fault.Windows(ops) {
-		s.Recoveries = append(s.Recoveries, recovery(w, oks, s.Outages))
-	}
-	s.Leaders, s.LeaderChanges = leadership(ops)
-	return s
-}
-
-// latencies groups call durations by operation name and outcome.
-func latencies(ops []history.Op) map[string]map[history.Type]Quantiles {
-	samples := map[string]map[history.Type][]time.Duration{}
-	for _, c := range history.Calls(ops) {
-		if c.Complete.Index < 0 {
-			continue // never completed: no latency to speak of
-		}
-		byType := samples[c.Invoke.F]
-		if byType == nil {
-			byType = map[history.Type][]time.Duration{}
-			samples[c.Invoke.F] = byType
-		}
-		byType[c.Complete.Type] = append(byType[c.Complete.Type], time.Duration(c.Complete.Time-c.Invoke.Time))
-	}
-	out := make(map[string]map[history.Type]Quantiles, len(samples))
-	for f, byType := range samples {
-		out[f] = make(map[history.Type]Quantiles, len(byType))
-		for t, ds := range byType {
-			out[f][t] = QuantilesOf(ds)
-		}
-	}
-	return out
-}
+func Summarize(ops []history.Op) Summary { return DigestOf(ops).Summary() }
 
 // QuantilesOf returns the nearest-rank quantiles of ds, which it sorts.
 func QuantilesOf(ds []time.Duration) Quantiles {
@@ -148,73 +107,16 @@ func QuantilesOf(ds []time.Duration) Quantiles {
 	return Quantiles{Count: len(ds), P50: rank(0.5), P90: rank(0.9), P99: rank(0.99), Max: ds[len(ds)-1]}
 }
 
-// okTimes returns the times of ok client completions, sorted, and the span of
-// the workload: its first invocation to its last completion.
-func okTimes(ops []history.Op) ([]int64, Window) {
-	var oks []int64
-	span := Window{Start: -1}
-	for _, op := range ops {
-		if op.IsNemesis() {
-			continue
-		}
-		if span.Start < 0 {
-			span.Start = op.Time
-		}
-		span.End = max(span.End, op.Time)
-		if op.Type == history.OK {
-			oks = append(oks, op.Time)
-		}
-	}
-	if span.Start < 0 {
-		return nil, Window{}
-	}
-	slices.Sort(oks)
-	return oks, span
-}
-
-// outageThreshold is the larger of minOutage and outageGapFactor median gaps
-// between ok completions.
-func outageThreshold(oks []int64) time.Duration {
-	if len(oks) < 2 {
-		return minOutage
-	}
-	gaps := make([]time.Duration, len(oks)-1)
-	for i := 1; i < len(oks); i++ {
-		gaps[i-1] = time.Duration(oks[i] - oks[i-1])
-	}
-	return max(minOutage, outageGapFactor*QuantilesOf(gaps).P50)
-}
-
-// outages returns the gaps longer than threshold between the span's start, the
-// ok completions and the span's end.
-func outages(oks []int64, span Window, threshold time.Duration) []Window {
-	if span.End <= span.Start {
-		return nil
-	}
-	var out []Window
-	prev := span.Start
-	gap := func(t int64) {
-		if time.Duration(t-prev) > threshold {
-			out = append(out, Window{Start: prev, End: t})
-		}
-		prev = max(prev, t)
-	}
-	for _, t := range oks {
-		gap(t)
-	}
-	gap(span.End)
-	return out
-}
-
 // recovery measures the service around one fault window.
-func recovery(w fault.Window, oks []int64, outs []Window) Recovery {
+// firstOKAfter gives the first ok completion after a fault window's end.
+func recovery(w fault.Window, firstOKAfter func(int64) (int64, bool), outs []Window) Recovery {
 	r := Recovery{
 		Kind: w.Kind, Name: w.Name(), Targets: w.Targets,
 		Window: Window{Start: w.Start, End: w.End}, Healed: w.Healed, Applied: w.Applied(),
 		RecoveredAfter: -1,
 	}
-	if i := sort.Search(len(oks), func(i int) bool { return oks[i] > w.End }); i < len(oks) {
-		r.RecoveredAfter = time.Duration(oks[i] - w.End)
+	if t, ok := firstOKAfter(w.End); ok {
+		r.RecoveredAfter = time.Duration(t - w.End)
 	}
 	for _, o := range outs {
 		if o.End <= w.Start || o.Start > w.End {

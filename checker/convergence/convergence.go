@@ -45,6 +45,9 @@ type Details struct {
 	differ []string
 }
 
+// StartByKey judges the nemesis's records alone, the only ones it reads.
+func (c Checker) StartByKey(context.Context) checker.KeyJudgement { return checker.Whole(c) }
+
 // Check compares the snapshots in the history.
 func (Checker) Check(_ context.Context, ops []history.Op) checker.Result {
 	start := time.Now()

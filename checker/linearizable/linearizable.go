@@ -8,6 +8,7 @@
 package linearizable
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -146,33 +147,57 @@ func (l Checker) Check(ctx context.Context, ops []history.Op) checker.Result {
 }
 
 func (l Checker) check(ctx context.Context, ops []history.Op, start time.Time) checker.Result {
-	mode := l.ReadMode
-	if mode == "" {
-		mode = ReadPlain
+	mode, refused := l.mode()
+	if refused != nil {
+		return *refused
 	}
-	var leftOutWhy string
-	switch mode {
-	case ReadQuorum:
-	case ReadPlain:
-		leftOutWhy = "plain reads are sequentially consistent, not linearizable; judged by another checker"
-	case ReadSync:
-		leftOutWhy = "sync+read narrows the window but is not linearizable (ZOOKEEPER-1675); judged by another checker"
-	default:
-		return checker.Result{Verdict: checker.Unknown, Message: fmt.Sprintf(
-			"unknown read mode %q: want %q, %q or %q; nothing was checked.", mode, ReadPlain, ReadSync, ReadQuorum)}
-	}
-
 	keys, tally := splitByKey(ops, mode == ReadQuorum)
-	details := Details{
-		ReadMode: mode, Budget: l.Budget,
-		ReadsChecked: tally.okReads, ReadsLeftOut: tally.readsLeftOut, OKWrites: tally.okWrites,
-	}
-	if tally.readsLeftOut > 0 {
-		details.ReadsLeftOutWhy = leftOutWhy
-	}
+	run := l.startKeys(ctx, start, len(ops), nemesisAnnotations(ops))
+	defer run.release()
+	outcomes := make([]keyOutcome, len(keys))
+	inParallel(len(keys), func(i int) { outcomes[i] = run.checkKey(keys[i]) })
+	return l.conclude(ctx, mode, tally, outcomes)
+}
 
-	// A shared deadline: each key gets what is left of the budget when it
-	// starts. Cancellation of ctx stops the model at once (see registerModel).
+// mode returns the read mode checked, or the result of a check refused
+// because the mode is unknown.
+func (l Checker) mode() (string, *checker.Result) {
+	mode := cmp.Or(l.ReadMode, ReadPlain)
+	switch mode {
+	case ReadQuorum, ReadPlain, ReadSync:
+		return mode, nil
+	}
+	return mode, &checker.Result{Verdict: checker.Unknown, Message: fmt.Sprintf(
+		"unknown read mode %q: want %q, %q or %q; nothing was checked.", mode, ReadPlain, ReadSync, ReadQuorum)}
+}
+
+// leftOutWhy says why a read mode's reads are not held to linearizability.
+func leftOutWhy(mode string) string {
+	switch mode {
+	case ReadPlain:
+		return "plain reads are sequentially consistent, not linearizable; judged by another checker"
+	case ReadSync:
+		return "sync+read narrows the window but is not linearizable (ZOOKEEPER-1675); judged by another checker"
+	}
+	return ""
+}
+
+// keyRun is what the checks of one history's keys share: the deadline, the
+// flag that stops them, and what they draw.
+type keyRun struct {
+	l            Checker
+	deadline     time.Time
+	stop         *atomic.Bool
+	visualizeAll bool
+	annotations  []porcupine.Annotation
+	release      func() bool
+}
+
+// startKeys begins checking the keys of a history of records records, with
+// a budget counted from start: each key gets what is left of it when it
+// starts. Cancellation of ctx stops the model at once (see registerModel).
+// release must be called when the keys are done.
+func (l Checker) startKeys(ctx context.Context, start time.Time, records int, annotations []porcupine.Annotation) *keyRun {
 	var deadline time.Time
 	if l.Budget > 0 {
 		deadline = start.Add(l.Budget)
@@ -180,15 +205,23 @@ func (l Checker) check(ctx context.Context, ops []history.Op, start time.Time) c
 	if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
 		deadline = d
 	}
-	var stop atomic.Bool
-	defer context.AfterFunc(ctx, func() { stop.Store(true) })()
+	stop := new(atomic.Bool)
+	return &keyRun{
+		l: l, deadline: deadline, stop: stop, visualizeAll: records < l.VisualizeAllBelow, annotations: annotations,
+		release: context.AfterFunc(ctx, func() { stop.Store(true) }),
+	}
+}
 
-	annotations := nemesisAnnotations(ops)
-	visualizeAll := len(ops) < l.VisualizeAllBelow
-	outcomes := make([]keyOutcome, len(keys))
-	inParallel(len(keys), func(i int) {
-		outcomes[i] = l.checkKey(keys[i], deadline, &stop, visualizeAll, annotations)
-	})
+// conclude judges the history from its keys' outcomes, sorted by key.
+func (l Checker) conclude(ctx context.Context, mode string, tally tally, outcomes []keyOutcome) checker.Result {
+	leftOutWhy := leftOutWhy(mode)
+	details := Details{
+		ReadMode: mode, Budget: l.Budget,
+		ReadsChecked: tally.okReads, ReadsLeftOut: tally.readsLeftOut, OKWrites: tally.okWrites,
+	}
+	if tally.readsLeftOut > 0 {
+		details.ReadsLeftOutWhy = leftOutWhy
+	}
 
 	res := checker.Result{}
 	var invalid, unfinished, unchecked []KeyDetails
@@ -221,7 +254,7 @@ func (l Checker) check(ctx context.Context, ops []history.Op, start time.Time) c
 			res.Message = fmt.Sprintf("Key %s is not linearizable: %s.", first.Key, first.Explanation)
 		} else {
 			res.Message = fmt.Sprintf("%d of %d keys are not linearizable (%s); key %s: %s.",
-				len(invalid), len(keys), keyList(invalid), first.Key, first.Explanation)
+				len(invalid), len(outcomes), keyList(invalid), first.Key, first.Explanation)
 		}
 		res.Message += readsNote
 		return res
@@ -240,11 +273,11 @@ func (l Checker) check(ctx context.Context, ops []history.Op, start time.Time) c
 			verb = "the check was cancelled (" + cause.Error() + ")"
 		}
 		rest := "no violation was found in the others"
-		if len(unfinished) == len(keys) {
+		if len(unfinished) == len(outcomes) {
 			rest = "no key was finished"
 		}
 		why = append(why, fmt.Sprintf("%s before %d of %d keys were finished (%s); %s.",
-			verb, len(unfinished), len(keys), keyList(unfinished), rest))
+			verb, len(unfinished), len(outcomes), keyList(unfinished), rest))
 	}
 	if len(unchecked) > 0 {
 		why = append(why, fmt.Sprintf("%s could not be checked (%s); key %s: %s.",
@@ -262,13 +295,14 @@ func (l Checker) check(ctx context.Context, ops []history.Op, start time.Time) c
 		info += k.InfoOps
 	}
 	res.Message = fmt.Sprintf("All %d operations on %s are linearizable (%d indeterminate).",
-		n, checker.Plural(len(keys), "key", "keys"), info) + readsNote
+		n, checker.Plural(len(outcomes), "key", "keys"), info) + readsNote
 	return res
 }
 
 // checkKey decides one key by its version order when it can, and otherwise
 // by Porcupine with what is left of the budget.
-func (l Checker) checkKey(kh *keyHistory, deadline time.Time, stop *atomic.Bool, visualizeAll bool, annotations []porcupine.Annotation) keyOutcome {
+func (run *keyRun) checkKey(kh *keyHistory) keyOutcome {
+	l, deadline, stop, visualizeAll := run.l, run.deadline, run.stop, run.visualizeAll
 	start := time.Now()
 	d := KeyDetails{Key: kh.key, Ops: len(kh.ops), InfoOps: kh.infoOps, ReadsLeftOut: kh.readsLeftOut, Verdict: checker.Unknown}
 	done := func(o keyOutcome) keyOutcome {
@@ -345,7 +379,7 @@ func (l Checker) checkKey(kh *keyHistory, deadline time.Time, stop *atomic.Bool,
 		}
 	}
 	if o.details.Verdict == checker.Invalid || visualizeAll {
-		o.visual = visualize(kh.key, o.details.Verdict, info, annotations)
+		o.visual = visualize(kh.key, o.details.Verdict, info, run.annotations)
 	}
 	return done(o)
 }

@@ -2,9 +2,13 @@ package linearizable
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/zkchaos/zkchaos/checker"
@@ -113,7 +117,9 @@ type valueKey struct {
 
 // split validates the history and turns its calls into one history per key,
 // sorted by key, with failed operations and indeterminate reads left out.
-func (v ValueRegister) split(ops []history.Op) ([]*valueKey, ValueRegisterDetails, error) {
+// records is how many records the whole history holds, of which ops may be
+// one key's.
+func (v ValueRegister) split(ops []history.Op, records int) ([]*valueKey, ValueRegisterDetails, error) {
 	d := ValueRegisterDetails{Model: v.Name(), Initial: describeValue(v.initial())}
 	byKey := map[string]*valueKey{}
 	for _, c := range history.Calls(ops) {
@@ -177,7 +183,7 @@ func (v ValueRegister) split(ops []history.Op) ([]*valueKey, ValueRegisterDetail
 		// operation returns after every record.
 		ret := done.Index
 		if ret < 0 || in.indeterminate {
-			ret = int64(len(ops))
+			ret = int64(records)
 		}
 		k.ops = append(k.ops, linsearch.Op[valueOp]{Call: inv.Index, Return: ret, Input: in, Indeterminate: in.indeterminate})
 		k.calls = append(k.calls, c)
@@ -224,33 +230,102 @@ func (v ValueRegister) Check(ctx context.Context, ops []history.Op) checker.Resu
 // value), with nothing checked.
 func (v ValueRegister) Judge(ctx context.Context, ops []history.Op) (checker.Result, error) {
 	start := time.Now()
-	r := checker.Result{Checker: v.Name()}
-	keys, d, err := v.split(ops)
+	keys, d, err := v.split(ops, len(ops))
 	if err != nil {
-		r.Duration = time.Since(start)
-		return r, err
+		return checker.Result{Checker: v.Name(), Duration: time.Since(start)}, err
 	}
-	budget := v.Budget
-	if budget <= 0 {
-		budget = time.Minute
-	}
-	deadline := start.Add(budget)
-	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
-		deadline = dl
-	}
-
+	deadline := v.deadline(ctx, start)
 	outcomes := make([]keyOutcome, len(keys))
 	configs := make([]int, len(keys))
 	draw := &drawBudget{left: drawTime}
 	inParallel(len(keys), func(i int) {
 		outcomes[i], configs[i] = v.checkKey(ctx, keys[i], deadline, draw)
 	})
+	for i, k := range keys {
+		d.Configurations += configs[i]
+		d.Unobserved += k.unobserved
+	}
+	return v.conclude(ctx, start, d, outcomes), nil
+}
 
+// JudgeSplit is Judge for a history split by key: it loads the keys one at
+// a time on each core, so that memory holds a few keys, not the history.
+func (v ValueRegister) JudgeSplit(ctx context.Context, s *history.Split) (checker.Result, error) {
+	start := time.Now()
+	deadline := v.deadline(ctx, start)
+	names := s.Keys()
+	draw := &drawBudget{left: drawTime}
+	var (
+		mu       sync.Mutex
+		d        = ValueRegisterDetails{Model: v.Name(), Initial: describeValue(v.initial())}
+		outcomes []keyOutcome
+		first    error // the error of the lowest record, as split finds it
+	)
+	inParallel(len(names), func(i int) {
+		ops, err := s.Load(names[i])
+		var keys []*valueKey
+		var kd ValueRegisterDetails
+		if err == nil {
+			keys, kd, err = v.split(ops, int(s.Records))
+		}
+		if err != nil {
+			mu.Lock()
+			defer mu.Unlock()
+			var me, other *ModelError
+			if first == nil || (errors.As(err, &me) && errors.As(first, &other) && me.Index < other.Index) {
+				first = err
+			}
+			return
+		}
+		for _, k := range keys {
+			o, configs := v.checkKey(ctx, k, deadline, draw)
+			mu.Lock()
+			outcomes = append(outcomes, o)
+			kd.Configurations += configs
+			kd.Unobserved += k.unobserved
+			mu.Unlock()
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		d.OKReads += kd.OKReads
+		d.OKWrites += kd.OKWrites
+		d.NilReads += kd.NilReads
+		d.Failed += kd.Failed
+		d.Indeterminate += kd.Indeterminate
+		d.Unobserved += kd.Unobserved
+		d.Configurations += kd.Configurations
+	})
+	if first != nil {
+		return checker.Result{Checker: v.Name(), Duration: time.Since(start)}, first
+	}
+	slices.SortFunc(outcomes, func(a, b keyOutcome) int { return strings.Compare(a.details.Key, b.details.Key) })
+	return v.conclude(ctx, start, d, outcomes), nil
+}
+
+// deadline is when the budget, counted from start, runs out.
+func (v ValueRegister) deadline(ctx context.Context, start time.Time) time.Time {
+	deadline := start.Add(v.budget())
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	return deadline
+}
+
+// budget is the search's budget: one minute unless set.
+func (v ValueRegister) budget() time.Duration {
+	if v.Budget <= 0 {
+		return time.Minute
+	}
+	return v.Budget
+}
+
+// conclude judges the history from its keys' outcomes, sorted by key.
+func (v ValueRegister) conclude(ctx context.Context, start time.Time, d ValueRegisterDetails, outcomes []keyOutcome) checker.Result {
+	r := checker.Result{Checker: v.Name()}
+	budget := v.budget()
 	var invalid, unfinished []KeyDetails
 	n := 0
-	for i, o := range outcomes {
-		d.Configurations += configs[i]
-		d.Unobserved += keys[i].unobserved
+	for _, o := range outcomes {
 		d.Keys = append(d.Keys, o.details)
 		n += o.details.Ops
 		if o.visual != nil {
@@ -277,25 +352,25 @@ func (v ValueRegister) Judge(ctx context.Context, ops []history.Op) (checker.Res
 		r.Verdict = checker.Invalid
 		first := invalid[0]
 		switch {
-		case len(keys) == 1 && first.Key == "":
+		case len(outcomes) == 1 && first.Key == "":
 			r.Message = fmt.Sprintf("The register is not linearizable: %s.", first.Explanation)
-		case len(keys) == 1:
+		case len(outcomes) == 1:
 			r.Message = fmt.Sprintf("Key %s is not linearizable: %s.", first.Key, first.Explanation)
 		default:
-			r.Message = fmt.Sprintf("%d of %d keys are not linearizable (%s); key %s: %s.", len(invalid), len(keys), keyList(invalid), first.Key, first.Explanation)
+			r.Message = fmt.Sprintf("%d of %d keys are not linearizable (%s); key %s: %s.", len(invalid), len(outcomes), keyList(invalid), first.Key, first.Explanation)
 		}
 	case len(unfinished) > 0:
 		r.Verdict = checker.Unknown
 		r.Message = fmt.Sprintf("The %s budget ran out before %d of %d keys were decided (%s); no violation was found in the others.",
-			budget, len(unfinished), len(keys), keyList(unfinished))
+			budget, len(unfinished), len(outcomes), keyList(unfinished))
 		if ctx.Err() != nil {
 			r.Message = fmt.Sprintf("The check was cancelled before %d of %d keys were decided (%s); no violation was found in the others.",
-				len(unfinished), len(keys), keyList(unfinished))
+				len(unfinished), len(outcomes), keyList(unfinished))
 		}
 	default:
 		r.Verdict = checker.Valid
 		r.Message = fmt.Sprintf("All %d operations on %s are linearizable (%d ok reads, %d ok writes, %d indeterminate; %s).",
-			n, checker.Plural(len(keys), "key", "keys"), d.OKReads, d.OKWrites, d.Indeterminate, left)
+			n, checker.Plural(len(outcomes), "key", "keys"), d.OKReads, d.OKWrites, d.Indeterminate, left)
 		switch {
 		case d.OKWrites == 0 && d.OKReads == 0:
 			r.Message += " The history exercised nothing: no operation completed ok."
@@ -305,7 +380,7 @@ func (v ValueRegister) Judge(ctx context.Context, ops []history.Op) (checker.Res
 			r.Message += " It exercised little: no read completed ok."
 		}
 	}
-	return r, nil
+	return r
 }
 
 // checkKey decides one key: a read or cas of a value no operation could

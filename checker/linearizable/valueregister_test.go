@@ -300,7 +300,7 @@ func TestExactSearchAgreesWithBruteForce(t *testing.T) {
 		want, err := oracle.JepsenRegister(ops, true, oracle.Nil)
 		require.NoError(t, err)
 		v := ValueRegister{CAS: true}
-		keys, _, err := v.split(ops)
+		keys, _, err := v.split(ops, len(ops))
 		require.NoError(t, err)
 		got := true
 		for _, k := range keys {
@@ -332,7 +332,7 @@ func TestWindowsRefuteOnlyWhatIsNotLinearizable(t *testing.T) {
 			Seed: uint64(i), Calls: 4 + rng.IntN(8), Processes: 2 + rng.IntN(3), Values: 3,
 			Reads: 0.34, CAS: 0.33, Info: 0.15, Fail: 0.1, Nil: 0.15, CorruptRead: rng.IntN(2) == 0,
 		})
-		keys, _, err := ValueRegister{CAS: true}.split(ops)
+		keys, _, err := ValueRegister{CAS: true}.split(ops, len(ops))
 		require.NoError(t, err)
 		if len(keys) == 0 {
 			continue
@@ -359,7 +359,7 @@ func TestDoubleCASIsFoundInAWindow(t *testing.T) {
 	require.Equal(t, checker.Invalid, r.Verdict, r.Message)
 	assert.Contains(t, r.Message, "cas 5→")
 
-	keys, _, err := ValueRegister{CAS: true}.split(ops)
+	keys, _, err := ValueRegister{CAS: true}.split(ops, len(ops))
 	require.NoError(t, err)
 	k := keys[0]
 	var plant int64

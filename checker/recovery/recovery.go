@@ -85,6 +85,9 @@ type rolesAt struct {
 	roles map[string]string
 }
 
+// StartByKey judges the nemesis's records alone, the only ones it reads.
+func (c Checker) StartByKey(context.Context) checker.KeyJudgement { return checker.Whole(c) }
+
 // Check measures every fault window and judges the final recovery.
 func (Checker) Check(_ context.Context, ops []history.Op) checker.Result {
 	start := time.Now()

@@ -98,11 +98,17 @@ func (s *state) oneKeyPerZxid(obs []*operation) {
 			continue
 		}
 		if p.key != o.key {
-			s.violation(Violation{Rule: RuleVersionAgreement, Key: o.key,
-				Explanation: fmt.Sprintf("zxid 0x%x changed both %s and %s: %s; %s", o.zxid, p.key, o.key, o.describe(), p.describe()),
-				Ops:         []InvolvedOp{o.involved(o.f), p.involved("earlier observation of the zxid")}})
+			s.violation(zxidOfTwoKeys(o, p))
 		}
 	}
+}
+
+// zxidOfTwoKeys is the violation of o, which observed a zxid that p had
+// already observed on another key.
+func zxidOfTwoKeys(o, p *operation) Violation {
+	return Violation{Rule: RuleVersionAgreement, Key: o.key,
+		Explanation: fmt.Sprintf("zxid 0x%x changed both %s and %s: %s; %s", o.zxid, p.key, o.key, o.describe(), p.describe()),
+		Ops:         []InvolvedOp{o.involved(o.f), p.involved("earlier observation of the zxid")}}
 }
 
 // noPhantoms checks that every value read was written, with that version, by
@@ -200,8 +206,8 @@ func (b *timeline) before(t int64) *operation {
 
 // writeRealTime checks every acknowledged write of key against the
 // operations that completed before it was invoked: their versions, and the
-// zxids of all keys' operations (zxids), must be lower.
-func (s *state) writeRealTime(key string, ops []*operation, zxids *timeline) {
+// zxids of all keys' operations (s.zxidBefore), must be lower.
+func (s *state) writeRealTime(key string, ops []*operation) {
 	versions := newTimeline(ops, func(o *operation) int64 { return int64(o.version) })
 	for _, w := range versions.obs {
 		if s.tick() {
@@ -217,7 +223,7 @@ func (s *state) writeRealTime(key string, ops []*operation, zxids *timeline) {
 				Ops: []InvolvedOp{w.involved("write"), p.involved("completed before the write was invoked")}})
 			continue
 		}
-		if p := zxids.before(w.inv); p != nil && w.zxid != 0 && p.zxid >= w.zxid {
+		if p := s.zxidBefore(w); p != nil {
 			s.violation(Violation{Rule: RuleWriteRealTime, Key: key,
 				Explanation: fmt.Sprintf("%s has zxid 0x%x, but zxid 0x%x was already observed before it was invoked, on key %s: %s",
 					w.describe(), w.zxid, p.zxid, p.key, p.describe()),

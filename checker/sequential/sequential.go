@@ -129,6 +129,17 @@ type state struct {
 	first   string // explanation of the first violation
 	steps   int
 	stopped bool
+	// malformedAt are the invocation indexes of the malformed examples.
+	malformedAt []int64
+	// part, when not nil, keeps the violations found in one key of a
+	// history judged key by key, instead of choosing the examples.
+	part *part
+	// views, when not nil, gives the view of the session of each read,
+	// which a key judged alone cannot see.
+	views func(r *operation) *operation
+	// zxidBefore returns the observation with the highest zxid of any
+	// key completed before w was invoked, when that zxid is not below w's.
+	zxidBefore func(w *operation) *operation
 }
 
 // tick reports whether the check must stop: it polls the context every few
@@ -145,11 +156,11 @@ func (s *state) tick() bool {
 }
 
 func (s *state) violation(v Violation) {
-	s.d.Violations++
-	if s.d.ByRule == nil {
-		s.d.ByRule = map[string]int{}
+	s.count(v.Rule, 1)
+	if s.part != nil {
+		s.part.keep(v, nil)
+		return
 	}
-	s.d.ByRule[v.Rule]++
 	if s.first == "" {
 		s.first = fmt.Sprintf("%s on key %s: %s", v.Rule, v.Key, v.Explanation)
 	}
@@ -158,10 +169,20 @@ func (s *state) violation(v Violation) {
 	}
 }
 
-func (s *state) malformed(what string) {
+// count counts n violations of rule.
+func (s *state) count(rule string, n int) {
+	s.d.Violations += n
+	if s.d.ByRule == nil {
+		s.d.ByRule = map[string]int{}
+	}
+	s.d.ByRule[rule] += n
+}
+
+func (s *state) malformed(at int64, what string) {
 	s.d.Malformed++
 	if len(s.d.MalformedExamples) < malformedShown {
 		s.d.MalformedExamples = append(s.d.MalformedExamples, what)
+		s.malformedAt = append(s.malformedAt, at)
 	}
 }
 
@@ -176,23 +197,38 @@ func (q Checker) Check(ctx context.Context, ops []history.Op) checker.Result {
 		all = append(all, byKey[k]...)
 	}
 	zxids := newTimeline(all, func(o *operation) int64 { return o.zxid })
+	s.zxidBefore = func(w *operation) *operation {
+		if p := zxids.before(w.inv); p != nil && w.zxid != 0 && p.zxid >= w.zxid {
+			return p
+		}
+		return nil
+	}
 	s.oneKeyPerZxid(zxids.obs)
 	for _, k := range keys {
-		kops := byKey[k]
 		if s.stopped {
 			break
 		}
-		s.versionAgreement(k, kops)
-		s.noPhantoms(k, kops)
-		s.writeRealTime(k, kops, zxids)
+		s.keyRules(k, byKey[k])
 	}
 	if !s.stopped {
 		s.sessions(byKey)
 	}
+	return q.result(ctx, s, start)
+}
+
+// keyRules checks the rules of one key's operations that need no other
+// key's, but for the zxids before each write.
+func (s *state) keyRules(key string, ops []*operation) {
+	s.versionAgreement(key, ops)
+	s.noPhantoms(key, ops)
+	s.writeRealTime(key, ops)
+}
+
+// result words what s found.
+func (q Checker) result(ctx context.Context, s *state, start time.Time) checker.Result {
 	if ctx.Err() != nil {
 		s.stopped = true
 	}
-
 	r := checker.Result{Checker: q.Name(), Details: s.d}
 	switch {
 	case s.d.Violations > 0:
@@ -245,45 +281,19 @@ func (s *state) prepare(ops []history.Op) (map[string][]*operation, []string) {
 		if s.tick() {
 			break
 		}
-		f := c.Invoke.F
-		if f != history.Read && f != history.Write && f != history.CAS {
+		o, malformed := newOperation(c)
+		if malformed != "" {
+			s.malformed(c.Invoke.Index, malformed)
+		}
+		if o == nil {
 			continue
 		}
-		o := &operation{call: c, f: f, key: c.Invoke.Key, typ: c.Complete.Type, inv: c.Invoke.Time, ret: c.Complete.Time}
-		if o.typ != history.OK && o.typ != history.Fail {
-			o.typ = history.Info
-		}
-		if o.typ == history.Fail || (f == history.Read && o.typ != history.OK) {
-			continue // certainly did not happen, or a read that returned nothing
-		}
-		if f == history.Read {
-			v, ver := c.Complete.Value, c.Complete.Version
-			if v == nil || ver == nil {
-				s.malformed("ok read without value or version: " + c.Complete.String())
-				continue
-			}
-			o.value, o.hasValue, o.version, o.hasVer = *v, true, *ver, true
+		switch {
+		case o.f == history.Read:
 			s.d.ReadsChecked++
-		} else {
-			if v := checker.FirstNonNil(c.Invoke.Value, c.Complete.Value); v != nil {
-				o.value, o.hasValue = *v, true
-			} else if o.typ == history.OK {
-				s.malformed(f + " without value: " + c.Invoke.String())
-			}
-			if e := checker.FirstNonNil(c.Invoke.Expect, c.Complete.Expect); e != nil && f == history.CAS {
-				o.expect, o.hasExp = *e, true
-			}
-			if o.typ == history.OK {
-				s.d.OKWrites++
-				if c.Complete.Version != nil {
-					o.version, o.hasVer = *c.Complete.Version, true
-				}
-			}
+		case o.typ == history.OK:
+			s.d.OKWrites++
 		}
-		if o.typ == history.OK {
-			o.zxid = c.Complete.Zxid
-		}
-		o.session = sessionOf(c)
 		if o.session == "" && o.typ == history.OK {
 			s.d.AmbiguousSession++
 		}
@@ -295,6 +305,48 @@ func (s *state) prepare(ops []history.Op) (map[string][]*operation, []string) {
 	}
 	sort.Strings(keys)
 	return byKey, keys
+}
+
+// newOperation prepares a call for the rules: nil for a call they do not
+// judge (not a register operation, failed, a read that returned nothing or
+// that cannot be judged). malformed describes an ok record that cannot be
+// judged.
+func newOperation(c history.Call) (o *operation, malformed string) {
+	f := c.Invoke.F
+	if f != history.Read && f != history.Write && f != history.CAS {
+		return nil, ""
+	}
+	o = &operation{call: c, f: f, key: c.Invoke.Key, typ: c.Complete.Type, inv: c.Invoke.Time, ret: c.Complete.Time}
+	if o.typ != history.OK && o.typ != history.Fail {
+		o.typ = history.Info
+	}
+	if o.typ == history.Fail || (f == history.Read && o.typ != history.OK) {
+		return nil, "" // certainly did not happen, or a read that returned nothing
+	}
+	if f == history.Read {
+		v, ver := c.Complete.Value, c.Complete.Version
+		if v == nil || ver == nil {
+			return nil, "ok read without value or version: " + c.Complete.String()
+		}
+		o.value, o.hasValue, o.version, o.hasVer = *v, true, *ver, true
+	} else {
+		if v := checker.FirstNonNil(c.Invoke.Value, c.Complete.Value); v != nil {
+			o.value, o.hasValue = *v, true
+		} else if o.typ == history.OK {
+			malformed = f + " without value: " + c.Invoke.String()
+		}
+		if e := checker.FirstNonNil(c.Invoke.Expect, c.Complete.Expect); e != nil && f == history.CAS {
+			o.expect, o.hasExp = *e, true
+		}
+		if o.typ == history.OK && c.Complete.Version != nil {
+			o.version, o.hasVer = *c.Complete.Version, true
+		}
+	}
+	if o.typ == history.OK {
+		o.zxid = c.Complete.Zxid
+	}
+	o.session = sessionOf(c)
+	return o, malformed
 }
 
 // sessionOf names the session that served c: its session id, or its process

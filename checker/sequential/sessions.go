@@ -67,6 +67,9 @@ func (s *state) sessions(byKey map[string][]*operation) {
 	}
 	sort.Strings(names)
 	s.d.Sessions = len(names)
+	if s.part != nil {
+		s.part.sessions = names
+	}
 	for _, name := range names {
 		if s.stopped {
 			return
@@ -110,39 +113,57 @@ func (s *state) session(name string, ops []*operation, zxids map[string]*keyZxid
 				view = o
 			}
 		}
-		role := func(p *operation) string {
-			if p.isWrite() {
-				return "the session's own earlier write"
-			}
-			return "the session's earlier read"
-		}
 		if k := perKey[r.key]; k != nil {
 			if p := k.version; p.version > r.version {
 				s.violation(Violation{Rule: RuleSessionMonotonic, Key: r.key, Session: name,
 					Explanation: fmt.Sprintf("%s went back to version %d after the session had seen version %d: %s",
 						r.describe(), r.version, p.version, p.describe()),
-					Ops: []InvolvedOp{r.involved("read"), p.involved(role(p))}})
+					Ops: []InvolvedOp{r.involved("read"), p.involved(sessionRole(p))}})
 				continue
 			}
 			if p := k.zxid; r.zxid != 0 && p != nil && p.zxid > r.zxid {
 				s.violation(Violation{Rule: RuleSessionMonotonic, Key: r.key, Session: name,
 					Explanation: fmt.Sprintf("%s went back to zxid 0x%x after the session had seen zxid 0x%x: %s",
 						r.describe(), r.zxid, p.zxid, p.describe()),
-					Ops: []InvolvedOp{r.involved("read"), p.involved(role(p))}})
+					Ops: []InvolvedOp{r.involved("read"), p.involved(sessionRole(p))}})
 				continue
 			}
+		}
+		if s.views != nil {
+			view = s.views(r)
 		}
 		if view == nil {
 			continue
 		}
 		if w := zxids[r.key].committedBy(view.zxid); w != nil && w.version > r.version {
-			s.violation(Violation{Rule: RuleSessionView, Key: r.key, Session: name,
-				Explanation: fmt.Sprintf("%s returned version %d, older than the session's view: it had already seen zxid 0x%x (%s), "+
-					"and version %d of %s was committed at zxid 0x%x (%s)",
-					r.describe(), r.version, view.zxid, view.describe(), w.version, r.key, w.zxid, w.describe()),
-				Ops: []InvolvedOp{r.involved("read"), view.involved(role(view)), w.involved("committed within the session's view")}})
+			if s.part != nil && view.call.Invoke == nil {
+				// The view is another key's operation: it is read
+				// back if the violation is among the examples.
+				s.count(RuleSessionView, 1)
+				s.part.keep(Violation{Rule: RuleSessionView, Key: r.key, Session: name}, &unresolved{name: name, r: r, view: view, w: w})
+				continue
+			}
+			s.violation(sessionView(name, r, view, w))
 		}
 	}
+}
+
+// sessionView is the violation of a read r of session name that returned an
+// older version than w, committed within the session's view.
+func sessionView(name string, r, view, w *operation) Violation {
+	return Violation{Rule: RuleSessionView, Key: r.key, Session: name,
+		Explanation: fmt.Sprintf("%s returned version %d, older than the session's view: it had already seen zxid 0x%x (%s), "+
+			"and version %d of %s was committed at zxid 0x%x (%s)",
+			r.describe(), r.version, view.zxid, view.describe(), w.version, r.key, w.zxid, w.describe()),
+		Ops: []InvolvedOp{r.involved("read"), view.involved(sessionRole(view)), w.involved("committed within the session's view")}}
+}
+
+// sessionRole says what an earlier operation of a session is to it.
+func sessionRole(p *operation) string {
+	if p.isWrite() {
+		return "the session's own earlier write"
+	}
+	return "the session's earlier read"
 }
 
 // byReturn returns ops sorted by completion time.

@@ -1,9 +1,12 @@
 package sequential
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/zkchaos/zkchaos/checker"
@@ -76,11 +79,55 @@ func (StaleReads) Name() string { return "stale-reads" }
 // valid whatever the count, and unknown only when ctx ended the count early.
 func (c StaleReads) Check(ctx context.Context, ops []history.Op) checker.Result {
 	start := time.Now()
-	mode := c.ReadMode
-	if mode == "" {
-		mode = linearizable.ReadPlain
+	d, cancelled := staleReads(ctx, ops)
+	return c.result(d, cancelled, start)
+}
+
+// StartByKey counts key by key: a read is stale against the writes of its
+// own key.
+func (c StaleReads) StartByKey(context.Context) checker.KeyJudgement {
+	return &staleJudgement{c: c, start: time.Now()}
+}
+
+type staleJudgement struct {
+	c         StaleReads
+	start     time.Time
+	mu        sync.Mutex
+	d         StaleReadsDetails
+	cancelled bool
+}
+
+func (*staleJudgement) Record(*checker.Keys, *history.Op) {}
+
+func (j *staleJudgement) Key(ctx context.Context, _ *checker.Keys, _ string, ops []history.Op) {
+	d, cancelled := staleReads(ctx, ops)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.cancelled = j.cancelled || cancelled
+	j.d.ReadsChecked += d.ReadsChecked
+	j.d.Stale += d.Stale
+	for node, n := range d.ByNode {
+		if j.d.ByNode == nil {
+			j.d.ByNode = map[string]int{}
+		}
+		j.d.ByNode[node] += n
 	}
-	d := StaleReadsDetails{ReadMode: mode}
+	j.d.MaxVersionsBehind = max(j.d.MaxVersionsBehind, d.MaxVersionsBehind)
+	j.d.MaxLag = max(j.d.MaxLag, d.MaxLag)
+	// The examples are the first stale reads of the whole history, by
+	// invocation: among the first of each key.
+	j.d.Examples = append(j.d.Examples, d.Examples...)
+	slices.SortFunc(j.d.Examples, func(a, b StaleRead) int { return cmp.Compare(a.Read.Invoke.Index, b.Read.Invoke.Index) })
+	j.d.Examples = j.d.Examples[:min(len(j.d.Examples), staleExamples)]
+}
+
+func (j *staleJudgement) Result(context.Context, *checker.Keys) checker.Result {
+	return j.c.result(j.d, j.cancelled, j.start)
+}
+
+// staleReads counts the stale reads of ops; cancelled is true when ctx
+// ended the count early.
+func staleReads(ctx context.Context, ops []history.Op) (d StaleReadsDetails, cancelled bool) {
 
 	type acked struct {
 		call    history.Call
@@ -116,7 +163,6 @@ func (c StaleReads) Check(ctx context.Context, ops []history.Op) checker.Result 
 		latest[k] = idx
 	}
 
-	cancelled := false
 	for i, r := range reads {
 		if i%4096 == 4095 && ctx.Err() != nil {
 			cancelled = true
@@ -156,6 +202,16 @@ func (c StaleReads) Check(ctx context.Context, ops []history.Op) checker.Result 
 		}
 	}
 
+	return d, cancelled
+}
+
+// result words the count.
+func (c StaleReads) result(d StaleReadsDetails, cancelled bool, start time.Time) checker.Result {
+	mode := c.ReadMode
+	if mode == "" {
+		mode = linearizable.ReadPlain
+	}
+	d.ReadMode = mode
 	msg := checker.Plural(d.Stale, "stale read", "stale reads")
 	switch mode {
 	case linearizable.ReadQuorum:

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/zkchaos/zkchaos/checker"
@@ -40,6 +41,42 @@ func (Checker) Name() string { return "stats" }
 func (s Checker) Check(_ context.Context, ops []history.Op) checker.Result {
 	start := time.Now()
 	counts := map[string]Counts{}
+	count(counts, ops)
+	return s.result(counts, start)
+}
+
+// StartByKey counts key by key: every call is one key's.
+func (s Checker) StartByKey(context.Context) checker.KeyJudgement {
+	return &judgement{s: s, counts: map[string]Counts{}, start: time.Now()}
+}
+
+type judgement struct {
+	s      Checker
+	mu     sync.Mutex
+	counts map[string]Counts
+	start  time.Time
+}
+
+func (*judgement) Record(*checker.Keys, *history.Op) {}
+
+func (j *judgement) Key(_ context.Context, _ *checker.Keys, _ string, ops []history.Op) {
+	counts := map[string]Counts{}
+	count(counts, ops)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for f, n := range counts {
+		sum := j.counts[f]
+		sum.OK, sum.Fail, sum.Info = sum.OK+n.OK, sum.Fail+n.Fail, sum.Info+n.Info
+		j.counts[f] = sum
+	}
+}
+
+func (j *judgement) Result(context.Context, *checker.Keys) checker.Result {
+	return j.s.result(j.counts, j.start)
+}
+
+// count adds how the calls of ops ended to counts.
+func count(counts map[string]Counts, ops []history.Op) {
 	for _, c := range history.Calls(ops) {
 		n := counts[c.Invoke.F]
 		switch c.Type() {
@@ -52,7 +89,10 @@ func (s Checker) Check(_ context.Context, ops []history.Op) checker.Result {
 		}
 		counts[c.Invoke.F] = n
 	}
+}
 
+// result judges the counts.
+func (s Checker) result(counts map[string]Counts, start time.Time) checker.Result {
 	fs := make([]string, 0, len(counts))
 	for f := range counts {
 		fs = append(fs, f)

@@ -4,8 +4,14 @@
 package histtest
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"sync"
+	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/zkchaos/zkchaos/history"
 )
@@ -40,4 +46,19 @@ func (m *Memory) Append(op history.Op) (history.Op, error) {
 	op.Index = int64(len(m.Ops))
 	m.Ops = append(m.Ops, op)
 	return op, nil
+}
+
+// WriteFile writes ops, as they are, as a history file in a new temporary
+// directory, and returns its path.
+func WriteFile(t testing.TB, ops []history.Op) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), history.FileName)
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	enc := json.NewEncoder(f)
+	for _, op := range ops {
+		require.NoError(t, enc.Encode(op))
+	}
+	require.NoError(t, f.Close())
+	return path
 }

@@ -1,0 +1,83 @@
+package sequential
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zkchaos/zkchaos/history"
+	"github.com/zkchaos/zkchaos/history/gen"
+	"github.com/zkchaos/zkchaos/internal/checkertest"
+)
+
+func TestStaleReadsByKeyCountAsCheckDoes(t *testing.T) {
+	most := 0
+	for seed := range uint64(4) {
+		for _, mode := range []string{gen.ReadPlain, gen.ReadQuorum} {
+			ops, _ := gen.Sequential(gen.SequentialConfig{Seed: seed, Calls: 400, Keys: 3, ReadMode: mode})
+			t.Run(fmt.Sprintf("%d-%s", seed, mode), func(t *testing.T) {
+				r := checkertest.RequireSameByKey(t, StaleReads{ReadMode: mode}, ops)
+				most = max(most, r.Details.(StaleReadsDetails).Stale)
+			})
+		}
+	}
+	assert.Greater(t, most, staleExamples, "a history with more stale reads than examples")
+}
+
+func TestByKeyJudgesAsCheckDoes(t *testing.T) {
+	verdicts, rules := map[string]int{}, map[string]int{}
+	for seed := range uint64(30) {
+		m := gen.Mutations[seed%uint64(len(gen.Mutations))]
+		if seed%8 == 7 {
+			m = gen.NoMutation
+		}
+		ops, _ := gen.Sequential(gen.SequentialConfig{Seed: seed, Calls: 300, Keys: 3, Mutation: m})
+		t.Run(fmt.Sprintf("sequential-%d-%s", seed, m), func(t *testing.T) {
+			r := checkertest.RequireSameByKey(t, Checker{}, ops)
+			verdicts[string(r.Verdict)]++
+			for rule, n := range r.Details.(Details).ByRule {
+				rules[rule] += n
+			}
+		})
+	}
+	for seed := range uint64(6) {
+		a := gen.SmallAnomalies[seed%uint64(len(gen.SmallAnomalies))]
+		ops, _ := gen.Small(gen.SmallConfig{Seed: seed, Calls: 40, Keys: 3, FinalReads: true, Anomaly: a})
+		t.Run(fmt.Sprintf("small-%d-%s", seed, a), func(t *testing.T) {
+			checkertest.RequireSameByKey(t, Checker{}, ops)
+		})
+	}
+	t.Logf("verdicts: %v; violations: %v", verdicts, rules)
+	assert.Positive(t, verdicts["valid"])
+	for _, rule := range []string{RuleSessionMonotonic, RuleSessionView, RuleNoPhantom, RuleVersionAgreement, RuleWriteRealTime} {
+		assert.Positive(t, rules[rule], rule)
+	}
+	assert.Positive(t, verdicts["invalid"])
+}
+
+func TestByKeyFindsAZxidOfTwoKeysAsCheckDoes(t *testing.T) {
+	ops, _ := gen.Sequential(gen.SequentialConfig{Seed: 5, Calls: 300, Keys: 3})
+	// Every ok read of the last key claims the zxid of the first ok write
+	// of another key.
+	var zxid int64
+	for _, op := range ops {
+		if op.Type == history.OK && op.F != history.Read && op.Zxid != 0 && op.Key != "" {
+			zxid = op.Zxid
+			break
+		}
+	}
+	require.NotZero(t, zxid)
+	calls := history.Calls(ops)
+	changed := 0
+	for _, c := range calls {
+		if c.Invoke.F == history.Read && c.Complete.Type == history.OK && c.Invoke.Key == "k2" && c.Complete.Zxid != zxid {
+			ops[c.Complete.Index].Zxid = zxid
+			changed++
+		}
+	}
+	require.Positive(t, changed)
+	r := checkertest.RequireSameByKey(t, Checker{}, ops)
+	assert.Contains(t, r.Message, "changed both")
+}
