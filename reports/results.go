@@ -53,8 +53,8 @@ type Results struct {
 	// built on 2026-03-08 16:19 UTC"), read once the ensemble was healthy
 	// and again at the end, "FIRST -> LAST" when it changed (an upgrade).
 	Builds map[string]string `json:"builds,omitempty"`
-	Nodes        []string `json:"nodes"`
-	Logs         []string `json:"logs"` // node log paths relative to the run dir
+	Nodes  []string          `json:"nodes"`
+	Logs   []string          `json:"logs"` // node log paths relative to the run dir
 	// RunPeakRSS is the harness's peak resident memory in bytes until the
 	// ensemble was torn down, before the history is read back to be judged:
 	// what a long run costs while it records (0 when unknown).
