@@ -386,7 +386,10 @@ func (s *sessionEvents) snapshot() (log []string, expired bool) {
 
 func TestClockJumpEffectOnSessions(t *testing.T) {
 	for _, role := range []cluster.Role{cluster.Follower, cluster.Leader} {
-		t.Run(string(role), func(t *testing.T) { clockJumpEffectOnSessions(t, role) })
+		t.Run(string(role), func(t *testing.T) {
+			t.Parallel() // both spend their time waiting out session timeouts
+			clockJumpEffectOnSessions(t, role)
+		})
 	}
 }
 

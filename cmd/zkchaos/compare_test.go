@@ -155,16 +155,16 @@ func pathVerdicts(t *testing.T, dir string) map[string]checker.Verdict {
 func TestCompareRunsTwoDebianBuilds(t *testing.T) {
 	localtest.RequireZooKeeper(t)
 	out := t.TempDir()
-	const older = "debian=3.8.0-11+deb12u1"
-	code, stdout, stderr := zkchaos(t, "compare", "--a", "debian", "--b", older, "--runs", "1", "--time-limit", "5s",
+	const newer = "debian=3.9.3-1+deb13u1"
+	code, stdout, stderr := zkchaos(t, "compare", "--a", "debian", "--b", newer, "--runs", "1", "--time-limit", "5s",
 		"--out", out, "../../scenarios/smoke.yaml")
 	require.Contains(t, []int{exitValid, exitInvalid}, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	assert.FileExists(t, filepath.Join(out, compare.HTMLFile))
 	rep := readComparison(t, out)
 	assert.Equal(t, 1, rep.A.Runs)
 	assert.Equal(t, 1, rep.B.Runs)
-	assert.Equal(t, older, rep.B.Source)
-	assert.Contains(t, rep.B.Distributions, "debian 3.8.0-11+deb12u1")
+	assert.Equal(t, newer, rep.B.Source)
+	assert.Contains(t, rep.B.Distributions, "debian 3.9.3-1+deb13u1")
 
 	// The exit code follows the runs' own verdicts: with one run a side, B
 	// is worse exactly when a checker is invalid in B and not in A.
