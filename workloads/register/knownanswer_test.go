@@ -38,7 +38,8 @@ func isolatedFollowerScenario(t *testing.T, readMode string) *scenarios.Scenario
 	s, err := scenarios.Parse("register-plain-known-answer.yaml", "register-plain-known-answer", []byte(`
 description: plain reads while one follower is isolated (black hole), a known answer
 seed: 4
-time-limit: 20s
+# One isolation window (4 s to 10 s), then the heal.
+time-limit: 13s
 recovery: 2s
 workload:
   name: register

@@ -28,7 +28,7 @@ func TestEphemeralsLiveAndDieWithTheirSessions(t *testing.T) {
 	s, err := scenarios.Parse("session.yaml", "session", []byte("workload:\n  name: session\n"))
 	require.NoError(t, err)
 	s.Seed = 5
-	s.TimeLimit = 18 * time.Second
+	s.TimeLimit = 15 * time.Second // one cut-off window (2 s to 9 s), then new sessions
 	s.Recovery = 2 * time.Second
 	s.Workload.Workers = 6
 	s.Workload.Rate = 60
