@@ -1,7 +1,6 @@
 package nemesis
 
 import (
-	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
@@ -192,11 +191,8 @@ func (st ScriptStep) kind() (k fault.Kind, ok bool) {
 	return "", false
 }
 
-// damage is what a corrupt step flips, its defaults filled in: the tail of
-// the newest transaction log, as for the corrupt fault kind.
-func (st ScriptStep) damage() cluster.Damage {
-	return cluster.Damage{File: cmp.Or(st.File, cluster.DamageLog), Region: cmp.Or(st.Region, cluster.DamageTail)}
-}
+// damage is what a corrupt step flips, defaults as for the corrupt fault.
+func (st ScriptStep) damage() cluster.Damage { return damageOf(st.File, st.Region) }
 
 // targets are the node references the step's action names.
 func (st ScriptStep) targets() Nodes {
@@ -332,8 +328,8 @@ func ValidateScript(steps []ScriptStep) []StepProblem {
 			field, value string
 			values       []string
 		}{
-			{"file", st.File, []string{cluster.DamageLog, cluster.DamageSnapshot}},
-			{"region", st.Region, []string{cluster.DamageHeader, cluster.DamageMiddle, cluster.DamageTail}},
+			{"file", st.File, damageFiles},
+			{"region", st.Region, damageRegions},
 		}
 		for _, d := range damage {
 			switch {

@@ -72,6 +72,18 @@ type Spec struct {
 	Region string `yaml:"region,omitempty"`
 }
 
+// damageFiles and damageRegions are what a corrupt fault or step may name.
+var (
+	damageFiles   = []string{cluster.DamageLog, cluster.DamageSnapshot}
+	damageRegions = []string{cluster.DamageHeader, cluster.DamageMiddle, cluster.DamageTail}
+)
+
+// damageOf is what a corrupt fault or step flips, its defaults filled in:
+// the tail of the newest transaction log.
+func damageOf(file, region string) cluster.Damage {
+	return cluster.Damage{File: cmp.Or(file, cluster.DamageLog), Region: cmp.Or(region, cluster.DamageTail)}
+}
+
 // shorthands are names that stand for a kind with a parameter set.
 var shorthands = map[string]Spec{
 	"kill-random":      {Kind: fault.Kill, Target: TargetOne},
@@ -174,8 +186,8 @@ func (s Spec) Resolved() Spec {
 		}
 	case fault.Corrupt:
 		s.Target = cmp.Or(s.Target, TargetOne)
-		s.File = cmp.Or(s.File, cluster.DamageLog)
-		s.Region = cmp.Or(s.Region, cluster.DamageTail)
+		d := damageOf(s.File, s.Region)
+		s.File, s.Region = d.File, d.Region
 	case fault.Reconfig:
 		s.Change = cmp.Or(s.Change, ChangeRemove)
 		if s.Change != ChangeGrow {
@@ -251,8 +263,8 @@ func (s Spec) Validate() []FieldProblem {
 	if s.Free < 0 {
 		bad("free", "must not be negative, got %d", s.Free)
 	}
-	oneOf("file", s.File, []string{cluster.DamageLog, cluster.DamageSnapshot})
-	oneOf("region", s.Region, []string{cluster.DamageHeader, cluster.DamageMiddle, cluster.DamageTail})
+	oneOf("file", s.File, damageFiles)
+	oneOf("region", s.Region, damageRegions)
 	if s.Kind == fault.Reconfig && s.Change == ChangeGrow && s.Target != "" {
 		bad("target", "does not apply to a grow: every spare joins")
 	} else if s.Kind == fault.Reconfig && s.Target != "" && !slices.Contains(reconfigTargets, s.Target) {
