@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -337,18 +336,12 @@ func (r *run) execute(ctx context.Context, opts Options) (err error) {
 	return errors.Join(workErr, nemesisErr, healErr)
 }
 
-// serverBuilds asks each server that answers for the version line of its
-// srvr reply ("Zookeeper version: ..."), by node.
+// serverBuilds asks each server that answers what it runs, by node.
 func serverBuilds(ctx context.Context, nodes []cluster.Node) map[string]string {
 	out := map[string]string{}
 	for _, n := range nodes {
-		reply, err := zkadmin.FourLetter(ctx, n.ClientAddr, "srvr")
-		if err != nil {
-			continue
-		}
-		first, _, _ := strings.Cut(reply, "\n")
-		if v, ok := strings.CutPrefix(strings.TrimSpace(first), "Zookeeper version:"); ok {
-			out[n.Name] = strings.TrimSpace(v)
+		if v, err := zkadmin.SrvrVersion(ctx, n.ClientAddr); err == nil {
+			out[n.Name] = v
 		}
 	}
 	return out

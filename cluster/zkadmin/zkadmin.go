@@ -92,6 +92,21 @@ func Srvr(ctx context.Context, addr string) (cluster.Role, error) {
 	return parseSrvr(reply)
 }
 
+// SrvrVersion asks the server at addr what it runs: the version line of its
+// srvr reply, e.g. "3.9.3-${mvngit.commit.id}, built on 2026-03-08 16:19 UTC".
+func SrvrVersion(ctx context.Context, addr string) (string, error) {
+	reply, err := FourLetter(ctx, addr, "srvr")
+	if err != nil {
+		return "", err
+	}
+	for line := range strings.Lines(reply) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Zookeeper version:"); ok {
+			return strings.TrimSpace(v), nil
+		}
+	}
+	return "", fmt.Errorf("srvr: no version line in reply %q", truncate(reply, 200))
+}
+
 // parseSrvr reads the role out of a srvr reply.
 func parseSrvr(reply string) (cluster.Role, error) {
 	if strings.Contains(reply, NotServing) {

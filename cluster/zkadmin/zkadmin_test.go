@@ -54,6 +54,15 @@ func TestSrvrAgainstFakeServer(t *testing.T) {
 	assert.Equal(t, cluster.Down, role)
 }
 
+func TestSrvrVersionReadsTheVersionLine(t *testing.T) {
+	v, err := SrvrVersion(context.Background(), zkadmintest.Server(t, map[string]string{"srvr": srvrFollower}))
+	require.NoError(t, err)
+	assert.Equal(t, "3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC", v)
+
+	_, err = SrvrVersion(context.Background(), zkadmintest.Server(t, map[string]string{"srvr": NotServing + "\n"}))
+	assert.ErrorContains(t, err, "no version line")
+}
+
 func TestFourLetterHonoursDeadlineAndCancel(t *testing.T) {
 	addr := zkadmintest.Server(t, nil) // accepts, never answers: like a paused server
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
