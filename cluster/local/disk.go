@@ -51,14 +51,19 @@ func (e *Ensemble) mountDisks() error {
 // power loss can show.
 func (e *Ensemble) syncDisks() error {
 	for _, n := range e.nodes {
-		if n.disk == nil {
-			continue
-		}
-		if err := n.disk.Sync(); err != nil {
+		if err := n.syncDisk(); err != nil {
 			return fmt.Errorf("sync the disk of %s: %w", n.Name, err)
 		}
 	}
 	return nil
+}
+
+// syncDisk syncs the diskfs mounted over n's data directory, if any.
+func (n *node) syncDisk() error {
+	if n.disk == nil {
+		return nil
+	}
+	return n.disk.Sync()
 }
 
 // unmountDisksLocked unmounts the nodes' diskfs mounts, once their servers

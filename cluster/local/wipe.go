@@ -63,10 +63,8 @@ func (e *Ensemble) whileDown(ctx context.Context, target cluster.Node, verb stri
 	if err := change(n); err != nil {
 		return fmt.Errorf("%s %s: %w", verb, n.Name, err)
 	}
-	if n.disk != nil {
-		if err := n.disk.Sync(); err != nil {
-			return fmt.Errorf("%s %s: %w", verb, n.Name, err)
-		}
+	if err := n.syncDisk(); err != nil {
+		return fmt.Errorf("%s %s: %w", verb, n.Name, err)
 	}
 	return nil
 }
@@ -255,13 +253,11 @@ func (e *Ensemble) replaceDisk(n *node, p *process, cause string) error {
 		return fmt.Errorf("start %s: %w", n.Name, err)
 	}
 	removed, err := wipeData(n)
+	if err == nil {
+		err = n.syncDisk()
+	}
 	if err != nil {
 		return fmt.Errorf("start %s: replace the disk it refused: %w", n.Name, err)
-	}
-	if n.disk != nil {
-		if err := n.disk.Sync(); err != nil {
-			return fmt.Errorf("start %s: replace the disk it refused: %w", n.Name, err)
-		}
 	}
 	e.log.Info("ZooKeeper node refused its damaged data: data wiped, node started again",
 		"node", n.Name, "cause", cause, "removed_entries", removed)
