@@ -40,6 +40,17 @@ func TestServerLogs(t *testing.T) {
 	assert.Equal(t, checker.Valid, r.Verdict)
 	assert.Contains(t, r.Message, "ZOOKEEPER-4685 ×1")
 
+	revalidate := writeLog(t, "2026-12-06 18:54:40,114 [myid:1] - WARN  [NIOWorkerThread-2:o.a.z.s.WorkerService$ScheduledWorkRequest@194] - Unexpected exception\n"+
+		"java.lang.NullPointerException: Cannot invoke \"org.apache.zookeeper.server.quorum.Learner.validateSession(org.apache.zookeeper.server.ServerCnxn, long, int)\" because the return value of \"org.apache.zookeeper.server.quorum.LearnerZooKeeperServer.getLearner()\" is null\n"+
+		"\tat org.apache.zookeeper.server.quorum.LearnerZooKeeperServer.revalidateSession(LearnerZooKeeperServer.java:94)\n")
+	r = Checker{Logs: map[string]string{"n1": revalidate}}.Check(ctx, nil)
+	assert.Equal(t, checker.Valid, r.Verdict, "a race that only drops a connection is named: %s", r.Message)
+	assert.Contains(t, r.Message, "revalidate-without-learner ×1")
+	assert.Contains(t, r.Message, "no release fixes it")
+	otherNull := writeLog(t, "java.lang.NullPointerException: Cannot invoke \"org.apache.zookeeper.server.quorum.Learner.getZxid()\" because the return value of \"org.apache.zookeeper.server.quorum.LearnerZooKeeperServer.getLearner()\" is null\n")
+	assert.Equal(t, checker.Invalid, Checker{Logs: map[string]string{"n1": otherNull}}.Check(ctx, nil).Verdict,
+		"another call on a missing learner is not that race")
+
 	digest := writeLog(t, "WARN [CommitProcessor] Digests are not matching. Value is Zxid.\n")
 	assert.Equal(t, checker.Invalid, Checker{Logs: map[string]string{"n3": digest}}.Check(ctx, nil).Verdict)
 
