@@ -10,6 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
+	"syscall"
 )
 
 // maxSpillFiles bounds the files a Spill keeps open: beyond it keys share
@@ -31,14 +34,54 @@ type spillFile struct {
 	records map[string]int // per key
 }
 
+// spillPrefix starts the name of a Spill's directory, followed by the
+// process id of its owner and a dash.
+const spillPrefix = "spill-"
+
 // NewSpill makes an empty Spill in a new directory under tmp (os.TempDir
-// when empty). Close removes it.
+// when empty), named after this process. Close removes it.
 func NewSpill(tmp string) (*Spill, error) {
-	dir, err := os.MkdirTemp(tmp, "spill-")
+	dir, err := os.MkdirTemp(tmp, fmt.Sprintf("%s%d-", spillPrefix, os.Getpid()))
 	if err != nil {
 		return nil, fmt.Errorf("spill: %w", err)
 	}
 	return &Spill{dir: dir, keys: map[string]*spillFile{}}, nil
+}
+
+// RemoveStaleSpills removes the Spill directories under dir whose process
+// is gone: a judgement killed before it could close them (out of memory,
+// SIGKILL) leaves them behind. It returns the directories removed.
+func RemoveStaleSpills(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("look for stale spills: %w", err)
+	}
+	var removed []string
+	var errs []error
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), spillPrefix)
+		if !e.IsDir() || !ok {
+			continue
+		}
+		pidText, _, ok := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || pid <= 0 || processAlive(pid) {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		if err := os.RemoveAll(path); err != nil {
+			errs = append(errs, fmt.Errorf("remove stale spill: %w", err))
+			continue
+		}
+		removed = append(removed, path)
+	}
+	return removed, errors.Join(errs...)
+}
+
+// processAlive reports whether a process with this id exists.
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // Append files op under key.
