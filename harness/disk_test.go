@@ -64,6 +64,7 @@ func runShipped(t *testing.T, file string, timeLimit time.Duration) (checker.Res
 // (one node, a minority, all); without it, the loss of every node at once
 // loses acknowledged elements, and the set checker names them.
 func TestPowerLossKnownAnswers(t *testing.T) {
+	t.Parallel() // beside the other tests that start ensembles, two at a time
 	t.Run("set-power-loss", func(t *testing.T) {
 		t.Parallel()
 		check, checks := runPowerLoss(t, "set-power-loss.yaml", 14*time.Second)

@@ -25,6 +25,7 @@ import (
 )
 
 func TestRegisterUnderLeaderKillsIsLinearizableAndRecheckable(t *testing.T) {
+	t.Parallel() // beside the other tests that start ensembles, two at a time
 	localtest.RequireZooKeeper(t)
 	s, err := scenarios.Load("../scenarios/smoke.yaml")
 	require.NoError(t, err)
@@ -75,6 +76,7 @@ func TestRegisterUnderLeaderKillsIsLinearizableAndRecheckable(t *testing.T) {
 }
 
 func TestInterruptedRunHealsKeepsHistoryAndSaysSo(t *testing.T) {
+	t.Parallel() // beside the other tests that start ensembles, two at a time
 	localtest.RequireZooKeeper(t)
 	s, err := scenarios.Load("../scenarios/smoke.yaml")
 	require.NoError(t, err)
@@ -123,6 +125,7 @@ func TestInterruptedRunHealsKeepsHistoryAndSaysSo(t *testing.T) {
 // and the regression hunts have tests of their own; set-partition and
 // queue-kill run in their workloads' packages.
 func TestShippedFaultScenariosAreValid(t *testing.T) {
+	t.Parallel() // beside the other tests that start ensembles, two at a time
 	localtest.RequireZooKeeper(t)
 	for _, name := range []string{
 		"register-partition-halves", "register-isolate-leader", "register-pause-leader",
@@ -173,6 +176,7 @@ func TestShippedFaultScenariosAreValid(t *testing.T) {
 }
 
 func TestInterruptDuringPartitionLeavesNoFaultAndNoProcess(t *testing.T) {
+	t.Parallel() // beside the other tests that start ensembles, two at a time
 	localtest.RequireZooKeeper(t)
 	s, err := scenarios.Load("../scenarios/register-isolate-leader.yaml")
 	require.NoError(t, err)
@@ -223,6 +227,7 @@ func TestInterruptDuringPartitionLeavesNoFaultAndNoProcess(t *testing.T) {
 // new distribution's jars, read from its command line in /proc while the
 // run goes on.
 func TestRollingUpgradeUnderLoadUpgradesTheLeaderLast(t *testing.T) {
+	t.Parallel() // beside the other tests that start ensembles, two at a time
 	localtest.RequireZooKeeper(t)
 	if _, err := exec.LookPath("apt-get"); err != nil {
 		if os.Getenv("CI") != "" {

@@ -35,6 +35,7 @@ func TestMain(m *testing.M) { k8stest.Main(m) }
 // supplies in Chaos Mesh's place: it kills the server behind the pod while
 // the object exists and starts it again when the object is deleted.
 func TestKubernetesScenarioEndToEnd(t *testing.T) {
+	t.Parallel() // beside the other tests that start ensembles, two at a time
 	localtest.RequireZooKeeper(t)
 	env := k8stest.Start(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)

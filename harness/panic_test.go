@@ -74,6 +74,7 @@ func (p panicking) Run(stop context.Context, env workloads.Env, rec workloads.Re
 // in force healed, every server stopped, the history kept and results.json
 // written, instead of killing the process.
 func TestPanicInAWorkerFailsTheRunAndHealsEverything(t *testing.T) {
+	t.Parallel() // beside the other tests that start ensembles, two at a time
 	localtest.RequireZooKeeper(t)
 	for _, tc := range []struct {
 		where string

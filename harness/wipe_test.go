@@ -25,6 +25,7 @@ import (
 // makes ZooKeeper 3.8.0 serve a tree that lacks data, and the set,
 // convergence and server-logs checkers all see it on that node.
 func TestWipeKnownAnswers(t *testing.T) {
+	t.Parallel() // beside the other tests that start ensembles, two at a time
 	t.Run("set-wipe-one", func(t *testing.T) {
 		t.Parallel()
 		check, checks := runShipped(t, "set-wipe-one.yaml", 11*time.Second)

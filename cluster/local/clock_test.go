@@ -285,6 +285,7 @@ func assertWriteSkew(t *testing.T, conn *zk.Conn, path string, want time.Duratio
 }
 
 func TestClockBumpIsSeenByTheNode(t *testing.T) {
+	t.Parallel() // waits out timeouts; see waitTimeout
 	e := startTestEnsemble(t, testClockConfig(t, 3))
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -385,6 +386,7 @@ func (s *sessionEvents) snapshot() (log []string, expired bool) {
 }
 
 func TestClockJumpEffectOnSessions(t *testing.T) {
+	t.Parallel() // waits out timeouts; see waitTimeout
 	for _, role := range []cluster.Role{cluster.Follower, cluster.Leader} {
 		t.Run(string(role), func(t *testing.T) {
 			t.Parallel() // both spend their time waiting out session timeouts
@@ -466,6 +468,7 @@ func clockJumpEffectOnSessions(t *testing.T, role cluster.Role) {
 }
 
 func TestClockStepBackWedgesTheLeader(t *testing.T) {
+	t.Parallel() // waits out timeouts; see waitTimeout
 	const step = -12 * time.Second
 	e := startTestEnsemble(t, testClockConfig(t, 3))
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)

@@ -27,9 +27,11 @@ import (
 	"github.com/zkchaos/zkchaos/cluster/zkadmin/zkadmintest"
 )
 
-// Real-ensemble tests run one at a time (no t.Parallel): on two cores,
-// concurrent JVM ensembles starve each other. Deadlines are generous and the
-// assertions are about outcomes, not speed.
+// Real-ensemble tests run one at a time: on two cores, concurrent JVM
+// ensembles starve each other. Those that spend their time waiting out
+// elections, session expiry or a clock catching up (t.Parallel) run two at a
+// time once the others are done. Deadlines are generous and the assertions
+// are about outcomes, not speed.
 
 // waitTimeout bounds every wait for the ensemble to settle.
 const waitTimeout = 60 * time.Second

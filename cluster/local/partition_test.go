@@ -211,10 +211,12 @@ func TestIsolatedLeaderIsReplacedOnTheMajoritySide(t *testing.T) {
 }
 
 func TestHangPartitionAlsoReplacesTheLeader(t *testing.T) {
+	t.Parallel() // waits out timeouts; see waitTimeout
 	isolateLeader(t, cluster.LinkHang)
 }
 
 func TestClientIsolationCutsPinnedClients(t *testing.T) {
+	t.Parallel() // waits out timeouts; see waitTimeout
 	e := startPartitionable(t)
 	ctx := context.Background()
 	nodes := e.Nodes()
@@ -296,6 +298,7 @@ func TestLinkDelaySlowsWrites(t *testing.T) {
 // votes for itself that the hung links held, leads for initLimit*tickTime
 // (10 s) waiting for followers that never come, and then joins.
 func TestOneWayIsolation(t *testing.T) {
+	t.Parallel() // waits out timeouts; see waitTimeout
 	e := startPartitionable(t)
 	ctx := context.Background()
 	leader, others := splitByLeader(t, e)

@@ -114,6 +114,7 @@ func srvrRoles(ctx context.Context, nodes []cluster.Node) map[string]cluster.Rol
 }
 
 func TestPausedNodeStopsAnswering(t *testing.T) {
+	t.Parallel() // waits out timeouts; see waitTimeout
 	e := startTestEnsemble(t, testConfig(t, 3))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -170,6 +171,7 @@ func TestPausedNodeStopsAnswering(t *testing.T) {
 }
 
 func TestPausedLeaderIsReplaced(t *testing.T) {
+	t.Parallel() // waits out timeouts; see waitTimeout
 	e := startTestEnsemble(t, testConfig(t, 3))
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()

@@ -86,6 +86,7 @@ func TestMarkRemovedTellsJoiningSparesFromRemovedNodes(t *testing.T) {
 }
 
 func TestReconfigWalksThroughEveryMembershipChange(t *testing.T) {
+	t.Parallel() // waits out timeouts; see waitTimeout
 	cfg := testConfig(t, 3)
 	cfg.Reconfig, cfg.Spares, cfg.Partitions = true, 2, true
 	e := startTestEnsemble(t, cfg)

@@ -153,6 +153,7 @@ func pathVerdicts(t *testing.T, dir string) map[string]checker.Verdict {
 }
 
 func TestCompareRunsTwoDebianBuilds(t *testing.T) {
+	t.Parallel() // beside the other tests that start ensembles, two at a time
 	localtest.RequireZooKeeper(t)
 	out := t.TempDir()
 	const newer = "debian=3.9.3-1+deb13u1"
@@ -180,6 +181,7 @@ func TestCompareRunsTwoDebianBuilds(t *testing.T) {
 }
 
 func TestCompareSIGINTStillComparesWhatFinished(t *testing.T) {
+	t.Parallel() // beside the other tests that start ensembles, two at a time
 	localtest.RequireZooKeeper(t)
 	out := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)

@@ -22,6 +22,7 @@ import (
 )
 
 func TestHealKubernetesDeletesLeftoverChaosObjects(t *testing.T) {
+	t.Parallel() // beside the other tests that start ensembles, two at a time
 	env := k8stest.Start(t)
 	ns := env.Namespace(t)
 	kubeconfig := env.Kubeconfig(t)
@@ -97,6 +98,7 @@ func ensembleObjects(t *testing.T, env *k8stest.Env, ns string) []string {
 }
 
 func TestHealKubernetesRemovesTheEnsembleARunDeployed(t *testing.T) {
+	t.Parallel() // beside the other tests that start ensembles, two at a time
 	env := k8stest.Start(t)
 	ns := env.Namespace(t)
 	kubeconfig := env.Kubeconfig(t)
@@ -140,6 +142,7 @@ func TestHealKubernetesRemovesTheEnsembleARunDeployed(t *testing.T) {
 // scenario whose pods exist and are ready but serve nothing (no kubelet
 // runs here): the run must say so, keep its directory and exit 3.
 func TestRunKubernetesFailsClearlyWhenServersDoNotAnswer(t *testing.T) {
+	t.Parallel() // beside the other tests that start ensembles, two at a time
 	env := k8stest.Start(t)
 	ns := env.Namespace(t)
 	for i := range 3 {

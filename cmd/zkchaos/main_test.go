@@ -121,6 +121,7 @@ func TestCheckJudgesAStoredHistoryOffline(t *testing.T) {
 }
 
 func TestHealStopsServersAHungHarnessLeftRunning(t *testing.T) {
+	t.Parallel() // beside the other tests that start ensembles, two at a time
 	localtest.RequireZooKeeper(t)
 	out := t.TempDir()
 	cmd := exec.Command(binary, "run", "../../scenarios/smoke.yaml", "--time-limit", "3m", "--out", out)
@@ -230,6 +231,7 @@ func TestCheckEDNExplainsAndRefusesBadInput(t *testing.T) {
 }
 
 func TestRunsRepeatWithSuccessiveSeedsAndWriteJUnit(t *testing.T) {
+	t.Parallel() // beside the other tests that start ensembles, two at a time
 	localtest.RequireZooKeeper(t)
 	out := t.TempDir()
 	junit := filepath.Join(out, "junit.xml")

@@ -30,6 +30,7 @@ import (
 // time (go test's -parallel is the number of cores): the scripts wait for
 // states, not for times.
 func TestRegressionScenarios(t *testing.T) {
+	t.Parallel() // beside the other tests that start ensembles, two at a time
 	localtest.RequireZooKeeper(t)
 	for _, tc := range []struct {
 		bug string

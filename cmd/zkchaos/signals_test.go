@@ -106,6 +106,7 @@ func requireNothingLeft(t testing.TB, dir string) {
 }
 
 func TestInterruptSignalsHealTearDownAndKeepTheHistory(t *testing.T) {
+	t.Parallel() // beside the other tests that start ensembles, two at a time
 	localtest.RequireZooKeeper(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
@@ -129,6 +130,7 @@ func TestInterruptSignalsHealTearDownAndKeepTheHistory(t *testing.T) {
 }
 
 func TestSecondSIGINTFinishesTheHeal(t *testing.T) {
+	t.Parallel() // beside the other tests that start ensembles, two at a time
 	localtest.RequireZooKeeper(t)
 	if _, err := local.FindFaketime(); err != nil {
 		t.Skip(err.Error())
@@ -156,6 +158,7 @@ func TestSecondSIGINTFinishesTheHeal(t *testing.T) {
 }
 
 func TestSignalsDuringAHealFinishItOrExitNamingWhatIsInForce(t *testing.T) {
+	t.Parallel() // beside the other tests that start ensembles, two at a time
 	for _, tc := range []struct {
 		name    string
 		running bool
