@@ -51,8 +51,13 @@ api_log=$(mktemp)
 trap 'rm -f "$api_log"' EXIT
 go test "${race[@]}" -p 1 -count=1 -timeout 15m ./cluster/k8s/k8stest/ ./deploy/... >"$api_log" 2>&1 &
 api_pid=$!
+# Each workload package runs its ensemble tests one at a time: two of those
+# packages at once make two ensembles at once, as the parallel tests of the
+# other packages do.
+workload_pkgs=$(go list ./workloads/...)
 ensemble_status=0
-go test "${race[@]}" -p 1 -count=1 -timeout 30m $ensemble_pkgs || ensemble_status=$?
+go test "${race[@]}" -p 1 -count=1 -timeout 30m $(grep -vxF "$workload_pkgs" <<<"$ensemble_pkgs") || ensemble_status=$?
+go test "${race[@]}" -p 2 -count=1 -timeout 30m $workload_pkgs || ensemble_status=$?
 api_status=0
 wait "$api_pid" || api_status=$?
 echo "-- API-server tests"
