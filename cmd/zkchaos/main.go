@@ -78,7 +78,9 @@ var interruptSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP
 func run(args []string) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sigs := make(chan os.Signal, 1)
+	// Room for the second and third signals: one that finds the buffer
+	// full is dropped.
+	sigs := make(chan os.Signal, 3)
 	signal.Notify(sigs, interruptSignals...)
 	// Once the command is done a signal is too late to change anything:
 	// ignored, it cannot replace the exit code with death by signal (as
