@@ -41,8 +41,9 @@ func TestRegressionScenarios(t *testing.T) {
 		check func(t *testing.T, h reports.Hunt, code int, stdout, stderr string)
 	}{
 		// 4785's kill falls 0-5 ms after C logs that its epoch is on
-		// disk, 4643's 10-20 ms after NEWLEADER: inside the window in
-		// nearly every run, even with the race detector's delays (README).
+		// disk, 4643's 1-5 ms after the last line before its ACK: inside
+		// the window in nearly every run, even with the race detector's
+		// delays (README).
 		{"ZOOKEEPER-4785", []string{"--runs", "3"}, lostWritesFollowTheElection},
 		{"ZOOKEEPER-4643", []string{"--runs", "3"}, lostWritesFollowTheElection},
 		// 4646's power loss falls 0-15 ms after the line 4785's kill
