@@ -28,8 +28,16 @@ import (
 // while judging as peak-MB, the process's peak resident memory as
 // peak-RSS-MB, and the seconds the judgement took.
 //
-//	go test -run x -bench Judge1M -benchtime 1x -count 5 ./harness/
+//	go test -run x -bench 'Judge1M$' -benchtime 1x -count 5 ./harness/
 func BenchmarkJudge1M(b *testing.B) { benchmarkJudge(b, 1_000_000) }
+
+// BenchmarkJudge1MOnFiveKeys is BenchmarkJudge1M over 5 keys, as the
+// Kubernetes scenarios of deploy/ run the register: each key holds a fifth
+// of the calls, and judging holds one key at a time. deploy/'s memory
+// limits are sized by it.
+//
+//	go test -run x -bench Judge1MOnFiveKeys -benchtime 1x -count 3 ./harness/
+func BenchmarkJudge1MOnFiveKeys(b *testing.B) { benchmarkJudgeKeys(b, 1_000_000, 5) }
 
 // BenchmarkJudgeHour is BenchmarkJudge1M for an hour at full speed: 9M
 // calls over 100 keys with fault windows (18M records, about 2 GB of
@@ -61,9 +69,11 @@ func BenchmarkJudgeMemoryIsFlat(b *testing.B) {
 	}
 }
 
-func benchmarkJudge(b *testing.B, calls int) {
+func benchmarkJudge(b *testing.B, calls int) { benchmarkJudgeKeys(b, calls, 100) }
+
+func benchmarkJudgeKeys(b *testing.B, calls, keys int) {
 	dir := b.TempDir()
-	writeGeneratedRun(b, dir, gen.Config{Seed: 1, Calls: calls, Keys: 100})
+	writeGeneratedRun(b, dir, gen.Config{Seed: 1, Calls: calls, Keys: keys})
 	for b.Loop() {
 		m := judgeInChild(b, dir)
 		b.ReportMetric(m.goMB, "peak-MB")
@@ -148,7 +158,7 @@ func writeGeneratedRun(b *testing.B, dir string, cfg gen.Config) {
 		require.NoError(b, err)
 	}
 	require.NoError(b, w.Close())
-	scenario := "name: generated\nworkload:\n  name: register\n  keys: 100\n  rate: 0\n"
+	scenario := fmt.Sprintf("name: generated\nworkload:\n  name: register\n  keys: %d\n  rate: 0\n", cfg.Keys)
 	require.NoError(b, os.WriteFile(filepath.Join(dir, ScenarioFile), []byte(scenario), 0o644))
 	runtime.GC()
 	debug.FreeOSMemory()
