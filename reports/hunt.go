@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -110,14 +111,11 @@ func ReadHuntRun(dir string, res Results) (HuntRun, error) {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return r, nil
 	}
-	read, err := history.ReadFile(path)
-	if err != nil {
-		return r, fmt.Errorf("read %s history: %w", dir, err)
-	}
+	// One record at a time: a long run's history does not fit in memory.
 	byStep := map[int]int{} // step -> index in r.Steps
-	for _, op := range read.Ops {
+	_, err := history.Scan(context.Background(), path, func(op *history.Op) error {
 		if !op.IsNemesis() || op.Fault == nil || op.Fault.Step == 0 {
-			continue
+			return nil
 		}
 		if op.F == history.FTrigger {
 			o := StepOutcome{Step: op.Fault.Step, Label: op.Fault.Name, Fired: op.Error == "", Error: op.Error}
@@ -126,14 +124,18 @@ func ReadHuntRun(dir string, res Results) (HuntRun, error) {
 			}
 			byStep[o.Step] = len(r.Steps)
 			r.Steps = append(r.Steps, o)
-			continue
+			return nil
 		}
 		i, ok := byStep[op.Fault.Step]
 		if !ok || op.Type == history.Invoke || op.Fault.Trigger == nil {
-			continue
+			return nil
 		}
 		r.Steps[i].DelayNS = op.Fault.Trigger.DelayNS
 		r.Steps[i].Window = op.Fault.Trigger.Window
+		return nil
+	})
+	if err != nil {
+		return r, fmt.Errorf("read %s history: %w", dir, err)
 	}
 	return r, nil
 }
