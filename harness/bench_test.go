@@ -53,7 +53,7 @@ func BenchmarkJudgeHour(b *testing.B) { benchmarkJudge(b, 9_000_000) }
 // file of their own. Judging holds one key's records and work at a
 // time, fixed buffers (32 KiB a spill file), a few hundred bytes a session
 // and four bytes a transaction. Those last two grow with the run: 1M calls
-// over 64 keys took 150 MB and 4M over 256 keys 242 MB (1.6 times). It fails
+// over 64 keys took 148-150 MB and 4M over 256 keys 242-248 MB. It fails
 // when 4M calls over 256 keys take twice the resident memory of 1M over 64
 // or more; and, a key four times larger costing more, when 4M over 64 keys
 // take three times 1M's or more. It reports the three peaks.
