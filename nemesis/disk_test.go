@@ -2,6 +2,7 @@ package nemesis
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
@@ -118,4 +119,64 @@ func TestHealAllClearsEveryDisk(t *testing.T) {
 	for _, n := range c.Nodes() {
 		assert.Zero(t, c.disks[n.Name], n.Name)
 	}
+}
+
+// TestFsyncDelayStepSlowsItsNodesUntilAHeal holds the script's slow disk:
+// the step sets an fsync delay on the nodes it names, needs the disk-I/O
+// means, and a heal step clears it; by is its own and required.
+func TestFsyncDelayStepSlowsItsNodesUntilAHeal(t *testing.T) {
+	steps := []ScriptStep{
+		{Bind: "C", Role: RoleFollower},
+		{FsyncDelay: Nodes{"C"}, By: 30 * time.Millisecond},
+		{Heal: true},
+	}
+	require.Empty(t, ValidateScript(steps))
+	assert.Equal(t, "fsync-delay C by 30ms", steps[1].Describe())
+	assert.Equal(t, cluster.Capabilities{cluster.CapDiskIO: true}, Needs(nil, steps[:2]))
+
+	c := newFake(3, "n1")
+	rec := &histtest.Memory{}
+	require.NoError(t, Script{Steps: steps[:2], Seed: 1}.Run(context.Background(), c, rec))
+	var slowed string
+	for n, d := range c.disks {
+		if d != (cluster.DiskFaults{}) {
+			assert.Equal(t, cluster.DiskFaults{FsyncDelay: 30 * time.Millisecond}, d)
+			slowed = n
+		}
+	}
+	assert.NotEmpty(t, slowed, "a follower's fsyncs are slowed")
+	assert.NotEqual(t, "n1", slowed, "the leader is not the follower bound")
+
+	p := &linksFake{fakeCluster: newFake(3, "n1")}
+	require.NoError(t, Script{Steps: steps, Seed: 1}.Run(context.Background(), p, &histtest.Memory{}))
+	assert.True(t, p.healed, "the heal step heals the links")
+	require.Len(t, p.disks, 3)
+	for n, d := range p.disks {
+		assert.Equal(t, cluster.DiskFaults{}, d, "%s: the heal step clears the delay", n)
+	}
+
+	var fields []string
+	for _, p := range ValidateScript([]ScriptStep{
+		{FsyncDelay: Nodes{"n1"}},
+		{FsyncDelay: Nodes{"n1"}, By: -time.Millisecond},
+		{Kill: Nodes{"n1"}, By: time.Millisecond},
+	}) {
+		fields = append(fields, p.Field)
+		assert.NotEmpty(t, p.Msg)
+	}
+	assert.Equal(t, []string{"by", "by", "by"}, fields, "by is required, positive, and fsync-delay's alone")
+}
+
+// linksFake is the fake with links to heal (a cluster.Partitioner).
+type linksFake struct {
+	*fakeCluster
+	healed bool
+}
+
+func (f *linksFake) Partition(context.Context, cluster.Grudge, cluster.LinkMode) error { return nil }
+func (f *linksFake) Shape(context.Context, []string, cluster.LinkShape) error          { return nil }
+func (f *linksFake) IsolateClients(context.Context, []string) error                    { return nil }
+func (f *linksFake) HealLinks(context.Context) error                                   { f.healed = true; return nil }
+func (f *linksFake) ClientDialer(cluster.Node) func(string, string, time.Duration) (net.Conn, error) {
+	return nil
 }

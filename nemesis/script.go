@@ -17,9 +17,10 @@ import (
 // to wait for, an optional delay drawn with the seed, then at most one
 // action. A step with a trigger and no action only waits.
 type ScriptStep struct {
-	// Kill, Start, Pause, Resume, Isolate, PowerLoss, Wipe and Corrupt name
-	// the nodes the step acts on: node names (n1), names bound by an earlier
-	// step, or a role resolved when the step runs (leader, follower, any).
+	// Kill, Start, Pause, Resume, Isolate, PowerLoss, Wipe, Corrupt and
+	// FsyncDelay name the nodes the step acts on: node names (n1), names
+	// bound by an earlier step, or a role resolved when the step runs
+	// (leader, follower, any).
 	Kill   Nodes `yaml:"kill,omitempty"`
 	Start  Nodes `yaml:"start,omitempty"`
 	Pause  Nodes `yaml:"pause,omitempty"`
@@ -38,7 +39,13 @@ type ScriptStep struct {
 	// Region is where a corrupt step flips bits: header, middle or tail
 	// (default).
 	Region string `yaml:"region,omitempty"`
-	// Heal restores every server-to-server link.
+	// FsyncDelay slows every fsync of the nodes' disks down by By, until
+	// a heal step or the end of the run: a slow disk at a chosen moment.
+	FsyncDelay Nodes `yaml:"fsync-delay,omitempty"`
+	// By is how long a fsync-delay step delays each fsync.
+	By time.Duration `yaml:"by,omitempty"`
+	// Heal restores every server-to-server link and clears the nodes' disk
+	// faults.
 	Heal bool `yaml:"heal,omitempty"`
 	// Sleep waits this long.
 	Sleep time.Duration `yaml:"sleep,omitempty"`
@@ -154,6 +161,7 @@ func (st ScriptStep) actions() []string {
 	add(len(st.PowerLoss) > 0, "power-loss")
 	add(len(st.Wipe) > 0, "wipe")
 	add(len(st.Corrupt) > 0, "corrupt")
+	add(len(st.FsyncDelay) > 0, "fsync-delay")
 	add(st.Heal, "heal")
 	add(st.Sleep != 0, "sleep")
 	add(st.WaitLeader != 0, "wait-leader")
@@ -187,6 +195,8 @@ func (st ScriptStep) kind() (k fault.Kind, ok bool) {
 		return fault.Wipe, true
 	case "corrupt":
 		return fault.Corrupt, true
+	case "fsync-delay":
+		return fault.FsyncDelay, true
 	}
 	return "", false
 }
@@ -211,6 +221,8 @@ func (st ScriptStep) targets() Nodes {
 		return st.Wipe
 	case len(st.Corrupt) > 0:
 		return st.Corrupt
+	case len(st.FsyncDelay) > 0:
+		return st.FsyncDelay
 	default:
 		return st.Isolate
 	}
@@ -226,8 +238,10 @@ func (st ScriptStep) Describe() string {
 	case "corrupt":
 		d := st.damage()
 		what = fmt.Sprintf("corrupt %s (%s %s)", strings.Join(st.targets(), ", "), d.File, d.Region)
+	case "fsync-delay":
+		what = fmt.Sprintf("fsync-delay %s by %s", strings.Join(st.targets(), ", "), st.By)
 	case "heal":
-		what = "heal links"
+		what = "heal links and disk delays"
 	case "sleep":
 		what = "sleep " + st.Sleep.String()
 	case "wait-leader":
@@ -275,7 +289,7 @@ func ValidateScript(steps []ScriptStep) []StepProblem {
 		case len(acts) > 1:
 			bad(acts[1], "a step does one thing; this one has both %s and %s (split it into steps)", acts[0], acts[1])
 		case len(acts) == 0 && st.When == nil:
-			bad("", "the step does nothing: give one of kill, start, pause, resume, isolate, power-loss, wipe, corrupt, heal, "+
+			bad("", "the step does nothing: give one of kill, start, pause, resume, isolate, power-loss, wipe, corrupt, fsync-delay, heal, "+
 				"sleep, wait-leader, wait-healthy, bind, or a when trigger to wait for")
 		}
 		checkRef := func(field, ref string) {
@@ -307,7 +321,7 @@ func ValidateScript(steps []ScriptStep) []StepProblem {
 			case st.Role != "" && !isRole(st.Role):
 				bad("role", "%q is not one of: leader, follower, any", st.Role)
 			case st.From != 0 && (st.From < 1 || st.From > i || len(steps[st.From-1].targets()) == 0):
-				bad("from", "must be the number of an earlier step that acts on nodes (kill, start, pause, resume, isolate, power-loss, wipe, corrupt), got %d", st.From)
+				bad("from", "must be the number of an earlier step that acts on nodes (kill, start, pause, resume, isolate, power-loss, wipe, corrupt, fsync-delay), got %d", st.From)
 			}
 			bound[st.Bind] = true
 		} else {
@@ -339,6 +353,12 @@ func ValidateScript(steps []ScriptStep) []StepProblem {
 			case !slices.Contains(d.values, d.value):
 				bad(d.field, "%q is not one of: %s", d.value, strings.Join(d.values, ", "))
 			}
+		}
+		switch {
+		case st.action() == "fsync-delay" && st.By <= 0:
+			bad("by", "how long each fsync is delayed: must be positive, got %s", st.By)
+		case st.action() != "fsync-delay" && st.By != 0:
+			bad("by", "applies only to fsync-delay")
 		}
 		if (st.Delay != 0 || st.MaxDelay != 0) && st.When == nil {
 			bad("delay", "applies only to a step with a when trigger (use a sleep step otherwise)")

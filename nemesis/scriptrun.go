@@ -90,6 +90,8 @@ type scriptRun struct {
 	rng   *rand.Rand
 	bound map[string]string // bound name -> node name
 	acted map[int][]string  // step number -> node names it acted on
+	// slowed is set once a step has slowed a disk down, for heal to clear.
+	slowed bool
 }
 
 func (r *scriptRun) step(ctx context.Context, n int, st ScriptStep) error {
@@ -174,7 +176,8 @@ func (r *scriptRun) note(n int, label string) history.Op {
 		Fault: &history.Fault{Name: label, Step: n}}
 }
 
-// act applies a kill, start, pause, resume, isolate, power-loss, wipe, corrupt or heal, recorded as an
+// act applies a kill, start, pause, resume, isolate, power-loss, wipe,
+// corrupt, fsync-delay or heal, recorded as an
 // invoke and a completion, and measures the window when the step names one.
 func (r *scriptRun) act(ctx context.Context, n int, label, action string, st ScriptStep, trig *history.Trigger, rest <-chan cluster.LogLine) error {
 	nodes, err := r.resolve(ctx, st.targets())
@@ -250,8 +253,19 @@ func (r *scriptRun) apply(ctx context.Context, st ScriptStep, action string, nod
 		}
 		done.Grudge = g
 		return r.c.(cluster.Partitioner).Partition(ctx, g, cluster.LinkReset)
+	case "fsync-delay":
+		r.slowed = true
+		return each(nodes, func(n cluster.Node) error {
+			return r.c.(cluster.Disker).SetDiskFaults(ctx, n, cluster.DiskFaults{FsyncDelay: st.By})
+		})
 	case "heal":
-		return r.c.(cluster.Partitioner).HealLinks(ctx)
+		if err := r.c.(cluster.Partitioner).HealLinks(ctx); err != nil {
+			return err
+		}
+		if d, ok := r.c.(cluster.Disker); ok && r.slowed {
+			return each(nodes, func(n cluster.Node) error { return d.SetDiskFaults(ctx, n, cluster.DiskFaults{}) })
+		}
+		return nil
 	}
 	return fmt.Errorf("unknown action %q", action)
 }
