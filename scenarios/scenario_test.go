@@ -120,7 +120,7 @@ func TestShippedScenariosAreValid(t *testing.T) {
 func TestRegressionScenariosSayWhatTheyLookFor(t *testing.T) {
 	files, err := filepath.Glob("regressions/ZOOKEEPER-*.yaml")
 	require.NoError(t, err)
-	require.Len(t, files, 7)
+	require.Len(t, files, 8)
 	for _, f := range files {
 		s, err := Load(f)
 		require.NoError(t, err, f)

@@ -61,7 +61,7 @@ func TestValidateAcceptsShippedScenarios(t *testing.T) {
 	require.NoError(t, err)
 	regressions, err := filepath.Glob("../../scenarios/regressions/*.yaml")
 	require.NoError(t, err)
-	require.Len(t, regressions, 7)
+	require.Len(t, regressions, 8)
 	controls, err := filepath.Glob("../../scenarios/known-invalid/*.yaml")
 	require.NoError(t, err)
 	require.Len(t, controls, 3)
