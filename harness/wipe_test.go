@@ -30,22 +30,32 @@ func TestWipeKnownAnswers(t *testing.T) {
 		t.Parallel()
 		check, checks := runShipped(t, "set-wipe-one.yaml", 11*time.Second)
 		assert.Equal(t, checker.Valid, checks["set"].Verdict, "%s", checks["set"].Message)
-		assert.Equal(t, checker.Valid, checks["server-logs"].Verdict, "a refusal of damaged data is explained: %s", checks["server-logs"].Message)
-		refused := 0
-		for _, nl := range checks["server-logs"].Details.(serverlogs.Details) {
-			refused += len(nl.Refused)
-		}
-		assert.Equal(t, 1, refused, "ZooKeeper refuses a log whose header is damaged")
 		conv, ok := checks["convergence"].Details.(convergence.Details)
 		require.True(t, ok)
 		assert.Zero(t, conv.DifferenceCount, "the replicas agree: %s", checks["convergence"].Message)
+		logs := checks["server-logs"]
+		refused := 0
+		for _, nl := range logs.Details.(serverlogs.Details) {
+			refused += len(nl.Refused)
+		}
+		assert.Equal(t, 1, refused, "ZooKeeper refuses a log whose header is damaged")
 		// ZooKeeper 3.8.0's own digest check may report a mismatch though
-		// the replicas hold the same data (seen in 1 of 6 runs of this
-		// test, without the ZOOKEEPER-4541 signature runtest.AssertValid
-		// asks for); the run is then invalid by convergence alone.
+		// the replicas hold the same data (seen in 2 of about 10 runs of
+		// this test, once with the ZOOKEEPER-4541 signature that
+		// runtest.AssertValid asks for, once without): the run is then
+		// invalid by convergence, and by server-logs when the server also
+		// logged it, but by nothing else. The refusal is explained either
+		// way: no line saying the data would not load is bad.
 		if check.Verdict != checker.Valid {
 			require.True(t, runtest.DigestMismatched(conv), "invalid, and not by the servers' digest check: %s", checks["convergence"].Message)
 			t.Logf("invalid by the servers' digest check: %s", checks["convergence"].Message)
+		}
+		if logs.Verdict != checker.Valid {
+			for n, nl := range logs.Details.(serverlogs.Details) {
+				for _, bad := range nl.Bad {
+					assert.True(t, strings.HasPrefix(bad, "digest mismatch: "), "%s: only the servers' digest check may be bad here: %s", n, bad)
+				}
+			}
 		}
 	})
 	t.Run("set-wipe-corrupt-snapshot", func(t *testing.T) {
