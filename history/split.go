@@ -12,7 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
+
+	"github.com/zkchaos/zkchaos/internal/proc"
 )
 
 // maxSpillFiles bounds the files a Spill keeps open: beyond it keys share
@@ -65,7 +66,7 @@ func RemoveStaleSpills(dir string) ([]string, error) {
 		}
 		pidText, _, ok := strings.Cut(rest, "-")
 		pid, err := strconv.Atoi(pidText)
-		if !ok || err != nil || pid <= 0 || processAlive(pid) {
+		if !ok || err != nil || pid <= 0 || proc.Alive(pid) {
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
@@ -76,12 +77,6 @@ func RemoveStaleSpills(dir string) ([]string, error) {
 		removed = append(removed, path)
 	}
 	return removed, errors.Join(errs...)
-}
-
-// processAlive reports whether a process with this id exists.
-func processAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // Append files op under key.

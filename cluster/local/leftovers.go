@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/zkchaos/zkchaos/internal/proc"
 )
 
 // pidsFile is the file in a node's directory that lists, one a line, the
@@ -105,7 +107,7 @@ func awaitExit(ctx context.Context, pids []int) (gone, running []int) {
 	for {
 		gone, running = nil, nil
 		for _, pid := range pids {
-			if alive(pid) {
+			if proc.Alive(pid) {
 				running = append(running, pid)
 			} else {
 				gone = append(gone, pid)
@@ -143,7 +145,7 @@ func removeFaketimeFiles(dir string) ([]string, error) {
 	var removed []string
 	errs := []error{err}
 	for _, pid := range pids {
-		if alive(pid) {
+		if proc.Alive(pid) {
 			continue
 		}
 		for _, f := range faketimeFiles(pid) {
@@ -223,7 +225,7 @@ func serversOf(dir string) ([]int, error) {
 		if filepath.Base(cfg) != "zoo.cfg" {
 			continue
 		}
-		if under(serverPaths(pid, cfg), prefixes) && alive(pid) {
+		if under(serverPaths(pid, cfg), prefixes) && proc.Alive(pid) {
 			pids = append(pids, pid)
 		}
 	}
@@ -258,24 +260,6 @@ func under(paths, prefixes []string) bool {
 		}
 	}
 	return false
-}
-
-// alive reports whether pid exists and is not a zombie.
-func alive(pid int) bool {
-	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return false
-	}
-	if err != nil {
-		return syscall.Kill(pid, 0) == nil
-	}
-	// pid (comm) S ...: the state follows the last ')'.
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 || i+2 >= len(stat) {
-		return true
-	}
-	state := stat[i+2]
-	return state != 'Z' && state != 'X'
 }
 
 // Servers lists the pids of ZooKeeper servers of run directory dir that are

@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/zkchaos/zkchaos/internal/proc"
 )
 
 // startLoneServer starts one standalone ZooKeeper server with its zoo.cfg at
@@ -61,7 +63,7 @@ func TestKillLeftoversKillsAServerThatLeadsNoGroup(t *testing.T) {
 	assert.Less(t, time.Since(start), 10*time.Second, "killing one server must not wait out the deadline")
 	assert.Equal(t, []int{pid}, left.Killed)
 	assert.Empty(t, left.Running)
-	assert.False(t, alive(pid))
+	assert.False(t, proc.Alive(pid))
 	assert.NoError(t, syscall.Kill(os.Getpid(), 0), "the test's own process group is never signalled")
 }
 
@@ -83,7 +85,7 @@ func TestKillLeftoversFindsServersThroughSymlinks(t *testing.T) {
 	left, err = KillLeftovers(ctx, filepath.Join(link, "r2"))
 	require.NoError(t, err)
 	assert.Equal(t, []int{pid}, left.Killed)
-	assert.False(t, alive(pid))
+	assert.False(t, proc.Alive(pid))
 }
 
 func TestKillLeftoversRemovesFaketimeSharedMemory(t *testing.T) {
@@ -103,7 +105,7 @@ func TestKillLeftoversRemovesFaketimeSharedMemory(t *testing.T) {
 	// files libfaketime made for it.
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 	_ = cmd.Wait()
-	require.Eventually(t, func() bool { return !alive(pid) }, 30*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return !proc.Alive(pid) }, 30*time.Second, 20*time.Millisecond)
 	for _, f := range shm {
 		require.FileExists(t, f, "libfaketime leaves its files behind a killed server")
 	}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/zkchaos/zkchaos/internal/proc"
 )
 
 const (
@@ -74,7 +76,7 @@ func TestHarnessDeathKillsServers(t *testing.T) {
 	cmd, pids := startHelperHarness(ctx, t, dir)
 	require.Len(t, pids, 3, "the helper harness did not report its servers")
 	for _, pid := range pids {
-		require.True(t, alive(pid))
+		require.True(t, proc.Alive(pid))
 	}
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
@@ -83,7 +85,7 @@ func TestHarnessDeathKillsServers(t *testing.T) {
 	// The servers die with the harness (Pdeathsig), without anyone's help.
 	require.Eventually(t, func() bool {
 		for _, pid := range pids {
-			if alive(pid) {
+			if proc.Alive(pid) {
 				return false
 			}
 		}
@@ -112,7 +114,7 @@ func TestKillLeftovers(t *testing.T) {
 	assert.ElementsMatch(t, want, left.Killed)
 	assert.Empty(t, left.Running)
 	for _, pid := range left.Killed {
-		assert.False(t, alive(pid))
+		assert.False(t, proc.Alive(pid))
 	}
 
 	// To the ensemble, servers killed behind its back have crashed:
