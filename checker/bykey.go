@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"slices"
 	"sync"
@@ -201,16 +200,6 @@ const citedAnomalies = 20
 // the judgement has come every few hundred thousand records and after
 // every key.
 func JudgeFile(ctx context.Context, j KeyJudgement, path, tmp string, fold func(*history.Op), progress func(Progress)) (judged Judged, err error) {
-	if tmp != "" {
-		// What a killed judgement left: its spills would stay for good.
-		removed, err := history.RemoveStaleSpills(tmp)
-		if err != nil {
-			return Judged{}, err
-		}
-		for _, d := range removed {
-			slog.Info("removed the spill files of a judgement that did not finish", "dir", d)
-		}
-	}
 	notes, err := history.NewSpill(tmp)
 	if err != nil {
 		return Judged{}, err

@@ -159,7 +159,7 @@ func TestJudgeInChild(t *testing.T) {
 // writeGeneratedRun writes a run directory with a generated register
 // history and a scenario that judges it, then returns the generator's memory
 // to the system.
-func writeGeneratedRun(b *testing.B, dir string, cfg gen.Config) {
+func writeGeneratedRun(b testing.TB, dir string, cfg gen.Config) {
 	w, err := history.Create(filepath.Join(dir, history.FileName), time.Now())
 	require.NoError(b, err)
 	for _, op := range gen.Register(cfg) {

@@ -73,8 +73,8 @@ func Check(ctx context.Context, dir string) (reports.Results, error) {
 // checker of the run can, it judges one key at a time, so that memory is
 // bounded by the largest key's share of the history whatever the run's
 // length: the history is read once, split by key into spill files in dir
-// (removed after) and folded into the counts and the report's digest on the
-// way. Otherwise, and for a history whose records are out of time order
+// (removed after, as are those a killed judgement left) and folded into
+// the counts and the report's digest on the way. Otherwise, and for a history whose records are out of time order
 // (which the writer never leaves, but a hand-made history may), it reads
 // the history whole. log shows the progress of a long judgement.
 func judge(ctx context.Context, dir string, s *scenarios.Scenario, wl workloads.Workload, res reports.Results, log *slog.Logger) (reports.Results, error) {
@@ -83,6 +83,14 @@ func judge(ctx context.Context, dir string, s *scenarios.Scenario, wl workloads.
 	j, ok := checker.StartByKey(ctx, c)
 	if !ok {
 		return judgeWhole(ctx, dir, c, res)
+	}
+	// What a judgement killed before it could clean up left in dir.
+	removed, err := history.RemoveStaleSpills(dir)
+	if err != nil {
+		return res, err
+	}
+	for _, d := range removed {
+		log.Info("removed the spill files of a judgement that did not finish", "dir", d)
 	}
 	defer limitJudgeMemory()()
 	counts, dg := reports.Counts{}, reports.NewDigest()
