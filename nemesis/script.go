@@ -145,23 +145,53 @@ type StepProblem struct {
 	FieldProblem
 }
 
+// nodeAction is an action that acts on nodes: its field's name, the nodes
+// the step names in it, and the kind of fault whose means it uses (kill and
+// start those of a kill, pause and resume those of a pause).
+type nodeAction struct {
+	name  string
+	nodes Nodes
+	kind  fault.Kind
+}
+
+// nodeActions lists every action that acts on nodes, set or not.
+func (st ScriptStep) nodeActions() []nodeAction {
+	return []nodeAction{
+		{"kill", st.Kill, fault.Kill},
+		{"start", st.Start, fault.Kill},
+		{"pause", st.Pause, fault.Pause},
+		{"resume", st.Resume, fault.Pause},
+		{"isolate", st.Isolate, fault.Partition},
+		{"power-loss", st.PowerLoss, fault.PowerLoss},
+		{"wipe", st.Wipe, fault.Wipe},
+		{"corrupt", st.Corrupt, fault.Corrupt},
+		{"fsync-delay", st.FsyncDelay, fault.FsyncDelay},
+	}
+}
+
+// nodeActionNames lists the names of the actions that act on nodes, for
+// messages.
+func nodeActionNames() string {
+	var names []string
+	for _, a := range (ScriptStep{}).nodeActions() {
+		names = append(names, a.name)
+	}
+	return strings.Join(names, ", ")
+}
+
 // actions lists the step's actions that are set, by their field names.
 func (st ScriptStep) actions() []string {
 	var out []string
+	for _, a := range st.nodeActions() {
+		if len(a.nodes) > 0 {
+			out = append(out, a.name)
+		}
+	}
 	add := func(set bool, name string) {
 		if set {
 			out = append(out, name)
 		}
 	}
-	add(len(st.Kill) > 0, "kill")
-	add(len(st.Start) > 0, "start")
-	add(len(st.Pause) > 0, "pause")
-	add(len(st.Resume) > 0, "resume")
-	add(len(st.Isolate) > 0, "isolate")
-	add(len(st.PowerLoss) > 0, "power-loss")
-	add(len(st.Wipe) > 0, "wipe")
-	add(len(st.Corrupt) > 0, "corrupt")
-	add(len(st.FsyncDelay) > 0, "fsync-delay")
 	add(st.Heal, "heal")
 	add(st.Sleep != 0, "sleep")
 	add(st.WaitLeader != 0, "wait-leader")
@@ -178,55 +208,34 @@ func (st ScriptStep) action() string {
 	return ""
 }
 
-// kind is the kind of fault whose means the step's action uses: kill and
-// start those of a kill, pause and resume those of a pause, isolate and
-// heal those of a partition. ok is false for a step that acts on no node.
+// kind is the kind of fault whose means the step's action uses (heal uses
+// those of a partition). ok is false for a step that acts on no node.
 func (st ScriptStep) kind() (k fault.Kind, ok bool) {
-	switch st.action() {
-	case "kill", "start":
-		return fault.Kill, true
-	case "pause", "resume":
-		return fault.Pause, true
-	case "isolate", "heal":
+	action := st.action()
+	if action == "heal" {
 		return fault.Partition, true
-	case "power-loss":
-		return fault.PowerLoss, true
-	case "wipe":
-		return fault.Wipe, true
-	case "corrupt":
-		return fault.Corrupt, true
-	case "fsync-delay":
-		return fault.FsyncDelay, true
+	}
+	for _, a := range st.nodeActions() {
+		if a.name == action {
+			return a.kind, true
+		}
 	}
 	return "", false
 }
 
+// targets are the node references the step's action names: those of its
+// first action that names nodes.
+func (st ScriptStep) targets() Nodes {
+	for _, a := range st.nodeActions() {
+		if len(a.nodes) > 0 {
+			return a.nodes
+		}
+	}
+	return nil
+}
+
 // damage is what a corrupt step flips, defaults as for the corrupt fault.
 func (st ScriptStep) damage() cluster.Damage { return damageOf(st.File, st.Region) }
-
-// targets are the node references the step's action names.
-func (st ScriptStep) targets() Nodes {
-	switch {
-	case len(st.Kill) > 0:
-		return st.Kill
-	case len(st.Start) > 0:
-		return st.Start
-	case len(st.Pause) > 0:
-		return st.Pause
-	case len(st.Resume) > 0:
-		return st.Resume
-	case len(st.PowerLoss) > 0:
-		return st.PowerLoss
-	case len(st.Wipe) > 0:
-		return st.Wipe
-	case len(st.Corrupt) > 0:
-		return st.Corrupt
-	case len(st.FsyncDelay) > 0:
-		return st.FsyncDelay
-	default:
-		return st.Isolate
-	}
-}
 
 // Describe renders the step as a scenario reader would say it, e.g.
 // "kill C when C logs /NEWLEADER/ +0s..50ms".
@@ -289,8 +298,8 @@ func ValidateScript(steps []ScriptStep) []StepProblem {
 		case len(acts) > 1:
 			bad(acts[1], "a step does one thing; this one has both %s and %s (split it into steps)", acts[0], acts[1])
 		case len(acts) == 0 && st.When == nil:
-			bad("", "the step does nothing: give one of kill, start, pause, resume, isolate, power-loss, wipe, corrupt, fsync-delay, heal, "+
-				"sleep, wait-leader, wait-healthy, bind, or a when trigger to wait for")
+			bad("", "the step does nothing: give one of %s, heal, "+
+				"sleep, wait-leader, wait-healthy, bind, or a when trigger to wait for", nodeActionNames())
 		}
 		checkRef := func(field, ref string) {
 			if ref == "" {
@@ -321,7 +330,7 @@ func ValidateScript(steps []ScriptStep) []StepProblem {
 			case st.Role != "" && !isRole(st.Role):
 				bad("role", "%q is not one of: leader, follower, any", st.Role)
 			case st.From != 0 && (st.From < 1 || st.From > i || len(steps[st.From-1].targets()) == 0):
-				bad("from", "must be the number of an earlier step that acts on nodes (kill, start, pause, resume, isolate, power-loss, wipe, corrupt, fsync-delay), got %d", st.From)
+				bad("from", "must be the number of an earlier step that acts on nodes (%s), got %d", nodeActionNames(), st.From)
 			}
 			bound[st.Bind] = true
 		} else {
