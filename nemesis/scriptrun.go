@@ -90,8 +90,6 @@ type scriptRun struct {
 	rng   *rand.Rand
 	bound map[string]string // bound name -> node name
 	acted map[int][]string  // step number -> node names it acted on
-	// slowed is set once a step has slowed a disk down, for heal to clear.
-	slowed bool
 }
 
 func (r *scriptRun) step(ctx context.Context, n int, st ScriptStep) error {
@@ -254,7 +252,6 @@ func (r *scriptRun) apply(ctx context.Context, st ScriptStep, action string, nod
 		done.Grudge = g
 		return r.c.(cluster.Partitioner).Partition(ctx, g, cluster.LinkReset)
 	case "fsync-delay":
-		r.slowed = true
 		return each(nodes, func(n cluster.Node) error {
 			return r.c.(cluster.Disker).SetDiskFaults(ctx, n, cluster.DiskFaults{FsyncDelay: st.By})
 		})
@@ -262,10 +259,13 @@ func (r *scriptRun) apply(ctx context.Context, st ScriptStep, action string, nod
 		if err := r.c.(cluster.Partitioner).HealLinks(ctx); err != nil {
 			return err
 		}
-		if d, ok := r.c.(cluster.Disker); ok && r.slowed {
-			return each(nodes, func(n cluster.Node) error { return d.SetDiskFaults(ctx, n, cluster.DiskFaults{}) })
+		// As HealAll does: the disks' faults too, where the cluster has them.
+		if (Spec{Kind: fault.FsyncDelay}).available(r.c) != nil {
+			return nil
 		}
-		return nil
+		return each(nodes, func(n cluster.Node) error {
+			return r.c.(cluster.Disker).SetDiskFaults(ctx, n, cluster.DiskFaults{})
+		})
 	}
 	return fmt.Errorf("unknown action %q", action)
 }
