@@ -114,14 +114,9 @@ func (s *spillReader) read(op *Op) (string, error) {
 		s.data = s.data[n:]
 		return v
 	}
-	varint := func() int64 {
-		v, n := binary.Varint(s.data)
-		if n <= 0 {
-			short = true
-			return 0
-		}
-		s.data = s.data[n:]
-		return v
+	varint := func() int64 { // zigzag, as binary.AppendVarint writes it
+		u := uvarint()
+		return int64(u>>1) ^ -int64(u&1)
 	}
 	raw := func() []byte {
 		n := uvarint()
