@@ -2,6 +2,7 @@ package sequential
 
 import (
 	"cmp"
+	"container/list"
 	"context"
 	"fmt"
 	"maps"
@@ -24,7 +25,7 @@ import (
 func (q Checker) StartByKey(ctx context.Context) checker.KeyJudgement {
 	return &judgement{
 		q: q, start: time.Now(),
-		open: map[history.Process]openCall{}, sessionLogs: map[string]*sessionLog{},
+		open: map[history.Process]openCall{}, unattached: list.New(), sessionLogs: map[string]*sessionLog{},
 		keyIDs: map[string]uint32{}, owners: owners{pages: map[int64]*[ownerPage]uint32{}},
 		zxidBefore: map[int64]*operation{}, wantFirst: map[string][]int64{}, firstOf: map[int64]*operation{},
 		parts: map[string]*part{}, sessions: map[string]bool{},
@@ -36,12 +37,6 @@ func (q Checker) StartByKey(ctx context.Context) checker.KeyJudgement {
 // Value is the read's invocation index.
 const noteView = "sequential-view"
 
-// sessionLogLen is how many of its latest views a session keeps: enough
-// for every read of the session still in flight, as a session's calls
-// rarely overlap. A read that completes after more newer views than that
-// is left out of the session-view rule.
-const sessionLogLen = 2
-
 // phase0Shown bounds the zxids observed on two keys kept as examples.
 const phase0Shown = examplesPerRule
 
@@ -51,6 +46,7 @@ type judgement struct {
 
 	// Following the history in order.
 	open        map[history.Process]openCall
+	unattached  *list.List // the invocation times of the reads in flight invoked without a session, earliest first
 	time        int64
 	disordered  bool
 	best        *operation // the observation with the highest zxid so far
@@ -75,11 +71,21 @@ type judgement struct {
 	stopped   bool
 }
 
-// openCall is a call in flight: its invocation, and for a write the
-// observation with the highest zxid completed before it.
+// openCall is a call in flight: its invocation, for a write the
+// observation with the highest zxid completed before it, and for a read the
+// view of the session it was invoked in.
 type openCall struct {
 	invoke *history.Op
 	before *operation
+	// session is the session the invocation names, or its process when it
+	// names none; view is that session's view then, if it had one.
+	session string
+	view    view
+	hasView bool
+	// unattached is the read's place in judgement.unattached when its
+	// invocation names no session: its completion may name one, whose
+	// view it then needs from the session's log.
+	unattached *list.Element
 }
 
 type malformedAt struct {
@@ -87,13 +93,17 @@ type malformedAt struct {
 	what string
 }
 
-// sessionLog keeps the latest views of a session: each observation that
-// raised the highest zxid the session had seen, in completion order, as
-// much of it as a note names. A session costs a few hundred bytes however
-// long it lives.
+// sessionLog keeps the views of a session a read may still need: each
+// observation that raised the highest zxid the session had seen, in
+// completion order, as much of each as a note names. A read takes the last
+// view that completed before it was invoked: one invoked in the session
+// takes it then (openCall.view), and one invoked without a session (which
+// its completion names) from the log, which keeps the views from the last
+// one before the earliest such read in flight was invoked. So a session
+// holds one or two views however long it lives, and more only while a read
+// invoked without a session is in flight.
 type sessionLog struct {
-	views [sessionLogLen]view
-	n     int
+	views []view
 }
 
 // view is an observation as a session's view: its zxid, when it completed,
@@ -103,24 +113,23 @@ type view struct {
 	key              string
 }
 
-// add notes o, an observation of the session.
-func (l *sessionLog) add(o *operation) {
-	if o.zxid == 0 || (l.n > 0 && o.zxid <= l.views[l.n-1].zxid) {
+// add notes o, an observation of the session, and forgets the views that
+// no call invoked from horizon on needs.
+func (l *sessionLog) add(o *operation, horizon int64) {
+	if o.zxid == 0 || (len(l.views) > 0 && o.zxid <= l.views[len(l.views)-1].zxid) {
 		return
 	}
-	if l.n == sessionLogLen {
-		copy(l.views[:], l.views[1:])
-		l.n--
+	keep := 0
+	for keep+1 < len(l.views) && l.views[keep+1].ret < horizon {
+		keep++
 	}
-	l.views[l.n] = view{zxid: o.zxid, ret: o.ret, index: o.call.Invoke.Index, key: o.key}
-	l.n++
+	l.views = append(slices.Delete(l.views, 0, keep), view{zxid: o.zxid, ret: o.ret, index: o.call.Invoke.Index, key: o.key})
 }
 
 // before returns the session's view when an operation was invoked at t:
-// its observation with the highest zxid completed before t, if it had one
-// and it is still kept.
+// its observation with the highest zxid completed before t, if it had one.
 func (l *sessionLog) before(t int64) (view, bool) {
-	for i := l.n - 1; i >= 0; i-- {
+	for i := len(l.views) - 1; i >= 0; i-- {
 		if l.views[i].ret < t {
 			return l.views[i], true
 		}
@@ -164,7 +173,19 @@ func (j *judgement) Record(h *checker.Keys, op *history.Op) {
 		return
 	}
 	if op.Type == history.Invoke {
-		j.open[op.Process] = openCall{invoke: op, before: j.bestBefore}
+		if prev, ok := j.open[op.Process]; ok && prev.unattached != nil {
+			j.unattached.Remove(prev.unattached) // it never completes
+		}
+		c := openCall{invoke: op, before: j.bestBefore, session: sessionOf(history.Call{Invoke: op, Complete: op})}
+		if op.F == history.Read {
+			if log := j.sessionLogs[c.session]; log != nil {
+				c.view, c.hasView = log.before(op.Time)
+			}
+			if op.Session == 0 {
+				c.unattached = j.unattached.PushBack(op.Time)
+			}
+		}
+		j.open[op.Process] = c
 		return
 	}
 	call, ok := j.open[op.Process]
@@ -172,6 +193,9 @@ func (j *judgement) Record(h *checker.Keys, op *history.Op) {
 		return
 	}
 	delete(j.open, op.Process)
+	if call.unattached != nil {
+		j.unattached.Remove(call.unattached)
+	}
 	o, _ := newOperation(history.Call{Invoke: call.invoke, Complete: op})
 	if o == nil || !o.observation() {
 		return
@@ -201,19 +225,32 @@ func (j *judgement) Record(h *checker.Keys, op *history.Op) {
 			log = &sessionLog{}
 			j.sessionLogs[o.session] = log
 		}
-		if v, found := log.before(o.inv); o.f == history.Read && found {
+		v, found := call.view, call.hasView
+		if o.session != call.session {
+			v, found = log.before(o.inv)
+		}
+		if o.f == history.Read && found {
 			note := history.Op{Index: v.index, Type: history.OK, F: noteView, Key: v.key,
 				Zxid: v.zxid, Value: history.Int64(call.invoke.Index)}
 			if err := h.Note(o.key, &note); err != nil && j.noteErr == nil {
 				j.noteErr = err
 			}
 		}
-		log.add(o)
+		log.add(o, j.horizon())
 	}
 	if b := j.best; b == nil || o.zxid > b.zxid ||
 		(o.zxid == b.zxid && o.ret == b.ret && (o.key < b.key || (o.key == b.key && o.call.Invoke.Index < b.call.Invoke.Index))) {
 		j.best = o
 	}
+}
+
+// horizon is the earliest time a read in flight or yet to come, that took
+// no view when it was invoked, can have been invoked at.
+func (j *judgement) horizon() int64 {
+	if first := j.unattached.Front(); first != nil {
+		return first.Value.(int64)
+	}
+	return j.time
 }
 
 // part is what the judgement of one key found: the violations that may be

@@ -1,7 +1,11 @@
 package sequential
 
 import (
+	"context"
 	"fmt"
+	"github.com/zkchaos/zkchaos/checker"
+	"github.com/zkchaos/zkchaos/internal/histtest"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -80,4 +84,45 @@ func TestByKeyFindsAZxidOfTwoKeysAsCheckDoes(t *testing.T) {
 	require.Positive(t, changed)
 	r := checkertest.RequireSameByKey(t, Checker{}, ops)
 	assert.Contains(t, r.Message, "changed both")
+}
+
+func TestByKeyKeepsTheViewOfAReadWhileItsSessionMovesOn(t *testing.T) {
+	// Session 1 saw zxid 0x10 before its read of b was invoked, and b's
+	// version 1 was committed at 0x0f: the read's version 0 is older than
+	// the session's view. While the read is in flight, the session's other
+	// process raises its view three more times.
+	ops := checkertest.Hist(
+		at(1, 0x10, checkertest.WriteOK(1, "a", 1, 0, 5, 1)),
+		at(2, 0x0f, checkertest.WriteOK(3, "b", 7, 1, 3, 1)),
+		at(1, 0, checkertest.ReadOK(2, "b", 10, 50, 0, 0)),
+		at(1, 0x11, checkertest.WriteOK(1, "a", 2, 11, 20, 2)),
+		at(1, 0x12, checkertest.WriteOK(1, "a", 3, 21, 30, 3)),
+		at(1, 0x13, checkertest.WriteOK(1, "a", 4, 31, 40, 4)),
+	)
+	r := checkertest.RequireSameByKey(t, Checker{}, ops)
+	assert.Equal(t, 1, r.Details.(Details).ByRule[RuleSessionView], r.Message)
+
+	// The same read invoked before it had a session: its completion names
+	// session 1, whose view it takes from the session's log.
+	for i := range ops {
+		if ops[i].Process == 2 && ops[i].Type == history.Invoke {
+			ops[i].Session = 0
+		}
+	}
+	r = checkertest.RequireSameByKey(t, Checker{}, ops)
+	assert.Equal(t, 1, r.Details.(Details).ByRule[RuleSessionView], r.Message)
+}
+
+func TestByKeySessionsForgetTheViewsNoReadCanNeed(t *testing.T) {
+	ops, _ := gen.Sequential(gen.SequentialConfig{Seed: 3, Calls: 20_000, Keys: 4})
+	j := Checker{}.StartByKey(context.Background()).(*judgement)
+	path := histtest.WriteFile(t, ops)
+	_, err := checker.JudgeFile(context.Background(), j, path, filepath.Dir(path), nil, nil)
+	require.NoError(t, err)
+	most := 0
+	for _, l := range j.sessionLogs {
+		most = max(most, len(l.views))
+	}
+	assert.Greater(t, len(j.sessionLogs), 1000)
+	assert.LessOrEqual(t, most, 2, "views a session keeps")
 }
