@@ -100,8 +100,8 @@ type malformedAt struct {
 // takes it then (openCall.view), and one invoked without a session (which
 // its completion names) from the log, which keeps the views from the last
 // one before the earliest such read in flight was invoked. So a session
-// holds one or two views however long it lives, and more only while a read
-// invoked without a session is in flight.
+// holds one or two views however long it lives, and a session named by its
+// id more only while a read invoked without a session is in flight.
 type sessionLog struct {
 	views []view
 }
@@ -236,7 +236,11 @@ func (j *judgement) Record(h *checker.Keys, op *history.Op) {
 				j.noteErr = err
 			}
 		}
-		log.add(o, j.horizon())
+		horizon := j.time // a process's session serves only reads invoked in it
+		if call.invoke.Session != 0 || op.Session != 0 {
+			horizon = j.horizon()
+		}
+		log.add(o, horizon)
 	}
 	if b := j.best; b == nil || o.zxid > b.zxid ||
 		(o.zxid == b.zxid && o.ret == b.ret && (o.key < b.key || (o.key == b.key && o.call.Invoke.Index < b.call.Invoke.Index))) {
@@ -245,7 +249,8 @@ func (j *judgement) Record(h *checker.Keys, op *history.Op) {
 }
 
 // horizon is the earliest time a read in flight or yet to come, that took
-// no view when it was invoked, can have been invoked at.
+// no view of the session its completion names when it was invoked, can
+// have been invoked at.
 func (j *judgement) horizon() int64 {
 	if first := j.unattached.Front(); first != nil {
 		return first.Value.(int64)
