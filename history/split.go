@@ -20,6 +20,11 @@ import (
 // files, and loading a key reads the records of the keys it shares with.
 const maxSpillFiles = 256
 
+// spillBuffer is the write buffer of each spill file: a Spill buffers at
+// most 2 MiB whatever the number of keys, and writes in blocks of the
+// page cache's size or more.
+const spillBuffer = 8 << 10
+
 // Spill keeps records by key in files, to be read back one key at a time.
 type Spill struct {
 	dir   string
@@ -104,7 +109,7 @@ func (s *Spill) newFile(key string) (*spillFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spill: %w", err)
 	}
-	f := &spillFile{path: path, f: fh, w: spillWriter{w: bufio.NewWriterSize(fh, 32<<10)}, records: map[string]int{}}
+	f := &spillFile{path: path, f: fh, w: spillWriter{w: bufio.NewWriterSize(fh, spillBuffer)}, records: map[string]int{}}
 	s.files = append(s.files, f)
 	s.keys[key] = f
 	return f, nil
