@@ -241,7 +241,7 @@ func (dg *Digest) latencies(n int, bucket func(int64) int) ([]scatterSeries, []q
 	for _, k := range keys {
 		sample := dg.scatter[k]
 		if k.typ == history.OK {
-			quantiles = append(quantiles, quantilesOf(k.f, dg.okLatency[k.f], n, bucket))
+			quantiles = append(quantiles, quantilesOf(k.f, dg.okLatency[k.f], dg.slot, n, bucket))
 		}
 		kept := sample.points(bucket)
 		s := scatterSeries{F: k.f, Type: k.typ, Total: sample.total, Points: make([][2]float64, len(kept))}
@@ -254,14 +254,15 @@ func (dg *Digest) latencies(n int, bucket func(int64) int) ([]scatterSeries, []q
 }
 
 // quantilesOf returns p50, p90 and p99 of the latencies per bucket of
-// invocation time, in milliseconds, from their sketches per second.
-func quantilesOf(f string, perSecond []*sketch, n int, bucket func(int64) int) quantileSeries {
+// invocation time, in milliseconds, from their sketches per slot of slot
+// seconds.
+func quantilesOf(f string, slots []*sketch, slot int64, n int, bucket func(int64) int) quantileSeries {
 	byBucket := make([]*sketch, n)
-	for sec, sk := range perSecond {
+	for i, sk := range slots {
 		if sk == nil {
 			continue
 		}
-		b := bucket(int64(sec) * int64(time.Second))
+		b := bucket(int64(i) * slot * int64(time.Second))
 		if byBucket[b] == nil {
 			byBucket[b] = newSketch(exactBucket)
 		}

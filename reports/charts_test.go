@@ -1,7 +1,9 @@
 package reports
 
 import (
+	"math/rand/v2"
 	"regexp"
+	"slices"
 	"testing"
 	"time"
 
@@ -124,7 +126,8 @@ func TestQuantilesOfPerBucket(t *testing.T) {
 	for i := range 100 {
 		pts = append(pts, latPoint{at: int64(i) * int64(10*time.Millisecond), lat: int64(i+1) * int64(time.Millisecond)})
 	}
-	q := quantilesOf("read", okReads(pts).okLatency[history.Read], 2, perSecond(2))
+	dg := okReads(pts)
+	q := quantilesOf("read", dg.okLatency[history.Read], dg.slot, 2, perSecond(2))
 	assert.Equal(t, 50.0, *q.P50[0])
 	assert.Equal(t, 90.0, *q.P90[0])
 	assert.Equal(t, 99.0, *q.P99[0])
@@ -270,4 +273,49 @@ func TestBucketSecondsKeepsTheTimelineWithin600Buckets(t *testing.T) {
 		assert.LessOrEqual(t, int(d.Seconds()/float64(bw))+1, maxBuckets+1, "duration %v, bucket %d s", d, bw)
 	}
 	assert.Equal(t, int64(1), bucketSeconds(5*time.Minute), "short runs are drawn per second")
+}
+
+func TestSlotSecondsDivideEveryBucketWidthToCome(t *testing.T) {
+	for _, width := range append(slices.Clone(niceSeconds), 3, 700, 100_000) {
+		slot := slotSeconds(width)
+		for _, w := range append(slices.Clone(niceSeconds), 2*86400, 3*86400) {
+			if w >= width {
+				assert.Zero(t, w%slot, "slot %d s for width %d s does not divide %d s", slot, width, w)
+			}
+		}
+	}
+	assert.Equal(t, int64(1), slotSeconds(1))
+	assert.Equal(t, int64(5), slotSeconds(10), "10 s may become 15 s")
+	assert.Equal(t, int64(300), slotSeconds(600), "600 s may become 900 s")
+	assert.Equal(t, int64(86400), slotSeconds(200_000))
+}
+
+func TestLatencyQuantilesOfALongRunAreThoseOfItsBuckets(t *testing.T) {
+	// Nine hours of reads, a few a second: the digest widens its slots
+	// as the run goes on, and each chart bucket's quantiles are still
+	// those of every latency invoked in it.
+	rng := rand.New(rand.NewPCG(4, 2))
+	var pts []latPoint
+	for at := int64(0); at < int64(9*time.Hour); at += rng.Int64N(int64(2 * time.Second)) {
+		pts = append(pts, latPoint{at: at, lat: 1 + rng.Int64N(int64(50*time.Millisecond))})
+	}
+	dg := okReads(pts)
+	assert.LessOrEqual(t, len(dg.okLatency[history.Read]), 2*maxBuckets, "slots kept")
+	end := dg.latest.Time
+	bw := bucketSeconds(time.Duration(end))
+	n := int(end/(bw*int64(time.Second))) + 1
+	bucket := func(t int64) int { return min(int(t/(bw*int64(time.Second))), n-1) }
+	got := quantilesOf(history.Read, dg.okLatency[history.Read], dg.slot, n, bucket)
+
+	byBucket := make([][]time.Duration, n)
+	for _, p := range pts {
+		byBucket[bucket(p.at)] = append(byBucket[bucket(p.at)], time.Duration(p.lat))
+	}
+	for b, lats := range byBucket {
+		require.NotEmpty(t, lats)
+		want := QuantilesOf(lats)
+		require.NotNil(t, got.P50[b], "bucket %d", b)
+		assert.Equal(t, millis(int64(want.P50)), *got.P50[b], "p50 of bucket %d", b)
+		assert.Equal(t, millis(int64(want.P99)), *got.P99[b], "p99 of bucket %d", b)
+	}
 }

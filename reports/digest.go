@@ -25,7 +25,8 @@ type Digest struct {
 
 	latency   map[series]*sketch        // every completed call's latency
 	scatter   map[series]*scatterSample // the latency scatter
-	okLatency map[string][]*sketch      // ok calls' latency per f, per second of invocation
+	okLatency map[string][]*sketch      // ok calls' latency per f, per slot of invocation time
+	slot      int64                     // the seconds one slot of okLatency spans
 	completed [3][]float64              // completions per second: ok, fail, info
 
 	span     Window // client records, first to last; Start < 0 before any
@@ -47,7 +48,7 @@ type series struct {
 func NewDigest() *Digest {
 	return &Digest{
 		open: map[history.Process]*history.Op{}, latency: map[series]*sketch{}, scatter: map[series]*scatterSample{},
-		okLatency: map[string][]*sketch{}, span: Window{Start: -1}, okGaps: newSketch(exactGaps), okAfter: map[int64]int64{},
+		okLatency: map[string][]*sketch{}, slot: 1, span: Window{Start: -1}, okGaps: newSketch(exactGaps), okAfter: map[int64]int64{},
 	}
 }
 
@@ -65,7 +66,7 @@ func DigestOf(ops []history.Op) *Digest {
 const (
 	exactLatency = 1 << 16 // per operation and outcome, for the summary
 	exactGaps    = 1 << 16 // gaps between ok completions
-	exactSecond  = 256     // per operation and second, for the quantile chart
+	exactSlot    = 256     // per operation and slot of time, for the quantile chart
 	exactBucket  = 1 << 14 // per operation and chart bucket
 )
 
@@ -120,17 +121,65 @@ func (d *Digest) Add(op *history.Op) {
 	}
 	d.scatter[k].add(latPoint{inv.Time, lat})
 	if op.Type == history.OK {
-		sec := secondOf(inv.Time)
-		perSecond := d.okLatency[inv.F]
-		for int64(len(perSecond)) <= sec {
-			perSecond = append(perSecond, nil)
+		d.widen(op.Time)
+		i := secondOf(inv.Time) / d.slot
+		slots := d.okLatency[inv.F]
+		for int64(len(slots)) <= i {
+			slots = append(slots, nil)
 		}
-		if perSecond[sec] == nil {
-			perSecond[sec] = newSketch(exactSecond)
+		if slots[i] == nil {
+			slots[i] = newSketch(exactSlot)
 		}
-		perSecond[sec].add(lat)
-		d.okLatency[inv.F] = perSecond
+		slots[i].add(lat)
+		d.okLatency[inv.F] = slots
 	}
+}
+
+// widen makes the slots of okLatency as wide as a history that reaches t
+// allows: the widest that divide every width its chart's buckets can take
+// (slotSeconds). Their number stays within twice the chart's buckets
+// however long the history, and each slot still falls in one bucket.
+func (d *Digest) widen(t int64) {
+	w := slotSeconds(bucketSeconds(time.Duration(t)))
+	if w <= d.slot {
+		return
+	}
+	for f, slots := range d.okLatency {
+		wider := make([]*sketch, (int64(len(slots))*d.slot+w-1)/w)
+		for i, sk := range slots {
+			if sk == nil {
+				continue
+			}
+			j := int64(i) * d.slot / w
+			if wider[j] == nil {
+				wider[j] = newSketch(exactSlot)
+			}
+			wider[j].merge(sk)
+		}
+		d.okLatency[f] = wider
+	}
+	d.slot = w
+}
+
+// slotSeconds is the greatest common divisor of the chart bucket widths
+// (niceSeconds, and beyond them multiples of the last) of at least width
+// seconds.
+func slotSeconds(width int64) int64 {
+	last := niceSeconds[len(niceSeconds)-1]
+	g := last
+	for _, w := range niceSeconds {
+		if w >= width {
+			g = gcd(g, w)
+		}
+	}
+	return g
+}
+
+func gcd(a, b int64) int64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // secondOf is the whole second of a time since the run started.
