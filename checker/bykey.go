@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -50,6 +51,8 @@ type Keys struct {
 
 	split *history.Split
 	notes *history.Spill
+	mu    sync.Mutex
+	temps []*os.File
 }
 
 // Load reads the records of one key's calls again, for evidence that
@@ -64,6 +67,32 @@ func (h *Keys) Note(key string, note *history.Op) error { return h.notes.Append(
 
 // Notes reads the notes filed for key, in the order they were filed.
 func (h *Keys) Notes(key string) ([]history.Op, error) { return h.notes.Load(key) }
+
+// CreateTemp makes a new file for a judgement's own use, as os.CreateTemp
+// does with pattern; it is closed and removed when the judgement ends.
+func (h *Keys) CreateTemp(pattern string) (*os.File, error) {
+	f, err := os.CreateTemp(h.notes.Dir(), pattern)
+	if err != nil {
+		return nil, fmt.Errorf("judgement file: %w", err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.temps = append(h.temps, f)
+	return f, nil
+}
+
+// closeTemps closes the files CreateTemp made; removing the notes removes
+// them.
+func (h *Keys) closeTemps() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var errs []error
+	for _, f := range h.temps {
+		errs = append(errs, f.Close())
+	}
+	h.temps = nil
+	return errors.Join(errs...)
+}
 
 // StartByKey begins a judgement of c one key at a time, when c and every
 // checker it composes can judge that way.
@@ -204,8 +233,8 @@ func JudgeFile(ctx context.Context, j KeyJudgement, path, tmp string, fold func(
 	if err != nil {
 		return Judged{}, err
 	}
-	defer func() { err = errors.Join(err, notes.Close()) }()
 	h := &Keys{notes: notes}
+	defer func() { err = errors.Join(err, h.closeTemps(), notes.Close()) }()
 	var p Progress
 	ordered, last := true, int64(math.MinInt64)
 	s, err := history.SplitFile(ctx, path, tmp, func(op *history.Op) {

@@ -84,6 +84,10 @@ func RemoveStaleSpills(dir string) ([]string, error) {
 	return removed, errors.Join(errs...)
 }
 
+// Dir is the Spill's directory, removed with it by Close: a place for other
+// files that must go when it goes.
+func (s *Spill) Dir() string { return s.dir }
+
 // Append files op under key.
 func (s *Spill) Append(key string, op *Op) error {
 	f, ok := s.keys[key]

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -26,8 +27,7 @@ func (q Checker) StartByKey(ctx context.Context) checker.KeyJudgement {
 	return &judgement{
 		q: q, start: time.Now(),
 		open: map[history.Process]openCall{}, unattached: list.New(), sessionLogs: map[string]*sessionLog{},
-		keyIDs: map[string]uint32{}, owners: owners{pages: map[int64]*[ownerPage]uint32{}},
-		zxidBefore: map[int64]*operation{}, wantFirst: map[string][]int64{}, firstOf: map[int64]*operation{},
+		keyIDs: map[string]uint32{}, zxidBefore: map[int64]*operation{}, wantFirst: map[string][]int64{}, firstOf: map[int64]*operation{},
 		parts: map[string]*part{}, sessions: map[string]bool{},
 	}
 }
@@ -54,12 +54,12 @@ type judgement struct {
 	sessionLogs map[string]*sessionLog
 	keyIDs      map[string]uint32 // key -> 1 + its place in keyNames
 	keyNames    []string
-	owners      owners
+	owners      *owners              // made by the first observation with a zxid
 	twoKeys     int                  // observations of a zxid another key observed first
 	twoKeysSeen []*operation         // the first of them
 	zxidBefore  map[int64]*operation // write invocation -> an observation that makes it violate write-real-time
 	wantFirst   map[string][]int64   // key -> zxids whose first observation an example names
-	noteErr     error
+	keepErr     error
 
 	// Judging the keys.
 	mu        sync.Mutex
@@ -137,31 +137,6 @@ func (l *sessionLog) before(t int64) (view, bool) {
 	return view{}, false
 }
 
-// ownerPage is how many consecutive zxids one page of owners holds.
-const ownerPage = 1024
-
-// owners maps each zxid to the key that first observed it, in pages of
-// consecutive zxids: ZooKeeper's zxids count up within an epoch, so pages
-// fill and cost four bytes a transaction.
-type owners struct {
-	pages map[int64]*[ownerPage]uint32
-}
-
-// claim makes key the owner of zxid z unless it has one, and returns the
-// owner.
-func (w owners) claim(z int64, key uint32) uint32 {
-	page := w.pages[z/ownerPage]
-	if page == nil {
-		page = new([ownerPage]uint32)
-		w.pages[z/ownerPage] = page
-	}
-	slot := &page[z%ownerPage]
-	if *slot == 0 {
-		*slot = key
-	}
-	return *slot
-}
-
 func (j *judgement) Record(h *checker.Keys, op *history.Op) {
 	if op.Time < j.time {
 		j.disordered = true
@@ -207,7 +182,13 @@ func (j *judgement) Record(h *checker.Keys, op *history.Op) {
 			id = uint32(len(j.keyNames))
 			j.keyIDs[o.key] = id
 		}
-		if owner := j.owners.claim(o.zxid, id); owner != id {
+		if j.owners == nil {
+			j.owners = newOwners(func() (*os.File, error) { return h.CreateTemp("owners-") })
+		}
+		owner, err := j.owners.claim(o.zxid, id)
+		if err != nil {
+			j.keepErr = cmp.Or(j.keepErr, err)
+		} else if owner != id {
 			j.twoKeys++
 			if len(j.twoKeysSeen) < phase0Shown {
 				j.twoKeysSeen = append(j.twoKeysSeen, o)
@@ -232,8 +213,8 @@ func (j *judgement) Record(h *checker.Keys, op *history.Op) {
 		if o.f == history.Read && found {
 			note := history.Op{Index: v.index, Type: history.OK, F: noteView, Key: v.key,
 				Zxid: v.zxid, Value: history.Int64(call.invoke.Index)}
-			if err := h.Note(o.key, &note); err != nil && j.noteErr == nil {
-				j.noteErr = err
+			if err := h.Note(o.key, &note); err != nil && j.keepErr == nil {
+				j.keepErr = err
 			}
 		}
 		horizon := j.time // a process's session serves only reads invoked in it
@@ -348,7 +329,7 @@ func (j *judgement) Key(ctx context.Context, h *checker.Keys, key string, ops []
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if err != nil {
-		j.noteErr = cmp.Or(j.noteErr, err)
+		j.keepErr = cmp.Or(j.keepErr, err)
 	}
 	for _, z := range j.wantFirst[key] {
 		if o := first[z]; o != nil {
@@ -380,9 +361,9 @@ func (j *judgement) Result(ctx context.Context, h *checker.Keys) checker.Result 
 	case j.disordered:
 		return checker.Result{Checker: j.q.Name(), Verdict: checker.Unknown, Duration: time.Since(j.start),
 			Message: "the history's records are out of time order, and the rules across keys follow it in order when it is judged key by key: judge it whole."}
-	case j.noteErr != nil:
+	case j.keepErr != nil:
 		return checker.Result{Checker: j.q.Name(), Verdict: checker.Unknown, Duration: time.Since(j.start),
-			Message: fmt.Sprintf("the check could not keep what the keys' judgements need: %v.", j.noteErr)}
+			Message: fmt.Sprintf("the check could not keep what it needs on disk: %v.", j.keepErr)}
 	}
 	s := &state{ctx: ctx, d: j.d, stopped: j.stopped}
 	if j.twoKeys > 0 {
