@@ -17,7 +17,7 @@ import (
 // second, latency quantile sketches, a sample of the latency scatter and the
 // nemesis's records. A report of a history of any length is drawn from it.
 type Digest struct {
-	open    map[history.Process]*history.Op // calls in flight
+	open    map[history.Process]invoked // calls in flight
 	nemesis []history.Op
 	latest  history.Op // the record with the highest time
 	records int64
@@ -38,6 +38,13 @@ type Digest struct {
 	okAfter  map[int64]int64
 }
 
+// invoked is what a digest keeps of a call in flight, however many never
+// complete.
+type invoked struct {
+	F    string
+	Time int64
+}
+
 // series is one operation and outcome.
 type series struct {
 	f   string
@@ -47,7 +54,7 @@ type series struct {
 // NewDigest returns an empty Digest.
 func NewDigest() *Digest {
 	return &Digest{
-		open: map[history.Process]*history.Op{}, latency: map[series]*sketch{}, scatter: map[series]*scatterSample{},
+		open: map[history.Process]invoked{}, latency: map[series]*sketch{}, scatter: map[series]*scatterSample{},
 		okLatency: map[string][]*sketch{}, slot: 1, span: Window{Start: -1}, okGaps: newSketch(exactGaps), okAfter: map[int64]int64{},
 	}
 }
@@ -88,8 +95,7 @@ func (d *Digest) Add(op *history.Op) {
 	}
 	d.span.End = max(d.span.End, op.Time)
 	if op.Type == history.Invoke {
-		inv := history.Op{F: op.F, Time: op.Time}
-		d.open[op.Process] = &inv
+		d.open[op.Process] = invoked{F: op.F, Time: op.Time}
 		return
 	}
 	switch op.Type {
