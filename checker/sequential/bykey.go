@@ -26,9 +26,9 @@ import (
 func (q Checker) StartByKey(ctx context.Context) checker.KeyJudgement {
 	return &judgement{
 		q: q, start: time.Now(),
-		open: map[history.Process]openCall{}, unattached: list.New(), sessionLogs: map[string]*sessionLog{},
+		open: map[history.Process]openCall{}, unattached: list.New(), sessionLogs: map[sessionID]*sessionLog{},
 		keyIDs: map[string]uint32{}, zxidBefore: map[int64]*operation{}, wantFirst: map[string][]int64{}, firstOf: map[int64]*operation{},
-		parts: map[string]*part{}, sessions: map[string]bool{},
+		parts: map[string]*part{},
 	}
 }
 
@@ -51,7 +51,7 @@ type judgement struct {
 	disordered  bool
 	best        *operation // the observation with the highest zxid so far
 	bestBefore  *operation // the same among those completed before time
-	sessionLogs map[string]*sessionLog
+	sessionLogs map[sessionID]*sessionLog
 	keyIDs      map[string]uint32 // key -> 1 + its place in keyNames
 	keyNames    []string
 	owners      *owners              // made by the first observation with a zxid
@@ -65,7 +65,6 @@ type judgement struct {
 	mu        sync.Mutex
 	firstOf   map[int64]*operation // zxid -> its first observation, for wantFirst
 	parts     map[string]*part
-	sessions  map[string]bool
 	d         Details
 	malformed []malformedAt
 	stopped   bool
@@ -79,7 +78,7 @@ type openCall struct {
 	before *operation
 	// session is the session the invocation names, or its process when it
 	// names none; view is that session's view then, if it had one.
-	session string
+	session sessionID
 	view    view
 	hasView bool
 	// unattached is the read's place in judgement.unattached when its
@@ -104,6 +103,7 @@ type malformedAt struct {
 // id more only while a read invoked without a session is in flight.
 type sessionLog struct {
 	views []view
+	read  bool // an ok read of the session was judged
 }
 
 // view is an observation as a session's view: its zxid, when it completed,
@@ -151,7 +151,8 @@ func (j *judgement) Record(h *checker.Keys, op *history.Op) {
 		if prev, ok := j.open[op.Process]; ok && prev.unattached != nil {
 			j.unattached.Remove(prev.unattached) // it never completes
 		}
-		c := openCall{invoke: op, before: j.bestBefore, session: sessionOf(history.Call{Invoke: op, Complete: op})}
+		c := openCall{invoke: op, before: j.bestBefore}
+		c.session, _ = sessionIDOf(history.Call{Invoke: op, Complete: op})
 		if op.F == history.Read {
 			if log := j.sessionLogs[c.session]; log != nil {
 				c.view, c.hasView = log.before(op.Time)
@@ -200,14 +201,15 @@ func (j *judgement) Record(h *checker.Keys, op *history.Op) {
 	if p := call.before; o.isWrite() && p != nil && o.zxid != 0 && p.zxid >= o.zxid {
 		j.zxidBefore[call.invoke.Index] = p
 	}
-	if o.session != "" {
-		log := j.sessionLogs[o.session]
+	if session, ok := sessionIDOf(o.call); ok {
+		log := j.sessionLogs[session]
 		if log == nil {
 			log = &sessionLog{}
-			j.sessionLogs[o.session] = log
+			j.sessionLogs[session] = log
 		}
+		log.read = log.read || o.f == history.Read
 		v, found := call.view, call.hasView
-		if o.session != call.session {
+		if session != call.session {
 			v, found = log.before(o.inv)
 		}
 		if o.f == history.Read && found {
@@ -241,13 +243,11 @@ func (j *judgement) horizon() int64 {
 
 // part is what the judgement of one key found: the violations that may be
 // among the whole history's examples (the first few of each rule, of the
-// key's own rules and of its sessions', in the order found), and the
-// sessions whose reads were judged.
+// key's own rules and of its sessions', in the order found).
 type part struct {
-	phase    int // 1 while the key's own rules run, 2 during the sessions'
-	found    []finding
-	counts   [3]map[string]int
-	sessions []string
+	phase  int // 1 while the key's own rules run, 2 during the sessions'
+	found  []finding
+	counts [3]map[string]int
 }
 
 // finding is one violation a key's judgement found.
@@ -336,10 +336,6 @@ func (j *judgement) Key(ctx context.Context, h *checker.Keys, key string, ops []
 			j.firstOf[z] = detach(o)
 		}
 	}
-	for _, name := range s.part.sessions {
-		j.sessions[name] = true
-	}
-	s.part.sessions = nil
 	j.parts[key] = s.part
 	j.d.ReadsChecked += s.d.ReadsChecked
 	j.d.OKWrites += s.d.OKWrites
@@ -369,7 +365,11 @@ func (j *judgement) Result(ctx context.Context, h *checker.Keys) checker.Result 
 	if j.twoKeys > 0 {
 		s.count(RuleVersionAgreement, j.twoKeys)
 	}
-	s.d.Sessions = len(j.sessions)
+	for _, log := range j.sessionLogs {
+		if log.read {
+			s.d.Sessions++
+		}
+	}
 	slices.SortFunc(j.malformed, func(a, b malformedAt) int { return cmp.Compare(a.at, b.at) })
 	for _, m := range j.malformed[:min(len(j.malformed), malformedShown)] {
 		s.d.MalformedExamples = append(s.d.MalformedExamples, m.what)

@@ -353,15 +353,38 @@ func newOperation(c history.Call) (o *operation, malformed string) {
 // when no session was recorded; "" when the invocation and the completion
 // name different sessions.
 func sessionOf(c history.Call) string {
+	if id, ok := sessionIDOf(c); ok {
+		return id.String()
+	}
+	return ""
+}
+
+// sessionID is a session: its id, or when that is 0 the process whose
+// records named none.
+type sessionID struct {
+	id      int64
+	process history.Process
+}
+
+// sessionIDOf is the session that served c, as sessionOf names it; false
+// when the invocation and the completion name different sessions.
+func sessionIDOf(c history.Call) (sessionID, bool) {
 	in, out := c.Invoke.Session, c.Complete.Session
 	switch {
 	case in != 0 && out != 0 && in != out:
-		return ""
+		return sessionID{}, false
 	case in != 0:
-		return "0x" + strconv.FormatInt(in, 16)
+		return sessionID{id: in}, true
 	case out != 0:
-		return "0x" + strconv.FormatInt(out, 16)
+		return sessionID{id: out}, true
 	default:
-		return "process " + c.Invoke.Process.String()
+		return sessionID{process: c.Invoke.Process}, true
 	}
+}
+
+func (s sessionID) String() string {
+	if s.id != 0 {
+		return "0x" + strconv.FormatInt(s.id, 16)
+	}
+	return "process " + s.process.String()
 }

@@ -67,9 +67,6 @@ func (s *state) sessions(byKey map[string][]*operation) {
 	}
 	sort.Strings(names)
 	s.d.Sessions = len(names)
-	if s.part != nil {
-		s.part.sessions = names
-	}
 	for _, name := range names {
 		if s.stopped {
 			return
