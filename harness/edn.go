@@ -80,11 +80,7 @@ func CheckEDN(ctx context.Context, c EDNCheck) (r checker.Result, err error) {
 	}
 	defer func() { err = errors.Join(err, split.Close()) }()
 	defer limitJudgeMemory()()
-	var h history.EDNHistory // its lines alone, to name records
-	err = history.ScanEDN(f, func(op *history.Op, line int) error {
-		h.Lines = append(h.Lines, line)
-		return split.Add(op)
-	})
+	err = history.ScanEDN(f, func(op *history.Op, _ int) error { return split.Add(op) })
 	if err != nil {
 		return checker.Result{}, fmt.Errorf("%s: %w", c.Path, err)
 	}
@@ -94,9 +90,29 @@ func CheckEDN(ctx context.Context, c EDNCheck) (r checker.Result, err error) {
 	r, err = v.JudgeSplit(ctx, split)
 	var me *linearizable.ModelError
 	if errors.As(err, &me) {
-		return r, fmt.Errorf("%s: %s: %s", c.Path, h.Where(me.Index), me.Reason)
+		return r, fmt.Errorf("%s: %s: %s", c.Path, ednWhere(c.Path, me.Index), me.Reason)
 	}
 	return r, err
+}
+
+// ednWhere names record i of the Jepsen history at path with its line,
+// reading the file again up to it: only an error needs the line, so a
+// judgement keeps none.
+func ednWhere(path string, i int64) string {
+	var h history.EDNHistory
+	f, err := os.Open(path)
+	if err != nil {
+		return h.Where(i)
+	}
+	defer f.Close()
+	found := errors.New("found")
+	_ = history.ScanEDN(f, func(_ *history.Op, line int) error {
+		if h.Lines = append(h.Lines, line); int64(len(h.Lines)) > i {
+			return found
+		}
+		return nil
+	})
+	return h.Where(i)
 }
 
 // WriteEDNResults writes what a check of a Jepsen history found into dir:

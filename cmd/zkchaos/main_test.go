@@ -209,11 +209,13 @@ func TestCheckEDNExplainsAndRefusesBadInput(t *testing.T) {
 		"completion first": {"{:process 0, :type :invoke, :f :read}\n{:process 5, :type :ok, :f :read, :value 1}", "line 2 (record 2): :ok completion of :read by process 5, which has no operation in flight"},
 		"time backwards":   {"{:process 0, :type :invoke, :f :read, :time 10}\n{:process 0, :type :ok, :f :read, :value 1, :time 3}", "line 2 (record 2): :time 3 of process 0 is earlier"},
 		"model":            {"{:process 0, :type :invoke, :f :cas, :value [1 2]}\n{:process 0, :type :ok, :f :cas, :value [1 2]}", "record 1 (line 1): a cas, which the register model does not have"},
-		"garbage":          {"\x00\x01\x02", "line 1"},
+		"model later": {"{:process 0, :type :invoke, :f :write, :value 1}\n\n{:process 0, :type :ok, :f :write, :value 1}\n{:process 1, :type :invoke, :f :cas, :value [1 2]}\n{:process 1, :type :ok, :f :cas, :value [1 2]}",
+			"record 3 (line 4): a cas, which the register model does not have"},
+		"garbage": {"\x00\x01\x02", "line 1"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			args := []string{"check", "--edn", write(name+".edn", tc.text)}
-			if name == "model" {
+			if strings.HasPrefix(name, "model") {
 				args = append(args, "--model", "register")
 			}
 			code, _, stderr := zkchaos(t, args...)
