@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/zkchaos/zkchaos/checker"
@@ -13,9 +12,10 @@ import (
 )
 
 // StartByKey judges one key at a time: keys are independent. The budget
-// bounds the time spent searching the keys, summed over them, as Check's
-// bounds the search of all of them; reading the history, and judging the
-// keys with other checkers, does not count.
+// bounds the time spent searching the keys, summed over them; reading the
+// history, the version order of each key (which takes time in proportion to
+// its calls) and judging the keys with other checkers do not count, so a
+// history of any length whose keys the version order decides is decided.
 func (l Checker) StartByKey(ctx context.Context) checker.KeyJudgement {
 	return &judgement{l: l, ctx: ctx}
 }
@@ -26,7 +26,6 @@ type judgement struct {
 	once     sync.Once
 	start    time.Time
 	run      *keyRun
-	spent    atomic.Int64 // ns spent on keys
 	mu       sync.Mutex
 	tally    tally
 	outcomes []keyOutcome
@@ -46,7 +45,7 @@ func (j *judgement) Key(_ context.Context, h *checker.Keys, _ string, ops []hist
 	began := time.Now()
 	run := *j.run
 	if j.l.Budget > 0 {
-		run.deadline = began.Add(j.l.Budget - time.Duration(j.spent.Load()))
+		run.deadline = began.Add(j.l.Budget - time.Duration(j.run.searched.Load()))
 		if d, ok := j.ctx.Deadline(); ok && d.Before(run.deadline) {
 			run.deadline = d
 		}
@@ -56,7 +55,6 @@ func (j *judgement) Key(_ context.Context, h *checker.Keys, _ string, ops []hist
 	for i, kh := range keys {
 		outcomes[i] = run.checkKey(kh)
 	}
-	j.spent.Add(int64(time.Since(began)))
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.tally.okReads += t.okReads

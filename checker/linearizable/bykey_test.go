@@ -85,3 +85,31 @@ func splitOf(t *testing.T, ops []history.Op) *history.Split {
 	require.NoError(t, s.Done())
 	return s
 }
+
+func TestTheVersionOrderDecidesWithoutBudget(t *testing.T) {
+	// What the version order proves takes no search, so no budget: a
+	// budget spent before a key starts leaves that key decided, by key
+	// and whole, as with all the time in the world.
+	decided := map[checker.Verdict]int{}
+	for seed, anomaly := range []gen.Anomaly{gen.None, gen.StaleRead, gen.LostWrite, gen.DuplicateWrite} {
+		ops := gen.Register(gen.Config{Seed: uint64(seed), Calls: 12_000, Keys: 2, Anomaly: anomaly})
+		ample := Checker{ReadMode: ReadQuorum}.Check(context.Background(), ops).Details.(Details)
+		spent := Checker{ReadMode: ReadQuorum, Budget: time.Nanosecond}
+		for name, r := range map[string]checker.Result{
+			"whole":  spent.Check(context.Background(), ops),
+			"by key": checkertest.JudgeByKey(t, spent, ops),
+		} {
+			keys := r.Details.(Details).Keys
+			require.Len(t, keys, len(ample.Keys), "%s, %s", anomaly, name)
+			for i, want := range ample.Keys {
+				if want.Method != MethodVersionOrder {
+					continue
+				}
+				assert.Equal(t, want.Verdict, keys[i].Verdict, "%s, %s: key %s: %s", anomaly, name, want.Key, keys[i].Explanation)
+				decided[keys[i].Verdict]++
+			}
+		}
+	}
+	assert.Positive(t, decided[checker.Valid])
+	assert.Positive(t, decided[checker.Invalid])
+}

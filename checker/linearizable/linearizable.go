@@ -183,11 +183,12 @@ func leftOutWhy(mode string) string {
 }
 
 // keyRun is what the checks of one history's keys share: the deadline, the
-// flag that stops them, and what they draw.
+// flag that stops them, what they draw, and the time they spent searching.
 type keyRun struct {
 	l            Checker
 	deadline     time.Time
 	stop         *atomic.Bool
+	searched     *atomic.Int64 // ns
 	visualizeAll bool
 	annotations  []porcupine.Annotation
 	release      func() bool
@@ -207,7 +208,7 @@ func (l Checker) startKeys(ctx context.Context, start time.Time, records int, an
 	}
 	stop := new(atomic.Bool)
 	return &keyRun{
-		l: l, deadline: deadline, stop: stop, visualizeAll: records < l.VisualizeAllBelow, annotations: annotations,
+		l: l, deadline: deadline, stop: stop, searched: new(atomic.Int64), visualizeAll: records < l.VisualizeAllBelow, annotations: annotations,
 		release: context.AfterFunc(ctx, func() { stop.Store(true) }),
 	}
 }
@@ -323,35 +324,42 @@ func (run *keyRun) checkKey(kh *keyHistory) keyOutcome {
 		d.Explanation = fmt.Sprintf("%d malformed records, e.g. %s", len(kh.malformed), kh.malformed[0])
 		return done(keyOutcome{details: d})
 	}
-	var timeout time.Duration
-	if !deadline.IsZero() {
-		if timeout = time.Until(deadline); timeout <= 0 {
-			d.Explanation = "not started: no time was left"
-			return done(keyOutcome{details: d, unfinished: true})
-		}
-	}
 	if stop.Load() {
 		d.Explanation = "not started: the check was cancelled"
 		return done(keyOutcome{details: d, unfinished: true})
 	}
 
+	// The version order takes time in proportion to the key's calls, and
+	// what it proves needs no budget: the budget bounds the search alone.
 	var order orderResult
 	if !l.PorcupineOnly {
 		order = versionOrder(kh)
 	}
-	if order.verdict == orderValid && !visualizeAll {
+	var timeout time.Duration
+	outOfTime := false
+	if !deadline.IsZero() {
+		timeout = time.Until(deadline)
+		outOfTime = timeout <= 0
+	}
+	if order.verdict == orderValid && (!visualizeAll || outOfTime) {
 		d.Verdict, d.Method = checker.Valid, MethodVersionOrder
 		return done(keyOutcome{details: d})
 	}
-	if order.verdict == orderInvalid && len(kh.ops) > confirmMaxOps {
+	if order.verdict == orderInvalid && (len(kh.ops) > confirmMaxOps || outOfTime) {
 		d.Verdict, d.Method = checker.Invalid, MethodVersionOrder
 		d.Explanation, d.cited = order.reason, cite(roleCited, kh.invokedAt, order.ops...)
 		return done(keyOutcome{details: d})
+	}
+	if outOfTime {
+		d.Explanation = "not searched: no time was left"
+		return done(keyOutcome{details: d, unfinished: true})
 	}
 	if order.verdict == orderInvalid && (timeout == 0 || timeout > confirmBudget) {
 		timeout = confirmBudget
 	}
 
+	searched := time.Now()
+	defer func() { run.searched.Add(int64(time.Since(searched))) }()
 	result, info := porcupine.CheckOperationsVerbose(registerModel(stop), kh.ops, timeout)
 	o := keyOutcome{details: d}
 	o.details.Method = MethodPorcupine
