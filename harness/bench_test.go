@@ -101,6 +101,30 @@ func TestJudgingMemoryDoesNotGrowWithTheRun(t *testing.T) {
 	assert.Less(t, l.rssMB, 1.5*s.rssMB, "judging 400k calls over 32 keys against 100k over 8")
 }
 
+// BenchmarkCheckEDN judges a Jepsen history of 1.3M register calls over
+// 100 keys (a generated run at full speed exported by `zkchaos export
+// --edn`, about 190 MB of history.edn) as `zkchaos check --edn` does, in a
+// process of its own, and reports as BenchmarkJudge1M does.
+//
+//	go test -run x -bench CheckEDN -benchtime 1x -count 3 ./harness/
+func BenchmarkCheckEDN(b *testing.B) {
+	dir := b.TempDir()
+	writeGeneratedRun(b, dir, fullSpeed(1_300_000, 100))
+	path := filepath.Join(dir, "history.edn")
+	require.NoError(b, ExportEDN(dir, path))
+	info, err := os.Stat(path)
+	require.NoError(b, err)
+	runtime.GC()
+	debug.FreeOSMemory()
+	for b.Loop() {
+		m := childJudgement(b, judgeEDNEnv+"="+path)
+		b.ReportMetric(float64(info.Size())/1e6, "history-MB")
+		b.ReportMetric(m.goMB, "peak-MB")
+		b.ReportMetric(m.rssMB, "peak-RSS-MB")
+		b.ReportMetric(m.seconds, "seconds")
+	}
+}
+
 func benchmarkJudge(b *testing.B, calls int) { benchmarkJudgeKeys(b, calls, 100) }
 
 func benchmarkJudgeKeys(b *testing.B, calls, keys int) {
@@ -127,14 +151,22 @@ type judged struct {
 	goMB, rssMB, seconds float64
 }
 
-// judgeDirEnv names the run directory that TestJudgeInChild judges.
-const judgeDirEnv = "ZKCHAOS_JUDGE_DIR"
+// judgeDirEnv names the run directory that TestJudgeInChild judges, and
+// judgeEDNEnv the Jepsen history it judges as a cas register.
+const (
+	judgeDirEnv = "ZKCHAOS_JUDGE_DIR"
+	judgeEDNEnv = "ZKCHAOS_JUDGE_EDN"
+)
 
 // judgeInChild judges dir in a new process running TestJudgeInChild, so
 // that the peak resident memory is the judgement's alone.
-func judgeInChild(b testing.TB, dir string) judged {
+func judgeInChild(b testing.TB, dir string) judged { return childJudgement(b, judgeDirEnv+"="+dir) }
+
+// childJudgement runs TestJudgeInChild in a new process with env set, and
+// returns what it measured.
+func childJudgement(b testing.TB, env string) judged {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestJudgeInChild$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), judgeDirEnv+"="+dir)
+	cmd.Env = append(os.Environ(), env)
 	out, err := cmd.CombinedOutput()
 	require.NoError(b, err, "%s", out)
 	var m judged
@@ -160,17 +192,26 @@ func lastLine(out, prefix string) string {
 }
 
 // TestJudgeInChild judges the run directory judgeDirEnv names, as `zkchaos
-// check` does, for judgeInChild; without it there is nothing to do.
+// check` does, or the Jepsen history judgeEDNEnv names, as `zkchaos check
+// --edn` does, for childJudgement; without either there is nothing to do.
 func TestJudgeInChild(t *testing.T) {
-	dir := os.Getenv(judgeDirEnv)
-	if dir == "" {
+	dir, edn := os.Getenv(judgeDirEnv), os.Getenv(judgeEDNEnv)
+	if dir == "" && edn == "" {
 		t.Skip("the process of a judging benchmark")
 	}
 	start := time.Now()
 	stop := memstat.Sample()
-	res, err := Check(context.Background(), dir)
+	var verdict checker.Verdict
+	if edn != "" {
+		r, err := CheckEDN(context.Background(), EDNCheck{Path: edn, Model: "cas-register"})
+		require.NoError(t, err)
+		verdict = r.Verdict
+	} else {
+		res, err := Check(context.Background(), dir)
+		require.NoError(t, err)
+		verdict = res.Check.Children[0].Verdict
+	}
 	peak := stop()
-	require.NoError(t, err)
 	seconds := time.Since(start).Seconds()
 	// The process's own high-water mark: getrusage's would count the
 	// benchmark process it was started from, whose memory it shared until
@@ -184,7 +225,7 @@ func TestJudgeInChild(t *testing.T) {
 			require.NoError(t, err)
 		}
 	}
-	fmt.Printf("judged %s in %g s, peak-go-bytes %d, peak-rss-kB %d\n", res.Check.Children[0].Verdict, seconds, peak, rssKB)
+	fmt.Printf("judged %s in %g s, peak-go-bytes %d, peak-rss-kB %d\n", verdict, seconds, peak, rssKB)
 }
 
 // writeGeneratedRun writes a run directory with a generated register
