@@ -754,8 +754,8 @@ func TestCronJobRanksCrashesAsHarnessFailures(t *testing.T) {
 // The sizing rule of the memory limit stated beside it in job.yaml and
 // cronjob.yaml. A register run is judged one key at a time: memory holds
 // the calls of one key, BenchmarkJudge1MOnFiveKeys (./harness/) peaks at
-// 449 MB for 1M calls over 5 keys (200k calls a key), and
-// BenchmarkJudgeHour at 448 MB for 9M calls over 100 keys. Any other
+// 454 MB for 1M calls over 5 keys (200k calls a key), and
+// BenchmarkJudgeHour at 435 MB for 9M calls over 100 keys. Any other
 // workload's history is judged whole: BenchmarkJudge1M peaked at 1.85 GB
 // for 1M calls judged so.
 const (
