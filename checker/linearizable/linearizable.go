@@ -38,8 +38,11 @@ const versionConflict = "version conflict"
 // are linearizable, with Porcupine. Keys are checked independently and in
 // parallel.
 type Checker struct {
-	// Budget is the total time for the check; when it runs out the verdict
-	// is Unknown, never Valid. Zero means no limit other than the context.
+	// Budget bounds the search of keys that their version order does not
+	// decide: counted from the check's start, or key by key (StartByKey)
+	// as the time those searches took. A key whose search it cuts short is
+	// Unknown, never Valid; what the version order proves needs none of it.
+	// Zero means no limit other than the context.
 	Budget time.Duration
 	// ReadMode is how the workload read: "plain", "sync" or "quorum"; empty
 	// means "plain". Only quorum reads are held to linearizability.
