@@ -65,8 +65,10 @@ func (h *Keys) Load(key string) ([]history.Op, error) { return h.split.Load(key)
 // file per key: a judgement tells its own by their F.
 func (h *Keys) Note(key string, note *history.Op) error { return h.notes.Append(key, note) }
 
-// Notes reads the notes filed for key, in the order they were filed.
-func (h *Keys) Notes(key string) ([]history.Op, error) { return h.notes.Load(key) }
+// Notes calls fn with each note filed for key, in the order they were
+// filed, one at a time: fn keeps what it needs of note, which is fn's only
+// until it returns.
+func (h *Keys) Notes(key string, fn func(note *history.Op)) error { return h.notes.Each(key, fn) }
 
 // CreateTemp makes a new file for a judgement's own use, as os.CreateTemp
 // does with pattern; it is closed and removed when the judgement ends.

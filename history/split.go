@@ -142,27 +142,37 @@ func (s *Spill) Keys() []string {
 // Load reads the records filed under key, in the order they were appended
 // (and flushed).
 func (s *Spill) Load(key string) ([]Op, error) {
+	var ops []Op
+	if f, ok := s.keys[key]; ok {
+		ops = make([]Op, 0, f.records[key])
+	}
+	err := s.Each(key, func(op *Op) { ops = append(ops, *op) })
+	return ops, err
+}
+
+// Each calls fn with each record filed under key, in the order they were
+// appended (and flushed), one at a time: op is fn's until it returns.
+func (s *Spill) Each(key string, fn func(op *Op)) error {
 	f, ok := s.keys[key]
 	if !ok {
-		return nil, nil
+		return nil
 	}
 	data, err := os.ReadFile(f.path)
 	if err != nil {
-		return nil, fmt.Errorf("load key %s: %w", key, err)
+		return fmt.Errorf("load key %s: %w", key, err)
 	}
 	sr := spillReader{data: data, intern: interner{}}
-	ops := make([]Op, 0, f.records[key])
 	for {
 		var op Op
 		filed, err := sr.read(&op)
 		if errors.Is(err, io.EOF) {
-			return ops, nil
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("load key %s: %w", key, err)
+			return fmt.Errorf("load key %s: %w", key, err)
 		}
 		if filed == key {
-			ops = append(ops, op)
+			fn(&op)
 		}
 	}
 }

@@ -298,20 +298,22 @@ func detach(o *operation) *operation {
 func (j *judgement) Key(ctx context.Context, h *checker.Keys, key string, ops []history.Op) {
 	s := &state{ctx: ctx, part: &part{phase: 1}}
 	byKey, _ := s.prepare(ops)
-	notes, err := h.Notes(key)
-	views := map[int64]*history.Op{}
-	for i := range notes {
-		if n := &notes[i]; n.F == noteView && n.Value != nil {
-			views[*n.Value] = n
+	views := map[int64]view{} // read invocation index -> its session's view
+	err := h.Notes(key, func(n *history.Op) {
+		if n.F == noteView && n.Value != nil {
+			views[*n.Value] = view{zxid: n.Zxid, index: n.Index, key: n.Key}
 		}
-	}
+	})
 	s.zxidBefore = func(w *operation) *operation { return j.zxidBefore[w.call.Invoke.Index] }
 	s.views = func(r *operation) *operation {
-		n := views[r.call.Invoke.Index]
-		if n == nil {
+		v, ok := views[r.call.Invoke.Index]
+		if !ok {
 			return nil
 		}
-		return &operation{key: n.Key, zxid: n.Zxid, call: history.Call{Complete: n}}
+		// A reference to the view's invocation, read back and described
+		// if a violation names it.
+		ref := &history.Op{Index: v.index, Type: history.OK, F: noteView, Key: v.key, Zxid: v.zxid}
+		return &operation{key: v.key, zxid: v.zxid, call: history.Call{Complete: ref}}
 	}
 	kops := byKey[key]
 	s.keyRules(key, kops)
