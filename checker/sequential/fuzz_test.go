@@ -30,3 +30,16 @@ func FuzzSequential(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSequentialByKey holds the key-by-key judgement to Check's on
+// arbitrary histories in time order: overlapping calls of one session,
+// invocations and completions naming different sessions, calls that never
+// complete.
+func FuzzSequentialByKey(f *testing.F) {
+	checkertest.FuzzSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ops := checkertest.RegisterHistory(data, false)
+		checkertest.RequireSameByKey(t, Checker{}, ops)
+		checkertest.RequireSameByKey(t, StaleReads{}, ops)
+	})
+}
