@@ -162,8 +162,9 @@ func (s *Spill) Each(key string, fn func(op *Op)) error {
 		return fmt.Errorf("load key %s: %w", key, err)
 	}
 	sr := spillReader{data: data, intern: interner{}}
+	var op Op // one record at a time: fn has it only until it returns
 	for {
-		var op Op
+		op = Op{}
 		filed, err := sr.read(&op)
 		if errors.Is(err, io.EOF) {
 			return nil
