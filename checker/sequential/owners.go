@@ -7,10 +7,12 @@ import (
 	"os"
 )
 
-// ownerPageLen is how many consecutive zxids one page of owners holds, and
-// ownerPageBytes its size in the file.
+// ownerPageLen is how many consecutive zxids one page of owners holds (a
+// power of two, 1 << ownerPageShift), and ownerPageBytes its size in the
+// file.
 const (
-	ownerPageLen   = 1024
+	ownerPageShift = 10
+	ownerPageLen   = 1 << ownerPageShift
 	ownerPageBytes = 4 * ownerPageLen
 )
 
@@ -48,7 +50,7 @@ func newOwners(create func() (*os.File, error)) *owners {
 // claim makes key the owner of zxid z unless it has one, and returns the
 // owner.
 func (w *owners) claim(z int64, key uint32) (uint32, error) {
-	page, err := w.page(z >> 10) // floored, for any zxid a history holds
+	page, err := w.page(z >> ownerPageShift) // floored, for any zxid a history holds
 	if err != nil {
 		return 0, err
 	}
@@ -65,8 +67,10 @@ func (w *owners) page(n int64) (*ownerPage, error) {
 		w.recent.MoveToFront(p.at)
 		return p, nil
 	}
-	p := &ownerPage{}
-	if len(w.held) == ownerPagesHeld {
+	var p *ownerPage
+	if len(w.held) < ownerPagesHeld {
+		p = &ownerPage{number: n}
+	} else {
 		last := w.recent.Back()
 		p = last.Value.(*ownerPage) // the page used longest ago makes room
 		if err := w.write(p); err != nil {
@@ -74,9 +78,8 @@ func (w *owners) page(n int64) (*ownerPage, error) {
 		}
 		w.recent.Remove(last)
 		delete(w.held, p.number)
-		*p = ownerPage{}
+		*p = ownerPage{number: n}
 	}
-	p.number = n
 	if off, ok := w.placed[n]; ok {
 		if _, err := w.file.ReadAt(w.buf[:], off); err != nil {
 			return nil, fmt.Errorf("read owners of zxids: %w", err)
