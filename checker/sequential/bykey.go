@@ -215,12 +215,12 @@ func (j *judgement) Record(h *checker.Keys, op *history.Op) {
 		if o.f == history.Read && found {
 			note := history.Op{Index: v.index, Type: history.OK, F: noteView, Key: v.key,
 				Zxid: v.zxid, Value: history.Int64(call.invoke.Index)}
-			if err := h.Note(o.key, &note); err != nil && j.keepErr == nil {
-				j.keepErr = err
+			if err := h.Note(o.key, &note); err != nil {
+				j.keepErr = cmp.Or(j.keepErr, err)
 			}
 		}
 		horizon := j.time // a process's session serves only reads invoked in it
-		if call.invoke.Session != 0 || op.Session != 0 {
+		if session.id != 0 {
 			horizon = j.horizon()
 		}
 		log.add(o, horizon)
