@@ -27,6 +27,7 @@ type Digest struct {
 	scatter   map[series]*scatterSample // the latency scatter
 	okLatency map[string][]*sketch      // ok calls' latency per f, per slot of invocation time
 	slot      int64                     // the seconds one slot of okLatency spans
+	slotHolds int64                     // the time up to which the chart's bucket width, and so slot, stays
 	completed [3][]float64              // completions per second: ok, fail, info
 
 	span     Window // client records, first to last; Start < 0 before any
@@ -146,7 +147,12 @@ func (d *Digest) Add(op *history.Op) {
 // (slotSeconds). Their number stays within twice the chart's buckets
 // however long the history, and each slot still falls in one bucket.
 func (d *Digest) widen(t int64) {
-	w := slotSeconds(bucketSeconds(time.Duration(t)))
+	if t <= d.slotHolds {
+		return
+	}
+	bw := bucketSeconds(time.Duration(t))
+	d.slotHolds = bw * maxBuckets * int64(time.Second)
+	w := slotSeconds(bw)
 	if w <= d.slot {
 		return
 	}
