@@ -1,9 +1,7 @@
 package harness
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -20,6 +18,7 @@ import (
 	"github.com/zkchaos/zkchaos/checker"
 	"github.com/zkchaos/zkchaos/history"
 	"github.com/zkchaos/zkchaos/history/gen"
+	"github.com/zkchaos/zkchaos/internal/histtest"
 	"github.com/zkchaos/zkchaos/internal/memstat"
 )
 
@@ -232,15 +231,7 @@ func TestJudgeInChild(t *testing.T) {
 // history, each record at the time the generator gave it, and a scenario
 // that judges it, then returns the generator's memory to the system.
 func writeGeneratedRun(b testing.TB, dir string, cfg gen.Config) {
-	f, err := os.Create(filepath.Join(dir, history.FileName))
-	require.NoError(b, err)
-	w := bufio.NewWriterSize(f, 1<<20)
-	enc := json.NewEncoder(w)
-	for _, op := range gen.Register(cfg) {
-		require.NoError(b, enc.Encode(op))
-	}
-	require.NoError(b, w.Flush())
-	require.NoError(b, f.Close())
+	histtest.Write(b, filepath.Join(dir, history.FileName), gen.Register(cfg))
 	scenario := fmt.Sprintf("name: generated\nworkload:\n  name: register\n  keys: %d\n  rate: 0\n", cfg.Keys)
 	require.NoError(b, os.WriteFile(filepath.Join(dir, ScenarioFile), []byte(scenario), 0o644))
 	runtime.GC()

@@ -4,6 +4,7 @@
 package histtest
 
 import (
+	"bufio"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -53,12 +54,21 @@ func (m *Memory) Append(op history.Op) (history.Op, error) {
 func WriteFile(t testing.TB, ops []history.Op) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), history.FileName)
+	Write(t, path, ops)
+	return path
+}
+
+// Write writes ops, as they are (their own times, unlike history's
+// Writer), as the history file at path.
+func Write(t testing.TB, path string, ops []history.Op) {
+	t.Helper()
 	f, err := os.Create(path)
 	require.NoError(t, err)
-	enc := json.NewEncoder(f)
+	w := bufio.NewWriterSize(f, 1<<20)
+	enc := json.NewEncoder(w)
 	for _, op := range ops {
 		require.NoError(t, enc.Encode(op))
 	}
+	require.NoError(t, w.Flush())
 	require.NoError(t, f.Close())
-	return path
 }
